@@ -1,0 +1,34 @@
+//! Language switch between Korean and English: a form posting to `/prefs` without JavaScript,
+//! an in-place switch (remembered in a cookie) once hydrated.
+
+use leptos::prelude::*;
+
+use crate::i18n::{t, use_locale, Key};
+
+#[component]
+pub fn LanguageSwitch() -> impl IntoView {
+    let locale = use_locale();
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let next = locale.get_untracked().other();
+        locale.set(next);
+        #[cfg(feature = "hydrate")]
+        crate::prefs::save(crate::prefs::LANG_COOKIE, next.code(), "lang");
+    };
+    view! {
+        <form method="post" action="/prefs" class="inline-form" on:submit=on_submit>
+            <input type="hidden" name="lang" prop:value=move || locale.get().other().code()/>
+            <button
+                type="submit"
+                class="icon-button"
+                data-testid="language-switch"
+                aria-label=t(Key::LangSwitchHint)
+                title=t(Key::LangSwitchHint)
+                lang=move || locale.get().other().code()
+            >
+                <span aria-hidden="true">"文"</span>
+                <span class="icon-button-text">{t(Key::LangSwitchTo)}</span>
+            </button>
+        </form>
+    }
+}

@@ -1,0 +1,5 @@
+pub mod icons;
+pub mod language;
+pub mod layout;
+pub mod local_time;
+pub mod theme;

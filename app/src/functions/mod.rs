@@ -1,0 +1,5 @@
+//! Server functions, one module per area. They live under `/sfn/…` (not `/api`, which is the
+//! REST namespace of the seed API) and are thin: read the `domain::Services` from context, call
+//! one service method, map the result.
+
+pub mod system;

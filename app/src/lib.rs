@@ -1,0 +1,95 @@
+//! proxfleet's user interface: one Leptos app, rendered on the server (`ssr`) and hydrated in
+//! the browser (`hydrate`). Server-only code sits behind `#[cfg(feature = "ssr")]`; the browser
+//! build never compiles `domain`, sqlx, tokio or reqwest.
+
+pub mod components;
+pub mod functions;
+pub mod i18n;
+pub mod pages;
+pub mod prefs;
+pub mod time_fmt;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Title};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::{path, SsrMode};
+
+use crate::components::layout::Layout;
+use crate::i18n::{t, I18n, Key};
+use crate::pages::{coming_soon::ComingSoon, dashboard::Dashboard, not_found::NotFound};
+use crate::prefs::Prefs;
+
+/// The HTML document around the app; rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let prefs = Prefs::current();
+    let theme = prefs.theme.map(|t| t.code());
+    view! {
+        <!DOCTYPE html>
+        <html lang=prefs.locale.code() data-theme=theme>
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light dark"/>
+                <link rel="stylesheet" href="/pkg/proxfleet.css"/>
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let prefs = Prefs::current();
+    provide_context(I18n(RwSignal::new(prefs.locale)));
+    provide_context(components::theme::ThemeState::new(prefs.theme));
+    // One read of the instance details, shared by the top bar's badge and the dashboard.
+    provide_context(functions::system::SystemInfoResource::new());
+
+    // A marker for end-to-end tests and people debugging: set once the WASM has taken over.
+    #[cfg(feature = "hydrate")]
+    Effect::new(|_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+
+    view! {
+        <Title formatter=|text: String| if text.is_empty() { "proxfleet".to_owned() } else { format!("{text} · proxfleet") }/>
+        // Async SSR: the server waits for data before sending the page, so every page is
+        // complete without JavaScript (out-of-order streaming would need JS to show data).
+        <Router>
+            <Layout>
+                <Routes fallback=|| view! { <NotFound/> }>
+                    <Route ssr=SsrMode::Async path=path!("/") view=Dashboard/>
+                    <Route ssr=SsrMode::Async path=path!("/servers") view=|| view! { <ComingSoon title=Key::NavServers body=Key::PageServers/> }/>
+                    <Route ssr=SsrMode::Async path=path!("/security-groups") view=|| view! { <ComingSoon title=Key::NavSecurityGroups body=Key::PageSecurityGroups/> }/>
+                    <Route ssr=SsrMode::Async path=path!("/backups") view=|| view! { <ComingSoon title=Key::NavBackups body=Key::PageBackups/> }/>
+                    <Route ssr=SsrMode::Async path=path!("/roles") view=|| view! { <ComingSoon title=Key::NavRoles body=Key::PageRoles/> }/>
+                    <Route ssr=SsrMode::Async path=path!("/monitoring") view=|| view! { <ComingSoon title=Key::NavMonitoring body=Key::PageMonitoring/> }/>
+                    <Route ssr=SsrMode::Async path=path!("/jobs") view=|| view! { <ComingSoon title=Key::NavJobs body=Key::PageJobs/> }/>
+                    <Route ssr=SsrMode::Async path=path!("/notifications") view=|| view! { <ComingSoon title=Key::NavNotifications body=Key::PageNotifications/> }/>
+                    <Route ssr=SsrMode::Async path=path!("/admin") view=|| view! { <ComingSoon title=Key::NavAdmin body=Key::PageAdmin/> }/>
+                </Routes>
+            </Layout>
+        </Router>
+    }
+}
+
+/// A page's `<title>` and `<h1>`, in the active language.
+#[component]
+pub fn PageHeader(title: Key, #[prop(optional)] children: Option<Children>) -> impl IntoView {
+    view! {
+        <Title text=t(title)/>
+        <header class="page-header">
+            <h1>{t(title)}</h1>
+            {children.map(|c| c())}
+        </header>
+    }
+}

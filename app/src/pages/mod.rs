@@ -1,0 +1,3 @@
+pub mod coming_soon;
+pub mod dashboard;
+pub mod not_found;

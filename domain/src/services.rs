@@ -1,0 +1,58 @@
+//! The service layer both doors (REST and server functions) call. It is cheap to clone: every
+//! field is a handle onto shared state.
+
+use crate::db::{Database, SCHEMA_VERSION};
+use crate::settings::SettingsStore;
+use crate::users::UserStore;
+use crate::{clock, Backend, Result};
+
+#[derive(Debug, Clone)]
+pub struct Services {
+    pub db: Database,
+    pub settings: SettingsStore,
+    pub users: UserStore,
+    started_at: i64,
+    simulated_cluster: bool,
+}
+
+/// What the dashboard and `/api/system/info` show about this instance.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SystemInfo {
+    pub version: &'static str,
+    pub database: Backend,
+    pub schema_version: i64,
+    /// UTC unix milliseconds.
+    pub started_at: i64,
+    /// True when proxfleet talks to its built-in simulated Proxmox cluster (demo mode).
+    pub simulated_cluster: bool,
+}
+
+impl Services {
+    pub fn new(db: Database, simulated_cluster: bool) -> Self {
+        Services {
+            settings: SettingsStore::new(db.clone()),
+            users: UserStore::new(db.clone()),
+            db,
+            started_at: clock::now_ms(),
+            simulated_cluster,
+        }
+    }
+
+    pub fn system_info(&self) -> SystemInfo {
+        SystemInfo {
+            version: env!("CARGO_PKG_VERSION"),
+            database: self.db.backend(),
+            schema_version: SCHEMA_VERSION,
+            started_at: self.started_at,
+            simulated_cluster: self.simulated_cluster,
+        }
+    }
+
+    /// Readiness: the database answers.
+    pub async fn health(&self) -> Result<()> {
+        self.db
+            .ping()
+            .await
+            .map_err(|e| crate::Error::Unavailable(format!("database unreachable: {e}")))
+    }
+}

@@ -1,0 +1,133 @@
+//! User records. Authentication, roles and permissions build on this table (auth issue);
+//! this module only stores and reads users.
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::{clock, Database, Error, Result};
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    /// Never serialised: a hash still must not leave the server.
+    #[serde(skip)]
+    pub password_hash: String,
+    pub role: String,
+    pub permissions: Vec<String>,
+    pub active: bool,
+    pub must_change_password: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub last_login_at: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    pub password_hash: &'a str,
+    pub role: &'a str,
+    pub permissions: &'a [String],
+    pub must_change_password: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct UserStore {
+    db: Database,
+}
+
+const COLUMNS: &str = "id, username, password_hash, role, permissions, active, \
+                       must_change_password, created_at, updated_at, last_login_at";
+
+impl UserStore {
+    pub fn new(db: Database) -> Self {
+        UserStore { db }
+    }
+
+    pub async fn create(&self, new: NewUser<'_>) -> Result<User> {
+        validate_username(new.username)?;
+        let now = clock::now_ms();
+        let inserted = sqlx::query(
+            "INSERT INTO users (username, password_hash, role, permissions, active, \
+             must_change_password, created_at, updated_at) VALUES ($1, $2, $3, $4, 1, $5, $6, $6)",
+        )
+        .bind(new.username)
+        .bind(new.password_hash)
+        .bind(new.role)
+        .bind(new.permissions.join(" "))
+        .bind(i64::from(new.must_change_password))
+        .bind(now)
+        .execute(self.db.pool())
+        .await;
+        match inserted {
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                return Err(Error::Conflict(format!("user {} already exists", new.username)))
+            }
+            other => {
+                other?;
+            }
+        }
+        self.by_username(new.username)
+            .await?
+            .ok_or_else(|| Error::Internal("user vanished right after insert".into()))
+    }
+
+    pub async fn by_username(&self, username: &str) -> Result<Option<User>> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE username = $1"))
+            .bind(username)
+            .fetch_optional(self.db.pool())
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    pub async fn list(&self) -> Result<Vec<User>> {
+        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM users ORDER BY username"))
+            .fetch_all(self.db.pool())
+            .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    pub async fn count(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users").fetch_one(self.db.pool()).await?)
+    }
+
+    /// Deletes a user and, through the foreign key, their sessions; `false` if there was none.
+    pub async fn delete(&self, username: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM users WHERE username = $1")
+            .bind(username)
+            .execute(self.db.pool())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}
+
+fn from_row(row: &AnyRow) -> Result<User> {
+    let permissions: String = row.try_get("permissions")?;
+    Ok(User {
+        id: row.try_get("id")?,
+        username: row.try_get("username")?,
+        password_hash: row.try_get("password_hash")?,
+        role: row.try_get("role")?,
+        permissions: permissions.split_whitespace().map(str::to_owned).collect(),
+        active: row.try_get::<i64, _>("active")? != 0,
+        must_change_password: row.try_get::<i64, _>("must_change_password")? != 0,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        last_login_at: row.try_get("last_login_at")?,
+    })
+}
+
+/// Usernames appear in URLs (`/api/users/<username>`) and pages: keep them plain.
+pub fn validate_username(name: &str) -> Result<()> {
+    let ok = (1..=64).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::validation(
+            "username",
+            "a username is 1–64 characters of letters, digits, '.', '_' or '-', starting with a letter or digit",
+        ))
+    }
+}

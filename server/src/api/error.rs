@@ -1,0 +1,100 @@
+//! The API's one error type, mapped to a status and the failure envelope exactly once.
+
+use axum::extract::rejection::{FormRejection, JsonRejection, PathRejection, QueryRejection};
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+    pub details: Option<Value>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError { status, message: message.into(), details: None }
+    }
+
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+}
+
+impl From<domain::Error> for ApiError {
+    fn from(err: domain::Error) -> Self {
+        use domain::Error as E;
+        match err {
+            E::Validation { field, message, details } => {
+                let mut d = details.unwrap_or_else(|| json!({}));
+                if let (Some(f), Some(obj)) = (field, d.as_object_mut()) {
+                    obj.insert("field".into(), json!(f));
+                }
+                ApiError::new(StatusCode::BAD_REQUEST, message).with_details(d)
+            }
+            E::Unauthenticated => ApiError::new(StatusCode::UNAUTHORIZED, "authentication required"),
+            E::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, m),
+            E::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, m),
+            E::Conflict(m) => ApiError::new(StatusCode::CONFLICT, m),
+            E::Unprocessable(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, m),
+            E::Upstream(m) => ApiError::new(StatusCode::BAD_GATEWAY, m),
+            E::Unavailable(m) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, m),
+            E::Internal(m) => {
+                // The cause goes to the log, never to the client: it may name tables, paths or
+                // worse. The request id in the log line ties the two together.
+                tracing::error!(cause = %m, "internal error");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error; see the server log")
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({ "success": false, "error": self.message, "details": self.details });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        let status = match r {
+            // Valid JSON of the wrong shape: the seed API's clients expect 400 for that too,
+            // and the message says which field.
+            JsonRejection::JsonDataError(_) | JsonRejection::JsonSyntaxError(_) => StatusCode::BAD_REQUEST,
+            JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            _ => r.status(),
+        };
+        ApiError::new(status, format!("invalid JSON body: {}", r.body_text()))
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, format!("invalid query string: {}", r.body_text()))
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(r: PathRejection) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, format!("invalid path parameter: {}", r.body_text()))
+    }
+}
+
+impl From<FormRejection> for ApiError {
+    fn from(r: FormRejection) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, format!("invalid form body: {}", r.body_text()))
+    }
+}
+
+/// Unknown `/api/...` paths answer in the envelope, not with the app's HTML 404 page.
+pub async fn not_found(uri: Uri) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, format!("no API endpoint at {}", uri.path()))
+}
+
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "this endpoint does not accept that method")
+}

@@ -1,0 +1,60 @@
+//! The `proxfleet` command: parse configuration, start, serve, shut down cleanly.
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use clap::Parser;
+use tokio::net::TcpListener;
+
+use crate::config::{Cli, Config};
+use crate::startup::{build_router, serve, shutdown_signal, Instance};
+use crate::logging;
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::resolve(cli) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("proxfleet: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = logging::init(config.log_format, &config.log) {
+        eprintln!("proxfleet: {e}");
+        return ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("proxfleet: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("proxfleet: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(mut config: Config) -> Result<(), String> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    // With port 0 the OS picks one; everything after this uses the real address.
+    config.listen = listener.local_addr().map_err(|e| format!("cannot read the bound address: {e}"))?;
+    let instance = Instance::start(&config).await?;
+    let services = instance.state.services.clone();
+    let mode = if config.simulated_cluster() { "simulated cluster (demo)" } else { "Proxmox VE" };
+    tracing::info!(listen = %config.listen, database = services.db.backend().as_str(), mode, "proxfleet started");
+    // The one line meant for the person who started us, on stdout (logs go to stderr).
+    println!("proxfleet is running at http://{}/", config.listen);
+    let _ = std::io::stdout().flush();
+    serve(listener, build_router(instance.state), shutdown_signal()).await?;
+    services.db.close().await;
+    tracing::info!("shut down cleanly");
+    Ok(())
+}

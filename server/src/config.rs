@@ -1,0 +1,216 @@
+//! Configuration from, in order of precedence: command-line flags, environment variables, an
+//! optional TOML file (`--config FILE`), built-in defaults. Bad values stop start-up with a
+//! message that names the setting; nothing here panics.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, ValueEnum};
+use serde::Deserialize;
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/proxfleet.db";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Readable lines for a terminal.
+    Human,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// proxfleet: a console and REST API for virtual-machine fleets on Proxmox VE.
+#[derive(Debug, Parser)]
+#[command(name = "proxfleet", version, about, long_about = None)]
+pub struct Cli {
+    /// TOML file with any of the settings below (keys as the long flags, with '_' for '-').
+    #[arg(long, value_name = "FILE", env = "PROXFLEET_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:3000].
+    #[arg(long, value_name = "ADDR", env = "PROXFLEET_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// sqlite://PATH or postgres://USER@HOST/DB [default: sqlite://data/proxfleet.db].
+    #[arg(long, value_name = "URL", env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Log output format [default: human].
+    #[arg(long, value_enum, env = "PROXFLEET_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+    /// Log filter in tracing's syntax, e.g. "info" or "info,server=debug" [default: info].
+    #[arg(long, value_name = "FILTER", env = "PROXFLEET_LOG")]
+    pub log: Option<String>,
+    /// Folder with the built site (WASM, JS, CSS, assets) [default: from Leptos.toml].
+    #[arg(long, value_name = "DIR", env = "PROXFLEET_SITE_ROOT")]
+    pub site_root: Option<PathBuf>,
+    /// Proxmox VE API URL. Without it proxfleet runs against its built-in simulated cluster.
+    #[arg(long, value_name = "URL", env = "PROXFLEET_PVE_URL")]
+    pub pve_url: Option<String>,
+}
+
+/// The same settings as read from a TOML file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    database_url: Option<String>,
+    log_format: Option<LogFormat>,
+    log: Option<String>,
+    site_root: Option<PathBuf>,
+    pve_url: Option<String>,
+}
+
+/// The resolved configuration the server runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub database_url: String,
+    pub log_format: LogFormat,
+    pub log: String,
+    pub site_root: Option<PathBuf>,
+    pub pve_url: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("config file {path} is not valid: {message}")]
+    Parse { path: String, message: String },
+    #[error("invalid value for {setting}: {message}")]
+    Invalid { setting: &'static str, message: String },
+}
+
+impl Config {
+    pub fn resolve(cli: Cli) -> Result<Config, ConfigError> {
+        let file = match &cli.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let listen = match (cli.listen, file.listen) {
+            (Some(addr), _) => addr,
+            (None, Some(text)) => text.parse().map_err(|e| ConfigError::Invalid {
+                setting: "listen",
+                message: format!("{text:?} is not an address like 127.0.0.1:3000 ({e})"),
+            })?,
+            (None, None) => std::env::var("LEPTOS_SITE_ADDR")
+                .ok()
+                .and_then(|a| a.parse().ok())
+                .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 3000))),
+        };
+        let database_url = cli.database_url.or(file.database_url).unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::Invalid {
+                setting: "DATABASE_URL",
+                message: format!(
+                    "{} must start with sqlite:// or postgres://",
+                    redact_url(&database_url)
+                ),
+            });
+        }
+        let pve_url = cli.pve_url.or(file.pve_url);
+        if let Some(url) = &pve_url {
+            if !url.starts_with("https://") && !url.starts_with("http://") {
+                return Err(ConfigError::Invalid {
+                    setting: "PROXFLEET_PVE_URL",
+                    message: format!("{url:?} must be an https:// URL"),
+                });
+            }
+        }
+        Ok(Config {
+            listen,
+            database_url,
+            log_format: cli.log_format.or(file.log_format).unwrap_or(LogFormat::Human),
+            log: cli.log.or(file.log).unwrap_or_else(|| "info".into()),
+            site_root: cli.site_root.or(file.site_root),
+            pve_url,
+        })
+    }
+
+    /// Demo mode: no real cluster configured.
+    pub fn simulated_cluster(&self) -> bool {
+        self.pve_url.is_none()
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: path.display().to_string(),
+        message: e.message().to_owned(),
+    })
+}
+
+/// The URL with any password replaced, safe for logs and error messages.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let (authority, tail) = rest.split_once('/').map_or((rest, None), |(a, t)| (a, Some(t)));
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{user}:***@{host}"),
+            None => format!("{userinfo}@{host}"),
+        },
+        None => authority.to_owned(),
+    };
+    match tail {
+        Some(t) => format!("{scheme}://{authority}/{t}"),
+        None => format!("{scheme}://{authority}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cli(args: &[&str]) -> Cli {
+        let mut full = vec!["proxfleet"];
+        full.extend_from_slice(args);
+        Cli::parse_from(full)
+    }
+
+    #[test]
+    fn redacts_passwords_only() {
+        assert_eq!(redact_url("postgres://pf:s3cret@db:5432/pf"), "postgres://pf:***@db:5432/pf");
+        assert_eq!(redact_url("postgres://pf@db/pf"), "postgres://pf@db/pf");
+        assert_eq!(redact_url("sqlite://data/p.db"), "sqlite://data/p.db");
+    }
+
+    #[test]
+    fn flags_override_the_file_and_defaults_fill_the_rest() {
+        let dir = std::env::temp_dir().join(format!("pf-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_default();
+        let path = dir.join("a.toml");
+        std::fs::write(&path, "listen = \"127.0.0.1:4000\"\nlog_format = \"json\"\ndatabase_url = \"sqlite://x.db\"\n")
+            .unwrap_or_default();
+        let c = Config::resolve(cli(&["--config", path.to_str().unwrap_or(""), "--listen", "127.0.0.1:5000"]))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.listen.port(), 5000);
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(c.database_url, "sqlite://x.db");
+        assert_eq!(c.log, "info");
+        assert!(c.simulated_cluster());
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_named() {
+        let dir = std::env::temp_dir().join(format!("pf-config-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_default();
+        let path = dir.join("b.toml");
+        std::fs::write(&path, "lisen = \"x\"\n").unwrap_or_default();
+        let err = Config::resolve(cli(&["--config", path.to_str().unwrap_or("")])).err().map(|e| e.to_string());
+        assert!(err.as_deref().is_some_and(|e| e.contains("lisen")), "{err:?}");
+
+        std::fs::write(&path, "listen = \"nowhere\"\n").unwrap_or_default();
+        let err = Config::resolve(cli(&["--config", path.to_str().unwrap_or("")])).err().map(|e| e.to_string());
+        assert!(err.as_deref().is_some_and(|e| e.contains("listen")), "{err:?}");
+
+        let err = Config::resolve(cli(&["--database-url", "mysql://u:pw@h/db"])).err().map(|e| e.to_string());
+        assert!(err.as_deref().is_some_and(|e| e.contains("DATABASE_URL") && !e.contains("pw")), "{err:?}");
+
+        let err = Config::resolve(cli(&["--config", "/nonexistent/pf.toml"])).err().map(|e| e.to_string());
+        assert!(err.as_deref().is_some_and(|e| e.contains("/nonexistent/pf.toml")), "{err:?}");
+    }
+}

@@ -1,0 +1,84 @@
+//! Where the built site (WASM, JS, CSS, assets) lives and how Leptos is told about it.
+//!
+//! Precedence: `--site-root`, then `LEPTOS_*` variables (cargo-leptos sets them during
+//! `cargo leptos watch`), then `Leptos.toml` in the working directory, then defaults.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use leptos::config::{Env, LeptosOptions};
+use serde::Deserialize;
+
+/// The subset of `Leptos.toml` the server needs; keep it in step with Cargo.toml's
+/// `[[workspace.metadata.leptos]]` (a test checks it).
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case")]
+pub struct LeptosToml {
+    pub output_name: String,
+    pub site_root: String,
+    pub site_pkg_dir: String,
+    pub site_addr: Option<String>,
+    pub reload_port: Option<u32>,
+}
+
+impl Default for LeptosToml {
+    fn default() -> Self {
+        LeptosToml {
+            output_name: "proxfleet".into(),
+            site_root: "target/site".into(),
+            site_pkg_dir: "pkg".into(),
+            site_addr: None,
+            reload_port: None,
+        }
+    }
+}
+
+pub fn read_leptos_toml(path: &Path) -> Result<LeptosToml, String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => toml::from_str(&text).map_err(|e| format!("{} is not valid: {}", path.display(), e.message())),
+        Err(_) => Ok(LeptosToml::default()),
+    }
+}
+
+pub fn leptos_options(site_root: Option<&Path>, listen: SocketAddr) -> Result<LeptosOptions, String> {
+    let file = read_leptos_toml(Path::new("Leptos.toml"))?;
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let root = site_root
+        .map(|p| p.display().to_string())
+        .or_else(|| env("LEPTOS_SITE_ROOT"))
+        .unwrap_or(file.site_root);
+    let reload_port = env("LEPTOS_RELOAD_PORT")
+        .and_then(|p| p.parse().ok())
+        .or(file.reload_port)
+        .unwrap_or(3001);
+    Ok(LeptosOptions::builder()
+        .output_name(env("LEPTOS_OUTPUT_NAME").unwrap_or(file.output_name))
+        .site_root(root)
+        .site_pkg_dir(env("LEPTOS_SITE_PKG_DIR").unwrap_or(file.site_pkg_dir))
+        .site_addr(listen)
+        .reload_port(reload_port)
+        .env(if env("LEPTOS_WATCH").is_some() { Env::DEV } else { Env::PROD })
+        .build())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// cargo-leptos reads Cargo.toml, the server reads Leptos.toml: they must agree.
+    #[test]
+    fn leptos_toml_matches_the_cargo_leptos_metadata() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let ours = read_leptos_toml(&root.join("Leptos.toml")).unwrap_or_else(|e| panic!("{e}"));
+        let cargo: toml::Value = std::fs::read_to_string(root.join("Cargo.toml"))
+            .ok()
+            .and_then(|t| toml::from_str(&t).ok())
+            .unwrap_or_else(|| panic!("Cargo.toml unreadable"));
+        let meta = &cargo["workspace"]["metadata"]["leptos"][0];
+        assert_eq!(meta["name"].as_str(), Some(ours.output_name.as_str()));
+        assert_eq!(meta["site-root"].as_str(), Some(ours.site_root.as_str()));
+        assert_eq!(meta["site-pkg-dir"].as_str(), Some(ours.site_pkg_dir.as_str()));
+        assert_eq!(meta["site-addr"].as_str(), ours.site_addr.as_deref());
+        assert_eq!(meta["reload-port"].as_integer(), ours.reload_port.map(i64::from));
+    }
+}

@@ -1,0 +1,21 @@
+//! What every handler can reach. Cheap to clone: all fields are shared handles.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+
+use crate::http_metrics::HttpMetrics;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub services: domain::Services,
+    pub leptos_options: LeptosOptions,
+    pub metrics: Arc<HttpMetrics>,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}

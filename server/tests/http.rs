@@ -1,0 +1,249 @@
+//! HTTP behaviour of the whole router, through real sockets, on SQLite and PostgreSQL.
+
+mod common;
+
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::Router;
+use common::{client, spawn, spawn_with};
+use domain::testing::fresh_databases;
+use reqwest::StatusCode;
+use serde_json::Value;
+use tokio::sync::Notify;
+
+async fn json(resp: reqwest::Response) -> (StatusCode, Value) {
+    let status = resp.status();
+    let ct = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    assert!(ct.starts_with("application/json"), "content-type {ct}");
+    (status, resp.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn healthz_reports_the_database_on_every_backend() {
+    for db in fresh_databases().await {
+        let backend = db.backend().as_str();
+        let srv = spawn(db).await;
+        let (status, body) = json(client().get(srv.at("/healthz")).send().await.unwrap()).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["success"], true);
+        assert_eq!(body["data"]["status"], "ok");
+        assert_eq!(body["data"]["database"], backend);
+    }
+}
+
+#[tokio::test]
+async fn healthz_answers_503_in_the_envelope_when_the_database_is_gone() {
+    for db in fresh_databases().await {
+        let srv = spawn(db.clone()).await;
+        db.close().await;
+        let (status, body) = json(client().get(srv.at("/healthz")).send().await.unwrap()).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert_eq!(body["success"], false);
+        assert!(body["error"].as_str().unwrap().contains("database"), "{body}");
+    }
+}
+
+#[tokio::test]
+async fn system_info_uses_the_success_envelope() {
+    for db in fresh_databases().await {
+        let backend = db.backend().as_str();
+        let srv = spawn(db).await;
+        let (status, body) = json(client().get(srv.at("/api/system/info")).send().await.unwrap()).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["success"], true);
+        assert_eq!(body["data"]["version"], env!("CARGO_PKG_VERSION"));
+        assert_eq!(body["data"]["database"], backend);
+        assert_eq!(body["data"]["schema_version"], domain::db::SCHEMA_VERSION);
+        assert_eq!(body["data"]["simulated_cluster"], true);
+        assert!(body["data"]["started_at"].as_str().unwrap().ends_with('Z'));
+    }
+}
+
+#[tokio::test]
+async fn unknown_api_paths_and_methods_answer_in_the_envelope_not_html() {
+    let db = fresh_databases().await.remove(0);
+    let srv = spawn(db).await;
+    let (status, body) = json(client().get(srv.at("/api/no/such/thing")).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["success"], false);
+    assert_eq!(body["error"], "no API endpoint at /api/no/such/thing");
+    assert!(body.get("details").is_some());
+
+    let (status, body) = json(client().delete(srv.at("/api/system/info")).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(body["success"], false);
+
+    // Odd bytes in the path still get a clean 4xx, never a 500.
+    let resp = client().get(srv.at("/api/%FF%00/..%2F..%2Fetc")).send().await.unwrap();
+    assert!(resp.status().is_client_error(), "{}", resp.status());
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_routes() {
+    let db = fresh_databases().await.remove(0);
+    let srv = spawn(db).await;
+    let (status, doc) = json(client().get(srv.at("/api/openapi.json")).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    assert_eq!(doc["info"]["title"], "proxfleet API");
+    for path in ["/api/system/info", "/healthz", "/metrics", "/api/openapi.json", "/api/docs"] {
+        assert!(doc["paths"][path]["get"].is_object(), "{path} missing from the OpenAPI document");
+    }
+    // The envelope is part of the documented response.
+    let schema = &doc["paths"]["/api/system/info"]["get"]["responses"]["200"]["content"]["application/json"]["schema"];
+    assert!(schema.to_string().contains("Envelope"), "{schema}");
+
+    let html = client().get(srv.at("/api/docs")).send().await.unwrap();
+    assert_eq!(html.status(), StatusCode::OK);
+    let text = html.text().await.unwrap();
+    assert!(text.contains("<code>/api/system/info</code>"));
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_pattern() {
+    let db = fresh_databases().await.remove(0);
+    let srv = spawn(db).await;
+    let c = client();
+    for _ in 0..3 {
+        c.get(srv.at("/api/system/info")).send().await.unwrap();
+    }
+    c.get(srv.at("/api/random-1")).send().await.unwrap();
+    c.get(srv.at("/api/random-2")).send().await.unwrap();
+    let resp = c.get(srv.at("/metrics")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    let text = resp.text().await.unwrap();
+    assert!(
+        text.contains("proxfleet_http_requests_total{method=\"GET\",route=\"/api/system/info\",status=\"200\"} 3"),
+        "{text}"
+    );
+    assert!(text.contains("proxfleet_http_request_duration_seconds_count{method=\"GET\",route=\"/api/system/info\"} 3"));
+    assert!(text.contains("proxfleet_build_info{version="));
+    // Unknown paths do not become series of their own.
+    assert!(!text.contains("random-1"), "{text}");
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id_and_echoes_the_callers() {
+    let db = fresh_databases().await.remove(0);
+    let srv = spawn(db).await;
+    let resp = client().get(srv.at("/healthz")).send().await.unwrap();
+    let id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(id.len(), 36, "{id}");
+    let resp = client().get(srv.at("/healthz")).header("x-request-id", "abc-123").send().await.unwrap();
+    assert_eq!(resp.headers()["x-request-id"], "abc-123");
+}
+
+#[tokio::test]
+async fn pages_render_on_the_server_in_the_requested_language_and_theme() {
+    let db = fresh_databases().await.remove(0);
+    let srv = spawn(db).await;
+    let c = client();
+    let html = c.get(srv.at("/")).send().await.unwrap();
+    assert_eq!(html.status(), StatusCode::OK);
+    let text = html.text().await.unwrap();
+    assert!(text.contains("<html lang=\"en\""), "{}", &text[..300.min(text.len())]);
+    assert!(text.contains("Security groups") && text.contains("Notifications"));
+    // Async SSR: the instance details are in the HTML itself, not streamed in by script.
+    assert!(text.contains("data-testid=\"system-info\"") && text.contains("sqlite"));
+
+    let text = c.get(srv.at("/")).header("accept-language", "ko-KR,ko;q=0.9").send().await.unwrap().text().await.unwrap();
+    assert!(text.contains("<html lang=\"ko\"") && text.contains("대시보드"));
+
+    let text = c.get(srv.at("/")).header("cookie", "pf_theme=dark; pf_lang=en").header("accept-language", "ko").send().await.unwrap().text().await.unwrap();
+    assert!(text.contains("data-theme=\"dark\"") && text.contains("lang=\"en\""));
+
+    let resp = c.get(srv.at("/no/such/page")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert!(resp.text().await.unwrap().contains("Page not found"));
+}
+
+#[tokio::test]
+async fn the_prefs_form_sets_cookies_and_redirects_only_within_the_site() {
+    let db = fresh_databases().await.remove(0);
+    let srv = spawn(db).await;
+    let host = srv.url.trim_start_matches("http://").to_owned();
+    let resp = client()
+        .post(srv.at("/prefs"))
+        .header("referer", format!("http://{host}/servers"))
+        .form(&[("theme", "dark")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(resp.headers()["location"], "/servers");
+    assert!(resp.headers()["set-cookie"].to_str().unwrap().starts_with("pf_theme=dark;"));
+
+    let resp = client()
+        .post(srv.at("/prefs"))
+        .header("referer", "https://evil.example/phish")
+        .form(&[("lang", "ko")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["location"], "/");
+
+    let resp = client().post(srv.at("/prefs")).form(&[("theme", "<script>")]).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(resp.headers().get("set-cookie").is_none());
+}
+
+#[tokio::test]
+async fn server_functions_live_under_their_own_prefix() {
+    let db = fresh_databases().await.remove(0);
+    let srv = spawn(db).await;
+    let resp = client()
+        .post(srv.at("/sfn/system_info"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(body["database"], "sqlite");
+}
+
+#[tokio::test]
+async fn graceful_shutdown_lets_in_flight_requests_finish() {
+    let entered = Arc::new(Notify::new());
+    let release = Arc::new(Notify::new());
+    let slow = {
+        let (entered, release) = (entered.clone(), release.clone());
+        Router::new().route(
+            "/test/slow",
+            get(move || {
+                let (entered, release) = (entered.clone(), release.clone());
+                async move {
+                    entered.notify_one();
+                    release.notified().await;
+                    "finished"
+                }
+            }),
+        )
+    };
+    let db = fresh_databases().await.remove(0);
+    let mut srv = spawn_with(db, slow).await;
+    let url = srv.at("/test/slow");
+    let in_flight = tokio::spawn(async move { client().get(url).send().await.unwrap().text().await.unwrap() });
+    entered.notified().await;
+
+    let serving = srv.begin_shutdown();
+    // New connections are refused once shutdown has begun…
+    let mut refused = false;
+    for _ in 0..200 {
+        if client().get(srv.at("/healthz")).send().await.is_err() {
+            refused = true;
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert!(refused, "the listener kept accepting after shutdown began");
+    assert!(!serving.is_finished(), "the server stopped before the in-flight request finished");
+    // …and the request already in flight still completes.
+    release.notify_one();
+    assert_eq!(in_flight.await.unwrap(), "finished");
+    serving.await.unwrap().unwrap();
+}
