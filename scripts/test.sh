@@ -8,6 +8,7 @@ cd "$PROXFLEET_ROOT"
 scripts/setup.sh --test
 
 work=$(mktemp -d /tmp/proxfleet-test.XXXXXX)
+chmod 755 "$work"   # the postgres user must reach its data directory inside
 server_pid=""
 cleanup() {
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true

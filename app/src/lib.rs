@@ -12,7 +12,7 @@ pub mod time_fmt;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::{path, SsrMode};
+use leptos_router::path;
 
 use crate::components::layout::Layout;
 use crate::i18n::{t, I18n, Key};
@@ -62,20 +62,20 @@ pub fn App() -> impl IntoView {
 
     view! {
         <Title formatter=|text: String| if text.is_empty() { "proxfleet".to_owned() } else { format!("{text} · proxfleet") }/>
-        // Async SSR: the server waits for data before sending the page, so every page is
-        // complete without JavaScript (out-of-order streaming would need JS to show data).
+        // The server renders pages with async SSR (server/src/site.rs): it waits for the data
+        // before sending the page, so every page is complete without JavaScript.
         <Router>
             <Layout>
                 <Routes fallback=|| view! { <NotFound/> }>
-                    <Route ssr=SsrMode::Async path=path!("/") view=Dashboard/>
-                    <Route ssr=SsrMode::Async path=path!("/servers") view=|| view! { <ComingSoon title=Key::NavServers body=Key::PageServers/> }/>
-                    <Route ssr=SsrMode::Async path=path!("/security-groups") view=|| view! { <ComingSoon title=Key::NavSecurityGroups body=Key::PageSecurityGroups/> }/>
-                    <Route ssr=SsrMode::Async path=path!("/backups") view=|| view! { <ComingSoon title=Key::NavBackups body=Key::PageBackups/> }/>
-                    <Route ssr=SsrMode::Async path=path!("/roles") view=|| view! { <ComingSoon title=Key::NavRoles body=Key::PageRoles/> }/>
-                    <Route ssr=SsrMode::Async path=path!("/monitoring") view=|| view! { <ComingSoon title=Key::NavMonitoring body=Key::PageMonitoring/> }/>
-                    <Route ssr=SsrMode::Async path=path!("/jobs") view=|| view! { <ComingSoon title=Key::NavJobs body=Key::PageJobs/> }/>
-                    <Route ssr=SsrMode::Async path=path!("/notifications") view=|| view! { <ComingSoon title=Key::NavNotifications body=Key::PageNotifications/> }/>
-                    <Route ssr=SsrMode::Async path=path!("/admin") view=|| view! { <ComingSoon title=Key::NavAdmin body=Key::PageAdmin/> }/>
+                    <Route path=path!("/") view=Dashboard/>
+                    <Route path=path!("/servers") view=|| view! { <ComingSoon title=Key::NavServers body=Key::PageServers/> }/>
+                    <Route path=path!("/security-groups") view=|| view! { <ComingSoon title=Key::NavSecurityGroups body=Key::PageSecurityGroups/> }/>
+                    <Route path=path!("/backups") view=|| view! { <ComingSoon title=Key::NavBackups body=Key::PageBackups/> }/>
+                    <Route path=path!("/roles") view=|| view! { <ComingSoon title=Key::NavRoles body=Key::PageRoles/> }/>
+                    <Route path=path!("/monitoring") view=|| view! { <ComingSoon title=Key::NavMonitoring body=Key::PageMonitoring/> }/>
+                    <Route path=path!("/jobs") view=|| view! { <ComingSoon title=Key::NavJobs body=Key::PageJobs/> }/>
+                    <Route path=path!("/notifications") view=|| view! { <ComingSoon title=Key::NavNotifications body=Key::PageNotifications/> }/>
+                    <Route path=path!("/admin") view=|| view! { <ComingSoon title=Key::NavAdmin body=Key::PageAdmin/> }/>
                 </Routes>
             </Layout>
         </Router>

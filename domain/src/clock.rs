@@ -28,7 +28,7 @@ mod tests {
     #[test]
     fn formats_utc_with_millis() {
         assert_eq!(to_rfc3339(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(to_rfc3339(1_795_003_200_123), "2026-11-18T08:00:00.123Z");
+        assert_eq!(to_rfc3339(1_795_003_200_123), "2026-11-18T12:00:00.123Z");
     }
 
     #[test]

@@ -47,13 +47,14 @@ async fn run(mut config: Config) -> Result<(), String> {
     // With port 0 the OS picks one; everything after this uses the real address.
     config.listen = listener.local_addr().map_err(|e| format!("cannot read the bound address: {e}"))?;
     let instance = Instance::start(&config).await?;
+    let shutdown = shutdown_signal()?;
     let services = instance.state.services.clone();
     let mode = if config.simulated_cluster() { "simulated cluster (demo)" } else { "Proxmox VE" };
     tracing::info!(listen = %config.listen, database = services.db.backend().as_str(), mode, "proxfleet started");
     // The one line meant for the person who started us, on stdout (logs go to stderr).
     println!("proxfleet is running at http://{}/", config.listen);
     let _ = std::io::stdout().flush();
-    serve(listener, build_router(instance.state), shutdown_signal()).await?;
+    serve(listener, build_router(instance.state), shutdown).await?;
     services.db.close().await;
     tracing::info!("shut down cleanly");
     Ok(())

@@ -100,6 +100,9 @@ pub async fn track(State(metrics): State<Arc<HttpMetrics>>, req: Request, next: 
         // Unmatched requests (static files, 404s) share one label: raw paths would let any
         // client create unbounded series.
         None if req.uri().path().starts_with("/pkg/") => "/pkg/{file}".to_owned(),
+        None if req.method() == axum::http::Method::GET && !req.uri().path().starts_with("/api/") => {
+            "page".to_owned()
+        }
         None => "unmatched".to_owned(),
     };
     let start = Instant::now();

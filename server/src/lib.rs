@@ -7,6 +7,7 @@ pub mod config;
 pub mod http_metrics;
 pub mod logging;
 pub mod prefs;
+pub mod render_pool;
 pub mod site;
 pub mod startup;
 pub mod state;

@@ -6,8 +6,17 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use leptos::config::{Env, LeptosOptions};
+use leptos::prelude::provide_context;
 use serde::Deserialize;
+use tower::ServiceExt;
+use tower_http::services::ServeDir;
+
+use crate::AppState;
 
 /// The subset of `Leptos.toml` the server needs; keep it in step with Cargo.toml's
 /// `[[workspace.metadata.leptos]]` (a test checks it).
@@ -59,6 +68,47 @@ pub fn leptos_options(site_root: Option<&Path>, listen: SocketAddr) -> Result<Le
         .reload_port(reload_port)
         .env(if env("LEPTOS_WATCH").is_some() { Env::DEV } else { Env::PROD })
         .build())
+}
+
+/// Everything no route matched: a file of the built site (`/pkg/…`, favicon) if there is one,
+/// otherwise the app itself, whose router renders the 404 page with status 404.
+///
+/// Pages render with async SSR (complete HTML, so they work without JavaScript) on the render
+/// pool (see `render_pool`).
+pub async fn static_file_or_page(State(state): State<AppState>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    if parts.method == axum::http::Method::GET || parts.method == axum::http::Method::HEAD {
+        let probe = Request::from_parts(parts.clone(), Body::empty());
+        let res = match ServeDir::new(&*state.leptos_options.site_root).oneshot(probe).await {
+            Ok(res) => res,
+            Err(never) => match never {},
+        };
+        if res.status() != StatusCode::NOT_FOUND {
+            return res.into_response();
+        }
+    }
+    let options = state.leptos_options.clone();
+    let services = state.services.clone();
+    let render = leptos_axum::render_app_async_with_context(
+        move || provide_context(services.clone()),
+        move || app::shell(options.clone()),
+    );
+    let req = Request::from_parts(parts, body);
+    match state.render_pool.run(render(req)).await {
+        Ok(res) => res,
+        Err(e) => {
+            tracing::error!(error = %e, "page render failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "the page could not be rendered").into_response()
+        }
+    }
+}
+
+/// `/sfn/…`: the app's server functions, with the services in their context.
+pub async fn server_function(State(state): State<AppState>, req: Request) -> Response {
+    let services = state.services.clone();
+    leptos_axum::handle_server_fns_with_context(move || provide_context(services.clone()), req)
+        .await
+        .into_response()
 }
 
 #[cfg(test)]

@@ -7,18 +7,16 @@ use axum::extract::Request;
 use axum::middleware::from_fn_with_state;
 use axum::routing::post;
 use axum::Router;
-use leptos::prelude::provide_context;
-use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use app::{shell, App};
 use domain::{Database, Services};
 
 use crate::config::{redact_url, Config};
 use crate::http_metrics::{self, HttpMetrics};
+use crate::render_pool::RenderPool;
 use crate::{api, prefs, site, AppState};
 
 /// A configured instance, ready to serve.
@@ -37,29 +35,31 @@ impl Instance {
     /// Around services that already exist (tests hand in fresh databases this way).
     pub fn with_services(services: Services, config: &Config) -> Result<Instance, String> {
         let leptos_options = site::leptos_options(config.site_root.as_deref(), config.listen)?;
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let render_pool =
+            RenderPool::new(threads).map_err(|e| format!("cannot start the render threads: {e}"))?;
         Ok(Instance {
-            state: AppState { services, leptos_options, metrics: Arc::new(HttpMetrics::default()) },
+            state: AppState {
+                services,
+                leptos_options,
+                metrics: Arc::new(HttpMetrics::default()),
+                render_pool: Arc::new(render_pool),
+            },
         })
     }
 }
 
 /// The whole HTTP surface: REST, operations, preferences, server functions, SSR, static files.
 pub fn build_router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
-    let context = {
-        let services = state.services.clone();
-        move || provide_context(services.clone())
-    };
-    let shell_fn = {
-        let options = state.leptos_options.clone();
-        move || shell(options.clone())
-    };
+    // Pages are not mounted one by one: every GET that no route above claims goes to the
+    // fallback, which serves a site file or renders the app, whose own router picks the page
+    // (or the 404 page). Server functions need their routes, under their own prefix.
     Router::new()
         .nest("/api", api::router())
         .merge(api::ops_router())
         .route("/prefs", post(prefs::save))
-        .leptos_routes_with_context(&state, routes, context.clone(), shell_fn)
-        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
+        .route("/sfn/{*fn_name}", post(site::server_function).get(site::server_function))
+        .fallback(site::static_file_or_page)
         .layer(from_fn_with_state(state.metrics.clone(), http_metrics::track))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
@@ -89,27 +89,27 @@ pub async fn serve(
         .map_err(|e| format!("server error: {e}"))
 }
 
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
+/// A future that resolves on SIGINT (Ctrl-C) or SIGTERM. The handlers are installed now, not
+/// when the future is first polled: a signal that arrives right after start-up must still mean
+/// "shut down gracefully", not the default "die at once".
+#[cfg(unix)]
+pub fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static, String> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).map_err(|e| format!("cannot handle SIGTERM: {e}"))?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| format!("cannot handle SIGINT: {e}"))?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = int.recv() => {},
         }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-    tracing::info!("shutdown requested: finishing in-flight requests");
+        tracing::info!("shutdown requested: finishing in-flight requests");
+    })
+}
+
+#[cfg(not(unix))]
+pub fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static, String> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutdown requested: finishing in-flight requests");
+    })
 }

@@ -6,12 +6,14 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
 use crate::http_metrics::HttpMetrics;
+use crate::render_pool::RenderPool;
 
 #[derive(Clone)]
 pub struct AppState {
     pub services: domain::Services,
     pub leptos_options: LeptosOptions,
     pub metrics: Arc<HttpMetrics>,
+    pub render_pool: Arc<RenderPool>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

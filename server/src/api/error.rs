@@ -1,7 +1,8 @@
 //! The API's one error type, mapped to a status and the failure envelope exactly once.
 
 use axum::extract::rejection::{FormRejection, JsonRejection, PathRejection, QueryRejection};
-use axum::http::{StatusCode, Uri};
+use axum::extract::OriginalUri;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
@@ -91,7 +92,7 @@ impl From<FormRejection> for ApiError {
 }
 
 /// Unknown `/api/...` paths answer in the envelope, not with the app's HTML 404 page.
-pub async fn not_found(uri: Uri) -> ApiError {
+pub async fn not_found(OriginalUri(uri): OriginalUri) -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, format!("no API endpoint at {}", uri.path()))
 }
 

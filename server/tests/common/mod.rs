@@ -3,9 +3,11 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
+use std::sync::LazyLock;
 
 use axum::Router;
-use domain::{Database, Services};
+use domain::testing::fresh_url;
+use domain::{Backend, Database, Services};
 use server::config::{Config, LogFormat};
 use server::{build_router, serve, Instance};
 use tokio::net::TcpListener;
@@ -30,25 +32,52 @@ pub fn config(listen: SocketAddr) -> Config {
     }
 }
 
-/// Serves the real router (plus `extra` routes, for tests that need a controllable handler).
-pub async fn spawn_with(db: Database, extra: Router) -> TestServer {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let services = Services::new(db, true);
-    let instance = Instance::with_services(services.clone(), &config(addr)).unwrap();
-    let router = build_router(instance.state).merge(extra);
-    let (tx, rx) = oneshot::channel::<()>();
-    let handle = tokio::spawn(serve(listener, router, async move {
-        let _ = rx.await;
-    }));
-    TestServer { url: format!("http://{addr}"), services, shutdown: Some(tx), handle: Some(handle) }
+/// All test servers run on one long-lived multi-threaded runtime, like the real binary, not
+/// on each test's own short-lived runtime: work a server spawns must never land on a runtime
+/// that another test has already shut down.
+static SERVER_RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+});
+
+/// Serves the real router over a fresh database of `backend` (plus `extra` routes, for tests
+/// that need a controllable handler); `None` when that backend is not available.
+pub async fn spawn_with(backend: Backend, extra: Router) -> Option<TestServer> {
+    let url = fresh_url(backend).await?;
+    let task = SERVER_RUNTIME.spawn(async move {
+        let db = Database::open(&url).await.unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let services = Services::new(db, true);
+        let instance = Instance::with_services(services.clone(), &config(addr)).unwrap();
+        let router = build_router(instance.state).merge(extra);
+        let (tx, rx) = oneshot::channel::<()>();
+        let handle = tokio::spawn(serve(listener, router, async move {
+            let _ = rx.await;
+        }));
+        TestServer { url: format!("http://{addr}"), services, shutdown: Some(tx), handle: Some(handle) }
+    });
+    Some(task.await.unwrap())
 }
 
-pub async fn spawn(db: Database) -> TestServer {
-    spawn_with(db, Router::new()).await
+/// A server on SQLite.
+pub async fn spawn() -> TestServer {
+    spawn_with(Backend::Sqlite, Router::new()).await.unwrap()
+}
+
+/// One server per available backend: SQLite, and PostgreSQL when the run provides it.
+pub async fn spawn_each_backend() -> Vec<TestServer> {
+    let mut out = Vec::new();
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        out.extend(spawn_with(backend, Router::new()).await);
+    }
+    out
 }
 
 impl TestServer {
+    pub fn backend(&self) -> &'static str {
+        self.services.db.backend().as_str()
+    }
+
     pub fn at(&self, path: &str) -> String {
         format!("{}{}", self.url, path)
     }
