@@ -68,18 +68,20 @@ impl Locale {
     }
 }
 
-/// Provided once by `App`.
-#[derive(Clone, Copy)]
-pub struct I18n(pub RwSignal<Locale>);
+/// Provided once by `App`. A reference-counted signal, not an arena one: texts are also read
+/// outside the render's reactive arena (leptos_meta evaluates `<Title>` after the app has
+/// rendered), where an arena-backed signal panics.
+#[derive(Clone)]
+pub struct I18n(pub ArcRwSignal<Locale>);
 
-pub fn use_locale() -> RwSignal<Locale> {
+pub fn use_locale() -> ArcRwSignal<Locale> {
     // `App` always provides it; a missing context only happens in isolated component tests,
     // where English is the right answer.
-    use_context::<I18n>().map_or_else(|| RwSignal::new(Locale::En), |i| i.0)
+    use_context::<I18n>().map_or_else(|| ArcRwSignal::new(Locale::En), |i| i.0)
 }
 
 /// A reactive text: `{t(Key::NavServers)}` in a view, or `attr:title=t(..)`.
-pub fn t(key: Key) -> impl Fn() -> &'static str + Copy + Send + Sync + 'static {
+pub fn t(key: Key) -> impl Fn() -> &'static str + Clone + Send + Sync + 'static {
     let locale = use_locale();
     move || locale.get().text(key)
 }

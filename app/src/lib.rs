@@ -47,7 +47,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     let prefs = Prefs::current();
-    provide_context(I18n(RwSignal::new(prefs.locale)));
+    provide_context(I18n(ArcRwSignal::new(prefs.locale)));
     provide_context(components::theme::ThemeState::new(prefs.theme));
     // One read of the instance details, shared by the top bar's badge and the dashboard.
     provide_context(functions::system::SystemInfoResource::new());

@@ -8,6 +8,7 @@ use crate::i18n::{t, use_locale, Key};
 #[component]
 pub fn LanguageSwitch() -> impl IntoView {
     let locale = use_locale();
+    let (for_value, for_lang) = (locale.clone(), locale.clone());
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let next = locale.get_untracked().other();
@@ -17,14 +18,14 @@ pub fn LanguageSwitch() -> impl IntoView {
     };
     view! {
         <form method="post" action="/prefs" class="inline-form" on:submit=on_submit>
-            <input type="hidden" name="lang" prop:value=move || locale.get().other().code()/>
+            <input type="hidden" name="lang" prop:value=move || for_value.get().other().code()/>
             <button
                 type="submit"
                 class="icon-button"
                 data-testid="language-switch"
                 aria-label=t(Key::LangSwitchHint)
                 title=t(Key::LangSwitchHint)
-                lang=move || locale.get().other().code()
+                lang=move || for_lang.get().other().code()
             >
                 <span aria-hidden="true">"文"</span>
                 <span class="icon-button-text">{t(Key::LangSwitchTo)}</span>
