@@ -137,3 +137,12 @@ test("the API reference page lists the endpoints", async ({ page }) => {
   await expect(page.getByRole("cell", { name: "/api/system/info" })).toBeVisible();
   await expect(page.getByRole("cell", { name: "/healthz" })).toBeVisible();
 });
+
+test("the language form works without JavaScript", async ({ page, javaScriptEnabled }) => {
+  test.skip(javaScriptEnabled, "this is the no-JS path");
+  await page.goto("/roles");
+  await page.getByTestId("language-switch").click();
+  await expect(page).toHaveURL(/\/roles$/);
+  await expect(page.locator("html")).toHaveAttribute("lang", "ko");
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("역할");
+});

@@ -18,7 +18,7 @@ pub fn LanguageSwitch() -> impl IntoView {
     };
     view! {
         <form method="post" action="/prefs" class="inline-form" on:submit=on_submit>
-            <input type="hidden" name="lang" prop:value=move || for_value.get().other().code()/>
+            <input type="hidden" name="lang" value=move || for_value.get().other().code()/>
             <button
                 type="submit"
                 class="icon-button"

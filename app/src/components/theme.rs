@@ -51,7 +51,7 @@ pub fn ThemeToggle() -> impl IntoView {
 
     view! {
         <form method="post" action="/prefs" class="inline-form" on:submit=on_submit>
-            <input type="hidden" name="theme" prop:value=move || next().code()/>
+            <input type="hidden" name="theme" value=move || next().code()/>
             <button
                 type="submit"
                 class="icon-button"
