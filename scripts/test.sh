@@ -58,10 +58,12 @@ if grep -qiE 'panicked|ERROR' "$work/server.err"; then
 fi
 
 # One closing line for the whole run.
-cargo_passed=$(grep -oE 'test result: [a-zA-Z]+\. [0-9]+ passed' "$work/cargo-test.log" | awk '{s+=$4} END {print s+0}')
-cargo_failed=$(grep -oE '[0-9]+ failed;' "$work/cargo-test.log" | awk '{s+=$1} END {print s+0}')
-e2e_passed=$(grep -oE '^ *[0-9]+ passed' "$work/e2e.log" | awk '{s+=$1} END {print s+0}')
-e2e_failed=$(grep -oE '^ *[0-9]+ failed' "$work/e2e.log" | awk '{s+=$1} END {print s+0}')
+# (grep finds nothing when a count is zero; awk still prints 0.)
+count() { { grep -oE "$1" "$2" || true; } | awk -v f="$3" '{s+=$f} END {print s+0}'; }
+cargo_passed=$(count 'test result: [a-zA-Z]+\. [0-9]+ passed' "$work/cargo-test.log" 4)
+cargo_failed=$(count '[0-9]+ failed;' "$work/cargo-test.log" 1)
+e2e_passed=$(count '^ *[0-9]+ passed' "$work/e2e.log" 1)
+e2e_failed=$(count '^ *[0-9]+ failed' "$work/e2e.log" 1)
 echo
 echo "cargo: $cargo_passed passed, $cargo_failed failed; playwright: $e2e_passed passed, $e2e_failed failed"
 echo "$((cargo_passed + e2e_passed)) passed, $((cargo_failed + e2e_failed)) failed"
