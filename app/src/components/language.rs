@@ -27,7 +27,12 @@ pub fn LanguageSwitch() -> impl IntoView {
                 title=t(Key::LangSwitchHint)
                 lang=move || for_lang.get().other().code()
             >
-                <span aria-hidden="true">"文"</span>
+                // A globe, drawn inline: a CJK glyph would need fonts some machines lack.
+                <svg aria-hidden="true" viewBox="0 0 24 24" width="15" height="15" fill="none"
+                    stroke="currentColor" stroke-width="1.8" stroke-linecap="round">
+                    <circle cx="12" cy="12" r="9"/>
+                    <path d="M3 12h18M12 3c2.5 2.7 3.8 5.7 3.8 9s-1.3 6.3-3.8 9c-2.5-2.7-3.8-5.7-3.8-9s1.3-6.3 3.8-9z"/>
+                </svg>
                 <span class="icon-button-text">{t(Key::LangSwitchTo)}</span>
             </button>
         </form>
