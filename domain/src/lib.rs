@@ -2,6 +2,7 @@
 //! `server` and the server functions in `app` are thin doors that call these services with
 //! the acting user, so both behave the same and tests can drive the domain directly.
 
+pub mod auth;
 pub mod clock;
 pub mod db;
 pub mod error;

@@ -1,0 +1,7 @@
+//! Who may do what: the permission catalogue, roles with their default permissions, and
+//! password handling. Sessions, tokens and the login flow build on these (auth issue).
+
+pub mod password;
+pub mod permissions;
+
+pub use permissions::{Permission, Role};
