@@ -3,5 +3,7 @@
 
 pub mod password;
 pub mod permissions;
+pub mod sessions;
+pub mod tokens;
 
 pub use permissions::{Permission, Role};
