@@ -13,6 +13,10 @@ pub enum Error {
     /// Not logged in, or credentials no longer valid (401).
     #[error("authentication required")]
     Unauthenticated,
+    /// Any failed login (401). One message whatever the cause — unknown user, wrong password,
+    /// deactivated account, lockout — so the answer never tells which usernames exist.
+    #[error("invalid username or password")]
+    InvalidCredentials,
     /// Logged in but not allowed (403).
     #[error("{0}")]
     Forbidden(String),

@@ -87,6 +87,12 @@ impl UserStore {
         rows.iter().map(from_row).collect()
     }
 
+    /// Stamps a successful login.
+    pub async fn record_login(&self, id: i64, at: i64) -> Result<()> {
+        sqlx::query("UPDATE users SET last_login_at = $1 WHERE id = $2").bind(at).bind(id).execute(self.db.pool()).await?;
+        Ok(())
+    }
+
     pub async fn count(&self) -> Result<i64> {
         Ok(sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users").fetch_one(self.db.pool()).await?)
     }

@@ -37,6 +37,7 @@ impl From<domain::Error> for ApiError {
                 ApiError::new(StatusCode::BAD_REQUEST, message).with_details(d)
             }
             E::Unauthenticated => ApiError::new(StatusCode::UNAUTHORIZED, "authentication required"),
+            E::InvalidCredentials => ApiError::new(StatusCode::UNAUTHORIZED, "invalid username or password"),
             E::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, m),
             E::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, m),
             E::Conflict(m) => ApiError::new(StatusCode::CONFLICT, m),

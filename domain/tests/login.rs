@@ -1,0 +1,92 @@
+//! Logging in and the first administrator, on SQLite and PostgreSQL.
+
+use std::sync::Arc;
+
+use domain::auth::lockout::{LockoutPolicy, LoginLimiter};
+use domain::auth::login::{AuthService, Origin};
+use domain::auth::password;
+use domain::auth::sessions::{SessionPolicy, SessionStore};
+use domain::testing::fresh_databases;
+use domain::users::{NewUser, UserStore};
+use domain::{Database, Error};
+
+fn service(db: &Database, policy: LockoutPolicy) -> AuthService {
+    AuthService::new(
+        UserStore::new(db.clone()),
+        SessionStore::new(db.clone(), SessionPolicy::default()),
+        Arc::new(LoginLimiter::new(policy)),
+    )
+    .unwrap()
+}
+
+async fn add_user(db: &Database, name: &str, pw: &str) {
+    let hash = password::hash(pw).unwrap();
+    UserStore::new(db.clone())
+        .create(NewUser { username: name, password_hash: &hash, role: "viewer", permissions: &[], must_change_password: false })
+        .await
+        .unwrap();
+}
+
+const IP: Origin<'static> = Origin { ip: Some("192.0.2.10"), user_agent: Some("tests") };
+
+#[tokio::test]
+async fn the_first_admin_gets_a_one_time_password_once() {
+    for db in fresh_databases().await {
+        let auth = service(&db, LockoutPolicy::default());
+        let otp = auth.ensure_first_admin(None).await.unwrap().expect("a one-time password");
+        assert!(otp.len() >= 16);
+        assert_eq!(auth.ensure_first_admin(None).await.unwrap(), None, "only on first start");
+        let logged = auth.login("admin", &otp, IP).await.unwrap();
+        assert_eq!(logged.user.role, "admin");
+        assert!(logged.user.must_change_password);
+        assert_eq!(logged.user.permissions.len(), 18);
+        assert!(auth.sessions().resolve(&logged.session.secret).await.unwrap().is_some());
+        let stored = UserStore::new(db.clone()).by_username("admin").await.unwrap().unwrap();
+        assert!(stored.last_login_at.is_some());
+        assert!(!stored.password_hash.contains(&otp), "the password is stored hashed");
+    }
+}
+
+#[tokio::test]
+async fn an_operator_chosen_admin_password_is_used_as_is() {
+    for db in fresh_databases().await {
+        let auth = service(&db, LockoutPolicy::default());
+        assert_eq!(auth.ensure_first_admin(Some("automation-secret-1")).await.unwrap(), None);
+        let logged = auth.login("admin", "automation-secret-1", IP).await.unwrap();
+        assert!(!logged.user.must_change_password);
+    }
+}
+
+#[tokio::test]
+async fn every_failure_looks_the_same() {
+    for db in fresh_databases().await {
+        add_user(&db, "kim", "correct horse battery").await;
+        add_user(&db, "old", "correct horse battery").await;
+        sqlx::query("UPDATE users SET active = 0 WHERE username = 'old'").execute(db.pool()).await.unwrap();
+        let auth = service(&db, LockoutPolicy::default());
+        let wrong_pw = auth.login("kim", "wrong password!", IP).await.unwrap_err();
+        let unknown = auth.login("nobody", "correct horse battery", IP).await.unwrap_err();
+        let inactive = auth.login("old", "correct horse battery", IP).await.unwrap_err();
+        for e in [&wrong_pw, &unknown, &inactive] {
+            assert!(matches!(e, Error::InvalidCredentials), "{e:?}");
+            assert_eq!(e.to_string(), "invalid username or password");
+        }
+        let ok = auth.login("kim", "correct horse battery", IP).await.unwrap();
+        assert_eq!(ok.user.username, "kim");
+    }
+}
+
+#[tokio::test]
+async fn repeated_failures_lock_the_account_even_for_the_right_password() {
+    for db in fresh_databases().await {
+        add_user(&db, "kim", "correct horse battery").await;
+        let auth = service(&db, LockoutPolicy { max_failures_per_user: 3, max_failures_per_ip: 100, window_ms: 60_000 });
+        for _ in 0..3 {
+            assert!(auth.login("kim", "guess", IP).await.is_err());
+        }
+        let locked = auth.login("kim", "correct horse battery", IP).await.unwrap_err();
+        assert!(matches!(locked, Error::InvalidCredentials), "the lockout says nothing more");
+        let sessions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions").fetch_one(db.pool()).await.unwrap();
+        assert_eq!(sessions, 0, "{:?}", db.backend());
+    }
+}
