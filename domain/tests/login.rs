@@ -1,5 +1,7 @@
 //! Logging in and the first administrator, on SQLite and PostgreSQL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may fail loudly
+
 use std::sync::Arc;
 
 use domain::auth::lockout::{LockoutPolicy, LoginLimiter};

@@ -1,5 +1,7 @@
 //! Server-side sessions on SQLite and PostgreSQL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may fail loudly
+
 use domain::auth::sessions::{SessionPolicy, SessionStore};
 use domain::auth::tokens::digest;
 use domain::testing::fresh_databases;

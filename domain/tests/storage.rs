@@ -1,5 +1,7 @@
 //! The storage suite: every case runs on SQLite and on PostgreSQL (see `domain::testing`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may fail loudly
+
 use domain::db::{DbError, SCHEMA_VERSION};
 use domain::testing::{fresh_databases, fresh_url};
 use domain::users::NewUser;

@@ -1,6 +1,8 @@
 //! The `proxfleet` binary as an operator meets it: help, version, bad configuration, start-up
 //! and shutdown on SIGTERM.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may fail loudly
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 

@@ -1,5 +1,7 @@
 //! HTTP behaviour of the whole router, through real sockets, on SQLite and PostgreSQL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may fail loudly
+
 mod common;
 
 use std::sync::Arc;
