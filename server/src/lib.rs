@@ -12,5 +12,5 @@ pub mod site;
 pub mod startup;
 pub mod state;
 
-pub use startup::{build_router, serve, Instance};
+pub use startup::{build_router, build_router_with, serve, Instance};
 pub use state::AppState;

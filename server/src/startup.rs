@@ -51,6 +51,12 @@ impl Instance {
 
 /// The whole HTTP surface: REST, operations, preferences, server functions, SSR, static files.
 pub fn build_router(state: AppState) -> Router {
+    build_router_with(state, Router::new())
+}
+
+/// The same, with `extra` routes mounted under the same layers (route-table enforcement
+/// included): for tests that need a route of their own.
+pub fn build_router_with(state: AppState, extra: Router<AppState>) -> Router {
     // Pages are not mounted one by one: every GET that no route above claims goes to the
     // fallback, which serves a site file or renders the app, whose own router picks the page
     // (or the 404 page). Server functions need their routes, under their own prefix.
@@ -59,7 +65,9 @@ pub fn build_router(state: AppState) -> Router {
         .merge(api::ops_router())
         .route("/prefs", post(prefs::save))
         .route("/sfn/{*fn_name}", post(site::server_function).get(site::server_function))
+        .merge(extra)
         .fallback(site::static_file_or_page)
+        .route_layer(axum::middleware::from_fn(api::routes::enforce))
         .layer(from_fn_with_state(state.metrics.clone(), http_metrics::track))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {

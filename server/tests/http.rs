@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use axum::routing::get;
 use axum::Router;
-use common::{client, spawn, spawn_each_backend, spawn_with};
+use common::{client, spawn, spawn_each_backend, spawn_with, spawn_with_inner};
 use domain::Backend;
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -267,4 +267,39 @@ async fn concurrent_page_renders_all_complete() {
         }
     }
     assert!(failures.is_empty(), "{} of 400 renders failed, e.g. {:?}", failures.len(), failures.first());
+}
+
+#[tokio::test]
+async fn every_route_is_declared_in_the_route_table_and_documented_routes_are_in_it() {
+    use server::api::routes::ROUTES;
+    let srv = spawn().await;
+    let (_, doc) = json(client().get(srv.at("/api/openapi.json")).send().await.unwrap()).await;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            let declared = ROUTES.iter().any(|r| r.path == path && r.method.as_str().eq_ignore_ascii_case(method));
+            assert!(declared, "{method} {path} is documented but not in the route table");
+        }
+    }
+    // Every declared route is really mounted and passes the table's check.
+    for r in ROUTES {
+        let path = r.path.replace("{*fn_name}", "system_info");
+        let resp = client().request(r.method.clone(), srv.at(&path)).send().await.unwrap();
+        let status = resp.status();
+        let body = resp.text().await.unwrap();
+        assert!(
+            status != StatusCode::FORBIDDEN && !body.contains("no API endpoint") && status != StatusCode::METHOD_NOT_ALLOWED,
+            "{} {} answered {status}: {body}",
+            r.method,
+            r.path
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_route_missing_from_the_table_is_refused() {
+    let srv = spawn_with_inner(Router::new().route("/api/undeclared", get(|| async { "secret" }))).await;
+    let (status, body) = json(client().get(srv.at("/api/undeclared")).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["success"], false);
+    assert!(body["error"].as_str().unwrap().contains("no declared access"));
 }

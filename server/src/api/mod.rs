@@ -7,6 +7,7 @@ pub mod error;
 pub mod extract;
 pub mod openapi;
 pub mod ops;
+pub mod routes;
 pub mod system;
 
 use axum::routing::get;

@@ -9,7 +9,7 @@ use axum::Router;
 use domain::testing::fresh_url;
 use domain::{Backend, Database, Services};
 use server::config::{Config, LogFormat};
-use server::{build_router, serve, Instance};
+use server::{build_router_with, serve, AppState, Instance};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -42,6 +42,16 @@ static SERVER_RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
 /// Serves the real router over a fresh database of `backend` (plus `extra` routes, for tests
 /// that need a controllable handler); `None` when that backend is not available.
 pub async fn spawn_with(backend: Backend, extra: Router) -> Option<TestServer> {
+    spawn_inner(backend, extra, Router::new()).await
+}
+
+/// Like `spawn_with`, but `inner` routes sit under the server's own layers (route table
+/// enforcement included).
+pub async fn spawn_with_inner(inner: Router<AppState>) -> TestServer {
+    spawn_inner(Backend::Sqlite, Router::new(), inner).await.unwrap()
+}
+
+async fn spawn_inner(backend: Backend, extra: Router, inner: Router<AppState>) -> Option<TestServer> {
     let url = fresh_url(backend).await?;
     let task = SERVER_RUNTIME.spawn(async move {
         let db = Database::open(&url).await.unwrap();
@@ -49,7 +59,7 @@ pub async fn spawn_with(backend: Backend, extra: Router) -> Option<TestServer> {
         let addr = listener.local_addr().unwrap();
         let services = Services::new(db, true);
         let instance = Instance::with_services(services.clone(), &config(addr)).unwrap();
-        let router = build_router(instance.state).merge(extra);
+        let router = build_router_with(instance.state, inner).merge(extra);
         let (tx, rx) = oneshot::channel::<()>();
         let handle = tokio::spawn(serve(listener, router, async move {
             let _ = rx.await;
