@@ -107,7 +107,7 @@ async fn users_are_created_listed_unique_and_deleted() {
         let dup = users.create(new).await.expect_err("duplicate must be refused");
         assert!(matches!(dup, Error::Conflict(_)), "{b:?}: {dup:?}");
 
-        let bad = NewUser { username: "../etc", ..NewUser { username: "", password_hash: "x", role: "viewer", permissions: &[], must_change_password: false } };
+        let bad = NewUser { username: "../etc", password_hash: "x", role: "viewer", permissions: &[], must_change_password: false };
         assert!(matches!(users.create(bad).await, Err(Error::Validation { .. })), "{b:?}");
 
         assert_eq!(users.count().await.ok(), Some(1), "{b:?}");

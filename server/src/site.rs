@@ -88,9 +88,8 @@ pub async fn static_file_or_page(State(state): State<AppState>, req: Request) ->
         }
     }
     let options = state.leptos_options.clone();
-    let services = state.services.clone();
     let render = leptos_axum::render_app_async_with_context(
-        move || provide_context(services.clone()),
+        leptos_context(&state),
         move || app::shell(options.clone()),
     );
     let req = Request::from_parts(parts, body);
@@ -105,10 +104,13 @@ pub async fn static_file_or_page(State(state): State<AppState>, req: Request) ->
 
 /// `/sfn/…`: the app's server functions, with the services in their context.
 pub async fn server_function(State(state): State<AppState>, req: Request) -> Response {
+    leptos_axum::handle_server_fns_with_context(leptos_context(&state), req).await.into_response()
+}
+
+/// What pages and server functions find in their Leptos context: the domain services.
+fn leptos_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static {
     let services = state.services.clone();
-    leptos_axum::handle_server_fns_with_context(move || provide_context(services.clone()), req)
-        .await
-        .into_response()
+    move || provide_context(services.clone())
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! Who may do what: the permission catalogue, roles with their default permissions, and
-//! password handling. Sessions, tokens and the login flow build on these (auth issue).
+//! Who may do what and who is who: the permission catalogue and roles, passwords, sessions,
+//! the login lockout and the login itself. The HTTP doors for these come with the auth issue.
 
 pub mod lockout;
 pub mod login;

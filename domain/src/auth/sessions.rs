@@ -53,10 +53,6 @@ impl SessionStore {
         SessionStore { db, policy }
     }
 
-    pub fn policy(&self) -> SessionPolicy {
-        self.policy
-    }
-
     pub async fn create(&self, user_id: i64, source_ip: Option<&str>, user_agent: Option<&str>) -> Result<NewSession> {
         let now = clock::now_ms();
         let new = NewSession {
