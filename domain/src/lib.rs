@@ -2,10 +2,12 @@
 //! `server` and the server functions in `app` are thin doors that call these services with
 //! the acting user, so both behave the same and tests can drive the domain directly.
 
+pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod db;
 pub mod error;
+pub mod iam;
 pub mod services;
 pub mod settings;
 pub mod users;

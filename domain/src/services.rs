@@ -1,7 +1,15 @@
 //! The service layer both doors (REST and server functions) call. It is cheap to clone: every
 //! field is a handle onto shared state.
 
+use std::sync::Arc;
+
+use crate::audit::AuditLog;
+use crate::auth::api_tokens::TokenStore;
+use crate::auth::lockout::{LockoutPolicy, LoginLimiter};
+use crate::auth::sessions::{SessionPolicy, SessionStore};
+use crate::auth::AuthService;
 use crate::db::{Database, SCHEMA_VERSION};
+use crate::iam::UserAdmin;
 use crate::settings::SettingsStore;
 use crate::users::UserStore;
 use crate::{clock, Backend, Result};
@@ -11,6 +19,11 @@ pub struct Services {
     pub db: Database,
     pub settings: SettingsStore,
     pub users: UserStore,
+    /// Login, sessions, the caller's own password and tokens.
+    pub auth: AuthService,
+    /// User administration and the audit log.
+    pub iam: UserAdmin,
+    pub audit: AuditLog,
     started_at: i64,
     simulated_cluster: bool,
 }
@@ -29,9 +42,26 @@ pub struct SystemInfo {
 
 impl Services {
     pub fn new(db: Database, simulated_cluster: bool) -> Self {
+        Self::with_policies(db, simulated_cluster, SessionPolicy::default(), LockoutPolicy::default())
+    }
+
+    /// With explicit session and lockout policies (tests shorten them).
+    pub fn with_policies(db: Database, simulated_cluster: bool, sessions: SessionPolicy, lockout: LockoutPolicy) -> Self {
+        let users = UserStore::new(db.clone());
+        let sessions = SessionStore::new(db.clone(), sessions);
+        let audit = AuditLog::new(db.clone());
         Services {
             settings: SettingsStore::new(db.clone()),
-            users: UserStore::new(db.clone()),
+            auth: AuthService::new(
+                users.clone(),
+                sessions.clone(),
+                TokenStore::new(db.clone()),
+                audit.clone(),
+                Arc::new(LoginLimiter::new(lockout)),
+            ),
+            iam: UserAdmin::new(users.clone(), sessions, audit.clone()),
+            audit,
+            users,
             db,
             started_at: clock::now_ms(),
             simulated_cluster,

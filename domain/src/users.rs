@@ -1,5 +1,5 @@
-//! User records. Authentication, roles and permissions build on this table (auth issue);
-//! this module only stores and reads users.
+//! User records: storage only. Who may change them, and the rules (password policy, the last
+//! admin), live in `auth` and `iam`.
 
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -10,6 +10,9 @@ use crate::{clock, Database, Error, Result};
 pub struct User {
     pub id: i64,
     pub username: String,
+    /// Display name and e-mail: optional, kept because the old tool's user object has them.
+    pub name: String,
+    pub email: String,
     /// Never serialised: a hash still must not leave the server.
     #[serde(skip)]
     pub password_hash: String,
@@ -22,13 +25,15 @@ pub struct User {
     pub last_login_at: Option<i64>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct NewUser<'a> {
     pub username: &'a str,
     pub password_hash: &'a str,
     pub role: &'a str,
     pub permissions: &'a [String],
     pub must_change_password: bool,
+    pub name: &'a str,
+    pub email: &'a str,
 }
 
 #[derive(Debug, Clone)]
@@ -36,7 +41,7 @@ pub struct UserStore {
     db: Database,
 }
 
-const COLUMNS: &str = "id, username, password_hash, role, permissions, active, \
+const COLUMNS: &str = "id, username, name, email, password_hash, role, permissions, active, \
                        must_change_password, created_at, updated_at, last_login_at";
 
 impl UserStore {
@@ -49,7 +54,7 @@ impl UserStore {
         let now = clock::now_ms();
         let inserted = sqlx::query(
             "INSERT INTO users (username, password_hash, role, permissions, active, \
-             must_change_password, created_at, updated_at) VALUES ($1, $2, $3, $4, 1, $5, $6, $6)",
+             must_change_password, created_at, updated_at, name, email) VALUES ($1, $2, $3, $4, 1, $5, $6, $6, $7, $8)",
         )
         .bind(new.username)
         .bind(new.password_hash)
@@ -57,6 +62,8 @@ impl UserStore {
         .bind(new.permissions.join(" "))
         .bind(i64::from(new.must_change_password))
         .bind(now)
+        .bind(new.name)
+        .bind(new.email)
         .execute(self.db.pool())
         .await;
         match inserted {
@@ -80,6 +87,14 @@ impl UserStore {
         row.as_ref().map(from_row).transpose()
     }
 
+    pub async fn by_id(&self, id: i64) -> Result<Option<User>> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.db.pool())
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
     pub async fn list(&self) -> Result<Vec<User>> {
         let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM users ORDER BY username"))
             .fetch_all(self.db.pool())
@@ -90,6 +105,39 @@ impl UserStore {
     /// Stamps a successful login.
     pub async fn record_login(&self, id: i64, at: i64) -> Result<()> {
         sqlx::query("UPDATE users SET last_login_at = $1 WHERE id = $2").bind(at).bind(id).execute(self.db.pool()).await?;
+        Ok(())
+    }
+
+    /// Replaces the password hash and sets or clears the forced-change flag.
+    pub async fn set_password_hash(&self, id: i64, hash: &str, must_change: bool) -> Result<()> {
+        sqlx::query("UPDATE users SET password_hash = $1, must_change_password = $2, updated_at = $3 WHERE id = $4")
+            .bind(hash)
+            .bind(i64::from(must_change))
+            .bind(clock::now_ms())
+            .bind(id)
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_role_and_permissions(&self, id: i64, role: &str, permissions: &[String]) -> Result<()> {
+        sqlx::query("UPDATE users SET role = $1, permissions = $2, updated_at = $3 WHERE id = $4")
+            .bind(role)
+            .bind(permissions.join(" "))
+            .bind(clock::now_ms())
+            .bind(id)
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_active(&self, id: i64, active: bool) -> Result<()> {
+        sqlx::query("UPDATE users SET active = $1, updated_at = $2 WHERE id = $3")
+            .bind(i64::from(active))
+            .bind(clock::now_ms())
+            .bind(id)
+            .execute(self.db.pool())
+            .await?;
         Ok(())
     }
 
@@ -112,6 +160,8 @@ fn from_row(row: &AnyRow) -> Result<User> {
     Ok(User {
         id: row.try_get("id")?,
         username: row.try_get("username")?,
+        name: row.try_get("name")?,
+        email: row.try_get("email")?,
         password_hash: row.try_get("password_hash")?,
         role: row.try_get("role")?,
         permissions: permissions.split_whitespace().map(str::to_owned).collect(),

@@ -2,29 +2,22 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may fail loudly
 
-use std::sync::Arc;
-
-use domain::auth::lockout::{LockoutPolicy, LoginLimiter};
+use domain::auth::lockout::LockoutPolicy;
 use domain::auth::login::{AuthService, Origin};
 use domain::auth::password;
-use domain::auth::sessions::{SessionPolicy, SessionStore};
+use domain::auth::sessions::SessionPolicy;
 use domain::testing::fresh_databases;
 use domain::users::{NewUser, UserStore};
-use domain::{Database, Error};
+use domain::{Database, Error, Services};
 
 fn service(db: &Database, policy: LockoutPolicy) -> AuthService {
-    AuthService::new(
-        UserStore::new(db.clone()),
-        SessionStore::new(db.clone(), SessionPolicy::default()),
-        Arc::new(LoginLimiter::new(policy)),
-    )
-    .unwrap()
+    Services::with_policies(db.clone(), true, SessionPolicy::default(), policy).auth
 }
 
 async fn add_user(db: &Database, name: &str, pw: &str) {
     let hash = password::hash(pw).unwrap();
     UserStore::new(db.clone())
-        .create(NewUser { username: name, password_hash: &hash, role: "viewer", permissions: &[], must_change_password: false })
+        .create(NewUser { username: name, password_hash: &hash, role: "viewer", permissions: &[], must_change_password: false, ..Default::default() })
         .await
         .unwrap();
 }

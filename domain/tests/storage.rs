@@ -97,6 +97,7 @@ async fn users_are_created_listed_unique_and_deleted() {
             role: "operator",
             permissions: &perms,
             must_change_password: true,
+            ..Default::default()
         };
         let created = users.create(new.clone()).await.unwrap_or_else(|e| panic!("{b:?}: {e}"));
         assert_eq!(created.username, "kim.operator");
@@ -107,7 +108,7 @@ async fn users_are_created_listed_unique_and_deleted() {
         let dup = users.create(new).await.expect_err("duplicate must be refused");
         assert!(matches!(dup, Error::Conflict(_)), "{b:?}: {dup:?}");
 
-        let bad = NewUser { username: "../etc", password_hash: "x", role: "viewer", permissions: &[], must_change_password: false };
+        let bad = NewUser { username: "../etc", password_hash: "x", role: "viewer", permissions: &[], must_change_password: false, ..Default::default() };
         assert!(matches!(users.create(bad).await, Err(Error::Validation { .. })), "{b:?}");
 
         assert_eq!(users.count().await.ok(), Some(1), "{b:?}");
@@ -125,7 +126,7 @@ async fn deleting_a_user_removes_their_sessions() {
     for db in fresh_databases().await {
         let users = Services::new(db.clone(), true).users;
         let u = users
-            .create(NewUser { username: "lee", password_hash: "h", role: "viewer", permissions: &[], must_change_password: false })
+            .create(NewUser { username: "lee", password_hash: "h", role: "viewer", permissions: &[], must_change_password: false, ..Default::default() })
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         sqlx::query("INSERT INTO sessions (id, user_id, csrf_token, created_at, last_seen_at, expires_at) VALUES ('s1', $1, 'c', 1, 1, 2)")

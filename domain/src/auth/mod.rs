@@ -1,6 +1,8 @@
 //! Who may do what and who is who: the permission catalogue and roles, passwords, sessions,
-//! the login lockout and the login itself. The HTTP doors for these come with the auth issue.
+//! API tokens, the login lockout, logging in, and the one access decision (`actor::check`).
 
+pub mod actor;
+pub mod api_tokens;
 pub mod lockout;
 pub mod login;
 pub mod password;
@@ -8,4 +10,6 @@ pub mod permissions;
 pub mod sessions;
 pub mod tokens;
 
+pub use actor::{Access, Actor, AuthMethod};
+pub use login::{AuthService, LoggedIn, Origin};
 pub use permissions::{Permission, Role};

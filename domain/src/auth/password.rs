@@ -45,6 +45,14 @@ pub fn check_policy(username: &str, password: &str) -> Result<()> {
     Ok(())
 }
 
+/// The policy, reporting `field` as the field to fix (forms name it `new_password`).
+pub fn check_policy_as(field: &str, username: &str, password: &str) -> Result<()> {
+    check_policy(username, password).map_err(|e| match e {
+        Error::Validation { message, details, .. } => Error::Validation { field: Some(field.into()), message, details },
+        other => other,
+    })
+}
+
 /// An argon2id PHC string (`$argon2id$v=19$…`) with a random salt.
 pub fn hash(password: &str) -> Result<String> {
     let salt = SaltString::generate(&mut OsRng);
