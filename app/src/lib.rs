@@ -2,6 +2,8 @@
 //! the browser (`hydrate`). Server-only code sits behind `#[cfg(feature = "ssr")]`; the browser
 //! build never compiles `domain`, sqlx, tokio or reqwest.
 
+#![recursion_limit = "256"]
+
 pub mod components;
 pub mod functions;
 pub mod i18n;
@@ -16,6 +18,9 @@ use leptos_router::path;
 
 use crate::components::layout::Layout;
 use crate::i18n::{t, I18n, Key};
+use crate::pages::admin::{AdminAuditPage, AdminIamPage, AdminUsersPage};
+use crate::pages::auth::{ChangePasswordPage, LoginPage};
+use crate::pages::profile::ProfilePage;
 use crate::pages::{coming_soon::ComingSoon, dashboard::Dashboard, not_found::NotFound};
 use crate::prefs::Prefs;
 
@@ -51,6 +56,8 @@ pub fn App() -> impl IntoView {
     provide_context(components::theme::ThemeState::new(prefs.theme));
     // One read of the instance details, shared by the top bar's badge and the dashboard.
     provide_context(functions::system::SystemInfoResource::new());
+    // Who is signed in: the navigation hides what they may not do (the server refuses it anyway).
+    provide_context(functions::auth::CurrentUserResource::new());
 
     // A marker for end-to-end tests and people debugging: set once the WASM has taken over.
     #[cfg(feature = "hydrate")]
@@ -75,7 +82,12 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/monitoring") view=|| view! { <ComingSoon title=Key::NavMonitoring body=Key::PageMonitoring/> }/>
                     <Route path=path!("/jobs") view=|| view! { <ComingSoon title=Key::NavJobs body=Key::PageJobs/> }/>
                     <Route path=path!("/notifications") view=|| view! { <ComingSoon title=Key::NavNotifications body=Key::PageNotifications/> }/>
-                    <Route path=path!("/admin") view=|| view! { <ComingSoon title=Key::NavAdmin body=Key::PageAdmin/> }/>
+                    <Route path=path!("/admin") view=AdminUsersPage/>
+                    <Route path=path!("/admin/iam") view=AdminIamPage/>
+                    <Route path=path!("/admin/audit") view=AdminAuditPage/>
+                    <Route path=path!("/profile") view=ProfilePage/>
+                    <Route path=path!("/login") view=LoginPage/>
+                    <Route path=path!("/change-password") view=ChangePasswordPage/>
                 </Routes>
             </Layout>
         </Router>

@@ -49,6 +49,19 @@ async fn run(mut config: Config) -> Result<(), String> {
     let instance = Instance::start(&config).await?;
     let shutdown = shutdown_signal()?;
     let services = instance.state.services.clone();
+    // First start: an `admin` account. The operator's own password from the environment is
+    // used as is; otherwise a one-time password is printed here, once, on stdout (never to the
+    // log) and must be changed at first login.
+    let chosen = std::env::var("PROXFLEET_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
+    match services.auth.ensure_first_admin(chosen.as_deref()).await.map_err(|e| format!("cannot create the first admin: {e}"))? {
+        Some(one_time) => {
+            tracing::info!("created the first admin account with a one-time password (printed on stdout)");
+            println!("First start: created user 'admin' with the one-time password: {one_time}");
+            println!("It is shown only now and must be changed at the first login.");
+        }
+        None if chosen.is_some() => tracing::info!("admin account exists (PROXFLEET_ADMIN_PASSWORD applies only on first start)"),
+        None => {}
+    }
     let mode = if config.simulated_cluster() { "simulated cluster (demo)" } else { "Proxmox VE" };
     tracing::info!(listen = %config.listen, database = services.db.backend().as_str(), mode, "proxfleet started");
     // The one line meant for the person who started us, on stdout (logs go to stderr).

@@ -5,6 +5,7 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod http_metrics;
+pub mod identity;
 pub mod logging;
 pub mod prefs;
 pub mod render_pool;

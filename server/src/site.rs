@@ -8,14 +8,16 @@ use std::path::Path;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Redirect, Response};
+use domain::auth::Actor;
 use leptos::config::{Env, LeptosOptions};
 use leptos::prelude::provide_context;
 use serde::Deserialize;
 use tower::ServiceExt;
 use tower_http::services::ServeDir;
 
+use crate::identity::Caller;
 use crate::AppState;
 
 /// The subset of `Leptos.toml` the server needs; keep it in step with Cargo.toml's
@@ -87,9 +89,13 @@ pub async fn static_file_or_page(State(state): State<AppState>, req: Request) ->
             return res.into_response();
         }
     }
+    let caller = parts.extensions.get::<Caller>().cloned().unwrap_or_default();
+    if let Some(to) = page_redirect(caller.actor.as_ref(), &parts.uri) {
+        return Redirect::to(&to).into_response();
+    }
     let options = state.leptos_options.clone();
     let render = leptos_axum::render_app_async_with_context(
-        leptos_context(&state),
+        leptos_context(&state, caller.actor),
         move || app::shell(options.clone()),
     );
     let req = Request::from_parts(parts, body);
@@ -102,15 +108,40 @@ pub async fn static_file_or_page(State(state): State<AppState>, req: Request) ->
     }
 }
 
-/// `/sfn/…`: the app's server functions, with the services in their context.
-pub async fn server_function(State(state): State<AppState>, req: Request) -> Response {
-    leptos_axum::handle_server_fns_with_context(leptos_context(&state), req).await.into_response()
+/// Pages need a login, except the login page; a user who must change their password sees only
+/// that page; a logged-in user has no business on the login page.
+fn page_redirect(actor: Option<&Actor>, uri: &Uri) -> Option<String> {
+    let path = uri.path();
+    match actor {
+        None if path == "/login" => None,
+        None => {
+            let next = uri.path_and_query().map_or(path, |p| p.as_str());
+            let query = serde_urlencoded::to_string([("next", next)]).unwrap_or_default();
+            Some(if path == "/" { "/login".into() } else { format!("/login?{query}") })
+        }
+        Some(a) if a.must_change_password && path != "/change-password" => Some("/change-password".into()),
+        Some(_) if path == "/login" => Some("/".into()),
+        Some(_) => None,
+    }
 }
 
-/// What pages and server functions find in their Leptos context: the domain services.
-fn leptos_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static {
+/// `/sfn/…`: the app's server functions, with the services and the caller in their context.
+pub async fn server_function(State(state): State<AppState>, req: Request) -> Response {
+    let actor = req.extensions().get::<Caller>().and_then(|c| c.actor.clone());
+    leptos_axum::handle_server_fns_with_context(leptos_context(&state, actor), req).await.into_response()
+}
+
+/// What pages and server functions find in their Leptos context: the domain services and, when
+/// logged in, the acting user (`domain::auth::Actor`), which every server function hands to
+/// the service it calls.
+fn leptos_context(state: &AppState, actor: Option<Actor>) -> impl Fn() + Clone + Send + Sync + 'static {
     let services = state.services.clone();
-    move || provide_context(services.clone())
+    move || {
+        provide_context(services.clone());
+        if let Some(a) = actor.clone() {
+            provide_context(a);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use domain::{Database, Services};
 use crate::config::{redact_url, Config};
 use crate::http_metrics::{self, HttpMetrics};
 use crate::render_pool::RenderPool;
-use crate::{api, prefs, site, AppState};
+use crate::{api, identity, prefs, site, AppState};
 
 /// A configured instance, ready to serve.
 pub struct Instance {
@@ -63,11 +63,14 @@ pub fn build_router_with(state: AppState, extra: Router<AppState>) -> Router {
     Router::new()
         .nest("/api", api::router())
         .merge(api::ops_router())
+        .merge(api::session_router())
         .route("/prefs", post(prefs::save))
         .route("/sfn/{*fn_name}", post(site::server_function).get(site::server_function))
         .merge(extra)
         .fallback(site::static_file_or_page)
         .route_layer(axum::middleware::from_fn(api::routes::enforce))
+        // Runs before the route table's check: resolves who is calling, for every request.
+        .layer(from_fn_with_state(state.clone(), identity::identify))
         .layer(from_fn_with_state(state.metrics.clone(), http_metrics::track))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {

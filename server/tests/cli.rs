@@ -70,10 +70,21 @@ fn starts_prints_its_url_and_stops_cleanly_on_sigterm() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    assert!(line.starts_with("proxfleet is running at http://127.0.0.1:"), "{line}");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut printed = String::new();
+    while !printed.contains("proxfleet is running at") {
+        assert!(stdout.read_line(&mut printed).unwrap() > 0, "stdout closed: {printed}");
+    }
+    assert!(printed.contains("proxfleet is running at http://127.0.0.1:"), "{printed}");
     assert!(dir.join("nested/proxfleet.db").exists(), "the SQLite file and its folder are created");
+    // First start: the one-time admin password is printed once, on stdout.
+    let otp = printed
+        .lines()
+        .find_map(|l| l.strip_prefix("First start: created user 'admin' with the one-time password: "))
+        .unwrap_or_else(|| panic!("no one-time password printed: {printed}"))
+        .trim()
+        .to_owned();
+    assert!(otp.len() >= 16, "{otp}");
 
     let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
@@ -85,5 +96,20 @@ fn starts_prints_its_url_and_stops_cleanly_on_sigterm() {
         assert!(serde_json::from_str::<serde_json::Value>(l).is_ok(), "not JSON: {l}");
     }
     assert!(logs.contains("shut down cleanly"), "{logs}");
+    assert!(!logs.contains(&otp), "the one-time password reached the log");
+
+    // Second start on the same database: no new admin, nothing printed.
+    let again = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--database-url", &db])
+        .env("PROXFLEET_ADMIN_PASSWORD", "ignored on a second start")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    let pid = again.id().to_string();
+    BufReader::new(again.stdout.unwrap()).read_line(&mut line).unwrap();
+    assert!(line.starts_with("proxfleet is running at"), "{line}");
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -2,28 +2,59 @@
 
 use leptos::prelude::*;
 use leptos_router::components::A;
+use leptos_router::hooks::use_location;
 
 use crate::components::icons::{Icon, NavIcon};
 use crate::components::language::LanguageSwitch;
 use crate::components::theme::ThemeToggle;
+use crate::functions::auth::CurrentUserResource;
 use crate::functions::system::SimulatedClusterBadge;
 use crate::i18n::{t, Key};
 
-/// Every area the product has, in navigation order.
-pub const NAV: &[(&str, Key, Icon)] = &[
-    ("/", Key::NavDashboard, Icon::Dashboard),
-    ("/servers", Key::NavServers, Icon::Servers),
-    ("/security-groups", Key::NavSecurityGroups, Icon::Shield),
-    ("/backups", Key::NavBackups, Icon::Archive),
-    ("/roles", Key::NavRoles, Icon::Layers),
-    ("/monitoring", Key::NavMonitoring, Icon::Activity),
-    ("/jobs", Key::NavJobs, Icon::Queue),
-    ("/notifications", Key::NavNotifications, Icon::Bell),
-    ("/admin", Key::NavAdmin, Icon::Users),
+/// Every area the product has, in navigation order, with the permission it needs to be
+/// shown (`None`: every signed-in user).
+pub const NAV: &[(&str, Key, Icon, Option<&str>)] = &[
+    ("/", Key::NavDashboard, Icon::Dashboard, None),
+    ("/servers", Key::NavServers, Icon::Servers, None),
+    ("/security-groups", Key::NavSecurityGroups, Icon::Shield, None),
+    ("/backups", Key::NavBackups, Icon::Archive, None),
+    ("/roles", Key::NavRoles, Icon::Layers, None),
+    ("/monitoring", Key::NavMonitoring, Icon::Activity, None),
+    ("/jobs", Key::NavJobs, Icon::Queue, None),
+    ("/notifications", Key::NavNotifications, Icon::Bell, None),
+    ("/admin", Key::NavAdmin, Icon::Users, Some("manage_users")),
 ];
 
+/// Pages shown without the navigation frame: nobody is signed in there yet (or they must
+/// change their password before going anywhere).
+const BARE_PAGES: [&str; 2] = ["/login", "/change-password"];
+
 #[component]
-pub fn Layout(children: Children) -> impl IntoView {
+pub fn Layout(children: ChildrenFn) -> impl IntoView {
+    let location = use_location();
+    let bare = move || BARE_PAGES.contains(&location.pathname.get().as_str());
+    view! {
+        <Show when=bare fallback={
+            let children = children.clone();
+            move || view! { <Frame children=children.clone()/> }
+        }>
+            <div class="bare">
+                <header class="bare-top">
+                    <span class="brand-name">{t(Key::AppName)}</span>
+                    <div class="topbar-spacer"></div>
+                    <LanguageSwitch/>
+                    <ThemeToggle/>
+                </header>
+                <main id="main" tabindex="-1" class="bare-main">{children()}</main>
+            </div>
+        </Show>
+    }
+}
+
+/// The signed-in frame: sidebar, top bar with the user menu, content.
+#[component]
+fn Frame(children: ChildrenFn) -> impl IntoView {
+    let me = expect_context::<CurrentUserResource>().0;
     view! {
         <a class="skip-link" href="#main">{t(Key::A11ySkipToContent)}</a>
         <div class="layout">
@@ -39,21 +70,29 @@ pub fn Layout(children: Children) -> impl IntoView {
                     </span>
                 </a>
                 <nav aria-label=t(Key::NavMain) class="nav">
-                    <ul>
-                        {NAV
-                            .iter()
-                            .map(|(href, key, icon)| {
-                                view! {
-                                    <li>
-                                        <A href=*href exact=true>
-                                            <NavIcon icon=*icon/>
-                                            <span>{t(*key)}</span>
-                                        </A>
-                                    </li>
-                                }
-                            })
-                            .collect_view()}
-                    </ul>
+                    <Suspense fallback=|| ()>
+                        {move || Suspend::new(async move {
+                            let user = me.await.ok().flatten();
+                            view! {
+                                <ul>
+                                    {NAV
+                                        .iter()
+                                        .filter(|(_, _, _, need)| need.is_none_or(|p| user.as_ref().is_some_and(|u| u.can(p))))
+                                        .map(|(href, key, icon, _)| {
+                                            view! {
+                                                <li>
+                                                    <A href=*href exact=*href == "/">
+                                                        <NavIcon icon=*icon/>
+                                                        <span>{t(*key)}</span>
+                                                    </A>
+                                                </li>
+                                            }
+                                        })
+                                        .collect_view()}
+                                </ul>
+                            }
+                        })}
+                    </Suspense>
                     <ul class="nav-secondary">
                         <li>
                             <a href="/api/docs" rel="external">
@@ -70,9 +109,32 @@ pub fn Layout(children: Children) -> impl IntoView {
                     <div class="topbar-spacer"></div>
                     <LanguageSwitch/>
                     <ThemeToggle/>
+                    <UserMenu/>
                 </header>
                 <main id="main" tabindex="-1" class="content">{children()}</main>
             </div>
         </div>
+    }
+}
+
+/// The signed-in user's name and role, their profile, and logout.
+#[component]
+fn UserMenu() -> impl IntoView {
+    let me = expect_context::<CurrentUserResource>().0;
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                me.await.ok().flatten().map(|u| view! {
+                    <div class="user-menu" data-testid="user-menu">
+                        <A href="/profile" attr:class="user-name">
+                            <span>{u.username.clone()}</span>
+                            <span class=format!("badge role-badge role-{}", u.role)>{u.role.clone()}</span>
+                        </A>
+                        // A full page load, not client-side routing: the server ends the session.
+                        <a class="button" href="/logout" rel="external" data-testid="logout">{t(Key::UserLogout)}</a>
+                    </div>
+                })
+            })}
+        </Suspense>
     }
 }

@@ -3,3 +3,4 @@ pub mod language;
 pub mod layout;
 pub mod local_time;
 pub mod theme;
+pub mod confirm;

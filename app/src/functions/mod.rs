@@ -3,3 +3,4 @@
 //! one service method, map the result.
 
 pub mod system;
+pub mod auth;

@@ -60,9 +60,12 @@ impl Actor {
         self.permissions.contains(&p)
     }
 
-    /// `Forbidden` naming the missing permission.
+    /// `Forbidden` naming the missing permission. Nothing that needs a permission is allowed
+    /// before a forced password change.
     pub fn require(&self, p: Permission) -> Result<()> {
-        if self.has(p) {
+        if self.must_change_password {
+            Err(Error::Forbidden("change your password first (POST /change-password)".into()))
+        } else if self.has(p) {
             Ok(())
         } else {
             Err(Error::Forbidden(format!("this needs the {p} permission")))

@@ -36,7 +36,10 @@ impl From<domain::Error> for ApiError {
                 }
                 ApiError::new(StatusCode::BAD_REQUEST, message).with_details(d)
             }
-            E::Unauthenticated => ApiError::new(StatusCode::UNAUTHORIZED, "authentication required"),
+            // `authenticated: false` is what the old tool's session check answered; its
+            // scripts look for it.
+            E::Unauthenticated => ApiError::new(StatusCode::UNAUTHORIZED, "authentication required")
+                .with_details(json!({ "authenticated": false })),
             E::InvalidCredentials => ApiError::new(StatusCode::UNAUTHORIZED, "invalid username or password"),
             E::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, m),
             E::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, m),

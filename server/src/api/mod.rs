@@ -8,9 +8,12 @@ pub mod extract;
 pub mod openapi;
 pub mod ops;
 pub mod routes;
+pub mod session;
 pub mod system;
+pub mod tokens;
+pub mod users;
 
-use axum::routing::get;
+use axum::routing::{delete, get, post};
 use axum::Router;
 
 pub use envelope::{ApiOk, Pagination};
@@ -24,8 +27,39 @@ pub fn router() -> Router<AppState> {
         .route("/system/info", get(system::info))
         .route("/openapi.json", get(openapi::spec))
         .route("/docs", get(docs::page))
+        .route("/session/check", get(session::check))
+        .route("/session/refresh", post(session::refresh))
+        .route("/current-user", get(session::current_user))
+        .route("/profile", get(session::profile))
+        .route("/tokens", get(tokens::list).post(tokens::create))
+        .route("/tokens/{id}", delete(tokens::revoke))
+        .route("/users", get(users::list).post(users::create))
+        .route("/users/{username}", delete(users::delete))
+        .route("/users/{username}/password", post(users::reset_password))
+        .route("/users/{username}/activate", post(users::activate))
+        .route("/users/{username}/deactivate", post(users::deactivate))
+        .route("/iam/data", get(users::iam_data))
+        .route("/iam/{username}/permissions", post(users::set_permissions))
+        .route("/iam/{username}/role", post(users::set_role))
+        .route("/admin/iam/{username}/permissions", post(users::admin_set_permissions))
+        .route("/admin/iam/{username}/role", post(users::admin_set_role))
+        .route("/admin/", get(users::admin_overview))
+        .route("/admin/users", get(users::admin_users))
+        .route("/admin/iam", get(users::admin_iam))
+        .route("/debug/user-info", get(users::debug_user_info))
+        .route("/audit", get(users::audit))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
+}
+
+/// Session routes at the root, where the old tool had them.
+pub fn session_router() -> Router<AppState> {
+    Router::new()
+        .route("/login", post(session::login).get(crate::site::static_file_or_page))
+        .route("/logout", get(session::logout))
+        .route("/change-password", post(session::change_password).get(crate::site::static_file_or_page))
+        .route("/session/check", get(session::check_compat))
+        .route("/session/refresh", post(session::refresh_compat))
 }
 
 /// Operational routes at the root: health and metrics for load balancers and Prometheus.

@@ -4,7 +4,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{ops, system};
+use super::{ops, session, system, tokens, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -15,13 +15,42 @@ use super::{ops, system};
                        `{\"success\":false,\"error\":…,\"details\":…}` on failure, \
                        `pagination` on lists."
     ),
-    paths(system::info, ops::healthz, ops::metrics, spec, super::docs::page),
+    paths(
+        system::info, ops::healthz, ops::metrics, spec, super::docs::page,
+        session::login, session::logout, session::change_password, session::check, session::check_compat,
+        session::refresh, session::refresh_compat, session::current_user, session::profile,
+        tokens::list, tokens::create, tokens::revoke,
+        users::list, users::create, users::delete, users::reset_password, users::activate, users::deactivate,
+        users::iam_data, users::set_permissions, users::set_role, users::admin_set_permissions, users::admin_set_role,
+        users::debug_user_info, users::admin_overview, users::admin_users, users::admin_iam, users::audit,
+    ),
+    modifiers(&Security),
     tags(
+        (name = "session", description = "Login, logout, own password, session state. Cookie sessions send \
+            `X-CSRF-Token` (or a same-site `Origin`) on writes; API tokens go in `Authorization: Bearer`"),
+        (name = "tokens", description = "Your own API tokens (browser sessions only)"),
+        (name = "users", description = "User administration (manage_users)"),
+        (name = "iam", description = "Roles, permissions and the audit log (manage_users)"),
         (name = "system", description = "This proxfleet instance"),
         (name = "operations", description = "Health, metrics and API documentation"),
     )
 )]
 pub struct ApiDoc;
+
+/// Declares the two ways to authenticate.
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("pf_session"))));
+        components.add_security_scheme(
+            "token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("pft_… API token")).build()),
+        );
+    }
+}
 
 /// This document.
 #[utoipa::path(get, path = "/api/openapi.json", tag = "operations",

@@ -8,15 +8,11 @@ use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::ApiError;
+pub use domain::auth::Access;
+use domain::auth::Permission;
 
-/// Who may call a route. Authentication and permissions arrive with the auth issue; until
-/// then only public routes exist.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    /// Anyone, logged in or not: health, metrics, docs, the login form.
-    Public,
-}
+use super::ApiError;
+use crate::identity::{check_csrf, Caller};
 
 #[derive(Debug, Clone)]
 pub struct RouteSpec {
@@ -30,17 +26,60 @@ const fn route(method: Method, path: &'static str, access: Access) -> RouteSpec 
     RouteSpec { method, path, access }
 }
 
+const GET: Method = Method::GET;
+const POST: Method = Method::POST;
+const DELETE: Method = Method::DELETE;
+const PUBLIC: Access = Access::Public;
+const SIGNED_IN: Access = Access::SignedIn;
+const BROWSER: Access = Access::BrowserSession;
+const MANAGE_USERS: Access = Access::Permission(Permission::ManageUsers);
+
 pub const ROUTES: &[RouteSpec] = &[
-    route(Method::GET, "/healthz", Access::Public),
-    route(Method::GET, "/metrics", Access::Public),
-    route(Method::GET, "/api/system/info", Access::Public),
-    route(Method::GET, "/api/openapi.json", Access::Public),
-    route(Method::GET, "/api/docs", Access::Public),
+    // Operations and documentation.
+    route(GET, "/healthz", PUBLIC),
+    route(GET, "/metrics", PUBLIC),
+    route(GET, "/api/system/info", PUBLIC),
+    route(GET, "/api/openapi.json", PUBLIC),
+    route(GET, "/api/docs", PUBLIC),
     // The no-JavaScript theme/language switch: sets the caller's own cookies only.
-    route(Method::POST, "/prefs", Access::Public),
+    route(POST, "/prefs", PUBLIC),
     // Server functions check access themselves, in the domain services they call.
-    route(Method::GET, "/sfn/{*fn_name}", Access::Public),
-    route(Method::POST, "/sfn/{*fn_name}", Access::Public),
+    route(GET, "/sfn/{*fn_name}", PUBLIC),
+    route(POST, "/sfn/{*fn_name}", PUBLIC),
+    // Session. The two GETs are pages: page rendering sends anonymous callers to the login
+    // page and a user who must change their password to that page (`site::page_redirect`).
+    route(GET, "/login", PUBLIC),
+    route(POST, "/login", PUBLIC),
+    route(GET, "/change-password", PUBLIC),
+    route(GET, "/logout", SIGNED_IN),
+    route(POST, "/change-password", SIGNED_IN),
+    route(GET, "/api/session/check", SIGNED_IN),
+    route(GET, "/session/check", SIGNED_IN),
+    route(POST, "/api/session/refresh", SIGNED_IN),
+    route(POST, "/session/refresh", SIGNED_IN),
+    route(GET, "/api/current-user", SIGNED_IN),
+    route(GET, "/api/profile", SIGNED_IN),
+    // The caller's own API tokens.
+    route(GET, "/api/tokens", BROWSER),
+    route(POST, "/api/tokens", BROWSER),
+    route(DELETE, "/api/tokens/{id}", BROWSER),
+    // Users, IAM, audit.
+    route(GET, "/api/users", MANAGE_USERS),
+    route(POST, "/api/users", MANAGE_USERS),
+    route(DELETE, "/api/users/{username}", MANAGE_USERS),
+    route(POST, "/api/users/{username}/password", MANAGE_USERS),
+    route(POST, "/api/users/{username}/activate", MANAGE_USERS),
+    route(POST, "/api/users/{username}/deactivate", MANAGE_USERS),
+    route(GET, "/api/iam/data", MANAGE_USERS),
+    route(POST, "/api/iam/{username}/permissions", MANAGE_USERS),
+    route(POST, "/api/iam/{username}/role", MANAGE_USERS),
+    route(POST, "/api/admin/iam/{username}/permissions", MANAGE_USERS),
+    route(POST, "/api/admin/iam/{username}/role", MANAGE_USERS),
+    route(GET, "/api/debug/user-info", MANAGE_USERS),
+    route(GET, "/api/admin/", MANAGE_USERS),
+    route(GET, "/api/admin/users", MANAGE_USERS),
+    route(GET, "/api/admin/iam", MANAGE_USERS),
+    route(GET, "/api/audit", MANAGE_USERS),
 ];
 
 pub fn access_for(method: &Method, path: &str) -> Option<Access> {
@@ -49,19 +88,29 @@ pub fn access_for(method: &Method, path: &str) -> Option<Access> {
     ROUTES.iter().find(|r| r.method == *method && r.path == path).map(|r| r.access)
 }
 
-/// Middleware: a matched route must be declared in `ROUTES`. Unmatched requests (pages,
-/// static files, the API's 404) pass through to the fallback.
+/// Middleware on matched routes: the route must be declared in `ROUTES`, the caller (resolved
+/// by `identity::identify`) must pass its access and, for writes, the CSRF rule. Unmatched
+/// requests (pages, static files, the API's 404) pass through to the fallback.
 pub async fn enforce(req: Request, next: Next) -> Response {
     let Some(path) = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()) else {
         return next.run(req).await;
     };
-    match access_for(req.method(), &path) {
-        Some(Access::Public) => next.run(req).await,
+    let access = match access_for(req.method(), &path) {
+        Some(a) => a,
         // A declared path asked with another method: the router answers 405 itself.
-        None if ROUTES.iter().any(|r| r.path == path) => next.run(req).await,
+        None if ROUTES.iter().any(|r| r.path == path) => return next.run(req).await,
         None => {
             tracing::error!(method = %req.method(), %path, "route is missing from the route table");
-            ApiError::new(StatusCode::FORBIDDEN, "this endpoint has no declared access and is refused").into_response()
+            return ApiError::new(StatusCode::FORBIDDEN, "this endpoint has no declared access and is refused")
+                .into_response();
         }
+    };
+    let caller = req.extensions().get::<Caller>().cloned().unwrap_or_default();
+    if let Err(e) = domain::auth::actor::check(access, caller.actor.as_ref()) {
+        return ApiError::from(e).into_response();
     }
+    if let Err(e) = check_csrf(req.method(), req.headers(), &caller) {
+        return e.into_response();
+    }
+    next.run(req).await
 }

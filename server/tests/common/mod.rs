@@ -42,22 +42,32 @@ static SERVER_RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
 /// Serves the real router over a fresh database of `backend` (plus `extra` routes, for tests
 /// that need a controllable handler); `None` when that backend is not available.
 pub async fn spawn_with(backend: Backend, extra: Router) -> Option<TestServer> {
-    spawn_inner(backend, extra, Router::new()).await
+    spawn_inner(backend, extra, Router::new(), Services::new).await
+}
+
+/// A server whose services are built by `make` (e.g. with short lockout windows).
+pub async fn spawn_with_services(backend: Backend, make: fn(Database, bool) -> Services) -> Option<TestServer> {
+    spawn_inner(backend, Router::new(), Router::new(), make).await
 }
 
 /// Like `spawn_with`, but `inner` routes sit under the server's own layers (route table
 /// enforcement included).
 pub async fn spawn_with_inner(inner: Router<AppState>) -> TestServer {
-    spawn_inner(Backend::Sqlite, Router::new(), inner).await.unwrap()
+    spawn_inner(Backend::Sqlite, Router::new(), inner, Services::new).await.unwrap()
 }
 
-async fn spawn_inner(backend: Backend, extra: Router, inner: Router<AppState>) -> Option<TestServer> {
+async fn spawn_inner(
+    backend: Backend,
+    extra: Router,
+    inner: Router<AppState>,
+    make: fn(Database, bool) -> Services,
+) -> Option<TestServer> {
     let url = fresh_url(backend).await?;
     let task = SERVER_RUNTIME.spawn(async move {
         let db = Database::open(&url).await.unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let services = Services::new(db, true);
+        let services = make(db, true);
         let instance = Instance::with_services(services.clone(), &config(addr)).unwrap();
         let router = build_router_with(instance.state, inner).merge(extra);
         let (tx, rx) = oneshot::channel::<()>();
@@ -106,6 +116,69 @@ impl Drop for TestServer {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+    }
+}
+
+pub const PASSWORD: &str = "correct horse battery";
+
+/// A logged-in browser: its cookie header, CSRF token and the origin to send on writes.
+#[derive(Debug, Clone)]
+pub struct Login {
+    pub username: String,
+    pub cookie: String,
+    pub csrf: String,
+    pub origin: String,
+}
+
+impl Login {
+    /// A request with this login's cookie and a same-site `Origin`.
+    pub fn request(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
+        client().request(method, url).header("cookie", &self.cookie).header("origin", &self.origin)
+    }
+
+    pub fn get(&self, url: &str) -> reqwest::RequestBuilder {
+        self.request(reqwest::Method::GET, url)
+    }
+
+    pub fn post(&self, url: &str) -> reqwest::RequestBuilder {
+        self.request(reqwest::Method::POST, url)
+    }
+}
+
+impl TestServer {
+    /// Creates a user with `role`'s default permissions and `PASSWORD` (the domain door, so
+    /// tests of other endpoints do not depend on the users API).
+    pub async fn add_user(&self, username: &str, role: &str) -> domain::users::User {
+        use domain::auth::{password, Role};
+        let hash = password::hash(PASSWORD).unwrap();
+        let perms: Vec<String> =
+            Role::parse(role).unwrap().default_permissions().iter().map(|p| p.as_str().to_owned()).collect();
+        self.services
+            .users
+            .create(domain::users::NewUser { username, password_hash: &hash, role, permissions: &perms, ..Default::default() })
+            .await
+            .unwrap()
+    }
+
+    /// A session for an existing user, made directly in the session store (no argon2 cost).
+    pub async fn session_for(&self, username: &str) -> Login {
+        let user = self.services.users.by_username(username).await.unwrap().unwrap();
+        let s = self.services.auth.sessions().create(user.id, Some("127.0.0.1"), Some("tests")).await.unwrap();
+        Login {
+            username: username.to_owned(),
+            cookie: format!("pf_session={}", s.secret),
+            csrf: s.csrf_token,
+            origin: self.url.clone(),
+        }
+    }
+
+    /// A new user of `role` (named after it), logged in.
+    pub async fn login_as(&self, role: &str) -> Login {
+        let name = format!("{role}1");
+        if self.services.users.by_username(&name).await.unwrap().is_none() {
+            self.add_user(&name, role).await;
+        }
+        self.session_for(&name).await
     }
 }
 
