@@ -1,4 +1,5 @@
 import { defineConfig } from "@playwright/test";
+import { ADMIN_STATE } from "./tests/env";
 
 // Debian's Chromium, never a downloaded browser; flags keep it off the network.
 const launchOptions = {
@@ -29,10 +30,13 @@ export default defineConfig({
   forbidOnly: true,
   reporter: [["list"]],
   use: { baseURL, launchOptions, locale: "en-US" },
-  // Every spec runs twice: hydrated, and with JavaScript off (server-rendered only). Specs
-  // that need one flavour say so with test.skip on `javaScriptEnabled`.
+  // First the setup: the first-start login story, which leaves a signed-in admin behind.
+  // Then every spec runs twice, signed in as that admin: hydrated, and with JavaScript off
+  // (server-rendered only). Specs that need one flavour say so with test.skip on
+  // `javaScriptEnabled`.
   projects: [
-    { name: "hydrated", use: { javaScriptEnabled: true } },
-    { name: "no-js", use: { javaScriptEnabled: false } },
+    { name: "setup", testMatch: /.*\.setup\.ts/, use: { javaScriptEnabled: true } },
+    { name: "hydrated", dependencies: ["setup"], use: { javaScriptEnabled: true, storageState: ADMIN_STATE } },
+    { name: "no-js", dependencies: ["setup"], use: { javaScriptEnabled: false, storageState: ADMIN_STATE } },
   ],
 });

@@ -50,11 +50,21 @@ for _ in $(seq 1 200); do
   kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.err"; echo "server died"; exit 1; }
   sleep 0.1
 done
-(cd end2end && PROXFLEET_BASE_URL="http://127.0.0.1:$port" npx playwright test 2>&1) | tee "$work/e2e.log"
+# First start printed the one-time admin password; the browser tests log in with it, change it
+# to a fresh random one, and use that from then on.
+otp=$(sed -n "s/^First start: created user 'admin' with the one-time password: //p" "$work/server.out")
+[ -n "$otp" ] || { cat "$work/server.out"; echo "the server printed no one-time admin password"; exit 1; }
+new_admin_password="e2e-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
+rm -rf end2end/.auth
+(cd end2end && PROXFLEET_BASE_URL="http://127.0.0.1:$port" PROXFLEET_E2E_ADMIN_OTP="$otp" \
+  PROXFLEET_E2E_ADMIN_PASSWORD="$new_admin_password" npx playwright test 2>&1) | tee "$work/e2e.log"
 e2e_status=${PIPESTATUS[0]}
 kill -TERM "$server_pid"; wait "$server_pid" || true; server_pid=""
 if grep -qiE 'panicked|ERROR' "$work/server.err"; then
   echo "the server logged errors during the browser tests:"; grep -iE 'panicked|ERROR' "$work/server.err"; exit 1
+fi
+if grep -qF -e "$otp" -e "$new_admin_password" "$work/server.err"; then
+  echo "a password reached the server log"; exit 1
 fi
 
 # One closing line for the whole run.

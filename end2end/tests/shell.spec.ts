@@ -1,4 +1,5 @@
 import { expect, test, type Page } from "@playwright/test";
+import { ADMIN_STATE } from "./env";
 
 /** Collects console errors and uncaught exceptions for the whole test. */
 function watchConsole(page: Page): string[] {
@@ -104,7 +105,7 @@ test("the theme form works without JavaScript", async ({ page, javaScriptEnabled
 });
 
 test("a browser asking for Korean gets Korean", async ({ browser, javaScriptEnabled }) => {
-  const context = await browser.newContext({ locale: "ko-KR", javaScriptEnabled });
+  const context = await browser.newContext({ locale: "ko-KR", javaScriptEnabled, storageState: ADMIN_STATE });
   const page = await context.newPage();
   const errors = watchConsole(page);
   await page.goto("/");

@@ -266,9 +266,9 @@ pub fn AdminAuditPage() -> impl IntoView {
             // A GET form: filtering works without JavaScript and the URL can be shared.
             <form method="get" action="/admin/audit" class="form-row card">
                 <label for="audit-user">{t(Key::AuditUser)}</label>
-                <input id="audit-user" name="user" prop:value=move || params().1/>
+                <input id="audit-user" name="user" value=move || params().1/>
                 <label for="audit-action">{t(Key::AuditAction)}</label>
-                <input id="audit-action" name="action" placeholder="login, user., token." prop:value=move || params().2/>
+                <input id="audit-action" name="action" placeholder="login, user., token." value=move || params().2/>
                 <button type="submit" class="button">{t(Key::AuditFilter)}</button>
             </form>
             <Suspense fallback=|| ()>

@@ -26,7 +26,7 @@ pub fn LoginPage() -> impl IntoView {
             <p class="muted">{t(Key::LoginIntro)}</p>
             {move || error().map(|k| view! { <div class="alert alert-error" role="alert" data-testid="login-error">{t(k)}</div> })}
             <form method="post" action="/login" class="form-stack">
-                <input type="hidden" name="next" prop:value=next/>
+                <input type="hidden" name="next" value=next/>
                 <label for="login-username">{t(Key::LoginUsername)}</label>
                 <input id="login-username" name="username" autocomplete="username" required autofocus/>
                 <label for="login-password">{t(Key::LoginPassword)}</label>
