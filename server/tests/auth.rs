@@ -363,6 +363,9 @@ async fn pages_need_a_login_and_the_login_page_works_without_javascript() {
         assert_eq!(page.status(), StatusCode::OK);
         let html = page.text().await.unwrap();
         assert!(html.contains("<form") && html.contains("action=\"/login\"") && html.contains("name=\"password\""), "{html}");
+        // Where to go after login is in the server-rendered form itself (no JavaScript needed).
+        let html = client().get(srv.at("/login?next=%2Fservers")).send().await.unwrap().text().await.unwrap();
+        assert!(html.contains("name=\"next\" value=\"/servers\""), "{html}");
 
         srv.add_user("kim", "viewer").await;
         let wrong = client().post(srv.at("/login")).form(&[("username", "kim"), ("password", "nope nope nope"), ("next", "/servers")]).send().await.unwrap();

@@ -99,7 +99,7 @@ fn starts_prints_its_url_and_stops_cleanly_on_sigterm() {
     assert!(!logs.contains(&otp), "the one-time password reached the log");
 
     // Second start on the same database: no new admin, nothing printed.
-    let again = Command::new(BIN)
+    let mut again = Command::new(BIN)
         .args(["--listen", "127.0.0.1:0", "--database-url", &db])
         .env("PROXFLEET_ADMIN_PASSWORD", "ignored on a second start")
         .stdout(Stdio::piped())
@@ -107,9 +107,9 @@ fn starts_prints_its_url_and_stops_cleanly_on_sigterm() {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    let pid = again.id().to_string();
-    BufReader::new(again.stdout.unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(again.stdout.take().unwrap()).read_line(&mut line).unwrap();
     assert!(line.starts_with("proxfleet is running at"), "{line}");
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(Command::new("kill").args(["-TERM", &again.id().to_string()]).status().unwrap().success());
+    assert_eq!(again.wait().unwrap().code(), Some(0));
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -149,7 +149,7 @@ mod tests {
     fn the_decision_table() {
         let op = actor(&[Permission::StartServer], AuthMethod::Session, false);
         let token = actor(&[Permission::StartServer], AuthMethod::Token, false);
-        let pending = actor(&Permission::ALL.to_vec(), AuthMethod::Session, true);
+        let pending = actor(Permission::ALL, AuthMethod::Session, true);
         let status = |access, who: Option<&Actor>| match check(access, who) {
             Ok(()) => 200,
             Err(Error::Unauthenticated) => 401,
