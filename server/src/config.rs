@@ -45,6 +45,11 @@ pub struct Cli {
     /// Proxmox VE API URL. Without it proxfleet runs against its built-in simulated cluster.
     #[arg(long, value_name = "URL", env = "PROXFLEET_PVE_URL")]
     pub pve_url: Option<String>,
+    /// proxfleet sits behind a reverse proxy: take the client's address from the last
+    /// X-Forwarded-For entry (for the login lockout and the audit log). Without a proxy, leave
+    /// it off, or any client could pick its own address.
+    #[arg(long, env = "PROXFLEET_BEHIND_PROXY")]
+    pub behind_proxy: bool,
 }
 
 /// The same settings as read from a TOML file.
@@ -57,6 +62,7 @@ struct FileConfig {
     log: Option<String>,
     site_root: Option<PathBuf>,
     pve_url: Option<String>,
+    behind_proxy: Option<bool>,
 }
 
 /// The resolved configuration the server runs with.
@@ -68,6 +74,7 @@ pub struct Config {
     pub log: String,
     pub site_root: Option<PathBuf>,
     pub pve_url: Option<String>,
+    pub behind_proxy: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -126,6 +133,7 @@ impl Config {
             log: cli.log.or(file.log).unwrap_or_else(|| "info".into()),
             site_root: cli.site_root.or(file.site_root),
             pve_url,
+            behind_proxy: cli.behind_proxy || file.behind_proxy.unwrap_or(false),
         })
     }
 
@@ -192,6 +200,10 @@ mod tests {
         assert_eq!(c.database_url, "sqlite://x.db");
         assert_eq!(c.log, "info");
         assert!(c.simulated_cluster());
+        assert!(!c.behind_proxy, "X-Forwarded-For is not trusted unless asked");
+        std::fs::write(&path, "behind_proxy = true\n").unwrap_or_default();
+        let c = Config::resolve(cli(&["--config", path.to_str().unwrap_or("")])).unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.behind_proxy);
     }
 
     #[test]

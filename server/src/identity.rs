@@ -4,7 +4,7 @@
 //!
 //! Also here: the session cookie itself and the CSRF rule for cookie-authenticated writes.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::request::Parts;
@@ -34,13 +34,32 @@ pub struct Caller {
 
 /// Middleware on every request: resolves the caller and stores it in the extensions.
 pub async fn identify(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let ip = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
+    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let ip = client_ip(peer, req.headers(), state.behind_proxy);
     let caller = match resolve(&state, req.headers(), ip.clone()).await {
         Ok(c) => c,
         Err(e) => return axum::response::IntoResponse::into_response(ApiError::from(e)),
     };
     req.extensions_mut().insert(caller);
     next.run(req).await
+}
+
+/// The client's address: the TCP peer, or behind a trusted proxy the last `X-Forwarded-For`
+/// entry (the one our proxy appended; earlier entries are whatever the client claimed).
+pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, behind_proxy: bool) -> Option<String> {
+    if behind_proxy {
+        let forwarded = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|a| a.trim().parse::<IpAddr>().ok())
+            .last();
+        if let Some(ip) = forwarded {
+            return Some(ip.to_string());
+        }
+    }
+    peer.map(|p| p.to_string())
 }
 
 async fn resolve(state: &AppState, headers: &HeaderMap, ip: Option<String>) -> domain::Result<Caller> {
@@ -190,6 +209,15 @@ mod tests {
         assert!(ok(&[("host", "a:1")], &anon), "no cookie, nothing to forge");
         assert!(!ok(&[("host", "a:1"), ("origin", "https://evil")], &anon), "login CSRF");
         assert!(check_csrf(&Method::GET, &headers(&[("origin", "https://evil")]), &cookie_caller()).is_ok());
+    }
+
+    #[test]
+    fn the_client_address_comes_from_the_proxy_only_when_trusted() {
+        let peer = Some(IpAddr::from([10, 0, 0, 1]));
+        let h = headers(&[("x-forwarded-for", "6.6.6.6, 203.0.113.9")]);
+        assert_eq!(client_ip(peer, &h, false).as_deref(), Some("10.0.0.1"), "a client cannot choose its address");
+        assert_eq!(client_ip(peer, &h, true).as_deref(), Some("203.0.113.9"), "the proxy's entry, not the client's claim");
+        assert_eq!(client_ip(peer, &headers(&[("x-forwarded-for", "junk")]), true).as_deref(), Some("10.0.0.1"));
     }
 
     #[test]

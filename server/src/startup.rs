@@ -44,6 +44,7 @@ impl Instance {
                 leptos_options,
                 metrics: Arc::new(HttpMetrics::default()),
                 render_pool: Arc::new(render_pool),
+                behind_proxy: config.behind_proxy,
             },
         })
     }

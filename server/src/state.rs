@@ -14,6 +14,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub metrics: Arc<HttpMetrics>,
     pub render_pool: Arc<RenderPool>,
+    /// Trust `X-Forwarded-For` for the client's address (see `Config::behind_proxy`).
+    pub behind_proxy: bool,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -29,6 +29,7 @@ pub fn config(listen: SocketAddr) -> Config {
         log: "warn".into(),
         site_root: None,
         pve_url: None,
+        behind_proxy: false,
     }
 }
 
