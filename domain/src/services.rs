@@ -50,16 +50,17 @@ impl Services {
         let users = UserStore::new(db.clone());
         let sessions = SessionStore::new(db.clone(), sessions);
         let audit = AuditLog::new(db.clone());
+        let tokens = TokenStore::new(db.clone());
         Services {
             settings: SettingsStore::new(db.clone()),
             auth: AuthService::new(
                 users.clone(),
                 sessions.clone(),
-                TokenStore::new(db.clone()),
+                tokens.clone(),
                 audit.clone(),
                 Arc::new(LoginLimiter::new(lockout)),
             ),
-            iam: UserAdmin::new(users.clone(), sessions, audit.clone()),
+            iam: UserAdmin::new(users.clone(), sessions, tokens, audit.clone()),
             audit,
             users,
             db,

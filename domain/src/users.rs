@@ -6,7 +6,7 @@ use sqlx::Row;
 
 use crate::{clock, Database, Error, Result};
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Clone, PartialEq, serde::Serialize)]
 pub struct User {
     pub id: i64,
     pub username: String,
@@ -25,7 +25,21 @@ pub struct User {
     pub last_login_at: Option<i64>,
 }
 
-#[derive(Debug, Clone, Default)]
+impl std::fmt::Debug for User {
+    // The hash stays out of debug output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("role", &self.role)
+            .field("permissions", &self.permissions)
+            .field("active", &self.active)
+            .field("must_change_password", &self.must_change_password)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone, Default)]
 pub struct NewUser<'a> {
     pub username: &'a str,
     pub password_hash: &'a str,

@@ -91,14 +91,19 @@ async fn deactivation_and_password_resets_end_sessions_and_stop_tokens() {
         s.iam.set_active(&a, "kim", true).await.unwrap();
         assert!(s.auth.authenticate_token(&token.secret, None).await.unwrap().is_some());
 
+        let second = s.auth.create_token(&kim, "second", None).await.unwrap();
+        s.auth.revoke_token(&kim, second.token.id).await.unwrap();
+        assert!(s.auth.authenticate_token(&second.secret, None).await.unwrap().is_none(), "revoked at once");
+        assert!(s.auth.authenticate_token(&token.secret, None).await.unwrap().is_some(), "only that one");
+
         let logged = s.auth.login("kim", PW, Origin::default()).await.unwrap();
         s.iam.reset_password(&a, "kim", "a brand new secret", Some("a brand new secret")).await.unwrap();
         assert!(s.auth.authenticate_session(&logged.session.secret, None).await.unwrap().is_none());
+        assert!(s.auth.authenticate_token(&token.secret, None).await.unwrap().is_none(), "a reset revokes the tokens too");
         let again = s.auth.login("kim", "a brand new secret", Origin::default()).await.unwrap();
         assert!(again.user.must_change_password, "a reset password is temporary");
-
-        s.auth.revoke_token(&kim, token.token.id).await.unwrap();
-        assert!(s.auth.authenticate_token(&token.secret, None).await.unwrap().is_none(), "revoked at once");
+        let own = s.iam.reset_password(&a, "admin", "another admin secret", None).await.unwrap_err();
+        assert!(matches!(own, Error::Conflict(_)), "one's own password is changed with the current one: {own:?}");
         // Someone else's token looks like no token at all.
         s.iam.create(&a, new_user("lee", Some("viewer"), None)).await.unwrap();
         let lee = Actor::from_user(&s.users.by_username("lee").await.unwrap().unwrap(), AuthMethod::Session, None);
@@ -137,9 +142,14 @@ async fn the_audit_log_records_who_what_target_result_and_filters() {
         s.iam.create(&a, new_user("kim", Some("viewer"), None)).await.unwrap();
         assert!(s.iam.delete(&a, "nobody").await.is_err());
         let (all, total) = s.iam.audit_log(&a, &AuditFilter::default(), 1, 50).await.unwrap();
-        assert_eq!(total, 4);
+        assert_eq!(total, 5);
         let actions: Vec<(&str, bool)> = all.iter().map(|e| (e.action.as_str(), e.success)).collect();
-        assert_eq!(actions, [("user.delete", false), ("user.create", true), ("login", true), ("login", false)]);
+        assert_eq!(
+            actions,
+            [("user.delete", false), ("user.create", true), ("login", true), ("login", false), ("user.create", true)],
+            "newest first; the first admin's creation is recorded too"
+        );
+        assert_eq!((all[4].actor.as_deref(), all[4].target.as_deref()), (None, Some("admin")));
         let failed_login = &all[3];
         assert_eq!((failed_login.actor.as_deref(), failed_login.target.as_deref()), (None, Some("admin")));
         assert_eq!(failed_login.source_ip.as_deref(), Some("198.51.100.7"));
@@ -148,13 +158,13 @@ async fn the_audit_log_records_who_what_target_result_and_filters() {
 
         let users = AuditFilter { action: Some("user.".into()), ..Default::default() };
         let (only_users, n) = s.iam.audit_log(&a, &users, 1, 50).await.unwrap();
-        assert_eq!(n, 2);
+        assert_eq!(n, 3);
         assert!(only_users.iter().all(|e| e.action.starts_with("user.")));
         let by_admin = AuditFilter { actor: Some("admin".into()), action: Some("login".into()), ..Default::default() };
         assert_eq!(s.iam.audit_log(&a, &by_admin, 1, 50).await.unwrap().1, 1);
         let future = AuditFilter { since: Some(i64::MAX - 1), ..Default::default() };
         assert_eq!(s.iam.audit_log(&a, &future, 1, 50).await.unwrap().1, 0);
         let (page2, _) = s.iam.audit_log(&a, &AuditFilter::default(), 2, 3).await.unwrap();
-        assert_eq!(page2.len(), 1);
+        assert_eq!(page2.len(), 2);
     }
 }

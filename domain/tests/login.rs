@@ -46,6 +46,8 @@ async fn the_first_admin_gets_a_one_time_password_once() {
 async fn an_operator_chosen_admin_password_is_used_as_is() {
     for db in fresh_databases().await {
         let auth = service(&db, LockoutPolicy::default());
+        let weak = auth.ensure_first_admin(Some("admin")).await.unwrap_err();
+        assert!(matches!(weak, Error::Validation { .. }), "a weak chosen password is refused: {weak:?}");
         assert_eq!(auth.ensure_first_admin(Some("automation-secret-1")).await.unwrap(), None);
         let logged = auth.login("admin", "automation-secret-1", IP).await.unwrap();
         assert!(!logged.user.must_change_password);
@@ -83,5 +85,32 @@ async fn repeated_failures_lock_the_account_even_for_the_right_password() {
         assert!(matches!(locked, Error::InvalidCredentials), "the lockout says nothing more");
         let sessions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions").fetch_one(db.pool()).await.unwrap();
         assert_eq!(sessions, 0, "{:?}", db.backend());
+    }
+}
+
+#[tokio::test]
+async fn parallel_guesses_cannot_overtake_the_lockout() {
+    for db in fresh_databases().await {
+        add_user(&db, "kim", "correct horse battery").await;
+        let s = Services::with_policies(
+            db.clone(),
+            true,
+            SessionPolicy::default(),
+            LockoutPolicy { max_failures_per_user: 3, max_failures_per_ip: 100, window_ms: 60_000 },
+        );
+        let mut guesses = tokio::task::JoinSet::new();
+        for i in 0..12 {
+            let auth = s.auth.clone();
+            guesses.spawn(async move { auth.login("kim", &format!("guess number {i}"), IP).await.is_err() });
+        }
+        while let Some(refused) = guesses.join_next().await {
+            assert!(refused.unwrap());
+        }
+        let checked: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'login' AND detail = 'wrong password'")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(checked, 3, "only as many passwords were tried as the limit allows ({:?})", db.backend());
+        assert!(s.auth.login("kim", "correct horse battery", IP).await.is_err(), "and the account is locked");
     }
 }

@@ -53,7 +53,11 @@ async fn run(mut config: Config) -> Result<(), String> {
     // used as is; otherwise a one-time password is printed here, once, on stdout (never to the
     // log) and must be changed at first login.
     let chosen = std::env::var("PROXFLEET_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
-    match services.auth.ensure_first_admin(chosen.as_deref()).await.map_err(|e| format!("cannot create the first admin: {e}"))? {
+    let first_admin = services.auth.ensure_first_admin(chosen.as_deref()).await.map_err(|e| match e {
+        domain::Error::Validation { message, .. } => format!("PROXFLEET_ADMIN_PASSWORD is refused: {message}"),
+        e => format!("cannot create the first admin: {e}"),
+    })?;
+    match first_admin {
         Some(one_time) => {
             tracing::info!("created the first admin account with a one-time password (printed on stdout)");
             println!("First start: created user 'admin' with the one-time password: {one_time}");

@@ -23,8 +23,9 @@ pub const SESSION_COOKIE: &str = "pf_session";
 /// session's CSRF token on every write.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
-/// The request's caller; `actor` is `None` for anonymous requests.
-#[derive(Debug, Clone, Default)]
+/// The request's caller; `actor` is `None` for anonymous requests. (No `Debug`: it holds the
+/// raw session cookie.)
+#[derive(Clone, Default)]
 pub struct Caller {
     pub actor: Option<Actor>,
     /// The session behind a cookie login, with the raw cookie value (for logout).

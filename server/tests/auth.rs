@@ -102,7 +102,15 @@ async fn the_session_id_changes_at_login_and_logout_ends_it() {
         let (status, b) = body(client().get(srv.at("/session/check")).header("cookie", &second).send().await.unwrap()).await;
         assert_eq!((status, &b["data"]["authenticated"]), (StatusCode::OK, &json!(true)), "the old tool's path");
 
-        let out = client().get(srv.at("/logout")).header("cookie", &second).send().await.unwrap();
+        // Another site's link or image does not log anyone out.
+        let forged = client().get(srv.at("/logout")).header("cookie", &second).header("sec-fetch-site", "cross-site").send().await.unwrap();
+        assert_eq!(forged.headers()["location"], "/");
+        assert_eq!(check(second.clone()).await, StatusCode::OK);
+        // A method the route table does not declare is refused, not passed on.
+        let undeclared = client().put(srv.at("/api/session/check")).header("cookie", &second).send().await.unwrap();
+        assert_eq!(undeclared.status(), StatusCode::METHOD_NOT_ALLOWED);
+
+        let out = client().post(srv.at("/logout")).header("cookie", &second).header("origin", &srv.url).send().await.unwrap();
         assert_eq!(out.status(), StatusCode::SEE_OTHER);
         assert_eq!(out.headers()["location"], "/login");
         assert!(out.headers()["set-cookie"].to_str().unwrap().contains("Max-Age=0"));

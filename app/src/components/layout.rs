@@ -130,8 +130,10 @@ fn UserMenu() -> impl IntoView {
                             <span>{u.username.clone()}</span>
                             <span class=format!("badge role-badge role-{}", u.role)>{u.role.clone()}</span>
                         </A>
-                        // A full page load, not client-side routing: the server ends the session.
-                        <a class="button" href="/logout" rel="external" data-testid="logout">{t(Key::UserLogout)}</a>
+                        // A POST (not a link): another site cannot log anyone out.
+                        <form method="post" action="/logout" class="inline-form">
+                            <button type="submit" class="button" data-testid="logout">{t(Key::UserLogout)}</button>
+                        </form>
                     </div>
                 })
             })}

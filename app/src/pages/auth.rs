@@ -65,7 +65,9 @@ pub fn ChangePasswordPage() -> impl IntoView {
             <p class="muted">{t(Key::PasswordIntro)}</p>
             {move || error().map(|e| view! { <div class="alert alert-error" role="alert" data-testid="password-error">{e}</div> })}
             <ChangePasswordForm/>
-            <p class="small"><a href="/logout" rel="external">{t(Key::UserLogout)}</a></p>
+            <form method="post" action="/logout" class="small">
+                <button type="submit" class="button" data-testid="logout">{t(Key::UserLogout)}</button>
+            </form>
         </section>
     }
 }

@@ -34,10 +34,16 @@ impl ApiToken {
 }
 
 /// A token just made, with its secret (shown once).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct NewToken {
     pub token: ApiToken,
     pub secret: String,
+}
+
+impl std::fmt::Debug for NewToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewToken").field("token", &self.token).field("secret", &"<redacted>").finish()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -110,6 +116,16 @@ impl TokenStore {
             .execute(self.db.pool())
             .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    /// Revokes every live token of a user (after an admin password reset).
+    pub async fn revoke_all_for_user(&self, user_id: i64) -> Result<u64> {
+        let done = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+            .bind(clock::now_ms())
+            .bind(user_id)
+            .execute(self.db.pool())
+            .await?;
+        Ok(done.rows_affected())
     }
 
     /// The live token for a presented secret (its user is checked by the caller).

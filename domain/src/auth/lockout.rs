@@ -47,6 +47,10 @@ impl LoginLimiter {
     /// True while either the username or the address is locked.
     pub fn is_locked(&self, username: &str, ip: Option<&str>, now: i64) -> bool {
         let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        self.locked_in(&mut map, username, ip, now)
+    }
+
+    fn locked_in(&self, map: &mut HashMap<String, Failures>, username: &str, ip: Option<&str>, now: i64) -> bool {
         let window = self.policy.window_ms;
         map.retain(|_, f| now - f.since < window);
         let over = |key: &str, max: u32| map.get(key).is_some_and(|f| f.count >= max);
@@ -54,8 +58,14 @@ impl LoginLimiter {
             || ip.is_some_and(|ip| over(&Self::ip_key(ip), self.policy.max_failures_per_ip))
     }
 
-    pub fn record_failure(&self, username: &str, ip: Option<&str>, now: i64) {
+    /// Starts an attempt: refused (`false`) while locked; otherwise the attempt is counted as a
+    /// failure *before* the password is checked, so parallel guesses cannot all slip past the
+    /// limit while their verifications run. `succeeded` takes it back.
+    pub fn begin(&self, username: &str, ip: Option<&str>, now: i64) -> bool {
         let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if self.locked_in(&mut map, username, ip, now) {
+            return false;
+        }
         let mut bump = |key: String| {
             let f = map.entry(key).or_insert(Failures { count: 0, since: now });
             f.count += 1;
@@ -64,13 +74,18 @@ impl LoginLimiter {
         if let Some(ip) = ip {
             bump(Self::ip_key(ip));
         }
+        true
     }
 
-    /// A successful login clears the username's count (not the address's: one right password
-    /// must not reset a spray across many accounts).
-    pub fn record_success(&self, username: &str) {
+    /// The attempt begun for this username and address was right: the username's count is
+    /// cleared and the address's provisional failure is taken back (the address keeps its
+    /// earlier failures: one right password must not reset a spray across many accounts).
+    pub fn succeeded(&self, username: &str, ip: Option<&str>) {
         let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         map.remove(&Self::user_key(username));
+        if let Some(f) = ip.and_then(|ip| map.get_mut(&Self::ip_key(ip))) {
+            f.count = f.count.saturating_sub(1);
+        }
     }
 }
 
@@ -82,9 +97,9 @@ mod tests {
     fn locks_after_the_limit_and_releases_after_the_window() {
         let l = LoginLimiter::new(LockoutPolicy { max_failures_per_user: 3, max_failures_per_ip: 5, window_ms: 1000 });
         for i in 0..3 {
-            assert!(!l.is_locked("Kim", Some("10.0.0.1"), i));
-            l.record_failure("Kim", Some("10.0.0.1"), i);
+            assert!(l.begin("Kim", Some("10.0.0.1"), i), "attempt {i} allowed");
         }
+        assert!(!l.begin("kim", Some("10.0.0.1"), 5), "the fourth is refused before any password check");
         assert!(l.is_locked("kim", Some("10.0.0.9"), 10), "the username is locked from any address");
         assert!(!l.is_locked("lee", Some("10.0.0.1"), 10), "the address is not locked yet");
         assert!(!l.is_locked("kim", None, 1000), "released when the window has passed");
@@ -94,11 +109,21 @@ mod tests {
     fn an_address_spraying_many_users_is_locked() {
         let l = LoginLimiter::new(LockoutPolicy { max_failures_per_user: 3, max_failures_per_ip: 5, window_ms: 1000 });
         for (i, user) in ["a", "b", "c", "d", "e"].iter().enumerate() {
-            l.record_failure(user, Some("10.0.0.1"), i as i64);
+            assert!(l.begin(user, Some("10.0.0.1"), i as i64));
         }
         assert!(l.is_locked("f", Some("10.0.0.1"), 10));
         assert!(!l.is_locked("f", Some("10.0.0.2"), 10));
-        l.record_success("f");
+        l.succeeded("f", Some("10.0.0.2"));
         assert!(l.is_locked("f", Some("10.0.0.1"), 10), "success elsewhere does not unlock the address");
+    }
+
+    #[test]
+    fn a_right_password_takes_its_own_attempt_back() {
+        let l = LoginLimiter::new(LockoutPolicy { max_failures_per_user: 2, max_failures_per_ip: 2, window_ms: 1000 });
+        for i in 0..5 {
+            assert!(l.begin("kim", Some("10.0.0.1"), i));
+            l.succeeded("kim", Some("10.0.0.1"));
+        }
+        assert!(!l.is_locked("kim", Some("10.0.0.1"), 6), "successful logins never lock anyone");
     }
 }

@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use super::actor::{Actor, AuthMethod};
+use super::actor::{check, Access, Actor, AuthMethod};
 use super::api_tokens::{ApiToken, NewToken, TokenStore};
 use super::lockout::LoginLimiter;
 use super::password;
@@ -56,20 +56,26 @@ impl AuthService {
     /// audit log (admins only) records the real reason.
     pub async fn login(&self, username: &str, password: &str, origin: Origin<'_>) -> Result<LoggedIn> {
         let now = clock::now_ms();
-        let locked = self.limiter.is_locked(username, origin.ip, now);
+        // Usernames are attacker-chosen here: anything longer than a valid name is refused
+        // before it reaches the limiter (whose memory it would fill) or the database.
+        let attempted: String = username.chars().take(64).collect();
+        if attempted.len() < username.len() {
+            password::verify_blocking(password.to_owned(), dummy_hash().to_owned()).await;
+            return Err(Error::InvalidCredentials);
+        }
+        // Counted before the (slow) verification, so parallel guesses cannot overtake the limit.
+        let allowed = self.limiter.begin(username, origin.ip, now);
         let user = self.users.by_username(username).await?;
         let hash = user.as_ref().map_or_else(|| dummy_hash().to_owned(), |u| u.password_hash.clone());
         // Always pay for one verification, locked or not, known user or not.
         let matches = password::verify_blocking(password.to_owned(), hash).await;
         let refusal = match &user {
-            _ if locked => Some("locked out after repeated failures"),
+            _ if !allowed => Some("locked out after repeated failures"),
             None => Some("unknown user"),
             Some(_) if !matches => Some("wrong password"),
             Some(u) if !u.active => Some("account deactivated"),
             Some(_) => None,
         };
-        // Usernames are attacker-chosen here: keep what the log stores short.
-        let attempted: String = username.chars().take(64).collect();
         let record = |success: bool, detail: &str| Record {
             actor: success.then_some(attempted.as_str()),
             action: "login",
@@ -81,13 +87,12 @@ impl AuthService {
         let user = match (user, refusal) {
             (Some(u), None) => u,
             (_, Some(reason)) => {
-                self.limiter.record_failure(username, origin.ip, now);
                 self.audit.record(record(false, reason)).await?;
                 return Err(Error::InvalidCredentials);
             }
             (None, None) => return Err(Error::InvalidCredentials),
         };
-        self.limiter.record_success(username);
+        self.limiter.succeeded(username, origin.ip);
         self.users.record_login(user.id, now).await?;
         let session = self.sessions.create(user.id, origin.ip, origin.user_agent).await?;
         self.audit.record(record(true, "")).await?;
@@ -151,9 +156,14 @@ impl AuthService {
         if confirm.is_some_and(|c| c != new) {
             return Err(Error::validation("confirm_password", "the new password and its confirmation differ"));
         }
+        // Guessing the current password with a stolen session is throttled like a login.
+        if !self.limiter.begin(&user.username, origin.ip, clock::now_ms()) {
+            return Err(Error::validation("current_password", "too many wrong passwords; try again later"));
+        }
         if !password::verify_blocking(current.to_owned(), user.password_hash.clone()).await {
             return Err(Error::validation("current_password", "the current password is not correct"));
         }
+        self.limiter.succeeded(&user.username, origin.ip);
         if current == new {
             return Err(Error::validation("new_password", "the new password must differ from the current one"));
         }
@@ -170,6 +180,7 @@ impl AuthService {
 
     /// A new API token for the caller; the secret is in the result and nowhere else.
     pub async fn create_token(&self, actor: &Actor, name: &str, expires_at: Option<i64>) -> Result<NewToken> {
+        check(Access::BrowserSession, Some(actor))?;
         let result = self.tokens.create(actor.user_id, name, expires_at).await;
         let detail = format!("token {:?}", name.chars().take(64).collect::<String>());
         self.audit.record(Record::of(actor, "token.create", Some(&actor.username), &result, detail)).await?;
@@ -177,11 +188,13 @@ impl AuthService {
     }
 
     pub async fn list_tokens(&self, actor: &Actor) -> Result<Vec<ApiToken>> {
+        check(Access::BrowserSession, Some(actor))?;
         self.tokens.list_for_user(actor.user_id).await
     }
 
     /// Revokes one of the caller's tokens (or anyone's, with `manage_users`).
     pub async fn revoke_token(&self, actor: &Actor, id: i64) -> Result<ApiToken> {
+        check(Access::BrowserSession, Some(actor))?;
         let result = self.revoke_token_inner(actor, id).await;
         let detail = format!("token #{id}");
         let target = result.as_ref().ok().map(|(_, owner)| owner.clone());
@@ -210,7 +223,11 @@ impl AuthService {
             return Ok(None);
         }
         let (secret, must_change) = match chosen_password {
-            Some(p) if !p.is_empty() => (p.to_owned(), false),
+            Some(p) if !p.is_empty() => {
+                // The operator's own choice is used as is, but a weak one is refused.
+                password::check_policy("admin", p)?;
+                (p.to_owned(), false)
+            }
             _ => (random_secret().chars().take(20).collect::<String>(), true),
         };
         let hash = password::hash_blocking(secret.clone()).await?;
@@ -229,7 +246,13 @@ impl AuthService {
             })
             .await;
         match created {
-            Ok(_) => Ok(must_change.then_some(secret)),
+            Ok(_) => {
+                let detail = if must_change { "first start, one-time password" } else { "first start, password from the environment" };
+                self.audit
+                    .record(Record { action: "user.create", target: Some("admin"), success: true, detail: detail.into(), ..Default::default() })
+                    .await?;
+                Ok(must_change.then_some(secret))
+            }
             // Another instance on the same database won the race: it printed the password.
             Err(Error::Conflict(_)) => Ok(None),
             Err(e) => Err(e),

@@ -22,20 +22,38 @@ impl Default for SessionPolicy {
 }
 
 /// What the browser gets at login: shown once, never stored in clear.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct NewSession {
     pub secret: String,
     pub csrf_token: String,
     pub expires_at: i64,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Session {
     pub user_id: i64,
     pub csrf_token: String,
     pub created_at: i64,
     pub last_seen_at: i64,
     pub expires_at: i64,
+}
+
+// Secrets stay out of debug output (and so out of any log line that prints these).
+impl std::fmt::Debug for NewSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewSession").field("expires_at", &self.expires_at).finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("user_id", &self.user_id)
+            .field("created_at", &self.created_at)
+            .field("last_seen_at", &self.last_seen_at)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone)]

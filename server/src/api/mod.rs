@@ -56,7 +56,7 @@ pub fn router() -> Router<AppState> {
 pub fn session_router() -> Router<AppState> {
     Router::new()
         .route("/login", post(session::login).get(crate::site::static_file_or_page))
-        .route("/logout", get(session::logout))
+        .route("/logout", get(session::logout_link).post(session::logout))
         .route("/change-password", post(session::change_password).get(crate::site::static_file_or_page))
         .route("/session/check", get(session::check_compat))
         .route("/session/refresh", post(session::refresh_compat))

@@ -17,7 +17,7 @@ use super::{ops, session, system, tokens, users};
     ),
     paths(
         system::info, ops::healthz, ops::metrics, spec, super::docs::page,
-        session::login, session::logout, session::change_password, session::check, session::check_compat,
+        session::login, session::logout, session::logout_link, session::change_password, session::check, session::check_compat,
         session::refresh, session::refresh_compat, session::current_user, session::profile,
         tokens::list, tokens::create, tokens::revoke,
         users::list, users::create, users::delete, users::reset_password, users::activate, users::deactivate,

@@ -52,7 +52,8 @@ impl From<User> for UserJson {
     }
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+/// No `Debug`: it holds a password.
+#[derive(Deserialize, ToSchema)]
 pub struct LoginBody {
     pub username: Option<String>,
     pub password: Option<String>,
@@ -90,11 +91,34 @@ fn parse_body<T: DeserializeOwned>(headers: &HeaderMap, bytes: &Bytes) -> Result
     }
 }
 
-/// A path on this site to go to after a form login; anything else becomes `/`.
+/// A path on this site to go to after a form login; anything else becomes `/`. Only visible
+/// ASCII is allowed: browsers drop tabs and newlines while parsing a URL, so `/\t/evil` would
+/// otherwise turn into the off-site `//evil`.
 fn local_path(next: Option<&str>) -> String {
     match next {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p.to_owned(),
+        Some(p)
+            if p.starts_with('/')
+                && !p.starts_with("//")
+                && !p.starts_with("/\\")
+                && p.bytes().all(|b| (0x21..=0x7e).contains(&b)) =>
+        {
+            p.to_owned()
+        }
         _ => "/".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_path;
+
+    #[test]
+    fn only_local_visible_paths_are_followed_after_login() {
+        assert_eq!(local_path(Some("/servers?page=2")), "/servers?page=2");
+        for bad in ["//evil.example", "/\\evil.example", "/\t/evil.example", "/\n/x", "https://evil.example", "servers", "/a b"] {
+            assert_eq!(local_path(Some(bad)), "/", "{bad:?}");
+        }
+        assert_eq!(local_path(None), "/");
     }
 }
 
@@ -167,8 +191,20 @@ pub async fn login(State(state): State<AppState>, caller: Caller, headers: Heade
     with_cookie(res, cookie)
 }
 
-/// Log out: ends this session and clears the cookie, then goes to the login page.
+/// Log out (the old tool's GET). A cross-site request (a link or image on another site, as the
+/// browser's `Sec-Fetch-Site` reports) does not log anyone out.
 #[utoipa::path(get, path = "/logout", tag = "session",
+    responses((status = 303, description = "Logged out; redirect to /login")))]
+pub async fn logout_link(state: State<AppState>, caller: Caller, actor: CurrentActor, headers: HeaderMap) -> Response {
+    let cross_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) == Some("cross-site");
+    if cross_site {
+        return Redirect::to("/").into_response();
+    }
+    logout(state, caller, actor).await
+}
+
+/// Log out: ends this session and clears the cookie, then goes to the login page.
+#[utoipa::path(post, path = "/logout", tag = "session",
     responses((status = 303, description = "Logged out; redirect to /login")))]
 pub async fn logout(State(state): State<AppState>, caller: Caller, CurrentActor(actor): CurrentActor) -> Response {
     if let Some((_, secret)) = &caller.session {
@@ -179,7 +215,8 @@ pub async fn logout(State(state): State<AppState>, caller: Caller, CurrentActor(
     with_cookie(Redirect::to("/login").into_response(), clear_session_cookie())
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+/// No `Debug`: it holds a password.
+#[derive(Deserialize, ToSchema)]
 pub struct ChangePasswordBody {
     pub current_password: Option<String>,
     pub new_password: Option<String>,

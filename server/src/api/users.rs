@@ -58,7 +58,8 @@ pub async fn admin_users(state: State<AppState>, actor: CurrentActor) -> Result<
     list(state, actor).await
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+/// No `Debug`: it holds a password.
+#[derive(Deserialize, ToSchema)]
 pub struct CreateUserBody {
     pub username: String,
     pub password: String,
@@ -112,7 +113,8 @@ pub async fn delete(
     Ok(ApiOk::new(json!({})).message(format!("user {username} deleted")))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+/// No `Debug`: it holds a password.
+#[derive(Deserialize, ToSchema)]
 pub struct ResetPasswordBody {
     pub new_password: String,
     pub confirm_password: Option<String>,

@@ -1,0 +1,96 @@
+//! Errors, classified the way callers need them. PVE answers 500 for most domain failures
+//! ("does not exist", "already exists", "VM is locked"), so the class comes from the status
+//! *and* the message (as bpg's Go client does).
+
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The VM, task, storage, group or volume does not exist.
+    NotFound,
+    /// A VM id, group or config file already exists.
+    AlreadyExists,
+    /// The VM is locked by another operation (clone, backup, create, migrate…).
+    Locked,
+    /// A guest or task did not finish in time.
+    Timeout,
+    /// Credentials refused (401/403).
+    Auth,
+    /// No answer: connection refused, TLS failure, proxy errors (595/596/599), 502/503/504.
+    Unreachable,
+    /// Anything else PVE refused, with its message (parameter errors, "VM 100 not running"…).
+    Rejected,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct PveError {
+    pub kind: ErrorKind,
+    /// HTTP status; 0 when there was no response.
+    pub status: u16,
+    /// PVE's message, first line, without the trailing newline.
+    pub message: String,
+    /// Per-parameter errors of a 400.
+    pub errors: BTreeMap<String, String>,
+}
+
+impl PveError {
+    pub fn new(kind: ErrorKind, status: u16, message: impl Into<String>) -> PveError {
+        PveError { kind, status, message: message.into(), errors: BTreeMap::new() }
+    }
+
+    /// Classifies a PVE answer.
+    pub fn from_response(status: u16, message: &str, errors: BTreeMap<String, String>) -> PveError {
+        let message = message.lines().next().unwrap_or("").trim().to_owned();
+        let all = format!("{message} {}", errors.values().cloned().collect::<Vec<_>>().join(" ")).to_lowercase();
+        let kind = match status {
+            401 | 403 => ErrorKind::Auth,
+            502..=504 | 595 | 596 | 599 => ErrorKind::Unreachable,
+            _ if all.contains("does not exist") || all.contains("no such") || all.contains("not found") => {
+                ErrorKind::NotFound
+            }
+            _ if all.contains("already exists") => ErrorKind::AlreadyExists,
+            _ if all.contains("is locked") || all.contains("can't lock file") => ErrorKind::Locked,
+            _ if all.contains("timeout") || all.contains("timed out") => ErrorKind::Timeout,
+            _ => ErrorKind::Rejected,
+        };
+        let message = match (message.is_empty(), errors.iter().next()) {
+            (_, Some((field, e))) if message.is_empty() || message.starts_with("Parameter verification failed") => {
+                format!("{field}: {e}")
+            }
+            (true, None) => format!("HTTP {status}"),
+            _ => message,
+        };
+        PveError { kind, status, message, errors }
+    }
+
+    /// Worth retrying a read after: the cluster did not answer.
+    pub fn is_transient(&self) -> bool {
+        self.kind == ErrorKind::Unreachable
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind(status: u16, msg: &str) -> ErrorKind {
+        PveError::from_response(status, msg, BTreeMap::new()).kind
+    }
+
+    #[test]
+    fn classifies_by_status_and_message() {
+        assert_eq!(kind(500, "Configuration file 'nodes/pve/qemu-server/999.conf' does not exist\n"), ErrorKind::NotFound);
+        assert_eq!(kind(500, "no such security group 'web'"), ErrorKind::NotFound);
+        assert_eq!(kind(500, "unable to create VM 100 - VM 100 already exists on node 'pve'"), ErrorKind::AlreadyExists);
+        assert_eq!(kind(500, "VM is locked (clone)"), ErrorKind::Locked);
+        assert_eq!(kind(500, "VM quit/powerdown failed - got timeout"), ErrorKind::Timeout);
+        assert_eq!(kind(401, ""), ErrorKind::Auth);
+        assert_eq!(kind(596, "Connection timed out"), ErrorKind::Unreachable);
+        assert_eq!(kind(500, "VM 100 not running"), ErrorKind::Rejected);
+        let mut errors = BTreeMap::new();
+        errors.insert("vmid".to_owned(), "VM 100 already exists".to_owned());
+        let e = PveError::from_response(400, "Parameter verification failed.\n", errors);
+        assert_eq!((e.kind, e.message.as_str()), (ErrorKind::AlreadyExists, "vmid: VM 100 already exists"));
+    }
+}
