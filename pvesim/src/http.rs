@@ -1,0 +1,255 @@
+//! The `/api2/json` door: authentication (API tokens and tickets with CSRF), parameters from
+//! the query string and form/JSON bodies, validation against the PVE 9.1 schema (400 with PVE's
+//! messages), routing by the schema's path templates, and the `{"data":…}` envelope.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::Router;
+use serde_json::{json, Value};
+
+use crate::error::SimError;
+use crate::sim::{now_s, Sim};
+
+/// Who may call the simulator.
+#[derive(Debug, Clone, Default)]
+pub struct Access {
+    /// `user@realm!tokenid` → secret.
+    pub tokens: HashMap<String, String>,
+    /// `user@realm` → password, for `/access/ticket`.
+    pub users: HashMap<String, String>,
+}
+
+#[derive(Clone)]
+struct AppState {
+    sim: Sim,
+    access: Arc<Access>,
+    /// ticket → (user, csrf token, issued at).
+    tickets: Arc<Mutex<HashMap<String, (String, String, u64)>>>,
+}
+
+const TICKET_LIFETIME_S: u64 = 2 * 60 * 60;
+
+pub fn router(sim: Sim, access: Access) -> Router {
+    let state = AppState { sim, access: Arc::new(access), tickets: Arc::new(Mutex::new(HashMap::new())) };
+    Router::new().route("/api2/json/{*path}", any(handle)).with_state(state)
+}
+
+fn decode(seg: &str) -> String {
+    let b = seg.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            let hex = |c: u8| char::from(c).to_digit(16);
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The schema template a concrete path is an instance of, with its path parameters.
+fn route(method: &str, path: &str) -> Option<(&'static str, BTreeMap<String, String>)> {
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    for key in pve::contract::schema().keys() {
+        let Some((m, template)) = key.split_once(' ') else { continue };
+        if m != method {
+            continue;
+        }
+        let tsegs: Vec<&str> = template.trim_matches('/').split('/').collect();
+        if tsegs.len() != segs.len() {
+            continue;
+        }
+        let mut params = BTreeMap::new();
+        let matched = tsegs.iter().zip(&segs).all(|(t, s)| match t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
+            Some(name) => {
+                params.insert(name.to_owned(), decode(s));
+                !s.is_empty()
+            }
+            None => t == s,
+        });
+        if matched {
+            return Some((template, params));
+        }
+    }
+    None
+}
+
+async fn handle(State(st): State<AppState>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    match handle_inner(&st, &method, &uri, &headers, &body) {
+        Ok((data, extra)) => {
+            let mut envelope = json!({ "data": data });
+            if let Some((k, v)) = extra {
+                envelope[k] = v;
+            }
+            (StatusCode::OK, axum::Json(envelope)).into_response()
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+type Extra = Option<(&'static str, Value)>;
+
+fn handle_inner(st: &AppState, method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> Result<(Value, Extra), SimError> {
+    let path = uri.path().strip_prefix("/api2/json").unwrap_or(uri.path());
+    let m = method.as_str();
+    let Some((template, path_params)) = route(m, path) else {
+        return Err(SimError::not_implemented(m, path));
+    };
+    let mut params = BTreeMap::new();
+    if matches!(*method, Method::GET | Method::DELETE) {
+        if !body.is_empty() {
+            return Err(SimError { status: StatusCode::NOT_IMPLEMENTED, message: format!("Unexpected content for method '{m}'"), errors: BTreeMap::new() });
+        }
+    } else {
+        params.extend(body_params(headers, body)?);
+    }
+    if let Some(q) = uri.query() {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(q).unwrap_or_default();
+        params.extend(pairs);
+    }
+    params.extend(path_params);
+
+    if template == "/access/ticket" {
+        return ticket(st, &params).map(|v| (v, None));
+    }
+    let user = authenticate(st, method, headers)?;
+
+    let wire = pve::Params(params.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+    if let Err(errors) = pve::contract::check_params(m, template, &wire) {
+        return Err(SimError::params(errors));
+    }
+    let sim = &st.sim;
+    let p = &params;
+    let data = match (m, template) {
+        ("GET", "/version") => json!({"version": "9.1.1", "release": "9.1", "repoid": "pvesim01"}),
+        ("GET", "/nodes") => sim.nodes(),
+        ("GET", "/nodes/{node}/status") => sim.node_status(p)?,
+        ("GET", "/cluster/resources") => sim.resources(p.get("type").map(String::as_str)),
+        ("GET", "/cluster/nextid") => sim.next_id(p)?,
+        ("GET", "/nodes/{node}/qemu") => sim.vm_list(p)?,
+        ("GET", "/nodes/{node}/qemu/{vmid}/status/current") => sim.status_current(p)?,
+        ("POST", "/nodes/{node}/qemu/{vmid}/status/start") => sim.power(p, "start", &user)?,
+        ("POST", "/nodes/{node}/qemu/{vmid}/status/stop") => sim.power(p, "stop", &user)?,
+        ("POST", "/nodes/{node}/qemu/{vmid}/status/shutdown") => sim.power(p, "shutdown", &user)?,
+        ("POST", "/nodes/{node}/qemu/{vmid}/status/reboot") => sim.power(p, "reboot", &user)?,
+        ("POST", "/nodes/{node}/qemu/{vmid}/status/reset") => sim.power(p, "reset", &user)?,
+        ("POST", "/nodes/{node}/qemu/{vmid}/clone") => sim.clone_vm(p, &user)?,
+        ("GET", "/nodes/{node}/qemu/{vmid}/config") => sim.config_get(p)?,
+        ("PUT", "/nodes/{node}/qemu/{vmid}/config") => sim.config_set(p, false, &user)?,
+        ("POST", "/nodes/{node}/qemu/{vmid}/config") => sim.config_set(p, true, &user)?,
+        ("PUT", "/nodes/{node}/qemu/{vmid}/resize") => sim.resize(p, &user)?,
+        ("DELETE", "/nodes/{node}/qemu/{vmid}") => sim.destroy(p, &user)?,
+        ("POST", "/nodes/{node}/qemu/{vmid}/template") => sim.template(p, &user)?,
+        ("GET", "/nodes/{node}/qemu/{vmid}/agent/network-get-interfaces") => sim.agent_interfaces(p)?,
+        ("GET", "/nodes/{node}/qemu/{vmid}/rrddata") => sim.rrddata(p)?,
+        ("GET", "/nodes/{node}/tasks/{upid}/status") => sim.task_status(p)?,
+        ("GET", "/nodes/{node}/tasks/{upid}/log") => {
+            let (lines, total) = sim.task_log(p)?;
+            return Ok((lines, Some(("total", json!(total)))));
+        }
+        ("DELETE", "/nodes/{node}/tasks/{upid}") => {
+            sim.stop_task(&p["upid"])?;
+            Value::Null
+        }
+        // In the schema subset, not simulated yet: say so the way PVE does for unknown calls.
+        _ => return Err(SimError::not_implemented(m, path)),
+    };
+    Ok((data, None))
+}
+
+fn body_params(headers: &HeaderMap, body: &Bytes) -> Result<BTreeMap<String, String>, SimError> {
+    if body.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/x-www-form-urlencoded");
+    if ct.starts_with("application/json") {
+        let v: Value = serde_json::from_slice(body).map_err(|e| SimError::param("(body)", format!("invalid JSON: {e}")))?;
+        let Value::Object(map) = v else { return Err(SimError::param("(body)", "JSON body must be an object")) };
+        // JSON bodies may use real booleans; everything reaches the schema check as text.
+        Ok(map
+            .into_iter()
+            .map(|(k, v)| {
+                let text = match v {
+                    Value::String(s) => s,
+                    Value::Bool(b) => if b { "1".into() } else { "0".into() },
+                    other => other.to_string(),
+                };
+                (k, text)
+            })
+            .collect())
+    } else {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).map_err(|e| SimError::param("(body)", format!("invalid form body: {e}")))?;
+        Ok(pairs.into_iter().collect())
+    }
+}
+
+/// The caller's user id, or 401 as pveproxy answers (empty body).
+fn authenticate(st: &AppState, method: &Method, headers: &HeaderMap) -> Result<String, SimError> {
+    let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if let Some(rest) = auth.trim().strip_prefix("PVEAPIToken").map(|r| r.trim_start_matches(['=', ' '])) {
+        // Token id and secret split at the last '=' (AccessControl.pm verify_token).
+        let (id, secret) = rest.rsplit_once('=').ok_or_else(|| SimError::unauthorized("Authentication failed!"))?;
+        return match st.access.tokens.get(id) {
+            Some(s) if s == secret => Ok(id.to_owned()),
+            _ => Err(SimError::unauthorized("Authentication failed!")),
+        };
+    }
+    let cookie_ticket = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| kv.trim().strip_prefix("PVEAuthCookie="))
+        .map(decode)
+        .or_else(|| auth.strip_prefix("PVEAuthCookie=").map(decode));
+    let Some(ticket) = cookie_ticket else { return Err(SimError::unauthorized("No ticket")) };
+    let tickets = st.tickets.lock().unwrap_or_else(|p| p.into_inner());
+    let Some((user, csrf, issued)) = tickets.get(&ticket) else { return Err(SimError::unauthorized("Authentication failed!")) };
+    if now_s() - issued > TICKET_LIFETIME_S {
+        return Err(SimError::unauthorized("Authentication failed!"));
+    }
+    if *method != Method::GET {
+        let sent = headers.get("CSRFPreventionToken").and_then(|v| v.to_str().ok());
+        if sent != Some(csrf.as_str()) {
+            return Err(SimError::unauthorized("Permission denied - invalid csrf token"));
+        }
+    }
+    Ok(user.clone())
+}
+
+/// `POST /access/ticket`: a password, or a still-valid ticket (renewal).
+fn ticket(st: &AppState, p: &BTreeMap<String, String>) -> Result<Value, SimError> {
+    let mut username = p.get("username").cloned().unwrap_or_default();
+    if let Some(realm) = p.get("realm") {
+        if !username.contains('@') {
+            username = format!("{username}@{realm}");
+        }
+    }
+    let password = p.get("password").cloned().unwrap_or_default();
+    let mut tickets = st.tickets.lock().unwrap_or_else(|pp| pp.into_inner());
+    let renewing = tickets.get(&password).is_some_and(|(u, _, issued)| *u == username && now_s() - issued <= TICKET_LIFETIME_S);
+    let ok = renewing || st.access.users.get(&username).is_some_and(|pw| *pw == password);
+    if !ok {
+        return Err(SimError::unauthorized("authentication failure"));
+    }
+    let now = now_s();
+    let mut sim_rng = st.sim.lock();
+    let sig = format!("{:016x}{:016x}", sim_rng.rng.next(), sim_rng.rng.next());
+    drop(sim_rng);
+    let ticket = format!("PVE:{username}:{now:08X}::{sig}");
+    let csrf = format!("{now:08X}:{}", &sig[..16]);
+    tickets.insert(ticket.clone(), (username.clone(), csrf.clone(), now));
+    Ok(json!({"username": username, "ticket": ticket, "CSRFPreventionToken": csrf, "clustername": "pvesim", "cap": {}}))
+}
