@@ -1,0 +1,118 @@
+//! Every request the client can build, checked against the PVE 9.1 schema: method and path
+//! exist, parameter names are known, values have the declared type (booleans `0`/`1`,
+//! integers in range, enums), required parameters are present.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may fail loudly
+
+use pve::api::qemu::{self, Timeframe};
+use pve::api::{access, cluster, tasks};
+use pve::{contract, CloneOptions, ConfigUpdate, Power, Request, ResourceKind, Upid};
+
+fn all_requests() -> Vec<Request> {
+    let upid = Upid::new("pve1", 42, 7, 0x6763E1A0, "qmclone", "9000", "root@pam!proxfleet");
+    let full = CloneOptions {
+        name: Some("web-1".into()),
+        full: Some(true),
+        target_node: Some("pve2".into()),
+        target_storage: Some("local-lvm".into()),
+        description: Some("made by proxfleet".into()),
+        pool: Some("prod".into()),
+    };
+    let everything = ConfigUpdate::new()
+        .cores(4)
+        .sockets(1)
+        .memory(4096)
+        .ciuser("rocky")
+        .cipassword("a long password")
+        .sshkeys(&["ssh-ed25519 AAAAC3Nza kim@host"])
+        .ipconfig(0, "10.0.0.5/24", Some("10.0.0.1"))
+        .ipconfig(1, "dhcp", None)
+        .net(0, "vmbr0", Some(120), true)
+        .net(1, "vmbr1", None, false)
+        .new_disk("scsi", 1, "local-lvm", 50)
+        .new_disk("virtio", 2, "local-lvm", 10)
+        .new_disk("sata", 0, "local-lvm", 5)
+        .set("ide2", "local-lvm:cloudinit")
+        .nameserver("1.1.1.1 8.8.8.8")
+        .searchdomain("example.org")
+        .description("web server")
+        .tags(&["prod", "web"])
+        .delete("scsi3")
+        .delete("net2")
+        .digest("0123456789abcdef0123456789abcdef01234567");
+    let mut out = vec![
+        access::ticket("root@pam", "secret"),
+        cluster::version(),
+        cluster::nodes(),
+        cluster::node_status("pve1"),
+        cluster::resources(None),
+        cluster::resources(Some(ResourceKind::Vm)),
+        cluster::resources(Some(ResourceKind::Node)),
+        cluster::resources(Some(ResourceKind::Storage)),
+        cluster::next_id(None),
+        cluster::next_id(Some(4242)),
+        qemu::list("pve1"),
+        qemu::status("pve1", 100),
+        qemu::clone_vm("pve1", 9000, 101, &CloneOptions::default()),
+        qemu::clone_vm("pve1", 9000, 101, &full),
+        qemu::config("pve1", 100),
+        qemu::update_config("pve1", 100, &everything),
+        qemu::update_config_async("pve1", 100, &everything),
+        qemu::resize("pve1", 100, "scsi0", "+10G"),
+        qemu::resize("pve1", 100, "virtio1", "50G"),
+        qemu::destroy("pve1", 100),
+        qemu::template("pve1", 100),
+        qemu::agent_interfaces("pve1", 100),
+        tasks::status(&upid),
+        tasks::log(&upid, 0, 500),
+        tasks::stop(&upid),
+    ];
+    for tf in [Timeframe::Hour, Timeframe::Day, Timeframe::Week, Timeframe::Month, Timeframe::Year] {
+        out.push(qemu::rrddata("pve1", 100, tf));
+    }
+    for action in [
+        Power::Start,
+        Power::Stop,
+        Power::Shutdown { timeout: Some(120), force_stop: true },
+        Power::Shutdown { timeout: None, force_stop: false },
+        Power::Reboot { timeout: Some(60) },
+        Power::Reset,
+    ] {
+        out.push(qemu::power("pve1", 100, action));
+    }
+    out
+}
+
+#[test]
+fn every_request_the_client_builds_validates_against_the_schema() {
+    let requests = all_requests();
+    assert!(requests.len() >= 35);
+    for req in &requests {
+        let result = contract::check_params(req.method.as_str(), req.template, &req.params);
+        assert_eq!(result, Ok(()), "{} {} ({}): {:?}", req.method.as_str(), req.template, req.path, req.params);
+        // The concrete path is an instance of the template.
+        let t: Vec<&str> = req.template.split('/').collect();
+        let p: Vec<&str> = req.path.split('/').collect();
+        assert_eq!(t.len(), p.len(), "{} vs {}", req.template, req.path);
+        for (ts, ps) in t.iter().zip(&p) {
+            assert!(ts.starts_with('{') || ts == ps, "{} vs {}", req.template, req.path);
+        }
+    }
+}
+
+#[test]
+fn booleans_never_go_out_as_true_or_false() {
+    for req in all_requests() {
+        for (k, v) in &req.params.0 {
+            assert!(v != "true" && v != "false", "{} {k}={v}", req.template);
+        }
+    }
+}
+
+#[test]
+fn upids_in_paths_are_encoded_and_tasks_go_to_the_upids_node() {
+    let upid = Upid::new("pve2", 42, 7, 0x6763E1A0, "qmclone", "9000", "root@pam!proxfleet");
+    let req = tasks::status(&upid);
+    assert!(req.path.starts_with("/nodes/pve2/tasks/UPID%3Apve2%3A"), "{}", req.path);
+    assert!(req.path.contains("root%40pam%21proxfleet"), "{}", req.path);
+}
