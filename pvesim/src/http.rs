@@ -29,8 +29,14 @@ pub struct Access {
 struct AppState {
     sim: Sim,
     access: Arc<Access>,
-    /// ticket → (user, csrf token, issued at).
-    tickets: Arc<Mutex<HashMap<String, (String, String, u64)>>>,
+    /// ticket → who, CSRF token, when issued.
+    tickets: Arc<Mutex<HashMap<String, TicketEntry>>>,
+}
+
+struct TicketEntry {
+    user: String,
+    csrf: String,
+    issued: u64,
 }
 
 const TICKET_LIFETIME_S: u64 = 2 * 60 * 60;
@@ -216,7 +222,7 @@ fn authenticate(st: &AppState, method: &Method, headers: &HeaderMap) -> Result<S
         .or_else(|| auth.strip_prefix("PVEAuthCookie=").map(decode));
     let Some(ticket) = cookie_ticket else { return Err(SimError::unauthorized("No ticket")) };
     let tickets = st.tickets.lock().unwrap_or_else(|p| p.into_inner());
-    let Some((user, csrf, issued)) = tickets.get(&ticket) else { return Err(SimError::unauthorized("Authentication failed!")) };
+    let Some(TicketEntry { user, csrf, issued }) = tickets.get(&ticket) else { return Err(SimError::unauthorized("Authentication failed!")) };
     if now_s() - issued > TICKET_LIFETIME_S {
         return Err(SimError::unauthorized("Authentication failed!"));
     }
@@ -239,17 +245,17 @@ fn ticket(st: &AppState, p: &BTreeMap<String, String>) -> Result<Value, SimError
     }
     let password = p.get("password").cloned().unwrap_or_default();
     let mut tickets = st.tickets.lock().unwrap_or_else(|pp| pp.into_inner());
-    let renewing = tickets.get(&password).is_some_and(|(u, _, issued)| *u == username && now_s() - issued <= TICKET_LIFETIME_S);
+    let renewing = tickets.get(&password).is_some_and(|t| t.user == username && now_s() - t.issued <= TICKET_LIFETIME_S);
     let ok = renewing || st.access.users.get(&username).is_some_and(|pw| *pw == password);
     if !ok {
         return Err(SimError::unauthorized("authentication failure"));
     }
     let now = now_s();
     let mut sim_rng = st.sim.lock();
-    let sig = format!("{:016x}{:016x}", sim_rng.rng.next(), sim_rng.rng.next());
+    let sig = format!("{:016x}{:016x}", sim_rng.rng.next_u64(), sim_rng.rng.next_u64());
     drop(sim_rng);
     let ticket = format!("PVE:{username}:{now:08X}::{sig}");
     let csrf = format!("{now:08X}:{}", &sig[..16]);
-    tickets.insert(ticket.clone(), (username.clone(), csrf.clone(), now));
+    tickets.insert(ticket.clone(), TicketEntry { user: username.clone(), csrf: csrf.clone(), issued: now });
     Ok(json!({"username": username, "ticket": ticket, "CSRFPreventionToken": csrf, "clustername": "pvesim", "cap": {}}))
 }

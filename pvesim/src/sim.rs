@@ -59,6 +59,23 @@ pub const TEMPLATES: [(u32, &str, &str); 4] = [
     (9001, "debian-12-template", "l26"),
 ];
 
+/// What a task is: where it runs, its type and id (the UPID's), who started it, what work it
+/// stands for and how long it queues first.
+struct TaskSpec<'a> {
+    node: &'a str,
+    kind: &'a str,
+    id: String,
+    user: &'a str,
+    work: Work,
+    wait: Duration,
+}
+
+impl<'a> TaskSpec<'a> {
+    fn vm(node: &'a str, kind: &'a str, vmid: u32, user: &'a str, work: Work) -> Self {
+        TaskSpec { node, kind, id: vmid.to_string(), user, work, wait: Duration::ZERO }
+    }
+}
+
 impl Sim {
     pub fn new(layout: &Layout, profile: Profile) -> Sim {
         let mut c = Cluster::new(layout.seed);
@@ -97,7 +114,7 @@ impl Sim {
             config.insert("tags".into(), format!("demo;{role}"));
             let _ = c.allocate(&node, "local-lvm", 32 * GIB);
             let running = c.rng.unit() < 0.7;
-            let started = running.then(|| now_s().saturating_sub(3600 + c.rng.next() % 86_400));
+            let started = running.then(|| now_s().saturating_sub(3600 + c.rng.next_u64() % 86_400));
             c.vms.insert(vmid, Vm { vmid, node, config, running, started_at: started, lock: None, agent_ready_at: running.then_some(0) });
         }
         Sim {
@@ -116,8 +133,9 @@ impl Sim {
 
     /// Registers a running task (before its UPID is returned, so the first poll finds it) and
     /// finishes it after `wait` + the profile's duration for `work`.
-    fn spawn_task(&self, c: &mut Cluster, node: &str, kind: &str, id: &str, user: &str, work: Work, wait: Duration, effect: Effect) -> Upid {
-        let upid = c.new_upid(node, kind, id, user, now_s());
+    fn spawn_task(&self, c: &mut Cluster, spec: TaskSpec<'_>, effect: Effect) -> Upid {
+        let TaskSpec { node, kind, id, user, work, wait } = spec;
+        let upid = c.new_upid(node, kind, &id, user, now_s());
         let task = Task { upid: upid.clone(), state: TaskState::Running, log: vec![format!("starting {kind} {id}")], endtime: None };
         c.tasks.insert(upid.as_str().to_owned(), task);
         let duration = wait + self.profile.duration(work);
@@ -247,7 +265,7 @@ impl Sim {
             }
             Ok(vec![format!("create {} clone of drive scsi0", if full { "full" } else { "linked" })])
         });
-        let upid = self.spawn_task(&mut c, &node, "qmclone", &vmid.to_string(), user, Work::Clone { full }, wait, effect);
+        let upid = self.spawn_task(&mut c, TaskSpec { wait, ..TaskSpec::vm(&node, "qmclone", vmid, user, Work::Clone { full }) }, effect);
         Ok(json!(upid.as_str()))
     }
 
@@ -305,7 +323,7 @@ impl Sim {
             }
             Ok(vec![])
         });
-        let upid = self.spawn_task(&mut c, &p["node"], kind, &vmid.to_string(), user, work, Duration::ZERO, effect);
+        let upid = self.spawn_task(&mut c, TaskSpec::vm(&p["node"], kind, vmid, user, work), effect);
         Ok(json!(upid.as_str()))
     }
 
@@ -413,7 +431,7 @@ impl Sim {
             return Ok(Value::Null);
         }
         let effect: Effect = Box::new(|_, _| Ok(vec!["update VM config".into()]));
-        let upid = self.spawn_task(&mut c, &node, "qmconfig", &vmid.to_string(), user, Work::Config, Duration::ZERO, effect);
+        let upid = self.spawn_task(&mut c, TaskSpec::vm(&node, "qmconfig", vmid, user, Work::Config), effect);
         Ok(json!(upid.as_str()))
     }
 
@@ -454,7 +472,7 @@ impl Sim {
             }
             Ok(vec![format!("resize {disk} to {}", format_size(new))])
         });
-        let upid = self.spawn_task(&mut c, &node, "resize", &vmid.to_string(), user, Work::Resize, Duration::ZERO, effect);
+        let upid = self.spawn_task(&mut c, TaskSpec::vm(&node, "resize", vmid, user, Work::Resize), effect);
         Ok(json!(upid.as_str()))
     }
 
@@ -486,7 +504,7 @@ impl Sim {
             }
             Ok(vec![format!("destroy VM {vmid}")])
         });
-        let upid = self.spawn_task(&mut c, &node, "qmdestroy", &vmid.to_string(), user, Work::Destroy, Duration::ZERO, effect);
+        let upid = self.spawn_task(&mut c, TaskSpec::vm(&node, "qmdestroy", vmid, user, Work::Destroy), effect);
         Ok(json!(upid.as_str()))
     }
 
@@ -517,7 +535,7 @@ impl Sim {
             }
             Ok(vec![])
         });
-        let upid = self.spawn_task(&mut c, &node, "qmtemplate", &vmid.to_string(), user, Work::Template, Duration::ZERO, effect);
+        let upid = self.spawn_task(&mut c, TaskSpec::vm(&node, "qmtemplate", vmid, user, Work::Template), effect);
         Ok(json!(upid.as_str()))
     }
 

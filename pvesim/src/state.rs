@@ -148,7 +148,7 @@ pub fn parse_size(text: &str) -> Option<u64> {
 /// Bytes in the largest exact unit, as PVE prints sizes (`512M`, `32G`).
 pub fn format_size(bytes: u64) -> String {
     for (unit, mult) in [("T", GIB * 1024), ("G", GIB), ("M", MIB), ("K", 1024)] {
-        if bytes >= mult && bytes % mult == 0 {
+        if bytes >= mult && bytes.is_multiple_of(mult) {
             return format!("{}{unit}", bytes / mult);
         }
     }
@@ -179,7 +179,7 @@ impl Rng {
         Rng(seed.max(1))
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x >> 12;
         x ^= x << 25;
@@ -190,14 +190,14 @@ impl Rng {
 
     /// A float in [0, 1).
     pub fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 }
 
 /// Hash-based noise in [0, 1) for (a, b): stable over time windows, no state.
 pub fn noise(a: u64, b: u64) -> f64 {
     let mut r = Rng::new(a.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ b.wrapping_add(0xD1B5_4A32_D192_ED03));
-    r.next();
+    r.next_u64();
     r.unit()
 }
 
@@ -264,7 +264,7 @@ impl Cluster {
 
     /// A Proxmox-style MAC (`BC:24:11:…`).
     pub fn new_mac(&mut self) -> String {
-        let r = self.rng.next();
+        let r = self.rng.next_u64();
         format!("BC:24:11:{:02X}:{:02X}:{:02X}", (r >> 16) & 0xff, (r >> 8) & 0xff, r & 0xff)
     }
 
@@ -313,7 +313,7 @@ mod tests {
     #[test]
     fn the_random_source_is_deterministic() {
         let (mut a, mut b) = (Rng::new(7), Rng::new(7));
-        assert_eq!((a.next(), a.next()), (b.next(), b.next()));
+        assert_eq!((a.next_u64(), a.next_u64()), (b.next_u64(), b.next_u64()));
         assert!((0.0..1.0).contains(&noise(100, 5)));
         assert_eq!(noise(100, 5), noise(100, 5));
     }

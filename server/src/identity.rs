@@ -55,7 +55,7 @@ pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, behind_proxy: bool) 
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
             .filter_map(|a| a.trim().parse::<IpAddr>().ok())
-            .last();
+            .next_back();
         if let Some(ip) = forwarded {
             return Some(ip.to_string());
         }
