@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod auth;
 pub mod clock;
+pub mod cluster;
 pub mod db;
 pub mod error;
 pub mod iam;

@@ -9,6 +9,7 @@ use crate::auth::lockout::{LockoutPolicy, LoginLimiter};
 use crate::auth::sessions::{SessionPolicy, SessionStore};
 use crate::auth::AuthService;
 use crate::db::{Database, SCHEMA_VERSION};
+use crate::cluster::ClusterService;
 use crate::iam::UserAdmin;
 use crate::settings::SettingsStore;
 use crate::users::UserStore;
@@ -24,6 +25,8 @@ pub struct Services {
     /// User administration and the audit log.
     pub iam: UserAdmin,
     pub audit: AuditLog,
+    /// The Proxmox cluster (real, or the built-in simulator); set with `with_cluster`.
+    pub cluster: ClusterService,
     started_at: i64,
     simulated_cluster: bool,
 }
@@ -62,11 +65,18 @@ impl Services {
             ),
             iam: UserAdmin::new(users.clone(), sessions, tokens, audit.clone()),
             audit,
+            cluster: ClusterService::new(None),
             users,
             db,
             started_at: clock::now_ms(),
             simulated_cluster,
         }
+    }
+
+    /// The same services talking to this Proxmox cluster.
+    pub fn with_cluster(mut self, client: pve::PveClient) -> Self {
+        self.cluster = ClusterService::new(Some(client));
+        self
     }
 
     pub fn system_info(&self) -> SystemInfo {

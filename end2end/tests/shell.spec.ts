@@ -36,6 +36,10 @@ test("the dashboard renders the shell and instance details", async ({ page }) =>
   const info = page.getByTestId("system-info");
   await expect(info).toContainText("sqlite");
   await expect(page.getByTestId("simulated-badge")).toBeVisible();
+  // The built-in simulated cluster, read through the pve client: 3 nodes, 30 VMs, 4 templates.
+  const cluster = page.getByTestId("cluster-overview");
+  await expect(cluster).toContainText("3 / 3 online");
+  await expect(cluster).toContainText("/ 30 running");
   expect(errors).toEqual([]);
 });
 

@@ -46,9 +46,9 @@ async fn run(mut config: Config) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     // With port 0 the OS picks one; everything after this uses the real address.
     config.listen = listener.local_addr().map_err(|e| format!("cannot read the bound address: {e}"))?;
-    let instance = Instance::start(&config).await?;
+    let Instance { state, simulator } = Instance::start(&config).await?;
     let shutdown = shutdown_signal()?;
-    let services = instance.state.services.clone();
+    let services = state.services.clone();
     // First start: an `admin` account. The operator's own password from the environment is
     // used as is; otherwise a one-time password is printed here, once, on stdout (never to the
     // log) and must be changed at first login.
@@ -71,7 +71,8 @@ async fn run(mut config: Config) -> Result<(), String> {
     // The one line meant for the person who started us, on stdout (logs go to stderr).
     println!("proxfleet is running at http://{}/", config.listen);
     let _ = std::io::stdout().flush();
-    serve(listener, build_router(instance.state), shutdown).await?;
+    serve(listener, build_router(state), shutdown).await?;
+    drop(simulator);
     services.db.close().await;
     tracing::info!("shut down cleanly");
     Ok(())

@@ -45,6 +45,19 @@ pub struct Cli {
     /// Proxmox VE API URL. Without it proxfleet runs against its built-in simulated cluster.
     #[arg(long, value_name = "URL", env = "PROXFLEET_PVE_URL")]
     pub pve_url: Option<String>,
+    /// API token for --pve-url: USER@REALM!TOKENID=SECRET.
+    #[arg(long, value_name = "TOKEN", env = "PROXFLEET_PVE_TOKEN", hide_env_values = true)]
+    pub pve_token: Option<String>,
+    /// Trust this CA (PEM) for the cluster's certificate, e.g. /etc/pve/pve-root-ca.pem.
+    #[arg(long, value_name = "FILE", env = "PROXFLEET_PVE_CA_FILE")]
+    pub pve_ca_file: Option<PathBuf>,
+    /// Accept exactly the certificate with this SHA-256 fingerprint (AB:CD:…), as `pvenode
+    /// cert info` shows it.
+    #[arg(long, value_name = "SHA256", env = "PROXFLEET_PVE_FINGERPRINT")]
+    pub pve_fingerprint: Option<String>,
+    /// Do not verify the cluster's certificate at all (labs only; logged as a warning).
+    #[arg(long, env = "PROXFLEET_PVE_INSECURE")]
+    pub pve_insecure: bool,
     /// proxfleet sits behind a reverse proxy: take the client's address from the last
     /// X-Forwarded-For entry (for the login lockout and the audit log). Without a proxy, leave
     /// it off, or any client could pick its own address.
@@ -62,6 +75,10 @@ struct FileConfig {
     log: Option<String>,
     site_root: Option<PathBuf>,
     pve_url: Option<String>,
+    pve_token: Option<String>,
+    pve_ca_file: Option<PathBuf>,
+    pve_fingerprint: Option<String>,
+    pve_insecure: Option<bool>,
     behind_proxy: Option<bool>,
 }
 
@@ -74,6 +91,9 @@ pub struct Config {
     pub log: String,
     pub site_root: Option<PathBuf>,
     pub pve_url: Option<String>,
+    /// Credentials and TLS for `pve_url` (its `Debug` never shows the secret).
+    pub pve_auth: Option<pve::Auth>,
+    pub pve_tls: pve::TlsMode,
     pub behind_proxy: bool,
 }
 
@@ -126,6 +146,34 @@ impl Config {
                 });
             }
         }
+        let pve_token = cli.pve_token.or(file.pve_token);
+        let pve_auth = match (&pve_url, pve_token) {
+            (None, _) => None,
+            (Some(_), None) => {
+                return Err(ConfigError::Invalid {
+                    setting: "PROXFLEET_PVE_TOKEN",
+                    message: "a Proxmox VE URL needs an API token (USER@REALM!TOKENID=SECRET)".into(),
+                })
+            }
+            (Some(_), Some(t)) => Some(parse_pve_token(&t)?),
+        };
+        let fingerprint = cli.pve_fingerprint.or(file.pve_fingerprint);
+        let ca_file = cli.pve_ca_file.or(file.pve_ca_file);
+        let insecure = cli.pve_insecure || file.pve_insecure.unwrap_or(false);
+        let pve_tls = match (fingerprint, ca_file, insecure) {
+            (None, None, false) => pve::TlsMode::System,
+            (Some(fp), None, false) => pve::TlsMode::Fingerprint(
+                pve::tls::parse_fingerprint(&fp).map_err(|message| ConfigError::Invalid { setting: "PROXFLEET_PVE_FINGERPRINT", message })?,
+            ),
+            (None, Some(path), false) => pve::TlsMode::CaFile(path),
+            (None, None, true) => pve::TlsMode::Insecure,
+            _ => {
+                return Err(ConfigError::Invalid {
+                    setting: "PROXFLEET_PVE_FINGERPRINT",
+                    message: "choose one of --pve-fingerprint, --pve-ca-file and --pve-insecure".into(),
+                })
+            }
+        };
         Ok(Config {
             listen,
             database_url,
@@ -133,6 +181,8 @@ impl Config {
             log: cli.log.or(file.log).unwrap_or_else(|| "info".into()),
             site_root: cli.site_root.or(file.site_root),
             pve_url,
+            pve_auth,
+            pve_tls,
             behind_proxy: cli.behind_proxy || file.behind_proxy.unwrap_or(false),
         })
     }
@@ -141,6 +191,20 @@ impl Config {
     pub fn simulated_cluster(&self) -> bool {
         self.pve_url.is_none()
     }
+}
+
+/// `USER@REALM!TOKENID=SECRET` (the secret after the last `=`, as PVE splits it).
+fn parse_pve_token(text: &str) -> Result<pve::Auth, ConfigError> {
+    let invalid = || ConfigError::Invalid {
+        setting: "PROXFLEET_PVE_TOKEN",
+        message: "expected USER@REALM!TOKENID=SECRET, e.g. root@pam!proxfleet=aaaaaaaa-…".into(),
+    };
+    let (id, secret) = text.trim().rsplit_once('=').ok_or_else(invalid)?;
+    let (user, token_id) = id.split_once('!').ok_or_else(invalid)?;
+    if !user.contains('@') || token_id.is_empty() || secret.is_empty() {
+        return Err(invalid());
+    }
+    Ok(pve::Auth::Token { user: user.into(), token_id: token_id.into(), secret: secret.into() })
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
@@ -221,6 +285,16 @@ mod tests {
 
         let err = Config::resolve(cli(&["--database-url", "mysql://u:pw@h/db"])).err().map(|e| e.to_string());
         assert!(err.as_deref().is_some_and(|e| e.contains("DATABASE_URL") && !e.contains("pw")), "{err:?}");
+
+        let err = Config::resolve(cli(&["--pve-url", "https://pve:8006"])).err().map(|e| e.to_string());
+        assert!(err.as_deref().is_some_and(|e| e.contains("PROXFLEET_PVE_TOKEN")), "{err:?}");
+        let err = Config::resolve(cli(&["--pve-url", "https://pve:8006", "--pve-token", "root@pam!x=s3cret", "--pve-fingerprint", "AB"]))
+            .err()
+            .map(|e| e.to_string());
+        assert!(err.as_deref().is_some_and(|e| e.contains("FINGERPRINT") && !e.contains("s3cret")), "{err:?}");
+        let ok = Config::resolve(cli(&["--pve-url", "https://pve:8006", "--pve-token", "root@pam!x=s3cret"])).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!format!("{ok:?}").contains("s3cret"), "the token secret stays out of debug output");
+        assert_eq!(ok.pve_tls, pve::TlsMode::System, "TLS is verified unless told otherwise");
 
         let err = Config::resolve(cli(&["--config", "/nonexistent/pf.toml"])).err().map(|e| e.to_string());
         assert!(err.as_deref().is_some_and(|e| e.contains("/nonexistent/pf.toml")), "{err:?}");

@@ -22,14 +22,44 @@ use crate::{api, identity, prefs, site, AppState};
 /// A configured instance, ready to serve.
 pub struct Instance {
     pub state: AppState,
+    /// The built-in simulated cluster, when no real one is configured; it stops when dropped.
+    pub simulator: Option<pvesim::Running>,
+}
+
+/// The demo cluster of the default mode: 3 nodes, the four templates, 30 VMs, real timings.
+pub fn demo_layout() -> pvesim::Layout {
+    pvesim::Layout { nodes: 3, seed: 42, vms: 30, shared_storage: true }
 }
 
 impl Instance {
-    /// Opens (and migrates) the database and prepares the services.
+    /// Opens (and migrates) the database, connects the Proxmox client (to the configured
+    /// cluster, or to a simulator started here, over HTTP like a real one) and prepares the
+    /// services.
     pub async fn start(config: &Config) -> Result<Instance, String> {
         tracing::info!(database = %redact_url(&config.database_url), "opening database");
         let db = Database::open(&config.database_url).await.map_err(|e| e.to_string())?;
-        Self::with_services(Services::new(db, config.simulated_cluster()), config)
+        let (pve_config, simulator) = match (&config.pve_url, &config.pve_auth) {
+            (Some(url), Some(auth)) => (pve::PveConfig::new(url.clone(), auth.clone(), config.pve_tls.clone()), None),
+            _ => {
+                let secret = domain::auth::tokens::random_secret();
+                let running = pvesim::start(
+                    std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+                    &demo_layout(),
+                    pvesim::Profile::Realistic(1.0),
+                    &secret,
+                    &domain::auth::tokens::random_secret(),
+                )
+                .await
+                .map_err(|e| format!("cannot start the simulated cluster: {e}"))?;
+                tracing::info!(url = %running.url, "started the built-in simulated Proxmox VE cluster (demo mode)");
+                (pve::PveConfig::new(running.url.clone(), running.auth(), pve::TlsMode::System), Some(running))
+            }
+        };
+        let client = pve::PveClient::new(pve_config)?;
+        let services = Services::new(db, config.simulated_cluster()).with_cluster(client);
+        let mut instance = Self::with_services(services, config)?;
+        instance.simulator = simulator;
+        Ok(instance)
     }
 
     /// Around services that already exist (tests hand in fresh databases this way).
@@ -39,6 +69,7 @@ impl Instance {
         let render_pool =
             RenderPool::new(threads).map_err(|e| format!("cannot start the render threads: {e}"))?;
         Ok(Instance {
+            simulator: None,
             state: AppState {
                 services,
                 leptos_options,

@@ -4,3 +4,4 @@
 
 pub mod system;
 pub mod auth;
+pub mod cluster;

@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 
 use crate::components::local_time::LocalTime;
+use crate::functions::cluster::cluster_overview;
 use crate::functions::system::SystemInfoResource;
 use crate::i18n::{t, Key};
 use crate::PageHeader;
@@ -11,6 +12,7 @@ use crate::PageHeader;
 #[component]
 pub fn Dashboard() -> impl IntoView {
     let info = expect_context::<SystemInfoResource>().0;
+    let cluster = Resource::new(|| (), |_| cluster_overview());
     view! {
         <PageHeader title=Key::DashboardTitle/>
         <p class="lead">{t(Key::DashboardIntro)}</p>
@@ -41,6 +43,35 @@ pub fn Dashboard() -> impl IntoView {
                                 <div class="alert alert-error" role="alert">
                                     <p>{t(Key::DashboardError)}</p>
                                     <button class="button" on:click=move |_| info.refetch()>{t(Key::DashboardRetry)}</button>
+                                </div>
+                            }
+                            .into_any(),
+                        }
+                    })}
+                </Suspense>
+            </section>
+            <section class="card" aria-labelledby="cluster-heading">
+                <h2 id="cluster-heading">{t(Key::DashboardClusterTitle)}</h2>
+                <Suspense fallback=|| view! { <p class="muted">{t(Key::DashboardLoading)}</p> }>
+                    {move || Suspend::new(async move {
+                        match cluster.await {
+                            Ok(c) => view! {
+                                <dl class="facts" data-testid="cluster-overview">
+                                    <dt>{t(Key::DashboardNodes)}</dt>
+                                    <dd>{c.nodes_online}" / "{c.nodes_total}" "{t(Key::DashboardOnline)}</dd>
+                                    <dt>{t(Key::DashboardVms)}</dt>
+                                    <dd>{c.vms_running}" / "{c.vms_total}" "{t(Key::DashboardRunning)}</dd>
+                                    <dt>{t(Key::DashboardTemplates)}</dt>
+                                    <dd>{c.templates}</dd>
+                                    <dt>{t(Key::DashboardCapacity)}</dt>
+                                    <dd>{c.cpu_cores}" vCPU · "{format!("{:.0}", c.memory_used_bytes as f64 / c.memory_bytes.max(1) as f64 * 100.0)}"% "{t(Key::DashboardMemoryUsed)}</dd>
+                                </dl>
+                            }
+                            .into_any(),
+                            Err(e) => view! {
+                                <div class="alert alert-error" role="alert">
+                                    <p>{t(Key::DashboardClusterError)}" "{e.to_string().replace("error running server function: ", "")}</p>
+                                    <button class="button" on:click=move |_| cluster.refetch()>{t(Key::DashboardRetry)}</button>
                                 </div>
                             }
                             .into_any(),

@@ -17,6 +17,8 @@ use tokio::task::JoinHandle;
 pub struct TestServer {
     pub url: String,
     pub services: Services,
+    /// The simulated cluster behind `services.cluster`, when the test asked for one.
+    pub simulator: Option<pvesim::Running>,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<Result<(), String>>>,
 }
@@ -29,6 +31,8 @@ pub fn config(listen: SocketAddr) -> Config {
         log: "warn".into(),
         site_root: None,
         pve_url: None,
+        pve_auth: None,
+        pve_tls: pve::TlsMode::System,
         behind_proxy: false,
     }
 }
@@ -75,9 +79,32 @@ async fn spawn_inner(
         let handle = tokio::spawn(serve(listener, router, async move {
             let _ = rx.await;
         }));
-        TestServer { url: format!("http://{addr}"), services, shutdown: Some(tx), handle: Some(handle) }
+        TestServer { url: format!("http://{addr}"), services, simulator: None, shutdown: Some(tx), handle: Some(handle) }
     });
     Some(task.await.unwrap())
+}
+
+/// A server on SQLite whose Proxmox cluster is a simulator (instant tasks), reached through
+/// the real `pve` client over HTTP.
+pub async fn spawn_with_cluster() -> TestServer {
+    let url = fresh_url(Backend::Sqlite).await.unwrap();
+    let task = SERVER_RUNTIME.spawn(async move {
+        let layout = pvesim::Layout { nodes: 2, seed: 1, vms: 5, shared_storage: true };
+        let sim = pvesim::start("127.0.0.1:0".parse().unwrap(), &layout, pvesim::Profile::Instant, "test-token", "pw").await.unwrap();
+        let client = pve::PveClient::new(pve::PveConfig::new(sim.url.clone(), sim.auth(), pve::TlsMode::System)).unwrap();
+        let db = Database::open(&url).await.unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let services = Services::new(db, true).with_cluster(client);
+        let instance = Instance::with_services(services.clone(), &config(addr)).unwrap();
+        let router = build_router_with(instance.state, Router::new());
+        let (tx, rx) = oneshot::channel::<()>();
+        let handle = tokio::spawn(serve(listener, router, async move {
+            let _ = rx.await;
+        }));
+        TestServer { url: format!("http://{addr}"), services, simulator: Some(sim), shutdown: Some(tx), handle: Some(handle) }
+    });
+    task.await.unwrap()
 }
 
 /// A server on SQLite.

@@ -1,0 +1,67 @@
+//! The Proxmox cluster behind this instance, as the rest of the domain sees it: one `pve`
+//! client (a real cluster, or the built-in simulator over the same HTTP) and the fleet
+//! overview read from one `/cluster/resources` call.
+
+use pve::{PveClient, PveError};
+
+use crate::auth::{Actor, Permission};
+use crate::{Error, Result};
+
+/// Counts for the dashboard.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ClusterOverview {
+    pub nodes_online: usize,
+    pub nodes_total: usize,
+    pub vms_running: usize,
+    pub vms_total: usize,
+    pub templates: usize,
+    /// Sum over online nodes.
+    pub cpu_cores: u64,
+    pub memory_bytes: u64,
+    pub memory_used_bytes: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClusterService {
+    client: Option<PveClient>,
+}
+
+/// Proxmox errors as domain errors: "not found" stays not found, locks are conflicts, the rest
+/// is an upstream failure (502) carrying PVE's message.
+pub fn from_pve(e: PveError) -> Error {
+    match e.kind {
+        pve::ErrorKind::NotFound => Error::NotFound(e.message),
+        pve::ErrorKind::AlreadyExists | pve::ErrorKind::Locked => Error::Conflict(e.message),
+        pve::ErrorKind::Unreachable | pve::ErrorKind::Timeout => Error::Unavailable(format!("Proxmox VE: {}", e.message)),
+        pve::ErrorKind::Auth => Error::Upstream("Proxmox VE refused proxfleet's credentials".into()),
+        pve::ErrorKind::Rejected => Error::Upstream(format!("Proxmox VE: {}", e.message)),
+    }
+}
+
+impl ClusterService {
+    pub fn new(client: Option<PveClient>) -> Self {
+        ClusterService { client }
+    }
+
+    pub fn client(&self) -> Result<&PveClient> {
+        self.client.as_ref().ok_or_else(|| Error::Unavailable("no Proxmox VE cluster is configured".into()))
+    }
+
+    pub async fn overview(&self, actor: &Actor) -> Result<ClusterOverview> {
+        actor.require(Permission::ViewAll)?;
+        let all = self.client()?.resources(None).await.map_err(from_pve)?;
+        let nodes: Vec<_> = all.iter().filter(|r| r.kind == "node").collect();
+        let online: Vec<_> = nodes.iter().filter(|n| n.status.as_deref() == Some("online")).collect();
+        let vms: Vec<_> = all.iter().filter(|r| r.kind == "qemu" && !r.template).collect();
+        Ok(ClusterOverview {
+            nodes_online: online.len(),
+            nodes_total: nodes.len(),
+            vms_running: vms.iter().filter(|v| v.status.as_deref() == Some("running")).count(),
+            vms_total: vms.len(),
+            templates: all.iter().filter(|r| r.kind == "qemu" && r.template).count(),
+            cpu_cores: online.iter().filter_map(|n| n.maxcpu).map(|c| c as u64).sum(),
+            memory_bytes: online.iter().filter_map(|n| n.maxmem).sum(),
+            memory_used_bytes: online.iter().filter_map(|n| n.mem).sum(),
+        })
+    }
+}
