@@ -5,6 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may fail loudly
 
 use pve::api::qemu::{self, Timeframe};
+use pve::api::firewall::{self, RuleSpec};
+use pve::api::storage::{self, BackupOptions, RestoreOptions};
 use pve::api::{access, cluster, tasks};
 use pve::{contract, CloneOptions, ConfigUpdate, Power, Request, ResourceKind, Upid};
 
@@ -67,6 +69,45 @@ fn all_requests() -> Vec<Request> {
         tasks::log(&upid, 0, 500),
         tasks::stop(&upid),
     ];
+    let rule = RuleSpec {
+        kind: "in".into(),
+        action: "ACCEPT".into(),
+        enable: true,
+        macro_name: None,
+        proto: Some("tcp".into()),
+        dport: Some("80:85".into()),
+        sport: Some("1024".into()),
+        source: Some("10.0.0.0/24".into()),
+        dest: Some("+dc/web".into()),
+        iface: Some("net0".into()),
+        comment: Some("web".into()),
+    };
+    out.extend([
+        firewall::groups(),
+        firewall::create_group("web", Some("Web servers")),
+        firewall::update_group_comment("web", "Public web", Some("0123456789abcdef0123456789abcdef01234567")),
+        firewall::delete_group("web"),
+        firewall::group_rules("web"),
+        firewall::group_rule("web", 2),
+        firewall::add_group_rule("web", &rule),
+        firewall::update_group_rule("web", 0, &rule, None),
+        firewall::move_group_rule("web", 3, 0, Some("0123456789abcdef0123456789abcdef01234567")),
+        firewall::delete_group_rule("web", 1, None),
+        firewall::vm_options("pve1", 100),
+        firewall::set_vm_options("pve1", 100, true, Some("DROP")),
+        firewall::vm_rules("pve1", 100),
+        firewall::add_vm_group_rule("pve1", 100, "web", Some("Security group: web")),
+        firewall::delete_vm_rule("pve1", 100, 0, None),
+    ]);
+    out.extend([
+        storage::storages("pve1", None),
+        storage::storages("pve1", Some("backup")),
+        storage::status("pve1", "local"),
+        storage::content("pve1", "local", Some("backup"), Some(100)),
+        storage::delete_volume("pve1", "local", "local:backup/vzdump-qemu-100-2026_01_15-10_00_00.vma.zst"),
+        storage::vzdump("pve1", 100, &BackupOptions { storage: "local".into(), notes_template: Some("{{guestname}}".into()), protected: true }),
+        storage::restore("pve1", 100, "local:backup/vzdump-qemu-100-2026_01_15-10_00_00.vma.zst", &RestoreOptions { force: true, unique: true, storage: Some("local-lvm".into()) }),
+    ]);
     for tf in [Timeframe::Hour, Timeframe::Day, Timeframe::Week, Timeframe::Month, Timeframe::Year] {
         out.push(qemu::rrddata("pve1", 100, tf));
     }

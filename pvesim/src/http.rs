@@ -28,9 +28,20 @@ pub struct Access {
 #[derive(Clone)]
 struct AppState {
     sim: Sim,
+    /// `/cluster/resources`, serialised and gzipped once per (filter, state version, second):
+    /// the inventory call every dashboard and sync makes must never be the bottleneck.
+    resources: Arc<Mutex<HashMap<Option<String>, CachedBody>>>,
     access: Arc<Access>,
     /// ticket → who, CSRF token, when issued.
     tickets: Arc<Mutex<HashMap<String, TicketEntry>>>,
+}
+
+#[derive(Clone)]
+struct CachedBody {
+    version: u64,
+    second: u64,
+    plain: Bytes,
+    gzip: Bytes,
 }
 
 struct TicketEntry {
@@ -42,7 +53,12 @@ struct TicketEntry {
 const TICKET_LIFETIME_S: u64 = 2 * 60 * 60;
 
 pub fn router(sim: Sim, access: Access) -> Router {
-    let state = AppState { sim, access: Arc::new(access), tickets: Arc::new(Mutex::new(HashMap::new())) };
+    let state = AppState {
+        sim,
+        resources: Arc::new(Mutex::new(HashMap::new())),
+        access: Arc::new(access),
+        tickets: Arc::new(Mutex::new(HashMap::new())),
+    };
     Router::new().route("/api2/json/{*path}", any(handle)).with_state(state)
 }
 
@@ -93,21 +109,70 @@ fn route(method: &str, path: &str) -> Option<(&'static str, BTreeMap<String, Str
 }
 
 async fn handle(State(st): State<AppState>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let gzip_ok = headers.get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("gzip"));
     match handle_inner(&st, &method, &uri, &headers, &body) {
-        Ok((data, extra)) => {
+        Ok(Answer::Data(data, extra)) => {
             let mut envelope = json!({ "data": data });
             if let Some((k, v)) = extra {
                 envelope[k] = v;
             }
-            (StatusCode::OK, axum::Json(envelope)).into_response()
+            let plain = Bytes::from(serde_json::to_vec(&envelope).unwrap_or_default());
+            // Like pveproxy: bodies over 1 KiB are compressed when the client accepts it.
+            if gzip_ok && plain.len() > 1024 {
+                json_response(gzip(&plain), true)
+            } else {
+                json_response(plain, false)
+            }
+        }
+        Ok(Answer::Cached(body)) => {
+            if gzip_ok {
+                json_response(body.gzip, true)
+            } else {
+                json_response(body.plain, false)
+            }
         }
         Err(e) => e.into_response(),
     }
 }
 
+fn json_response(body: Bytes, gzipped: bool) -> Response {
+    let mut res = (StatusCode::OK, [(header::CONTENT_TYPE, "application/json;charset=UTF-8")], body).into_response();
+    if gzipped {
+        res.headers_mut().insert(header::CONTENT_ENCODING, axum::http::HeaderValue::from_static("gzip"));
+    }
+    res
+}
+
+fn gzip(bytes: &[u8]) -> Bytes {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let _ = enc.write_all(bytes);
+    Bytes::from(enc.finish().unwrap_or_default())
+}
+
+/// `/cluster/resources` from the cache, rebuilt when the state changed or a second passed
+/// (uptime and usage figures move with the clock).
+fn cached_resources(st: &AppState, kind: Option<&String>) -> CachedBody {
+    let (version, second) = (st.sim.version(), now_s());
+    let mut cache = st.resources.lock().unwrap_or_else(|p| p.into_inner());
+    let key = kind.cloned();
+    if let Some(c) = cache.get(&key).filter(|c| c.version == version && c.second == second) {
+        return c.clone();
+    }
+    let plain = Bytes::from(serde_json::to_vec(&json!({ "data": st.sim.resources(kind.map(String::as_str)) })).unwrap_or_default());
+    let body = CachedBody { version, second, gzip: gzip(&plain), plain };
+    cache.insert(key, body.clone());
+    body
+}
+
+enum Answer {
+    Data(Value, Extra),
+    Cached(CachedBody),
+}
+
 type Extra = Option<(&'static str, Value)>;
 
-fn handle_inner(st: &AppState, method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> Result<(Value, Extra), SimError> {
+fn handle_inner(st: &AppState, method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> Result<Answer, SimError> {
     let path = uri.path().strip_prefix("/api2/json").unwrap_or(uri.path());
     let m = method.as_str();
     let Some((template, path_params)) = route(m, path) else {
@@ -128,7 +193,7 @@ fn handle_inner(st: &AppState, method: &Method, uri: &Uri, headers: &HeaderMap, 
     params.extend(path_params);
 
     if template == "/access/ticket" {
-        return ticket(st, &params).map(|v| (v, None));
+        return ticket(st, &params).map(|v| Answer::Data(v, None));
     }
     let user = authenticate(st, method, headers)?;
 
@@ -142,7 +207,7 @@ fn handle_inner(st: &AppState, method: &Method, uri: &Uri, headers: &HeaderMap, 
         ("GET", "/version") => json!({"version": "9.1.1", "release": "9.1", "repoid": "pvesim01"}),
         ("GET", "/nodes") => sim.nodes(),
         ("GET", "/nodes/{node}/status") => sim.node_status(p)?,
-        ("GET", "/cluster/resources") => sim.resources(p.get("type").map(String::as_str)),
+        ("GET", "/cluster/resources") => return Ok(Answer::Cached(cached_resources(st, p.get("type")))),
         ("GET", "/cluster/nextid") => sim.next_id(p)?,
         ("GET", "/nodes/{node}/qemu") => sim.vm_list(p)?,
         ("GET", "/nodes/{node}/qemu/{vmid}/status/current") => sim.status_current(p)?,
@@ -163,16 +228,34 @@ fn handle_inner(st: &AppState, method: &Method, uri: &Uri, headers: &HeaderMap, 
         ("GET", "/nodes/{node}/tasks/{upid}/status") => sim.task_status(p)?,
         ("GET", "/nodes/{node}/tasks/{upid}/log") => {
             let (lines, total) = sim.task_log(p)?;
-            return Ok((lines, Some(("total", json!(total)))));
+            return Ok(Answer::Data(lines, Some(("total", json!(total)))));
         }
         ("DELETE", "/nodes/{node}/tasks/{upid}") => {
             sim.stop_task(&p["upid"])?;
             Value::Null
         }
+        ("GET", "/cluster/firewall/groups") => sim.fw_groups(),
+        ("POST", "/cluster/firewall/groups") => sim.fw_group_create(p)?,
+        ("DELETE", "/cluster/firewall/groups/{group}") => sim.fw_group_delete(p)?,
+        ("GET", "/cluster/firewall/groups/{group}") | ("GET", "/nodes/{node}/qemu/{vmid}/firewall/rules") => sim.fw_rules(p)?,
+        ("POST", "/cluster/firewall/groups/{group}") | ("POST", "/nodes/{node}/qemu/{vmid}/firewall/rules") => sim.fw_rule_add(p)?,
+        ("GET", "/cluster/firewall/groups/{group}/{pos}") => sim.fw_rule(p)?,
+        ("PUT", "/cluster/firewall/groups/{group}/{pos}") => sim.fw_rule_update(p)?,
+        ("DELETE", "/cluster/firewall/groups/{group}/{pos}") | ("DELETE", "/nodes/{node}/qemu/{vmid}/firewall/rules/{pos}") => {
+            sim.fw_rule_delete(p)?
+        }
+        ("GET", "/nodes/{node}/qemu/{vmid}/firewall/options") => sim.fw_options(p)?,
+        ("PUT", "/nodes/{node}/qemu/{vmid}/firewall/options") => sim.fw_options_set(p)?,
+        ("GET", "/nodes/{node}/storage") => sim.storages(p)?,
+        ("GET", "/nodes/{node}/storage/{storage}/status") => sim.storage_status(p)?,
+        ("GET", "/nodes/{node}/storage/{storage}/content") => sim.storage_content(p)?,
+        ("DELETE", "/nodes/{node}/storage/{storage}/content/{volume}") => sim.delete_volume(p, &user)?,
+        ("POST", "/nodes/{node}/vzdump") => sim.vzdump(p, &user)?,
+        ("POST", "/nodes/{node}/qemu") => sim.restore(p, &user)?,
         // In the schema subset, not simulated yet: say so the way PVE does for unknown calls.
         _ => return Err(SimError::not_implemented(m, path)),
     };
-    Ok((data, None))
+    Ok(Answer::Data(data, None))
 }
 
 fn body_params(headers: &HeaderMap, body: &Bytes) -> Result<BTreeMap<String, String>, SimError> {

@@ -3,13 +3,15 @@
 //! messages, UPID tasks with durations, locks and logs. proxfleet's default `run` mode and
 //! every test talk to it through the same `pve` client and HTTP as to a real cluster.
 //!
-//! Not simulated yet (answered with PVE's 501 "not implemented"): firewall, storage content,
-//! backups (vzdump/restore); see the issue note.
+//! Not simulated (see the issue note): creating a VM from scratch, LXC, snapshots, migration,
+//! HA, ipsets and aliases.
 
 pub mod error;
+pub mod firewall;
 pub mod http;
 pub mod sim;
 pub mod state;
+pub mod storage;
 pub mod timing;
 
 use std::collections::HashMap;

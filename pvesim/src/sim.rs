@@ -22,7 +22,7 @@ pub fn now_s() -> u64 {
 
 /// What a task does when its time is up: `Ok(log lines)` or `Err(task error)`. `aborted` is
 /// true when the task was stopped (DELETE) before; the effect then undoes what it started.
-type Effect = Box<dyn FnOnce(&mut Cluster, bool) -> Result<Vec<String>, String> + Send>;
+pub(crate) type Effect = Box<dyn FnOnce(&mut Cluster, bool) -> Result<Vec<String>, String> + Send>;
 
 /// A cluster plus its clock-driven behaviour. Cheap to clone.
 #[derive(Clone)]
@@ -61,17 +61,17 @@ pub const TEMPLATES: [(u32, &str, &str); 4] = [
 
 /// What a task is: where it runs, its type and id (the UPID's), who started it, what work it
 /// stands for and how long it queues first.
-struct TaskSpec<'a> {
-    node: &'a str,
-    kind: &'a str,
-    id: String,
-    user: &'a str,
-    work: Work,
-    wait: Duration,
+pub(crate) struct TaskSpec<'a> {
+    pub node: &'a str,
+    pub kind: &'a str,
+    pub id: String,
+    pub user: &'a str,
+    pub work: Work,
+    pub wait: Duration,
 }
 
 impl<'a> TaskSpec<'a> {
-    fn vm(node: &'a str, kind: &'a str, vmid: u32, user: &'a str, work: Work) -> Self {
+    pub(crate) fn vm(node: &'a str, kind: &'a str, vmid: u32, user: &'a str, work: Work) -> Self {
         TaskSpec { node, kind, id: vmid.to_string(), user, work, wait: Duration::ZERO }
     }
 }
@@ -100,6 +100,22 @@ impl Sim {
             let _ = c.allocate(&first, "local-lvm", 20 * GIB);
             c.vms.insert(vmid, Vm { vmid, node: first.clone(), config, running: false, started_at: None, lock: None, agent_ready_at: None });
         }
+        // Two security groups like an operator would have.
+        for (name, comment, rules) in [
+            ("web", "Web servers", vec![("tcp", "80"), ("tcp", "443")]),
+            ("db", "Databases", vec![("tcp", "3306"), ("tcp", "5432")]),
+        ] {
+            let rules = rules
+                .into_iter()
+                .map(|(proto, port)| {
+                    [("type", "in"), ("action", "ACCEPT"), ("enable", "1"), ("proto", proto), ("dport", port)]
+                        .into_iter()
+                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                        .collect()
+                })
+                .collect();
+            c.groups.insert(name.into(), crate::firewall::Group { comment: Some(comment.into()), rules });
+        }
         let nodes: Vec<String> = c.nodes.keys().cloned().collect();
         for i in 0..layout.vms {
             let vmid = 100 + u32::try_from(i).unwrap_or(0);
@@ -125,15 +141,27 @@ impl Sim {
         }
     }
 
+    /// The cluster, for any access that may change it (bumps `version`).
     pub fn lock(&self) -> MutexGuard<'_, Cluster> {
+        let mut c = self.cluster.lock().unwrap_or_else(|p| p.into_inner());
+        c.version += 1;
+        c
+    }
+
+    /// The cluster for a read that changes nothing (keeps the resources cache valid).
+    pub(crate) fn read(&self) -> MutexGuard<'_, Cluster> {
         self.cluster.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn version(&self) -> u64 {
+        self.read().version
     }
 
     // ---- tasks ---------------------------------------------------------------------------
 
     /// Registers a running task (before its UPID is returned, so the first poll finds it) and
     /// finishes it after `wait` + the profile's duration for `work`.
-    fn spawn_task(&self, c: &mut Cluster, spec: TaskSpec<'_>, effect: Effect) -> Upid {
+    pub(crate) fn spawn_task(&self, c: &mut Cluster, spec: TaskSpec<'_>, effect: Effect) -> Upid {
         let TaskSpec { node, kind, id, user, work, wait } = spec;
         let upid = c.new_upid(node, kind, &id, user, now_s());
         let task = Task { upid: upid.clone(), state: TaskState::Running, log: vec![format!("starting {kind} {id}")], endtime: None };
@@ -243,6 +271,10 @@ impl Sim {
             config.insert("ide2".into(), format!("{storage}:vm-{newid}-cloudinit,media=cdrom"));
         }
         c.vms.insert(newid, Vm { vmid: newid, node: target.clone(), config, running: false, started_at: None, lock: Some("clone".into()), agent_ready_at: None });
+        // The VM firewall file is copied with the VM.
+        if let Some(fw) = c.vm_firewalls.get(&vmid).cloned() {
+            c.vm_firewalls.insert(newid, fw);
+        }
         // Full clones hold the source's file lock and share the target storage's bandwidth.
         let work = self.profile.duration(Work::Clone { full });
         let mut keys = vec![format!("flock:{vmid}")];
@@ -255,6 +287,7 @@ impl Sim {
         let effect: Effect = Box::new(move |c, aborted| {
             if aborted || timed_out {
                 c.vms.remove(&newid);
+                c.vm_firewalls.remove(&newid);
                 for (s, size) in &allocated {
                     c.release(&target, s, *size);
                 }
@@ -497,6 +530,7 @@ impl Sim {
         let n2 = node.clone();
         let effect: Effect = Box::new(move |c, _| {
             c.vms.remove(&vmid);
+            c.vm_firewalls.remove(&vmid);
             for d in &disks {
                 if !d.volume.contains(":base-") || d.volume.contains(&format!("base-{vmid}-")) {
                     c.release(&n2, &d.storage, d.size);
@@ -631,7 +665,7 @@ impl Sim {
     }
 
     pub fn resources(&self, kind: Option<&str>) -> Value {
-        let c = self.lock();
+        let c = self.read();
         let now = now_s();
         let mut out = Vec::new();
         if kind.is_none_or(|k| k == "node") {

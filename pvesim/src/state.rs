@@ -204,10 +204,18 @@ pub fn noise(a: u64, b: u64) -> f64 {
 #[derive(Debug)]
 pub struct Cluster {
     pub nodes: BTreeMap<String, Node>,
+    /// Cluster security groups by name.
+    pub groups: BTreeMap<String, crate::firewall::Group>,
+    /// Per-VM firewall options and rules (`/etc/pve/firewall/<vmid>.fw`).
+    pub vm_firewalls: HashMap<u32, crate::firewall::VmFirewall>,
+    /// Backup volumes on the storages.
+    pub backups: Vec<crate::storage::Backup>,
     pub storages: Vec<Storage>,
     pub vms: BTreeMap<u32, Vm>,
     pub tasks: HashMap<String, Task>,
     pub rng: Rng,
+    /// Bumped on every (possibly mutating) access; keys the `/cluster/resources` cache.
+    pub version: u64,
     next_pid: u32,
 }
 
@@ -215,10 +223,14 @@ impl Cluster {
     pub fn new(seed: u64) -> Cluster {
         Cluster {
             nodes: BTreeMap::new(),
+            groups: BTreeMap::new(),
+            vm_firewalls: HashMap::new(),
+            backups: Vec::new(),
             storages: Vec::new(),
             vms: BTreeMap::new(),
             tasks: HashMap::new(),
             rng: Rng::new(seed),
+            version: 0,
             next_pid: 0x1000,
         }
     }

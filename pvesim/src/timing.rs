@@ -26,6 +26,8 @@ pub enum Work {
     Template,
     /// From start until the guest agent answers.
     AgentBoot,
+    Backup,
+    Restore,
 }
 
 impl Profile {
@@ -54,6 +56,8 @@ impl Profile {
             Work::Resize => 600,
             Work::Template => 1_500,
             Work::AgentBoot => 12_000,
+            Work::Backup => 20_000,
+            Work::Restore => 15_000,
         };
         match self {
             Profile::Instant => Duration::ZERO,

@@ -3,7 +3,9 @@
 
 pub mod access;
 pub mod cluster;
+pub mod firewall;
 pub mod qemu;
+pub mod storage;
 pub mod tasks;
 
 /// Percent-encodes one path segment (UPIDs and volume ids carry `:`, `@`, `!`, `/`).

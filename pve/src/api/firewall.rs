@@ -1,0 +1,243 @@
+//! Cluster security groups and their rules, and per-VM firewall options and rules. PVE puts
+//! every new rule at position 0 and disables it unless `enable=1` is sent; lists carry a
+//! `digest` that guards updates and deletes.
+
+use serde::{Deserialize, Serialize};
+
+use super::seg;
+use crate::client::PveClient;
+use crate::de;
+use crate::error::PveError;
+use crate::params::{Method, Params, Request};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SecurityGroup {
+    pub group: String,
+    #[serde(default)]
+    pub comment: Option<String>,
+    pub digest: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FirewallRule {
+    #[serde(deserialize_with = "de::u64")]
+    pub pos: u64,
+    /// `in`, `out`, `forward` or (on VMs) `group`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// ACCEPT/DROP/REJECT, or the group's name for `type=group`.
+    pub action: String,
+    #[serde(default, deserialize_with = "de::bool")]
+    pub enable: bool,
+    #[serde(default, rename = "macro")]
+    pub macro_name: Option<String>,
+    #[serde(default)]
+    pub proto: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub dport: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub sport: Option<String>,
+    #[serde(default)]
+    pub source: Option<String>,
+    #[serde(default)]
+    pub dest: Option<String>,
+    #[serde(default)]
+    pub iface: Option<String>,
+    #[serde(default)]
+    pub comment: Option<String>,
+    pub digest: String,
+}
+
+/// A rule to create, or the fields to change.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RuleSpec {
+    pub kind: String,
+    pub action: String,
+    pub enable: bool,
+    pub macro_name: Option<String>,
+    pub proto: Option<String>,
+    pub dport: Option<String>,
+    pub sport: Option<String>,
+    pub source: Option<String>,
+    pub dest: Option<String>,
+    pub iface: Option<String>,
+    pub comment: Option<String>,
+}
+
+impl RuleSpec {
+    fn params(&self, p: Params) -> Params {
+        p.str("type", self.kind.clone())
+            .str("action", self.action.clone())
+            .bool("enable", self.enable)
+            .opt_str("macro", self.macro_name.clone())
+            .opt_str("proto", self.proto.clone())
+            .opt_str("dport", self.dport.clone())
+            .opt_str("sport", self.sport.clone())
+            .opt_str("source", self.source.clone())
+            .opt_str("dest", self.dest.clone())
+            .opt_str("iface", self.iface.clone())
+            .opt_str("comment", self.comment.clone())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VmFirewallOptions {
+    #[serde(default, deserialize_with = "de::bool")]
+    pub enable: bool,
+    #[serde(default)]
+    pub policy_in: Option<String>,
+    #[serde(default)]
+    pub policy_out: Option<String>,
+    pub digest: String,
+}
+
+fn group_path(group: &str) -> String {
+    format!("/cluster/firewall/groups/{}", seg(group))
+}
+
+pub fn groups() -> Request {
+    Request::new(Method::Get, "/cluster/firewall/groups", "/cluster/firewall/groups".into())
+}
+
+pub fn create_group(name: &str, comment: Option<&str>) -> Request {
+    Request::new(Method::Post, "/cluster/firewall/groups", "/cluster/firewall/groups".into())
+        .with(Params::new().str("group", name).opt_str("comment", comment))
+}
+
+/// Changes a group's comment (PVE: POST with `rename` equal to the name).
+pub fn update_group_comment(name: &str, comment: &str, digest: Option<&str>) -> Request {
+    Request::new(Method::Post, "/cluster/firewall/groups", "/cluster/firewall/groups".into())
+        .with(Params::new().str("group", name).str("rename", name).str("comment", comment).opt_str("digest", digest))
+}
+
+pub fn delete_group(name: &str) -> Request {
+    Request::new(Method::Delete, "/cluster/firewall/groups/{group}", group_path(name)).with(Params::new().str("group", name))
+}
+
+pub fn group_rules(name: &str) -> Request {
+    Request::new(Method::Get, "/cluster/firewall/groups/{group}", group_path(name)).with(Params::new().str("group", name))
+}
+
+pub fn group_rule(name: &str, pos: u64) -> Request {
+    Request::new(Method::Get, "/cluster/firewall/groups/{group}/{pos}", format!("{}/{pos}", group_path(name)))
+        .with(Params::new().str("group", name).int("pos", i64::try_from(pos).unwrap_or(0)))
+}
+
+pub fn add_group_rule(name: &str, rule: &RuleSpec) -> Request {
+    Request::new(Method::Post, "/cluster/firewall/groups/{group}", group_path(name)).with(rule.params(Params::new().str("group", name)))
+}
+
+pub fn update_group_rule(name: &str, pos: u64, rule: &RuleSpec, digest: Option<&str>) -> Request {
+    let p = rule.params(Params::new().str("group", name).int("pos", i64::try_from(pos).unwrap_or(0))).opt_str("digest", digest);
+    Request::new(Method::Put, "/cluster/firewall/groups/{group}/{pos}", format!("{}/{pos}", group_path(name))).with(p)
+}
+
+pub fn move_group_rule(name: &str, pos: u64, to: u64, digest: Option<&str>) -> Request {
+    let p = Params::new()
+        .str("group", name)
+        .int("pos", i64::try_from(pos).unwrap_or(0))
+        .int("moveto", i64::try_from(to).unwrap_or(0))
+        .opt_str("digest", digest);
+    Request::new(Method::Put, "/cluster/firewall/groups/{group}/{pos}", format!("{}/{pos}", group_path(name))).with(p)
+}
+
+pub fn delete_group_rule(name: &str, pos: u64, digest: Option<&str>) -> Request {
+    let p = Params::new().str("group", name).int("pos", i64::try_from(pos).unwrap_or(0)).opt_str("digest", digest);
+    Request::new(Method::Delete, "/cluster/firewall/groups/{group}/{pos}", format!("{}/{pos}", group_path(name))).with(p)
+}
+
+fn vm_fw(node: &str, vmid: u32, rest: &str) -> String {
+    format!("/nodes/{}/qemu/{vmid}/firewall{rest}", seg(node))
+}
+
+fn vm_params(node: &str, vmid: u32) -> Params {
+    Params::new().str("node", node).int("vmid", i64::from(vmid))
+}
+
+pub fn vm_options(node: &str, vmid: u32) -> Request {
+    Request::new(Method::Get, "/nodes/{node}/qemu/{vmid}/firewall/options", vm_fw(node, vmid, "/options")).with(vm_params(node, vmid))
+}
+
+/// Turns the VM's firewall on or off, with the inbound policy (PVE's default is DROP).
+pub fn set_vm_options(node: &str, vmid: u32, enable: bool, policy_in: Option<&str>) -> Request {
+    Request::new(Method::Put, "/nodes/{node}/qemu/{vmid}/firewall/options", vm_fw(node, vmid, "/options"))
+        .with(vm_params(node, vmid).bool("enable", enable).opt_str("policy_in", policy_in))
+}
+
+pub fn vm_rules(node: &str, vmid: u32) -> Request {
+    Request::new(Method::Get, "/nodes/{node}/qemu/{vmid}/firewall/rules", vm_fw(node, vmid, "/rules")).with(vm_params(node, vmid))
+}
+
+/// Applies a security group to a VM: a `type=group` rule, enabled.
+pub fn add_vm_group_rule(node: &str, vmid: u32, group: &str, comment: Option<&str>) -> Request {
+    let rule = RuleSpec { kind: "group".into(), action: group.into(), enable: true, comment: comment.map(Into::into), ..Default::default() };
+    Request::new(Method::Post, "/nodes/{node}/qemu/{vmid}/firewall/rules", vm_fw(node, vmid, "/rules")).with(rule.params(vm_params(node, vmid)))
+}
+
+pub fn delete_vm_rule(node: &str, vmid: u32, pos: u64, digest: Option<&str>) -> Request {
+    let p = vm_params(node, vmid).int("pos", i64::try_from(pos).unwrap_or(0)).opt_str("digest", digest);
+    Request::new(Method::Delete, "/nodes/{node}/qemu/{vmid}/firewall/rules/{pos}", vm_fw(node, vmid, &format!("/rules/{pos}"))).with(p)
+}
+
+impl PveClient {
+    pub async fn security_groups(&self) -> Result<Vec<SecurityGroup>, PveError> {
+        self.call(&groups()).await
+    }
+
+    pub async fn create_security_group(&self, name: &str, comment: Option<&str>) -> Result<(), PveError> {
+        self.call_value(&create_group(name, comment)).await.map(|_| ())
+    }
+
+    pub async fn update_security_group_comment(&self, name: &str, comment: &str, digest: Option<&str>) -> Result<(), PveError> {
+        self.call_value(&update_group_comment(name, comment, digest)).await.map(|_| ())
+    }
+
+    pub async fn delete_security_group(&self, name: &str) -> Result<(), PveError> {
+        self.call_value(&delete_group(name)).await.map(|_| ())
+    }
+
+    pub async fn security_group_rules(&self, name: &str) -> Result<Vec<FirewallRule>, PveError> {
+        self.call(&group_rules(name)).await
+    }
+
+    pub async fn security_group_rule(&self, name: &str, pos: u64) -> Result<FirewallRule, PveError> {
+        self.call(&group_rule(name, pos)).await
+    }
+
+    /// Adds a rule at the top (position 0), as PVE does.
+    pub async fn add_security_group_rule(&self, name: &str, rule: &RuleSpec) -> Result<(), PveError> {
+        self.call_value(&add_group_rule(name, rule)).await.map(|_| ())
+    }
+
+    pub async fn update_security_group_rule(&self, name: &str, pos: u64, rule: &RuleSpec, digest: Option<&str>) -> Result<(), PveError> {
+        self.call_value(&update_group_rule(name, pos, rule, digest)).await.map(|_| ())
+    }
+
+    pub async fn move_security_group_rule(&self, name: &str, pos: u64, to: u64, digest: Option<&str>) -> Result<(), PveError> {
+        self.call_value(&move_group_rule(name, pos, to, digest)).await.map(|_| ())
+    }
+
+    pub async fn delete_security_group_rule(&self, name: &str, pos: u64, digest: Option<&str>) -> Result<(), PveError> {
+        self.call_value(&delete_group_rule(name, pos, digest)).await.map(|_| ())
+    }
+
+    pub async fn vm_firewall_options(&self, node: &str, vmid: u32) -> Result<VmFirewallOptions, PveError> {
+        self.call(&vm_options(node, vmid)).await
+    }
+
+    pub async fn set_vm_firewall(&self, node: &str, vmid: u32, enable: bool, policy_in: Option<&str>) -> Result<(), PveError> {
+        self.call_value(&set_vm_options(node, vmid, enable, policy_in)).await.map(|_| ())
+    }
+
+    pub async fn vm_firewall_rules(&self, node: &str, vmid: u32) -> Result<Vec<FirewallRule>, PveError> {
+        self.call(&vm_rules(node, vmid)).await
+    }
+
+    pub async fn add_vm_security_group(&self, node: &str, vmid: u32, group: &str, comment: Option<&str>) -> Result<(), PveError> {
+        self.call_value(&add_vm_group_rule(node, vmid, group, comment)).await.map(|_| ())
+    }
+
+    pub async fn delete_vm_firewall_rule(&self, node: &str, vmid: u32, pos: u64, digest: Option<&str>) -> Result<(), PveError> {
+        self.call_value(&delete_vm_rule(node, vmid, pos, digest)).await.map(|_| ())
+    }
+}

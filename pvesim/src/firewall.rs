@@ -1,0 +1,296 @@
+//! Cluster security groups (ordered rules, `pos`, `digest`) and per-VM firewall options and
+//! rules, with pve-firewall's rules: new rules go to the top, `enable` defaults to 0, a digest
+//! mismatch is "detected modified configuration", unknown macros are refused.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::error::SimError;
+use crate::sim::{req, Sim};
+
+/// A rule: its fields as PVE stores them (`type`, `action`, `enable`, `proto`, `dport`, …).
+pub type Rule = BTreeMap<String, String>;
+
+#[derive(Debug, Clone, Default)]
+pub struct Group {
+    pub comment: Option<String>,
+    pub rules: Vec<Rule>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct VmFirewall {
+    pub options: BTreeMap<String, String>,
+    pub rules: Vec<Rule>,
+}
+
+const RULE_FIELDS: [&str; 12] = ["type", "action", "enable", "macro", "proto", "dport", "sport", "source", "dest", "iface", "log", "comment"];
+const MACROS: [&str; 16] = [
+    "SSH", "HTTP", "HTTPS", "Ping", "DNS", "SMTP", "IMAP", "POP3", "MySQL", "PostgreSQL", "RDP", "FTP", "NTP", "SNMP", "Web", "Telnet",
+];
+const MODIFIED: &str = "detected modified configuration - file changed by other user? Try again.";
+
+/// SHA-256 over the list, cut to the 40 hex characters of PVE's SHA-1 digest.
+fn digest<'a>(entries: impl Iterator<Item = &'a Rule>) -> String {
+    let mut h = Sha256::new();
+    for e in entries {
+        for (k, v) in e {
+            h.update(k.as_bytes());
+            h.update(b"=");
+            h.update(v.as_bytes());
+            h.update(b";");
+        }
+        h.update(b"\n");
+    }
+    h.finalize().iter().take(20).map(|b| format!("{b:02x}")).collect()
+}
+
+fn rule_json(pos: usize, rule: &Rule, digest: &str) -> Value {
+    let mut v = json!({"pos": pos, "digest": digest});
+    for (k, val) in rule {
+        v[k] = if k == "enable" { json!(val.parse::<i64>().unwrap_or(0)) } else { json!(val) };
+    }
+    v
+}
+
+fn check_digest(p: &BTreeMap<String, String>, current: &str) -> Result<(), SimError> {
+    match p.get("digest") {
+        Some(d) if d != current => Err(SimError::die(MODIFIED)),
+        _ => Ok(()),
+    }
+}
+
+/// Validates and builds a rule from request parameters (create) or applies them (update).
+fn apply_fields(rule: &mut Rule, p: &BTreeMap<String, String>, allowed_types: &[&str]) -> Result<(), SimError> {
+    for f in RULE_FIELDS {
+        if let Some(v) = p.get(f) {
+            // '' or '-' deletes the field.
+            if v.is_empty() || v == "-" {
+                rule.remove(f);
+            } else {
+                rule.insert(f.to_owned(), v.clone());
+            }
+        }
+    }
+    if let Some(list) = p.get("delete") {
+        for f in list.split([',', ';', ' ']).filter(|f| !f.is_empty()) {
+            rule.remove(f);
+        }
+    }
+    let ty = rule.get("type").cloned().unwrap_or_default();
+    if !allowed_types.contains(&ty.as_str()) {
+        return Err(SimError::param("type", format!("value '{ty}' does not have a value in the enumeration '{}'", allowed_types.join(", "))));
+    }
+    if let Some(m) = rule.get("macro").cloned() {
+        match MACROS.iter().find(|k| k.eq_ignore_ascii_case(&m)) {
+            Some(known) => {
+                rule.insert("macro".into(), (*known).to_owned());
+            }
+            None => return Err(SimError::param("macro", format!("unknown macro '{m}'"))),
+        }
+    }
+    if ty != "group" {
+        let action = rule.get("action").map(String::as_str).unwrap_or("");
+        if !["ACCEPT", "DROP", "REJECT"].contains(&action) {
+            return Err(SimError::param("action", format!("value '{action}' does not have a value in the enumeration 'ACCEPT, DROP, REJECT'")));
+        }
+    }
+    for port in ["dport", "sport"] {
+        if rule.contains_key(port) && !rule.contains_key("proto") && !rule.contains_key("macro") {
+            return Err(SimError::param("proto", format!("missing property - '{port}' requires this property")));
+        }
+    }
+    Ok(())
+}
+
+fn pos(p: &BTreeMap<String, String>) -> Result<usize, SimError> {
+    let v = req(p, "pos")?;
+    v.parse().map_err(|_| SimError::param("pos", format!("type check ('integer') failed - got '{v}'")))
+}
+
+impl Sim {
+    pub fn fw_groups(&self) -> Value {
+        let c = self.lock();
+        let meta: Vec<Rule> = c
+            .groups
+            .iter()
+            .map(|(name, g)| [("group".to_owned(), name.clone()), ("comment".to_owned(), g.comment.clone().unwrap_or_default())].into())
+            .collect();
+        let list_digest = digest(meta.iter());
+        Value::Array(
+            c.groups
+                .iter()
+                .map(|(name, g)| {
+                    let mut v = json!({"group": name, "digest": list_digest});
+                    if let Some(comment) = &g.comment {
+                        v["comment"] = json!(comment);
+                    }
+                    v
+                })
+                .collect(),
+        )
+    }
+
+    /// Create, or with `rename` rename / update the comment.
+    pub fn fw_group_create(&self, p: &BTreeMap<String, String>) -> Result<Value, SimError> {
+        let name = req(p, "group")?;
+        let mut c = self.lock();
+        match p.get("rename") {
+            Some(old) => {
+                let mut g = c.groups.remove(old).ok_or_else(|| SimError::die(format!("no such security group '{old}'")))?;
+                if old != &name && c.groups.contains_key(&name) {
+                    c.groups.insert(old.clone(), g);
+                    return Err(SimError::param("group", format!("Security group '{name}' already exists")));
+                }
+                if let Some(comment) = p.get("comment") {
+                    g.comment = Some(comment.clone()).filter(|c| !c.is_empty());
+                }
+                c.groups.insert(name.clone(), g);
+                if old != &name {
+                    // Rules referencing the group follow the rename.
+                    for fw in c.vm_firewalls.values_mut() {
+                        for r in fw.rules.iter_mut().filter(|r| r.get("type").is_some_and(|t| t == "group")) {
+                            if r.get("action") == Some(old) {
+                                r.insert("action".into(), name.clone());
+                            }
+                        }
+                    }
+                }
+            }
+            None => {
+                if c.groups.contains_key(&name) {
+                    return Err(SimError::param("group", format!("Security group '{name}' already exists")));
+                }
+                c.groups.insert(name, Group { comment: p.get("comment").cloned().filter(|c| !c.is_empty()), rules: Vec::new() });
+            }
+        }
+        Ok(Value::Null)
+    }
+
+    pub fn fw_group_delete(&self, p: &BTreeMap<String, String>) -> Result<Value, SimError> {
+        let name = req(p, "group")?;
+        let mut c = self.lock();
+        match c.groups.get(&name) {
+            None => Err(SimError::die(format!("no such security group '{name}'"))),
+            Some(g) if !g.rules.is_empty() => Err(SimError::die(format!("Security group '{name}' is not empty"))),
+            Some(_) => {
+                c.groups.remove(&name);
+                Ok(Value::Null)
+            }
+        }
+    }
+
+    fn with_rules<T>(
+        &self,
+        p: &BTreeMap<String, String>,
+        f: impl FnOnce(&mut Vec<Rule>, &[&str]) -> Result<T, SimError>,
+    ) -> Result<T, SimError> {
+        let mut c = self.lock();
+        if let Some(group) = p.get("group") {
+            let g = c.groups.get_mut(group).ok_or_else(|| SimError::die(format!("no such security group '{group}'")))?;
+            f(&mut g.rules, &["in", "out", "forward"])
+        } else {
+            let node = req(p, "node")?;
+            let vmid = crate::sim::int(p, "vmid")?;
+            c.vm(&node, vmid)?;
+            f(&mut c.vm_firewalls.entry(vmid).or_default().rules, &["in", "out", "group"])
+        }
+    }
+
+    pub fn fw_rules(&self, p: &BTreeMap<String, String>) -> Result<Value, SimError> {
+        self.with_rules(p, |rules, _| {
+            let d = digest(rules.iter());
+            Ok(Value::Array(rules.iter().enumerate().map(|(i, r)| rule_json(i, r, &d)).collect()))
+        })
+    }
+
+    pub fn fw_rule(&self, p: &BTreeMap<String, String>) -> Result<Value, SimError> {
+        let at = pos(p)?;
+        self.with_rules(p, |rules, _| {
+            let d = digest(rules.iter());
+            rules.get(at).map(|r| rule_json(at, r, &d)).ok_or_else(|| SimError::die(format!("no rule at position {at}")))
+        })
+    }
+
+    /// New rules go to the top (position 0) with `enable` 0 unless given; the digest is not
+    /// checked on create.
+    pub fn fw_rule_add(&self, p: &BTreeMap<String, String>) -> Result<Value, SimError> {
+        self.with_rules(p, |rules, types| {
+            let mut rule = Rule::new();
+            apply_fields(&mut rule, p, types)?;
+            rule.entry("enable".into()).or_insert_with(|| "0".into());
+            rules.insert(0, rule);
+            Ok(Value::Null)
+        })
+    }
+
+    pub fn fw_rule_update(&self, p: &BTreeMap<String, String>) -> Result<Value, SimError> {
+        let at = pos(p)?;
+        self.with_rules(p, |rules, types| {
+            check_digest(p, &digest(rules.iter()))?;
+            if at >= rules.len() {
+                return Err(SimError::die(format!("no rule at position {at}")));
+            }
+            if let Some(to) = p.get("moveto") {
+                let to: usize = to.parse().map_err(|_| SimError::param("moveto", format!("type check ('integer') failed - got '{to}'")))?;
+                let rule = rules.remove(at);
+                rules.insert(to.min(rules.len()), rule);
+                return Ok(Value::Null);
+            }
+            let mut rule = rules[at].clone();
+            apply_fields(&mut rule, p, types)?;
+            rules[at] = rule;
+            Ok(Value::Null)
+        })
+    }
+
+    pub fn fw_rule_delete(&self, p: &BTreeMap<String, String>) -> Result<Value, SimError> {
+        let at = pos(p)?;
+        self.with_rules(p, |rules, _| {
+            check_digest(p, &digest(rules.iter()))?;
+            if at >= rules.len() {
+                return Err(SimError::die(format!("no rule at position {at}")));
+            }
+            rules.remove(at);
+            Ok(Value::Null)
+        })
+    }
+
+    pub fn fw_options(&self, p: &BTreeMap<String, String>) -> Result<Value, SimError> {
+        let node = req(p, "node")?;
+        let vmid = crate::sim::int(p, "vmid")?;
+        let mut c = self.lock();
+        c.vm(&node, vmid)?;
+        let fw = c.vm_firewalls.entry(vmid).or_default();
+        let opts: Vec<Rule> = vec![fw.options.clone()];
+        let mut v = json!({"digest": digest(opts.iter())});
+        for (k, val) in &fw.options {
+            v[k] = match k.as_str() {
+                "enable" | "dhcp" | "macfilter" | "ipfilter" | "ndp" | "radv" => json!(val.parse::<i64>().unwrap_or(0)),
+                _ => json!(val),
+            };
+        }
+        Ok(v)
+    }
+
+    pub fn fw_options_set(&self, p: &BTreeMap<String, String>) -> Result<Value, SimError> {
+        let node = req(p, "node")?;
+        let vmid = crate::sim::int(p, "vmid")?;
+        let mut c = self.lock();
+        c.vm(&node, vmid)?;
+        let fw = c.vm_firewalls.entry(vmid).or_default();
+        check_digest(p, &digest(vec![fw.options.clone()].iter()))?;
+        for k in ["enable", "policy_in", "policy_out", "dhcp", "macfilter", "ipfilter", "ndp", "radv", "log_level_in", "log_level_out"] {
+            if let Some(v) = p.get(k) {
+                fw.options.insert(k.to_owned(), v.clone());
+            }
+        }
+        if let Some(list) = p.get("delete") {
+            for k in list.split([',', ';', ' ']).filter(|f| !f.is_empty()) {
+                fw.options.remove(k);
+            }
+        }
+        Ok(Value::Null)
+    }
+}
