@@ -107,13 +107,27 @@ impl PveClient {
     /// Sends a request and decodes `data` into `T`. Reads are retried with backoff while the
     /// cluster is unreachable; writes are sent once.
     pub async fn call<T: DeserializeOwned>(&self, req: &Request) -> Result<T, PveError> {
-        let data = self.call_value(req).await?;
-        serde_json::from_value(data)
+        #[derive(serde::Deserialize)]
+        struct Envelope<T> {
+            data: T,
+        }
+        // Straight from the bytes into `T` (no intermediate JSON tree: the inventory of a
+        // large cluster decodes several times faster this way).
+        let body = self.call_bytes(req).await?;
+        serde_json::from_slice::<Envelope<T>>(&body)
+            .map(|e| e.data)
             .map_err(|e| PveError::new(ErrorKind::Rejected, 200, format!("unexpected answer to {} {}: {e}", req.method.as_str(), req.template)))
     }
 
     /// The raw `data` value.
     pub async fn call_value(&self, req: &Request) -> Result<Value, PveError> {
+        let body = self.call_bytes(req).await?;
+        let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        Ok(json.get("data").cloned().unwrap_or(Value::Null))
+    }
+
+    /// The body of a successful answer.
+    async fn call_bytes(&self, req: &Request) -> Result<bytes::Bytes, PveError> {
         let mut attempt = 0;
         loop {
             match self.send_once(req).await {
@@ -128,7 +142,7 @@ impl PveClient {
         }
     }
 
-    async fn send_once(&self, req: &Request) -> Result<Value, PveError> {
+    async fn send_once(&self, req: &Request) -> Result<bytes::Bytes, PveError> {
         let url = format!("{}/api2/json{}", self.config.base_url, req.path);
         let method = match req.method {
             Method::Get => reqwest::Method::GET,
@@ -153,10 +167,10 @@ impl PveClient {
         }
         let reason = resp.status().canonical_reason().unwrap_or("").to_owned();
         let body = resp.bytes().await.map_err(unreachable)?;
-        let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         if (200..300).contains(&status) {
-            return Ok(json.get("data").cloned().unwrap_or(Value::Null));
+            return Ok(body);
         }
+        let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         let message = json.get("message").and_then(Value::as_str).map_or(reason, str::to_owned);
         let errors: BTreeMap<String, String> = json
             .get("errors")
