@@ -52,6 +52,23 @@ struct TicketEntry {
 
 const TICKET_LIFETIME_S: u64 = 2 * 60 * 60;
 
+/// `/pvesim/faults`: read or replace the fault settings (same token as the API).
+async fn faults(State(st): State<AppState>, method: Method, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(e) = authenticate(&st, &Method::GET, &headers) {
+        return e.into_response();
+    }
+    if method == Method::PUT {
+        let parsed: Result<crate::faults::Faults, _> = serde_json::from_slice(&body);
+        match parsed.map_err(|e| e.to_string()).and_then(|f| st.sim.faults.set(f)) {
+            Ok(()) => {}
+            Err(e) => return (StatusCode::BAD_REQUEST, axum::Json(json!({"data": null, "message": e}))).into_response(),
+        }
+    }
+    let reads = st.sim.faults.reads.load(std::sync::atomic::Ordering::Relaxed);
+    let writes = st.sim.faults.writes.load(std::sync::atomic::Ordering::Relaxed);
+    axum::Json(json!({"data": st.sim.faults.get(), "received": {"reads": reads, "writes": writes}})).into_response()
+}
+
 pub fn router(sim: Sim, access: Access) -> Router {
     let state = AppState {
         sim,
@@ -59,7 +76,10 @@ pub fn router(sim: Sim, access: Access) -> Router {
         access: Arc::new(access),
         tickets: Arc::new(Mutex::new(HashMap::new())),
     };
-    Router::new().route("/api2/json/{*path}", any(handle)).with_state(state)
+    Router::new()
+        .route("/api2/json/{*path}", any(handle))
+        .route("/pvesim/faults", axum::routing::get(faults).put(faults))
+        .with_state(state)
 }
 
 fn decode(seg: &str) -> String {
@@ -109,6 +129,25 @@ fn route(method: &str, path: &str) -> Option<(&'static str, BTreeMap<String, Str
 }
 
 async fn handle(State(st): State<AppState>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let faults = st.sim.faults.get();
+    if faults.latency_ms > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(faults.latency_ms)).await;
+    }
+    let write = method != Method::GET;
+    st.sim.faults.count(write);
+    let path = uri.path().strip_prefix("/api2/json").unwrap_or(uri.path());
+    let node = path.strip_prefix("/nodes/").and_then(|r| r.split('/').next()).unwrap_or("");
+    if !node.is_empty() && st.sim.faults.node_down(node) {
+        let msg = format!("Connection refused: proxy to node '{node}' failed");
+        return SimError { status: StatusCode::from_u16(595).unwrap_or(StatusCode::BAD_GATEWAY), message: msg, errors: BTreeMap::new() }.into_response();
+    }
+    if !write && st.sim.faults.hit(|f| f.read_error_rate) {
+        return SimError { status: StatusCode::SERVICE_UNAVAILABLE, message: "simulated unavailability (fault injection)".into(), errors: BTreeMap::new() }
+            .into_response();
+    }
+    if write && st.sim.faults.hit(|f| f.write_error_rate) {
+        return SimError::die("simulated failure (fault injection)").into_response();
+    }
     let gzip_ok = headers.get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("gzip"));
     match handle_inner(&st, &method, &uri, &headers, &body) {
         Ok(Answer::Data(data, extra)) => {

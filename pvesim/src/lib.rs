@@ -7,6 +7,7 @@
 //! HA, ipsets and aliases.
 
 pub mod error;
+pub mod faults;
 pub mod firewall;
 pub mod http;
 pub mod sim;
@@ -19,6 +20,7 @@ use std::net::SocketAddr;
 
 use tokio::net::TcpListener;
 
+pub use faults::Faults;
 pub use http::Access;
 pub use sim::{Layout, Sim};
 pub use timing::Profile;

@@ -27,6 +27,21 @@ struct Cli {
     /// instant, fast, realistic or realistic:<factor>.
     #[arg(long, default_value = "realistic")]
     profile: String,
+    /// Fault injection: probability (0–1) that a read answers 503.
+    #[arg(long, default_value_t = 0.0)]
+    fault_read_error_rate: f64,
+    /// Fault injection: probability that a write answers 500.
+    #[arg(long, default_value_t = 0.0)]
+    fault_write_error_rate: f64,
+    /// Fault injection: milliseconds added to every answer.
+    #[arg(long, default_value_t = 0)]
+    fault_latency_ms: u64,
+    /// Fault injection: a node that stops answering (repeatable).
+    #[arg(long)]
+    fault_node_down: Vec<String>,
+    /// Fault injection: probability that a task fails midway.
+    #[arg(long, default_value_t = 0.0)]
+    fault_task_failure_rate: f64,
 }
 
 fn main() -> ExitCode {
@@ -50,6 +65,17 @@ fn main() -> ExitCode {
         let layout = pvesim::Layout { nodes: cli.nodes, seed: cli.seed, vms: cli.vms, shared_storage: true };
         match pvesim::start(cli.listen, &layout, profile, &cli.token, &cli.password).await {
             Ok(running) => {
+                let faults = pvesim::Faults {
+                    read_error_rate: cli.fault_read_error_rate,
+                    write_error_rate: cli.fault_write_error_rate,
+                    latency_ms: cli.fault_latency_ms,
+                    down_nodes: cli.fault_node_down.clone(),
+                    task_failure_rate: cli.fault_task_failure_rate,
+                };
+                if let Err(e) = running.sim.faults.set(faults) {
+                    eprintln!("pvesim: {e}");
+                    return ExitCode::from(2);
+                }
                 println!("pvesim is serving a {}-node cluster at {}/api2/json", cli.nodes, running.url);
                 let _ = tokio::signal::ctrl_c().await;
                 ExitCode::SUCCESS

@@ -33,6 +33,7 @@ pub struct Sim {
     /// per storage, as on a real cluster.
     busy: Arc<Mutex<HashMap<String, u64>>>,
     aborted: Arc<Mutex<std::collections::HashSet<String>>>,
+    pub faults: crate::faults::FaultState,
 }
 
 /// The cluster layout to start with.
@@ -138,6 +139,7 @@ impl Sim {
             profile,
             busy: Arc::new(Mutex::new(HashMap::new())),
             aborted: Arc::new(Mutex::new(Default::default())),
+            faults: crate::faults::FaultState::new(crate::faults::Faults::default(), layout.seed),
         }
     }
 
@@ -167,6 +169,16 @@ impl Sim {
         let task = Task { upid: upid.clone(), state: TaskState::Running, log: vec![format!("starting {kind} {id}")], endtime: None };
         c.tasks.insert(upid.as_str().to_owned(), task);
         let duration = wait + self.profile.duration(work);
+        // Fault injection: this task will fail midway (its work rolled back).
+        let fail = self.faults.hit(|f| f.task_failure_rate);
+        let effect: Effect = if fail {
+            Box::new(move |c, _| {
+                let _ = effect(c, true);
+                Err("simulated task failure (fault injection)".into())
+            })
+        } else {
+            effect
+        };
         if duration.is_zero() {
             finish(c, &upid, effect, false);
         } else {
@@ -673,7 +685,7 @@ impl Sim {
                 let used: u64 = c.vms.values().filter(|v| v.node == n.name && v.running).map(|v| v.memory_mib() * MIB / 2).sum();
                 out.push(json!({
                     "id": format!("node/{}", n.name), "type": "node", "node": n.name,
-                    "status": if n.online { "online" } else { "offline" },
+                    "status": if n.online && !self.faults.node_down(&n.name) { "online" } else { "offline" },
                     "cpu": 0.05 + 0.3 * noise(n.name.len() as u64, now / 60), "maxcpu": n.cpus,
                     "mem": (8 * GIB + used).min(n.memory), "maxmem": n.memory, "disk": 12 * GIB, "maxdisk": 100 * GIB,
                     "uptime": now.saturating_sub(n.booted_at), "level": "", "cgroup-mode": 2,
@@ -704,6 +716,9 @@ impl Sim {
                     o.insert("node".into(), json!(vm.node));
                     o.insert("maxcpu".into(), json!(vm.cpus()));
                     o.insert("template".into(), json!(u8::from(vm.is_template())));
+                    if self.faults.node_down(&vm.node) {
+                        o.insert("status".into(), json!("unknown"));
+                    }
                 }
                 out.push(v);
             }
@@ -731,7 +746,7 @@ impl Sim {
             c.nodes
                 .values()
                 .map(|n| {
-                    json!({"node": n.name, "status": if n.online { "online" } else { "offline" }, "id": format!("node/{}", n.name),
+                    json!({"node": n.name, "status": if n.online && !self.faults.node_down(&n.name) { "online" } else { "offline" }, "id": format!("node/{}", n.name),
                         "type": "node", "cpu": 0.05 + 0.3 * noise(n.name.len() as u64, now / 60), "maxcpu": n.cpus,
                         "mem": 8 * GIB, "maxmem": n.memory, "uptime": now.saturating_sub(n.booted_at), "level": "",
                         "ssl_fingerprint": crate::SIM_FINGERPRINT})

@@ -1,0 +1,80 @@
+//! Fault injection, so reliability tests can make the "cluster" misbehave: errors per class of
+//! call, added latency, nodes that stop answering, tasks that fail midway. Set at start (flags)
+//! or at run time (`PUT /pvesim/faults`, JSON).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+
+use crate::state::Rng;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Faults {
+    /// Probability (0–1) that a read (GET) answers 503, as a busy or restarting pveproxy does.
+    pub read_error_rate: f64,
+    /// Probability that a write (POST/PUT/DELETE) answers 500 "simulated failure".
+    pub write_error_rate: f64,
+    /// Added before every answer.
+    pub latency_ms: u64,
+    /// Nodes that stop answering: their calls get 595 (the proxy cannot reach them), they show
+    /// `offline` and their VMs `unknown`.
+    pub down_nodes: Vec<String>,
+    /// Probability that a task fails midway (its work is rolled back).
+    pub task_failure_rate: f64,
+}
+
+impl Faults {
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, p) in [("read_error_rate", self.read_error_rate), ("write_error_rate", self.write_error_rate), ("task_failure_rate", self.task_failure_rate)] {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(format!("{name} must be between 0 and 1"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The live fault settings plus what the simulator received (for tests to assert on).
+#[derive(Debug, Clone)]
+pub struct FaultState {
+    settings: Arc<Mutex<(Faults, Rng)>>,
+    pub reads: Arc<AtomicU64>,
+    pub writes: Arc<AtomicU64>,
+}
+
+impl FaultState {
+    pub fn new(faults: Faults, seed: u64) -> FaultState {
+        FaultState {
+            settings: Arc::new(Mutex::new((faults, Rng::new(seed ^ 0xFA17)))),
+            reads: Arc::new(AtomicU64::new(0)),
+            writes: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    pub fn get(&self) -> Faults {
+        self.settings.lock().unwrap_or_else(|p| p.into_inner()).0.clone()
+    }
+
+    pub fn set(&self, faults: Faults) -> Result<(), String> {
+        faults.validate()?;
+        self.settings.lock().unwrap_or_else(|p| p.into_inner()).0 = faults;
+        Ok(())
+    }
+
+    /// Draws against a probability with the seeded source (deterministic per seed).
+    pub fn hit(&self, pick: impl Fn(&Faults) -> f64) -> bool {
+        let mut s = self.settings.lock().unwrap_or_else(|p| p.into_inner());
+        let p = pick(&s.0);
+        p > 0.0 && s.1.unit() < p
+    }
+
+    pub fn node_down(&self, node: &str) -> bool {
+        self.settings.lock().unwrap_or_else(|p| p.into_inner()).0.down_nodes.iter().any(|n| n == node)
+    }
+
+    pub fn count(&self, write: bool) {
+        if write { &self.writes } else { &self.reads }.fetch_add(1, Ordering::Relaxed);
+    }
+}
