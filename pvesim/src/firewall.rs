@@ -263,8 +263,7 @@ impl Sim {
         let mut c = self.lock();
         c.vm(&node, vmid)?;
         let fw = c.vm_firewalls.entry(vmid).or_default();
-        let opts: Vec<Rule> = vec![fw.options.clone()];
-        let mut v = json!({"digest": digest(opts.iter())});
+        let mut v = json!({"digest": digest(std::iter::once(&fw.options))});
         for (k, val) in &fw.options {
             v[k] = match k.as_str() {
                 "enable" | "dhcp" | "macfilter" | "ipfilter" | "ndp" | "radv" => json!(val.parse::<i64>().unwrap_or(0)),
@@ -280,7 +279,7 @@ impl Sim {
         let mut c = self.lock();
         c.vm(&node, vmid)?;
         let fw = c.vm_firewalls.entry(vmid).or_default();
-        check_digest(p, &digest(vec![fw.options.clone()].iter()))?;
+        check_digest(p, &digest(std::iter::once(&fw.options)))?;
         for k in ["enable", "policy_in", "policy_out", "dhcp", "macfilter", "ipfilter", "ndp", "radv", "log_level_in", "log_level_out"] {
             if let Some(v) = p.get(k) {
                 fw.options.insert(k.to_owned(), v.clone());
