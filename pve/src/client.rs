@@ -44,6 +44,8 @@ pub struct PveConfig {
     pub read_retries: u32,
     /// First backoff; doubles per retry.
     pub backoff: Duration,
+    /// Ticket auth: renew the shared ticket once it is this old (PVE tickets live 2 h).
+    pub ticket_renew_after: Duration,
 }
 
 impl PveConfig {
@@ -55,12 +57,10 @@ impl PveConfig {
             timeout: Duration::from_secs(30),
             read_retries: 3,
             backoff: Duration::from_millis(200),
+            ticket_renew_after: Duration::from_secs(60 * 60),
         }
     }
 }
-
-/// Tickets live 2 h; renew well before.
-const TICKET_RENEW_AFTER: Duration = Duration::from_secs(60 * 60);
 
 #[derive(Debug, Clone)]
 struct Ticket {
@@ -201,7 +201,7 @@ impl PveClient {
             return Err(PveError::new(ErrorKind::Auth, 0, "not using ticket authentication"));
         };
         let mut slot = self.ticket.lock().await;
-        if let Some(t) = slot.as_ref().filter(|t| t.issued.elapsed() < TICKET_RENEW_AFTER) {
+        if let Some(t) = slot.as_ref().filter(|t| t.issued.elapsed() < self.config.ticket_renew_after) {
             return Ok(t.clone());
         }
         let secret = slot.as_ref().map_or(password.as_str(), |t| t.ticket.as_str()).to_owned();

@@ -42,6 +42,10 @@ pub struct FaultState {
     settings: Arc<Mutex<(Faults, Rng)>>,
     pub reads: Arc<AtomicU64>,
     pub writes: Arc<AtomicU64>,
+    /// Tickets issued by `/access/ticket` (logins and renewals).
+    pub tickets: Arc<AtomicU64>,
+    /// Of those, renewals (the current ticket given as the password).
+    pub renewals: Arc<AtomicU64>,
 }
 
 impl FaultState {
@@ -50,6 +54,8 @@ impl FaultState {
             settings: Arc::new(Mutex::new((faults, Rng::new(seed ^ 0xFA17)))),
             reads: Arc::new(AtomicU64::new(0)),
             writes: Arc::new(AtomicU64::new(0)),
+            tickets: Arc::new(AtomicU64::new(0)),
+            renewals: Arc::new(AtomicU64::new(0)),
         }
     }
 

@@ -379,5 +379,9 @@ fn ticket(st: &AppState, p: &BTreeMap<String, String>) -> Result<Value, SimError
     let ticket = format!("PVE:{username}:{now:08X}::{sig}");
     let csrf = format!("{now:08X}:{}", &sig[..16]);
     tickets.insert(ticket.clone(), TicketEntry { user: username.clone(), csrf: csrf.clone(), issued: now });
+    st.sim.faults.tickets.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if renewing {
+        st.sim.faults.renewals.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
     Ok(json!({"username": username, "ticket": ticket, "CSRFPreventionToken": csrf, "clustername": "pvesim", "cap": {}}))
 }

@@ -229,3 +229,49 @@ async fn tickets_with_csrf_and_bad_tokens() {
     // The secret never shows in debug output.
     assert!(!format!("{bad_token:?}").contains("guess"));
 }
+
+#[tokio::test]
+async fn one_ticket_is_shared_by_concurrent_calls_and_renewed_with_itself() {
+    use std::sync::atomic::Ordering;
+    let (s, _) = sim(Profile::Instant).await;
+    let password = Auth::Password { username: "root@pam".into(), password: "root-password".into() };
+    let shared = PveClient::new(PveConfig::new(&s.url, password.clone(), TlsMode::System)).unwrap();
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let c = shared.clone();
+        calls.spawn(async move { c.vm_status("pve1", 100).await.is_ok() });
+    }
+    while let Some(ok) = calls.join_next().await {
+        assert!(ok.unwrap());
+    }
+    assert_eq!(s.sim.faults.tickets.load(Ordering::SeqCst), 1, "one login for all calls, never a ticket per call");
+
+    // A ticket due for renewal is renewed by posting it as the password.
+    let mut config = PveConfig::new(&s.url, password, TlsMode::System);
+    config.ticket_renew_after = Duration::ZERO;
+    let renewing = PveClient::new(config).unwrap();
+    renewing.nodes().await.unwrap();
+    renewing.nodes().await.unwrap();
+    assert_eq!(s.sim.faults.tickets.load(Ordering::SeqCst), 3);
+    assert_eq!(s.sim.faults.renewals.load(Ordering::SeqCst), 1, "the second ticket came from renewing the first");
+}
+
+#[tokio::test]
+async fn async_config_and_converting_to_a_template() {
+    let (_s, c) = sim(Profile::Instant).await;
+    let clone = c.vm_clone("pve1", 9000, 170, &CloneOptions { full: Some(true), ..Default::default() }).await.unwrap();
+    c.wait_task(&clone, WAIT, fast()).await.unwrap();
+    let task = c.vm_update_config_async("pve1", 170, &ConfigUpdate::new().description("golden image").tags(&["base", "web"])).await.unwrap();
+    c.wait_task(&task.expect("POST config answers a task"), WAIT, fast()).await.unwrap();
+    let cfg = c.vm_config("pve1", 170).await.unwrap();
+    assert_eq!((cfg.get("description"), cfg.get("tags")), (Some("golden image"), Some("base;web")));
+
+    let t = c.vm_template("pve1", 170).await.unwrap();
+    c.wait_task(&t, WAIT, fast()).await.unwrap();
+    let cfg = c.vm_config("pve1", 170).await.unwrap();
+    assert_eq!(cfg.get("template"), Some("1"));
+    assert!(cfg.get("scsi0").unwrap().starts_with("local-lvm:base-170-disk-0"), "disks become base disks");
+    let again = c.vm_template("pve1", 170).await.unwrap_err();
+    assert_eq!(again.message, "you can't convert a template to a template");
+    assert!(c.vm_status("pve1", 170).await.unwrap().template);
+}

@@ -60,6 +60,21 @@ async fn groups_and_rules_behave_like_pve_firewall() {
     c.delete_security_group("app").await.unwrap();
     let gone = c.security_group_rules("app").await.unwrap_err();
     assert_eq!((gone.kind, gone.message.as_str()), (ErrorKind::NotFound, "no such security group 'app'"));
+    // Update a rule in place: the comment changes, the rest stays.
+    let mut http = c.security_group_rule("web", 0).await.unwrap();
+    let spec = RuleSpec {
+        kind: http.kind.clone(),
+        action: http.action.clone(),
+        enable: http.enable,
+        proto: http.proto.clone(),
+        dport: http.dport.clone(),
+        comment: Some("public HTTP".into()),
+        ..Default::default()
+    };
+    c.update_security_group_rule("web", 0, &spec, Some(&http.digest)).await.unwrap();
+    let updated = c.security_group_rule("web", 0).await.unwrap();
+    http.comment = Some("public HTTP".into());
+    assert_eq!((updated.comment, updated.dport, updated.enable), (http.comment, http.dport, http.enable));
     c.update_security_group_comment("web", "Public web tier", None).await.unwrap();
     let web = c.security_groups().await.unwrap().into_iter().find(|g| g.group == "web").unwrap();
     assert_eq!(web.comment.as_deref(), Some("Public web tier"));
