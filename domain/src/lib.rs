@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod db;
 pub mod error;
 pub mod iam;
+pub mod jobs;
 pub mod services;
 pub mod settings;
 pub mod users;

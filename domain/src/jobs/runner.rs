@@ -1,0 +1,322 @@
+//! The worker pool: claims jobs (with a lease kept alive by a heartbeat), runs the handler for
+//! the job's kind, and records the outcome. A job whose instance died is claimed again once its
+//! lease expires and resumes after its last finished step; after too many attempts it fails
+//! with a clear reason instead of looping or staying "running" forever.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+use super::limits::KeyedLimits;
+use super::store::JobStore;
+use super::{Job, JobStatus};
+use crate::{Error, Result};
+
+/// How a handler's run ended (when it did not fail or get cancelled).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StepOutcome {
+    pub result: Option<Value>,
+}
+
+/// Why a run stopped early.
+#[derive(Debug)]
+pub enum Stop {
+    /// Cancelled at a step boundary.
+    Cancelled,
+    /// The job failed with this message.
+    Failed(String),
+    /// The database failed under us: the job stays claimed and is resumed later.
+    Storage(Error),
+}
+
+impl From<Error> for Stop {
+    fn from(e: Error) -> Self {
+        Stop::Storage(e)
+    }
+}
+
+pub type HandlerFuture<'a> = Pin<Box<dyn Future<Output = std::result::Result<StepOutcome, Stop>> + Send + 'a>>;
+
+/// One kind of job. `run` is called again after a crash: write it as `ctx.step` calls, each
+/// idempotent, so finished steps are skipped on the second run.
+pub trait JobHandler: Send + Sync + 'static {
+    fn kind(&self) -> &'static str;
+    fn run<'a>(&'a self, ctx: &'a mut JobContext) -> HandlerFuture<'a>;
+}
+
+/// What a handler sees while it runs.
+pub struct JobContext {
+    pub job: Job,
+    store: JobStore,
+    pub limits: KeyedLimits,
+    next_step: i64,
+    total_steps: i64,
+    failed_items: usize,
+    ok_items: usize,
+}
+
+impl JobContext {
+    /// Declares how many steps the job has, for its progress.
+    pub fn plan(&mut self, total_steps: usize) {
+        self.total_steps = i64::try_from(total_steps).unwrap_or(1).max(1);
+    }
+
+    /// Runs step number N (counted by call order) unless a previous run already finished it.
+    /// Checks for cancellation first. A step that fails fails the job.
+    pub async fn step<F, Fut>(&mut self, name: &str, f: F) -> std::result::Result<(), Stop>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = std::result::Result<(), String>>,
+    {
+        let index = self.next_step;
+        self.next_step += 1;
+        if index < self.job.steps_done {
+            return Ok(());
+        }
+        if self.store.cancel_requested(self.job.id).await? {
+            return Err(Stop::Cancelled);
+        }
+        self.store.set_step(self.job.id, name).await?;
+        self.store.log(self.job.id, "info", None, &format!("step {}: {name}", index + 1)).await?;
+        f().await.map_err(Stop::Failed)?;
+        let done = index + 1;
+        self.store.step_done(self.job.id, done, done * 100 / self.total_steps.max(done), name).await?;
+        Ok(())
+    }
+
+    /// The job's items (the servers of a bulk job), in order.
+    pub async fn items(&self) -> std::result::Result<Vec<super::JobItem>, Stop> {
+        Ok(self.store.items(self.job.id).await?)
+    }
+
+    pub async fn log(&self, line: &str) -> std::result::Result<(), Stop> {
+        Ok(self.store.log(self.job.id, "info", None, line).await?)
+    }
+
+    /// Records an item's success.
+    pub async fn item_ok(&mut self, position: i64, result: Option<&Value>) -> std::result::Result<(), Stop> {
+        self.ok_items += 1;
+        Ok(self.store.set_item(self.job.id, position, "succeeded", result, None).await?)
+    }
+
+    /// Records an item's failure; the job goes on with the others.
+    pub async fn item_failed(&mut self, position: i64, error: &str) -> std::result::Result<(), Stop> {
+        self.failed_items += 1;
+        self.store.log(self.job.id, "error", None, &format!("item {position}: {error}")).await?;
+        Ok(self.store.set_item(self.job.id, position, "failed", None, Some(error)).await?)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RunnerConfig {
+    /// A name unique per instance (leases are held in its name).
+    pub instance: String,
+    pub workers: usize,
+    /// A claim without a heartbeat for this long is considered dead.
+    pub lease: Duration,
+    /// How often idle workers look for work (they are also woken on enqueue).
+    pub poll: Duration,
+    /// Runs (first + resumptions) before a job is failed for good.
+    pub max_attempts: i64,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        RunnerConfig {
+            instance: format!("proxfleet-{}", crate::auth::tokens::random_secret().get(..8).unwrap_or("x")),
+            workers: 4,
+            lease: Duration::from_secs(30),
+            poll: Duration::from_millis(500),
+            max_attempts: 3,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct JobRunner {
+    store: JobStore,
+    handlers: Arc<HashMap<String, Arc<dyn JobHandler>>>,
+    config: RunnerConfig,
+    limits: KeyedLimits,
+    wake: Arc<Notify>,
+}
+
+/// The running workers; aborting them is what a crash looks like to the database.
+pub struct RunnerHandle {
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl RunnerHandle {
+    /// Stops every worker at once, mid-step if need be (their jobs keep their leases until
+    /// they expire, exactly as when the process dies).
+    pub fn abort(&self) {
+        for w in &self.workers {
+            w.abort();
+        }
+    }
+}
+
+impl Drop for RunnerHandle {
+    fn drop(&mut self) {
+        self.abort();
+    }
+}
+
+impl JobRunner {
+    pub fn new(store: JobStore, config: RunnerConfig, limits: KeyedLimits) -> Self {
+        JobRunner { store, handlers: Arc::new(HashMap::new()), config, limits, wake: Arc::new(Notify::new()) }
+    }
+
+    pub fn register(mut self, handler: impl JobHandler) -> Self {
+        let mut map: HashMap<String, Arc<dyn JobHandler>> = (*self.handlers).clone();
+        map.insert(handler.kind().to_owned(), Arc::new(handler));
+        self.handlers = Arc::new(map);
+        self
+    }
+
+    /// Wakes an idle worker (call after enqueueing).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    pub fn instance(&self) -> &str {
+        &self.config.instance
+    }
+
+    pub fn start(&self) -> RunnerHandle {
+        let workers = (0..self.config.workers.max(1))
+            .map(|_| {
+                let me = self.clone();
+                tokio::spawn(async move { me.work().await })
+            })
+            .collect();
+        RunnerHandle { workers }
+    }
+
+    async fn work(self) {
+        let kinds: Vec<String> = self.handlers.keys().cloned().collect();
+        let lease_ms = i64::try_from(self.config.lease.as_millis()).unwrap_or(30_000);
+        loop {
+            match self.store.claim(&self.config.instance, &kinds, lease_ms).await {
+                Ok(Some(job)) => self.run(job, lease_ms).await,
+                Ok(None) => {
+                    let _ = tokio::time::timeout(self.config.poll, self.wake.notified()).await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot claim jobs; retrying");
+                    tokio::time::sleep(self.config.poll).await;
+                }
+            }
+        }
+    }
+
+    async fn run(&self, job: Job, lease_ms: i64) {
+        let id = job.id;
+        if job.attempts > self.config.max_attempts {
+            let msg = format!(
+                "gave up after {} attempts: the instance running this job stopped each time before it finished",
+                job.attempts - 1
+            );
+            let _ = self.store.log(id, "error", None, &msg).await;
+            let _ = self.store.finish(id, JobStatus::Failed, None, Some(&msg)).await;
+            return;
+        }
+        if job.attempts > 1 {
+            let _ = self
+                .store
+                .log(id, "warn", None, &format!("resumed after an interrupted run (attempt {}), after step {}", job.attempts, job.steps_done))
+                .await;
+        }
+        let Some(handler) = self.handlers.get(&job.kind).cloned() else { return };
+        let mut ctx = JobContext { job, store: self.store.clone(), limits: self.limits.clone(), next_step: 0, total_steps: 1, failed_items: 0, ok_items: 0 };
+        // The heartbeat runs in this same task, beside the handler: if the worker dies, the
+        // lease stops being renewed with it (a separate task could outlive it).
+        let every = self.config.lease / 3;
+        let outcome = {
+            let run = handler.run(&mut ctx);
+            tokio::pin!(run);
+            loop {
+                tokio::select! {
+                    out = &mut run => break out,
+                    _ = tokio::time::sleep(every) => {
+                        if let Err(e) = self.store.heartbeat(id, &self.config.instance, lease_ms).await {
+                            tracing::warn!(job = id, error = %e, "cannot renew a job lease");
+                        }
+                    }
+                }
+            }
+        };
+        let (status, result, error) = match outcome {
+            Ok(out) if ctx.failed_items > 0 && ctx.ok_items == 0 => (JobStatus::Failed, out.result, Some("every item failed".to_owned())),
+            Ok(out) if ctx.failed_items > 0 => {
+                (JobStatus::PartiallyFailed, out.result, Some(format!("{} of {} items failed", ctx.failed_items, ctx.failed_items + ctx.ok_items)))
+            }
+            Ok(out) => (JobStatus::Succeeded, out.result, None),
+            Err(Stop::Cancelled) => (JobStatus::Cancelled, None, Some("cancelled".to_owned())),
+            Err(Stop::Failed(m)) => (JobStatus::Failed, None, Some(m)),
+            Err(Stop::Storage(e)) => {
+                // Leave it claimed: the lease expires and the job is resumed.
+                tracing::error!(job = id, error = %e, "database failure while running a job");
+                return;
+            }
+        };
+        let line = match (&status, &error) {
+            (JobStatus::Succeeded, _) => "finished: succeeded".to_owned(),
+            (s, Some(e)) => format!("finished: {} — {e}", s.as_str()),
+            (s, None) => format!("finished: {}", s.as_str()),
+        };
+        let _ = self.store.log(id, if status == JobStatus::Succeeded { "info" } else { "error" }, None, &line).await;
+        if let Err(e) = self.store.finish(id, status, result.as_ref(), error.as_deref()).await {
+            tracing::error!(job = id, error = %e, "cannot record a finished job");
+        }
+    }
+}
+
+/// Runs a closure-based handler (for trivial kinds and tests).
+pub struct FnHandler<F> {
+    kind: &'static str,
+    f: F,
+}
+
+impl<F> FnHandler<F>
+where
+    F: for<'a> Fn(&'a mut JobContext) -> HandlerFuture<'a> + Send + Sync + 'static,
+{
+    pub fn new(kind: &'static str, f: F) -> Self {
+        FnHandler { kind, f }
+    }
+}
+
+impl<F> JobHandler for FnHandler<F>
+where
+    F: for<'a> Fn(&'a mut JobContext) -> HandlerFuture<'a> + Send + Sync + 'static,
+{
+    fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    fn run<'a>(&'a self, ctx: &'a mut JobContext) -> HandlerFuture<'a> {
+        (self.f)(ctx)
+    }
+}
+
+/// Waits until job `id` has finished (polling the store); for tests and synchronous doors.
+pub async fn wait_finished(store: &JobStore, id: i64, timeout: Duration) -> Result<Job> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let job = store.get(id).await?.ok_or_else(|| Error::NotFound(format!("no job {id}")))?;
+        if job.status.is_finished() {
+            return Ok(job);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(Error::Unavailable(format!("job {id} still {} after {:?}", job.status.as_str(), timeout)));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
