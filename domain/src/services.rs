@@ -11,6 +11,7 @@ use crate::auth::AuthService;
 use crate::db::{Database, SCHEMA_VERSION};
 use crate::cluster::ClusterService;
 use crate::iam::UserAdmin;
+use crate::jobs::{JobService, JobStore};
 use crate::settings::SettingsStore;
 use crate::users::UserStore;
 use crate::{clock, Backend, Result};
@@ -27,6 +28,8 @@ pub struct Services {
     pub audit: AuditLog,
     /// The Proxmox cluster (real, or the built-in simulator); set with `with_cluster`.
     pub cluster: ClusterService,
+    /// Durable jobs (the runner that executes them is started by the server).
+    pub jobs: JobService,
     started_at: i64,
     simulated_cluster: bool,
 }
@@ -66,6 +69,7 @@ impl Services {
             iam: UserAdmin::new(users.clone(), sessions, tokens, audit.clone()),
             audit,
             cluster: ClusterService::new(None),
+            jobs: JobService::new(JobStore::new(db.clone()), 4),
             users,
             db,
             started_at: clock::now_ms(),

@@ -68,6 +68,14 @@ impl Instance {
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
         let render_pool =
             RenderPool::new(threads).map_err(|e| format!("cannot start the render threads: {e}"))?;
+        // The job workers: every job kind's handler, sharing one set of concurrency limits.
+        let runner = domain::jobs::JobRunner::new(
+            services.jobs.store().clone(),
+            domain::jobs::RunnerConfig { workers: services.jobs.workers(), ..Default::default() },
+            domain::jobs::KeyedLimits::new(),
+        )
+        .with_wake(services.jobs.waker());
+        let job_workers = domain::jobs::service::register_test_jobs(runner).start();
         Ok(Instance {
             simulator: None,
             state: AppState {
@@ -75,6 +83,7 @@ impl Instance {
                 leptos_options,
                 metrics: Arc::new(HttpMetrics::default()),
                 render_pool: Arc::new(render_pool),
+                job_workers: Arc::new(job_workers),
                 behind_proxy: config.behind_proxy,
             },
         })

@@ -14,6 +14,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub metrics: Arc<HttpMetrics>,
     pub render_pool: Arc<RenderPool>,
+    /// The job workers of this instance; they stop when the last clone of the state goes.
+    pub job_workers: Arc<domain::jobs::RunnerHandle>,
     /// Trust `X-Forwarded-For` for the client's address (see `Config::behind_proxy`).
     pub behind_proxy: bool,
 }

@@ -10,12 +10,14 @@
 
 pub mod limits;
 pub mod runner;
+pub mod service;
 pub mod store;
 
 use serde::{Deserialize, Serialize};
 
 pub use limits::KeyedLimits;
 pub use runner::{wait_finished, FnHandler, HandlerFuture, JobContext, JobHandler, JobRunner, RunnerConfig, RunnerHandle, StepOutcome, Stop};
+pub use service::{JobDetail, JobService, QueueStatus};
 pub use store::{JobFilter, JobStore};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -173,6 +173,12 @@ impl JobRunner {
         JobRunner { store, handlers: Arc::new(HashMap::new()), config, limits, wake: Arc::new(Notify::new()) }
     }
 
+    /// Idle workers also wake on this signal (the job service's, so enqueueing wakes them).
+    pub fn with_wake(mut self, wake: Arc<Notify>) -> Self {
+        self.wake = wake;
+        self
+    }
+
     pub fn register(mut self, handler: impl JobHandler) -> Self {
         let mut map: HashMap<String, Arc<dyn JobHandler>> = (*self.handlers).clone();
         map.insert(handler.kind().to_owned(), Arc::new(handler));

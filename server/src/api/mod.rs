@@ -5,6 +5,7 @@ pub mod docs;
 pub mod envelope;
 pub mod error;
 pub mod extract;
+pub mod jobs;
 pub mod openapi;
 pub mod ops;
 pub mod routes;
@@ -48,6 +49,16 @@ pub fn router() -> Router<AppState> {
         .route("/admin/iam", get(users::admin_iam))
         .route("/debug/user-info", get(users::debug_user_info))
         .route("/audit", get(users::audit))
+        .route("/tasks/status", get(jobs::tasks_status))
+        .route("/tasks/config", get(jobs::tasks_config))
+        .route("/tasks/{task_id}/status", get(jobs::task_status))
+        .route("/celery/status", get(jobs::queue_status))
+        .route("/test/simple", post(jobs::test_simple))
+        .route("/test/error", post(jobs::test_error))
+        .route("/jobs", get(jobs::list))
+        .route("/jobs/{id}", get(jobs::get))
+        .route("/jobs/{id}/cancel", post(jobs::cancel))
+        .route("/jobs/{id}/retry", post(jobs::retry))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
 }

@@ -4,7 +4,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{ops, session, system, tokens, users};
+use super::{jobs, ops, session, system, tokens, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -23,6 +23,8 @@ use super::{ops, session, system, tokens, users};
         users::list, users::create, users::delete, users::reset_password, users::activate, users::deactivate,
         users::iam_data, users::set_permissions, users::set_role, users::admin_set_permissions, users::admin_set_role,
         users::debug_user_info, users::admin_overview, users::admin_users, users::admin_iam, users::audit,
+        jobs::task_status, jobs::tasks_status, jobs::tasks_config, jobs::queue_status, jobs::test_simple, jobs::test_error,
+        jobs::list, jobs::get, jobs::cancel, jobs::retry,
     ),
     modifiers(&Security),
     tags(
@@ -31,6 +33,7 @@ use super::{ops, session, system, tokens, users};
         (name = "tokens", description = "Your own API tokens (browser sessions only)"),
         (name = "users", description = "User administration (manage_users)"),
         (name = "iam", description = "Roles, permissions and the audit log (manage_users)"),
+        (name = "jobs", description = "Durable jobs, and the old tool's task endpoints its scripts poll"),
         (name = "system", description = "This proxfleet instance"),
         (name = "operations", description = "Health, metrics and API documentation"),
     )

@@ -31,6 +31,7 @@ const POST: Method = Method::POST;
 const DELETE: Method = Method::DELETE;
 const PUBLIC: Access = Access::Public;
 const SIGNED_IN: Access = Access::SignedIn;
+const AUTHENTICATED: Access = Access::Authenticated;
 const BROWSER: Access = Access::BrowserSession;
 const MANAGE_USERS: Access = Access::Permission(Permission::ManageUsers);
 
@@ -81,6 +82,17 @@ pub const ROUTES: &[RouteSpec] = &[
     route(GET, "/api/admin/users", MANAGE_USERS),
     route(GET, "/api/admin/iam", MANAGE_USERS),
     route(GET, "/api/audit", MANAGE_USERS),
+    // Jobs. Everyone sees their own jobs (view_all: everyone's); the service decides.
+    route(GET, "/api/tasks/status", AUTHENTICATED),
+    route(GET, "/api/tasks/config", AUTHENTICATED),
+    route(GET, "/api/tasks/{task_id}/status", AUTHENTICATED),
+    route(GET, "/api/celery/status", Access::Permission(Permission::ViewAll)),
+    route(POST, "/api/test/simple", MANAGE_USERS),
+    route(POST, "/api/test/error", MANAGE_USERS),
+    route(GET, "/api/jobs", AUTHENTICATED),
+    route(GET, "/api/jobs/{id}", AUTHENTICATED),
+    route(POST, "/api/jobs/{id}/cancel", AUTHENTICATED),
+    route(POST, "/api/jobs/{id}/retry", AUTHENTICATED),
 ];
 
 pub fn access_for(method: &Method, path: &str) -> Option<Access> {
