@@ -10,6 +10,7 @@ pub mod db;
 pub mod error;
 pub mod iam;
 pub mod jobs;
+pub mod notifications;
 pub mod services;
 pub mod settings;
 pub mod users;

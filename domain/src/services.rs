@@ -30,6 +30,7 @@ pub struct Services {
     pub cluster: ClusterService,
     /// Durable jobs (the runner that executes them is started by the server).
     pub jobs: JobService,
+    pub notifications: crate::notifications::Notifications,
     started_at: i64,
     simulated_cluster: bool,
 }
@@ -65,11 +66,13 @@ impl Services {
                 tokens.clone(),
                 audit.clone(),
                 Arc::new(LoginLimiter::new(lockout)),
+                crate::notifications::Notifications::new(db.clone()),
             ),
             iam: UserAdmin::new(users.clone(), sessions, tokens, audit.clone()),
             audit,
             cluster: ClusterService::new(None),
             jobs: JobService::new(JobStore::new(db.clone()), 4),
+            notifications: crate::notifications::Notifications::new(db.clone()),
             users,
             db,
             started_at: clock::now_ms(),

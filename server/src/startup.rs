@@ -74,7 +74,8 @@ impl Instance {
             domain::jobs::RunnerConfig { workers: services.jobs.workers(), ..Default::default() },
             domain::jobs::KeyedLimits::new(),
         )
-        .with_wake(services.jobs.waker());
+        .with_wake(services.jobs.waker())
+        .with_notifications(services.notifications.clone());
         let job_workers = domain::jobs::service::register_test_jobs(runner).start();
         Ok(Instance {
             simulator: None,

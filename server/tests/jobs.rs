@@ -88,3 +88,30 @@ async fn test_jobs_run_and_report_in_the_old_tools_shape() {
         assert_eq!(status, StatusCode::FORBIDDEN);
     }
 }
+
+#[tokio::test]
+async fn notifications_over_rest() {
+    for srv in spawn_each_backend().await {
+        let me = srv.login_as("operator").await;
+        let other = srv.login_as("viewer").await;
+        let (status, created) = json(me.post(&srv.at("/api/test/notification")).send().await.unwrap()).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let id = created["data"]["id"].as_i64().unwrap();
+        let (_, count) = json(me.get(&srv.at("/api/notifications/unread-count")).send().await.unwrap()).await;
+        assert_eq!(count["data"]["count"], 1);
+        let (_, list) = json(me.get(&srv.at("/api/notifications")).send().await.unwrap()).await;
+        assert_eq!((list["data"][0]["type"].as_str(), list["pagination"]["total"].as_i64()), (Some("test"), Some(1)));
+        let (_, latest) = json(me.get(&srv.at("/api/notifications/latest")).send().await.unwrap()).await;
+        assert_eq!(latest["data"]["id"], id);
+        let (status, _) = json(other.get(&srv.at(&format!("/api/notifications/{id}"))).send().await.unwrap()).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "private to its user");
+        let (status, _) = json(me.post(&srv.at(&format!("/api/notifications/{id}/read"))).send().await.unwrap()).await;
+        assert_eq!(status, StatusCode::OK);
+        let (_, count) = json(me.get(&srv.at("/api/notifications/unread-count")).send().await.unwrap()).await;
+        assert_eq!(count["data"]["count"], 0);
+        let (status, _) = json(me.request(reqwest::Method::DELETE, &srv.at(&format!("/api/notifications/{id}"))).send().await.unwrap()).await;
+        assert_eq!(status, StatusCode::OK);
+        let (_, cleared) = json(me.post(&srv.at("/api/notifications/clear-all")).send().await.unwrap()).await;
+        assert_eq!(cleared["data"]["cleared"], 0);
+    }
+}

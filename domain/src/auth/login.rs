@@ -11,6 +11,7 @@ use super::permissions::{Permission, Role};
 use super::sessions::{NewSession, Session, SessionStore};
 use super::tokens::random_secret;
 use crate::audit::{AuditLog, Record};
+use crate::notifications::{NewNotification, Notifications, Severity};
 use crate::users::{NewUser, User, UserStore};
 use crate::{clock, Error, Result};
 
@@ -27,6 +28,7 @@ pub struct AuthService {
     tokens: TokenStore,
     audit: AuditLog,
     limiter: Arc<LoginLimiter>,
+    notifications: Notifications,
 }
 
 /// Where a login comes from, for the lockout, the session record and the audit log.
@@ -44,8 +46,23 @@ fn dummy_hash() -> &'static str {
 }
 
 impl AuthService {
-    pub fn new(users: UserStore, sessions: SessionStore, tokens: TokenStore, audit: AuditLog, limiter: Arc<LoginLimiter>) -> Self {
-        AuthService { users, sessions, tokens, audit, limiter }
+    pub fn new(
+        users: UserStore,
+        sessions: SessionStore,
+        tokens: TokenStore,
+        audit: AuditLog,
+        limiter: Arc<LoginLimiter>,
+        notifications: Notifications,
+    ) -> Self {
+        AuthService { users, sessions, tokens, audit, limiter, notifications }
+    }
+
+    /// Tells a user about something done with their account (login, password change).
+    async fn tell(&self, user_id: i64, kind: &str, title: &str, message: String) -> Result<()> {
+        self.notifications
+            .create(&NewNotification { user_id: Some(user_id), kind: kind.into(), title: title.into(), message, details: String::new(), severity: Severity::Info, job_id: None })
+            .await
+            .map(|_| ())
     }
 
     pub fn sessions(&self) -> &SessionStore {
@@ -96,6 +113,7 @@ impl AuthService {
         self.users.record_login(user.id, now).await?;
         let session = self.sessions.create(user.id, origin.ip, origin.user_agent).await?;
         self.audit.record(record(true, "")).await?;
+        self.tell(user.id, "login", "Signed in", format!("Signed in from {}", origin.ip.unwrap_or("an unknown address"))).await?;
         let user = User { last_login_at: Some(now), ..user };
         Ok(LoggedIn { user, session })
     }
@@ -171,6 +189,7 @@ impl AuthService {
         let hash = password::hash_blocking(new.to_owned()).await?;
         self.users.set_password_hash(user.id, &hash, false).await?;
         self.sessions.end_all_for_user(user.id).await?;
+        self.tell(user.id, "password", "Password changed", "Your password was changed; other sessions were signed out.".into()).await?;
         if actor.method == AuthMethod::Session {
             Ok(Some(self.sessions.create(user.id, origin.ip, origin.user_agent).await?))
         } else {

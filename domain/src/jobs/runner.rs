@@ -140,6 +140,7 @@ impl Default for RunnerConfig {
 
 #[derive(Clone)]
 pub struct JobRunner {
+    notifications: Option<crate::notifications::Notifications>,
     store: JobStore,
     handlers: Arc<HashMap<String, Arc<dyn JobHandler>>>,
     config: RunnerConfig,
@@ -170,7 +171,13 @@ impl Drop for RunnerHandle {
 
 impl JobRunner {
     pub fn new(store: JobStore, config: RunnerConfig, limits: KeyedLimits) -> Self {
-        JobRunner { store, handlers: Arc::new(HashMap::new()), config, limits, wake: Arc::new(Notify::new()) }
+        JobRunner { notifications: None, store, handlers: Arc::new(HashMap::new()), config, limits, wake: Arc::new(Notify::new()) }
+    }
+
+    /// Every finished job notifies its owner, with the summary and the log in `details`.
+    pub fn with_notifications(mut self, notifications: crate::notifications::Notifications) -> Self {
+        self.notifications = Some(notifications);
+        self
     }
 
     /// Idle workers also wake on this signal (the job service's, so enqueueing wakes them).
@@ -240,6 +247,7 @@ impl JobRunner {
                 .await;
         }
         let Some(handler) = self.handlers.get(&job.kind).cloned() else { return };
+        let (owner_id, kind) = (job.owner_id, job.kind.clone());
         let mut ctx = JobContext { job, store: self.store.clone(), limits: self.limits.clone(), next_step: 0, total_steps: 1, failed_items: 0, ok_items: 0 };
         // The heartbeat runs in this same task, beside the handler: if the worker dies, the
         // lease stops being renewed with it (a separate task could outlive it).
@@ -280,7 +288,36 @@ impl JobRunner {
         let _ = self.store.log(id, if status == JobStatus::Succeeded { "info" } else { "error" }, None, &line).await;
         if let Err(e) = self.store.finish(id, status, result.as_ref(), error.as_deref()).await {
             tracing::error!(job = id, error = %e, "cannot record a finished job");
+            return;
         }
+        if let (Some(n), Some(owner)) = (&self.notifications, owner_id) {
+            if let Err(e) = self.notify(n, owner, id, &kind, status, &line).await {
+                tracing::warn!(job = id, error = %e, "cannot notify the job's owner");
+            }
+        }
+    }
+
+    async fn notify(&self, n: &crate::notifications::Notifications, owner: i64, id: i64, kind: &str, status: JobStatus, summary: &str) -> Result<()> {
+        use crate::notifications::{NewNotification, Severity};
+        let log = self.store.logs(id).await?;
+        let details = log.iter().map(|l| format!("{} [{}] {}", crate::clock::to_rfc3339(l.at), l.level, l.line)).collect::<Vec<_>>().join("\n");
+        let severity = match status {
+            JobStatus::Succeeded => Severity::Success,
+            JobStatus::PartiallyFailed => Severity::Warning,
+            JobStatus::Cancelled => Severity::Info,
+            _ => Severity::Error,
+        };
+        n.create(&NewNotification {
+            user_id: Some(owner),
+            kind: "job".into(),
+            title: format!("Job #{id} ({kind}) {}", status.as_str().replace('_', " ")),
+            message: summary.to_owned(),
+            details,
+            severity,
+            job_id: Some(id),
+        })
+        .await?;
+        Ok(())
     }
 }
 

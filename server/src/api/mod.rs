@@ -6,6 +6,7 @@ pub mod envelope;
 pub mod error;
 pub mod extract;
 pub mod jobs;
+pub mod notifications;
 pub mod openapi;
 pub mod ops;
 pub mod routes;
@@ -59,6 +60,13 @@ pub fn router() -> Router<AppState> {
         .route("/jobs/{id}", get(jobs::get))
         .route("/jobs/{id}/cancel", post(jobs::cancel))
         .route("/jobs/{id}/retry", post(jobs::retry))
+        .route("/notifications", get(notifications::list))
+        .route("/notifications/latest", get(notifications::latest))
+        .route("/notifications/unread-count", get(notifications::unread_count))
+        .route("/notifications/clear-all", post(notifications::clear_all))
+        .route("/notifications/{id}", get(notifications::get).delete(notifications::delete))
+        .route("/notifications/{id}/read", post(notifications::read))
+        .route("/test/notification", post(notifications::test))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
 }

@@ -4,7 +4,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{jobs, ops, session, system, tokens, users};
+use super::{jobs, notifications, ops, session, system, tokens, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -25,6 +25,8 @@ use super::{jobs, ops, session, system, tokens, users};
         users::debug_user_info, users::admin_overview, users::admin_users, users::admin_iam, users::audit,
         jobs::task_status, jobs::tasks_status, jobs::tasks_config, jobs::queue_status, jobs::test_simple, jobs::test_error,
         jobs::list, jobs::get, jobs::cancel, jobs::retry,
+        notifications::list, notifications::latest, notifications::unread_count, notifications::get, notifications::read,
+        notifications::delete, notifications::clear_all, notifications::test,
     ),
     modifiers(&Security),
     tags(
@@ -33,6 +35,7 @@ use super::{jobs, ops, session, system, tokens, users};
         (name = "tokens", description = "Your own API tokens (browser sessions only)"),
         (name = "users", description = "User administration (manage_users)"),
         (name = "iam", description = "Roles, permissions and the audit log (manage_users)"),
+        (name = "notifications", description = "Your notifications and broadcasts, read and cleared per user"),
         (name = "jobs", description = "Durable jobs, and the old tool's task endpoints its scripts poll"),
         (name = "system", description = "This proxfleet instance"),
         (name = "operations", description = "Health, metrics and API documentation"),

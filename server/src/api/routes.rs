@@ -93,6 +93,15 @@ pub const ROUTES: &[RouteSpec] = &[
     route(GET, "/api/jobs/{id}", AUTHENTICATED),
     route(POST, "/api/jobs/{id}/cancel", AUTHENTICATED),
     route(POST, "/api/jobs/{id}/retry", AUTHENTICATED),
+    // Notifications: each caller's own view.
+    route(GET, "/api/notifications", AUTHENTICATED),
+    route(GET, "/api/notifications/latest", AUTHENTICATED),
+    route(GET, "/api/notifications/unread-count", AUTHENTICATED),
+    route(POST, "/api/notifications/clear-all", AUTHENTICATED),
+    route(GET, "/api/notifications/{id}", AUTHENTICATED),
+    route(DELETE, "/api/notifications/{id}", AUTHENTICATED),
+    route(POST, "/api/notifications/{id}/read", AUTHENTICATED),
+    route(POST, "/api/test/notification", AUTHENTICATED),
 ];
 
 pub fn access_for(method: &Method, path: &str) -> Option<Access> {
