@@ -8,6 +8,7 @@ pub mod clock;
 pub mod cluster;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod iam;
 pub mod jobs;
 pub mod notifications;

@@ -7,6 +7,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::auth::Actor;
+use crate::events::EventBus;
 use crate::{clock, Database, Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -73,6 +74,7 @@ pub struct NewNotification {
 #[derive(Debug, Clone)]
 pub struct Notifications {
     db: Database,
+    events: EventBus,
 }
 
 /// What a reader sees: their own and broadcasts, minus what they hid, with their read state.
@@ -81,8 +83,8 @@ const VISIBLE: &str = "FROM notifications n LEFT JOIN notification_states s ON s
 const COLUMNS: &str = "n.id, n.user_id, n.kind, n.title, n.message, n.details, n.severity, n.job_id, n.created_at, s.read_at";
 
 impl Notifications {
-    pub fn new(db: Database) -> Self {
-        Notifications { db }
+    pub fn new(db: Database, events: EventBus) -> Self {
+        Notifications { db, events }
     }
 
     pub async fn create(&self, new: &NewNotification) -> Result<i64> {
@@ -100,6 +102,12 @@ impl Notifications {
         .bind(clock::now_ms())
         .fetch_one(self.db.pool())
         .await?;
+        // Live, in the seed's stream format (`{"type":"notification","title":…,"message":…}`).
+        let payload = serde_json::json!({
+            "type": "notification", "id": id, "kind": new.kind, "title": new.title, "message": new.message,
+            "severity": new.severity.as_str(), "job_id": new.job_id,
+        });
+        self.events.publish(new.user_id, "notification", payload).await?;
         Ok(id)
     }
 

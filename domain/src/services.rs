@@ -31,6 +31,8 @@ pub struct Services {
     /// Durable jobs (the runner that executes them is started by the server).
     pub jobs: JobService,
     pub notifications: crate::notifications::Notifications,
+    /// Live events for the SSE streams.
+    pub events: crate::events::EventBus,
     started_at: i64,
     simulated_cluster: bool,
 }
@@ -58,6 +60,8 @@ impl Services {
         let sessions = SessionStore::new(db.clone(), sessions);
         let audit = AuditLog::new(db.clone());
         let tokens = TokenStore::new(db.clone());
+        let events = crate::events::EventBus::new(db.clone());
+        let notifications = crate::notifications::Notifications::new(db.clone(), events.clone());
         Services {
             settings: SettingsStore::new(db.clone()),
             auth: AuthService::new(
@@ -66,13 +70,14 @@ impl Services {
                 tokens.clone(),
                 audit.clone(),
                 Arc::new(LoginLimiter::new(lockout)),
-                crate::notifications::Notifications::new(db.clone()),
+                notifications.clone(),
             ),
             iam: UserAdmin::new(users.clone(), sessions, tokens, audit.clone()),
             audit,
             cluster: ClusterService::new(None),
             jobs: JobService::new(JobStore::new(db.clone()), 4),
-            notifications: crate::notifications::Notifications::new(db.clone()),
+            notifications,
+            events,
             users,
             db,
             started_at: clock::now_ms(),

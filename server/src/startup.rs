@@ -75,7 +75,8 @@ impl Instance {
             domain::jobs::KeyedLimits::new(),
         )
         .with_wake(services.jobs.waker())
-        .with_notifications(services.notifications.clone());
+        .with_notifications(services.notifications.clone())
+        .with_events(services.events.clone());
         let job_workers = domain::jobs::service::register_test_jobs(runner).start();
         Ok(Instance {
             simulator: None,
@@ -85,6 +86,7 @@ impl Instance {
                 metrics: Arc::new(HttpMetrics::default()),
                 render_pool: Arc::new(render_pool),
                 job_workers: Arc::new(job_workers),
+                event_streams: Default::default(),
                 behind_proxy: config.behind_proxy,
             },
         })

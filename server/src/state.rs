@@ -16,6 +16,8 @@ pub struct AppState {
     pub render_pool: Arc<RenderPool>,
     /// The job workers of this instance; they stop when the last clone of the state goes.
     pub job_workers: Arc<domain::jobs::RunnerHandle>,
+    /// Open SSE streams per user (capped).
+    pub event_streams: crate::api::events::StreamCounter,
     /// Trust `X-Forwarded-For` for the client's address (see `Config::behind_proxy`).
     pub behind_proxy: bool,
 }

@@ -54,6 +54,7 @@ pub trait JobHandler: Send + Sync + 'static {
 pub struct JobContext {
     pub job: Job,
     store: JobStore,
+    events: Option<crate::events::EventBus>,
     pub limits: KeyedLimits,
     next_step: i64,
     total_steps: i64,
@@ -86,7 +87,12 @@ impl JobContext {
         self.store.log(self.job.id, "info", None, &format!("step {}: {name}", index + 1)).await?;
         f().await.map_err(Stop::Failed)?;
         let done = index + 1;
-        self.store.step_done(self.job.id, done, done * 100 / self.total_steps.max(done), name).await?;
+        let progress = done * 100 / self.total_steps.max(done);
+        self.store.step_done(self.job.id, done, progress, name).await?;
+        if let Some(bus) = &self.events {
+            let payload = serde_json::json!({"type": "job_progress", "job_id": self.job.id, "kind": self.job.kind, "progress": progress, "step": name});
+            bus.publish(self.job.owner_id, "job_progress", payload).await?;
+        }
         Ok(())
     }
 
@@ -141,6 +147,7 @@ impl Default for RunnerConfig {
 #[derive(Clone)]
 pub struct JobRunner {
     notifications: Option<crate::notifications::Notifications>,
+    events: Option<crate::events::EventBus>,
     store: JobStore,
     handlers: Arc<HashMap<String, Arc<dyn JobHandler>>>,
     config: RunnerConfig,
@@ -171,7 +178,13 @@ impl Drop for RunnerHandle {
 
 impl JobRunner {
     pub fn new(store: JobStore, config: RunnerConfig, limits: KeyedLimits) -> Self {
-        JobRunner { notifications: None, store, handlers: Arc::new(HashMap::new()), config, limits, wake: Arc::new(Notify::new()) }
+        JobRunner { notifications: None, events: None, store, handlers: Arc::new(HashMap::new()), config, limits, wake: Arc::new(Notify::new()) }
+    }
+
+    /// Job progress and results go out as live events to the job's owner.
+    pub fn with_events(mut self, events: crate::events::EventBus) -> Self {
+        self.events = Some(events);
+        self
     }
 
     /// Every finished job notifies its owner, with the summary and the log in `details`.
@@ -248,7 +261,7 @@ impl JobRunner {
         }
         let Some(handler) = self.handlers.get(&job.kind).cloned() else { return };
         let (owner_id, kind) = (job.owner_id, job.kind.clone());
-        let mut ctx = JobContext { job, store: self.store.clone(), limits: self.limits.clone(), next_step: 0, total_steps: 1, failed_items: 0, ok_items: 0 };
+        let mut ctx = JobContext { job, store: self.store.clone(), events: self.events.clone(), limits: self.limits.clone(), next_step: 0, total_steps: 1, failed_items: 0, ok_items: 0 };
         // The heartbeat runs in this same task, beside the handler: if the worker dies, the
         // lease stops being renewed with it (a separate task could outlive it).
         let every = self.config.lease / 3;
@@ -289,6 +302,12 @@ impl JobRunner {
         if let Err(e) = self.store.finish(id, status, result.as_ref(), error.as_deref()).await {
             tracing::error!(job = id, error = %e, "cannot record a finished job");
             return;
+        }
+        if let Some(bus) = &self.events {
+            let payload = serde_json::json!({"type": "job_finished", "job_id": id, "kind": kind, "status": status.as_str(), "error": error});
+            if let Err(e) = bus.publish(owner_id, "job_finished", payload).await {
+                tracing::warn!(job = id, error = %e, "cannot publish a job's result");
+            }
         }
         if let (Some(n), Some(owner)) = (&self.notifications, owner_id) {
             if let Err(e) = self.notify(n, owner, id, &kind, status, &line).await {

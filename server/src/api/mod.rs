@@ -3,6 +3,7 @@
 
 pub mod docs;
 pub mod envelope;
+pub mod events;
 pub mod error;
 pub mod extract;
 pub mod jobs;
@@ -60,6 +61,8 @@ pub fn router() -> Router<AppState> {
         .route("/jobs/{id}", get(jobs::get))
         .route("/jobs/{id}/cancel", post(jobs::cancel))
         .route("/jobs/{id}/retry", post(jobs::retry))
+        .route("/events", get(events::events))
+        .route("/notifications/stream", get(events::notifications))
         .route("/notifications", get(notifications::list))
         .route("/notifications/latest", get(notifications::latest))
         .route("/notifications/unread-count", get(notifications::unread_count))

@@ -4,7 +4,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{jobs, notifications, ops, session, system, tokens, users};
+use super::{events, jobs, notifications, ops, session, system, tokens, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -26,7 +26,7 @@ use super::{jobs, notifications, ops, session, system, tokens, users};
         jobs::task_status, jobs::tasks_status, jobs::tasks_config, jobs::queue_status, jobs::test_simple, jobs::test_error,
         jobs::list, jobs::get, jobs::cancel, jobs::retry,
         notifications::list, notifications::latest, notifications::unread_count, notifications::get, notifications::read,
-        notifications::delete, notifications::clear_all, notifications::test,
+        notifications::delete, notifications::clear_all, notifications::test, events::events, events::notifications,
     ),
     modifiers(&Security),
     tags(

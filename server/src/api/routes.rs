@@ -94,6 +94,8 @@ pub const ROUTES: &[RouteSpec] = &[
     route(POST, "/api/jobs/{id}/cancel", AUTHENTICATED),
     route(POST, "/api/jobs/{id}/retry", AUTHENTICATED),
     // Notifications: each caller's own view.
+    route(GET, "/api/events", AUTHENTICATED),
+    route(GET, "/api/notifications/stream", AUTHENTICATED),
     route(GET, "/api/notifications", AUTHENTICATED),
     route(GET, "/api/notifications/latest", AUTHENTICATED),
     route(GET, "/api/notifications/unread-count", AUTHENTICATED),
