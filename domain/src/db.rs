@@ -52,10 +52,19 @@ pub enum DbError {
     Query(#[from] sqlx::Error),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Database {
     pool: AnyPool,
     backend: Backend,
+    /// The connection URL, for PostgreSQL's LISTEN connection (never printed: it may hold a
+    /// password).
+    url: std::sync::Arc<str>,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database").field("backend", &self.backend).finish_non_exhaustive()
+    }
 }
 
 impl Database {
@@ -102,7 +111,7 @@ impl Database {
         }
         let options = AnyConnectOptions::from_str(&url).map_err(DbError::Connect)?;
         let pool = pool.connect_with(options).await.map_err(DbError::Connect)?;
-        Ok(Database { pool, backend })
+        Ok(Database { pool, backend, url: url.as_str().into() })
     }
 
     /// Connects and brings the schema up to date, refusing a database from a newer proxfleet.
@@ -168,6 +177,10 @@ impl Database {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    pub(crate) fn url(&self) -> &str {
+        &self.url
     }
 
     pub async fn close(&self) {

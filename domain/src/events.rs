@@ -8,7 +8,10 @@ use sqlx::Row;
 use tokio::sync::broadcast;
 
 use crate::auth::Actor;
-use crate::{clock, Database, Result};
+use crate::{clock, Backend, Database, Result};
+
+/// The PostgreSQL NOTIFY channel events are announced on.
+const CHANNEL: &str = "proxfleet_events";
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Event {
@@ -32,6 +35,8 @@ impl Event {
 pub struct EventBus {
     db: Database,
     tx: broadcast::Sender<Event>,
+    /// PostgreSQL: true while the LISTEN connection is up.
+    listening: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl EventBus {
@@ -39,10 +44,11 @@ impl EventBus {
         // Subscribers that fall this far behind are told they lagged and re-read from the
         // database, so nothing is lost.
         let (tx, _) = broadcast::channel(1024);
-        EventBus { db, tx }
+        EventBus { db, tx, listening: Default::default() }
     }
 
-    /// Stores and announces an event.
+    /// Stores and announces an event to this instance's subscribers and, on PostgreSQL, through
+    /// `NOTIFY` to every other instance (streams drop the echo of their own by id).
     pub async fn publish(&self, user_id: Option<i64>, kind: &str, payload: Value) -> Result<Event> {
         let at = clock::now_ms();
         let id: i64 = sqlx::query_scalar("INSERT INTO events (at, user_id, kind, payload) VALUES ($1, $2, $3, $4) RETURNING id")
@@ -55,7 +61,52 @@ impl EventBus {
         let event = Event { id, at, user_id, kind: kind.to_owned(), payload };
         // No subscribers is fine.
         let _ = self.tx.send(event.clone());
+        if self.db.backend() == Backend::Postgres {
+            sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(id.to_string()).execute(self.db.pool()).await?;
+        }
         Ok(event)
+    }
+
+    /// PostgreSQL: listens for events published by any instance and hands them to this
+    /// instance's subscribers; reconnects if the connection drops. A no-op on SQLite.
+    pub fn start_listener(&self) -> Option<tokio::task::JoinHandle<()>> {
+        if self.db.backend() != Backend::Postgres {
+            return None;
+        }
+        let bus = self.clone();
+        Some(tokio::spawn(async move {
+            loop {
+                if let Err(e) = bus.listen().await {
+                    tracing::warn!(error = %e, "event listener lost its connection; reconnecting");
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        }))
+    }
+
+    /// Whether events of other instances are being received (always false on SQLite).
+    pub fn listening(&self) -> bool {
+        self.listening.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    async fn listen(&self) -> std::result::Result<(), sqlx::Error> {
+        let mut listener = sqlx::postgres::PgListener::connect(self.db.url()).await?;
+        listener.listen(CHANNEL).await?;
+        self.listening.store(true, std::sync::atomic::Ordering::SeqCst);
+        loop {
+            let n = match listener.recv().await {
+                Ok(n) => n,
+                Err(e) => {
+                    self.listening.store(false, std::sync::atomic::Ordering::SeqCst);
+                    return Err(e);
+                }
+            };
+            let Ok(id) = n.payload().parse::<i64>() else { continue };
+            let row = sqlx::query("SELECT id, at, user_id, kind, payload FROM events WHERE id = $1").bind(id).fetch_optional(self.db.pool()).await?;
+            if let Some(event) = row.as_ref().and_then(|r| from_row(r).ok()) {
+                let _ = self.tx.send(event);
+            }
+        }
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {

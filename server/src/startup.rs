@@ -78,6 +78,8 @@ impl Instance {
         .with_notifications(services.notifications.clone())
         .with_events(services.events.clone());
         let job_workers = domain::jobs::service::register_test_jobs(runner).start();
+        // PostgreSQL: hear the events other instances publish (NOTIFY).
+        let event_listener = crate::state::AbortOnDrop(services.events.start_listener());
         Ok(Instance {
             simulator: None,
             state: AppState {
@@ -87,6 +89,7 @@ impl Instance {
                 render_pool: Arc::new(render_pool),
                 job_workers: Arc::new(job_workers),
                 event_streams: Default::default(),
+                event_listener: Arc::new(event_listener),
                 behind_proxy: config.behind_proxy,
             },
         })

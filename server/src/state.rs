@@ -18,8 +18,21 @@ pub struct AppState {
     pub job_workers: Arc<domain::jobs::RunnerHandle>,
     /// Open SSE streams per user (capped).
     pub event_streams: crate::api::events::StreamCounter,
+    /// PostgreSQL's LISTEN task for events of other instances.
+    pub event_listener: Arc<AbortOnDrop>,
     /// Trust `X-Forwarded-For` for the client's address (see `Config::behind_proxy`).
     pub behind_proxy: bool,
+}
+
+/// A background task that stops with its owner.
+pub struct AbortOnDrop(pub Option<tokio::task::JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(h) = &self.0 {
+            h.abort();
+        }
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {

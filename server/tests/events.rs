@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{spawn, Login, TestServer};
+use common::{spawn, spawn_pair_on_postgres, Login, TestServer};
 use domain::notifications::{NewNotification, Severity};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -162,4 +162,37 @@ async fn streams_per_user_are_capped() {
     assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
     let other = srv.login_as("operator").await;
     assert_eq!(open(&srv, &other, "/api/events", None).await.status(), StatusCode::OK, "per user, not global");
+}
+
+#[tokio::test]
+async fn two_instances_on_one_postgres_share_events_and_jobs() {
+    let Some((a, b)) = spawn_pair_on_postgres().await else { return };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !b.services.events.listening() {
+        assert!(std::time::Instant::now() < deadline, "B never started listening");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let on_a = a.login_as("admin").await;
+    // The same user (same database), listening on instance B.
+    let on_b = b.session_for("admin1").await;
+    let mut stream = reader(open(&b, &on_b, "/api/events", None).await);
+    let created: Value = on_a.post(&a.at("/api/test/notification")).send().await.unwrap().json().await.unwrap();
+    let id = created["data"]["id"].as_i64().unwrap();
+    let e = stream.next().await;
+    assert_eq!((e.event.as_str(), e.data["id"].as_i64()), ("notification", Some(id)), "published on A, heard on B");
+
+    // A job enqueued on A runs exactly once, on whichever instance claims it.
+    let started: Value = on_a.post(&a.at("/api/test/simple")).send().await.unwrap().json().await.unwrap();
+    let job: i64 = started["data"]["task_id"].as_str().unwrap().parse().unwrap();
+    loop {
+        let e = stream.next().await;
+        if e.event == "job_finished" && e.data["job_id"].as_i64() == Some(job) {
+            assert_eq!(e.data["status"], "succeeded");
+            break;
+        }
+    }
+    let detail: Value = on_b.get(&b.at(&format!("/api/jobs/{job}"))).send().await.unwrap().json().await.unwrap();
+    assert_eq!(detail["data"]["attempts"], 1, "claimed once");
+    let finished = detail["data"]["log"].as_array().unwrap().iter().filter(|l| l["line"] == "finished: succeeded").count();
+    assert_eq!(finished, 1, "ran once");
 }

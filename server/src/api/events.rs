@@ -62,27 +62,42 @@ struct Cursor {
     only: Option<&'static str>,
     rx: tokio::sync::broadcast::Receiver<Event>,
     backlog: VecDeque<Event>,
+    /// Everything up to this id was delivered or predates the stream (replay starts here).
     last: i64,
+    /// Where the stream started: live events at or below it were replayed or predate it.
+    start: i64,
+    /// Ids delivered live: with several instances, commit order may differ from id order, so
+    /// a live event below `last` is still delivered unless it was seen.
+    seen: std::collections::HashSet<i64>,
     _slot: Slot,
 }
 
 impl Cursor {
-    fn wanted(&self, e: &Event) -> bool {
-        e.id > self.last && e.visible_to(&self.actor) && self.only.is_none_or(|k| k == e.kind)
+    fn wanted(&self, e: &Event, live: bool) -> bool {
+        let new = if live { !self.seen.contains(&e.id) && e.id > self.start } else { e.id > self.last };
+        new && e.visible_to(&self.actor) && self.only.is_none_or(|k| k == e.kind)
+    }
+
+    fn mark(&mut self, id: i64) {
+        self.last = self.last.max(id);
+        if self.seen.len() > 4096 {
+            self.seen.clear();
+        }
+        self.seen.insert(id);
     }
 
     async fn next(&mut self) -> Option<Event> {
         loop {
             if let Some(e) = self.backlog.pop_front() {
-                if self.wanted(&e) {
-                    self.last = e.id;
+                if self.wanted(&e, false) && !self.seen.contains(&e.id) {
+                    self.mark(e.id);
                     return Some(e);
                 }
                 continue;
             }
             match self.rx.recv().await {
-                Ok(e) if self.wanted(&e) => {
-                    self.last = e.id;
+                Ok(e) if self.wanted(&e, true) => {
+                    self.mark(e.id);
                     return Some(e);
                 }
                 Ok(_) => {}
@@ -119,7 +134,7 @@ async fn open(state: &AppState, actor: Actor, headers: &HeaderMap, only: Option<
         Some(after) => (after, bus.since(&actor, after, 1000).await?),
         None => (bus.last_id().await?, Vec::new()),
     };
-    let cursor = Cursor { bus, actor, only, rx, backlog: backlog.into(), last, _slot: slot };
+    let cursor = Cursor { bus, actor, only, rx, backlog: backlog.into(), last, start: last, seen: Default::default(), _slot: slot };
     let events = stream::unfold(cursor, |mut c| async move {
         let e = c.next().await?;
         Some((Ok::<_, Infallible>(to_sse(&e)), c))

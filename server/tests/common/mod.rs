@@ -68,6 +68,18 @@ async fn spawn_inner(
     make: fn(Database, bool) -> Services,
 ) -> Option<TestServer> {
     let url = fresh_url(backend).await?;
+    Some(spawn_on_url(url, extra, inner, make).await)
+}
+
+/// Two instances sharing one fresh PostgreSQL database (`None` without PostgreSQL).
+pub async fn spawn_pair_on_postgres() -> Option<(TestServer, TestServer)> {
+    let url = fresh_url(Backend::Postgres).await?;
+    let a = spawn_on_url(url.clone(), Router::new(), Router::new(), Services::new).await;
+    let b = spawn_on_url(url, Router::new(), Router::new(), Services::new).await;
+    Some((a, b))
+}
+
+async fn spawn_on_url(url: String, extra: Router, inner: Router<AppState>, make: fn(Database, bool) -> Services) -> TestServer {
     let task = SERVER_RUNTIME.spawn(async move {
         let db = Database::open(&url).await.unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -81,7 +93,7 @@ async fn spawn_inner(
         }));
         TestServer { url: format!("http://{addr}"), services, simulator: None, shutdown: Some(tx), handle: Some(handle) }
     });
-    Some(task.await.unwrap())
+    task.await.unwrap()
 }
 
 /// A server on SQLite whose Proxmox cluster is a simulator (instant tasks), reached through
