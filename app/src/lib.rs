@@ -58,6 +58,7 @@ pub fn App() -> impl IntoView {
     provide_context(functions::system::SystemInfoResource::new());
     // Who is signed in: the navigation hides what they may not do (the server refuses it anyway).
     provide_context(functions::auth::CurrentUserResource::new());
+    provide_context(components::live::Live::new());
 
     // A marker for end-to-end tests and people debugging: set once the WASM has taken over.
     #[cfg(feature = "hydrate")]
@@ -80,8 +81,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/backups") view=|| view! { <ComingSoon title=Key::NavBackups body=Key::PageBackups/> }/>
                     <Route path=path!("/roles") view=|| view! { <ComingSoon title=Key::NavRoles body=Key::PageRoles/> }/>
                     <Route path=path!("/monitoring") view=|| view! { <ComingSoon title=Key::NavMonitoring body=Key::PageMonitoring/> }/>
-                    <Route path=path!("/jobs") view=|| view! { <ComingSoon title=Key::NavJobs body=Key::PageJobs/> }/>
-                    <Route path=path!("/notifications") view=|| view! { <ComingSoon title=Key::NavNotifications body=Key::PageNotifications/> }/>
+                    <Route path=path!("/jobs") view=pages::jobs::JobsPage/>
+                    <Route path=path!("/jobs/:id") view=pages::jobs::JobPage/>
+                    <Route path=path!("/notifications") view=pages::jobs::NotificationsPage/>
                     <Route path=path!("/admin") view=AdminUsersPage/>
                     <Route path=path!("/admin/iam") view=AdminIamPage/>
                     <Route path=path!("/admin/audit") view=AdminAuditPage/>

@@ -55,6 +55,9 @@ pub fn Layout(children: ChildrenFn) -> impl IntoView {
 #[component]
 fn Frame(children: ChildrenFn) -> impl IntoView {
     let me = expect_context::<CurrentUserResource>().0;
+    // Signed-in pages get live events (notifications, job progress and results).
+    let live = expect_context::<crate::components::live::Live>();
+    Effect::new(move |_| live.connect());
     view! {
         <a class="skip-link" href="#main">{t(Key::A11ySkipToContent)}</a>
         <div class="layout">
@@ -109,9 +112,11 @@ fn Frame(children: ChildrenFn) -> impl IntoView {
                     <div class="topbar-spacer"></div>
                     <LanguageSwitch/>
                     <ThemeToggle/>
+                    <crate::components::live::NotificationBell/>
                     <UserMenu/>
                 </header>
                 <main id="main" tabindex="-1" class="content">{children()}</main>
+                <crate::components::live::JobToast/>
             </div>
         </div>
     }

@@ -4,3 +4,4 @@ pub mod layout;
 pub mod local_time;
 pub mod theme;
 pub mod confirm;
+pub mod live;

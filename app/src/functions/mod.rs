@@ -5,3 +5,4 @@
 pub mod system;
 pub mod auth;
 pub mod cluster;
+pub mod jobs;

@@ -1,0 +1,209 @@
+//! Jobs (list and detail, live) and notifications.
+
+use leptos::prelude::*;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+use crate::components::confirm::ConfirmSubmit;
+use crate::components::live::Live;
+use crate::components::local_time::LocalTime;
+use crate::functions::auth::CurrentUserResource;
+use crate::functions::jobs::{
+    list_jobs, list_notifications, load_job, CancelJob, ClearNotifications, DeleteNotification, ReadNotification, RetryJob, StartTestJob,
+};
+use crate::i18n::{t, Key};
+use crate::PageHeader;
+
+const STATUSES: [&str; 6] = ["queued", "running", "succeeded", "failed", "partially_failed", "cancelled"];
+
+fn status_badge(status: &str) -> impl IntoView {
+    let class = match status {
+        "succeeded" => "badge badge-ok",
+        "failed" | "partially_failed" => "badge badge-fail",
+        "running" | "queued" => "badge badge-demo",
+        _ => "badge badge-muted",
+    };
+    view! { <span class=class data-testid="job-status">{status.replace('_', " ")}</span> }
+}
+
+#[component]
+pub fn JobsPage() -> impl IntoView {
+    let live = expect_context::<Live>();
+    let me = expect_context::<CurrentUserResource>().0;
+    let query = use_query_map();
+    let status = move || query.with(|q| q.get("status").unwrap_or_default());
+    let start = ServerAction::<StartTestJob>::new();
+    let jobs = Resource::new(move || (status(), live.tick.get(), start.version().get()), |(s, _, _)| list_jobs(s));
+    view! {
+        <PageHeader title=Key::NavJobs/>
+        <div class="form-row">
+            // A GET form: filtering works without JavaScript and the URL can be shared.
+            <form method="get" action="/jobs" class="form-row">
+                <label for="job-status">{t(Key::JobsStatus)}</label>
+                <select id="job-status" name="status">
+                    <option value="">{t(Key::JobsAll)}</option>
+                    {STATUSES.iter().map(|s| view! { <option value=*s selected=move || status() == *s>{s.replace('_', " ")}</option> }).collect_view()}
+                </select>
+                <button type="submit" class="button">{t(Key::AuditFilter)}</button>
+            </form>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    me.await.ok().flatten().filter(|u| u.can("manage_users")).map(|_| view! {
+                        <ActionForm action=start attr:class="inline-form">
+                            <input type="hidden" name="fail" value="false"/>
+                            <button type="submit" class="button button-primary" data-testid="run-test-job">{t(Key::JobsRunTest)}</button>
+                        </ActionForm>
+                    })
+                })}
+            </Suspense>
+        </div>
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                match jobs.await {
+                    Ok(list) if list.is_empty() => view! { <p class="muted section-gap" data-testid="jobs-empty">{t(Key::JobsEmpty)}</p> }.into_any(),
+                    Ok(list) => view! {
+                        <table class="table section-gap" data-testid="jobs">
+                            <thead><tr>
+                                <th>"#"</th><th>{t(Key::JobsKind)}</th><th>{t(Key::JobsStatus)}</th><th>{t(Key::JobsProgress)}</th>
+                                <th>{t(Key::JobsOwner)}</th><th>{t(Key::JobsCreated)}</th>
+                            </tr></thead>
+                            <tbody>
+                                {list.into_iter().map(|j| view! {
+                                    <tr>
+                                        <td><a href=format!("/jobs/{}", j.id)>{j.id}</a></td>
+                                        <td><code>{j.kind.clone()}</code></td>
+                                        <td>{status_badge(&j.status)}</td>
+                                        <td><progress max="100" value=j.progress>{j.progress}"%"</progress></td>
+                                        <td>{j.owner.clone()}</td>
+                                        <td><LocalTime ms=j.created_at/></td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                    Err(e) => view! { <div class="alert alert-error" role="alert">{e.to_string()}</div> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+pub fn JobPage() -> impl IntoView {
+    let live = expect_context::<Live>();
+    let params = use_params_map();
+    let id = move || params.with(|p| p.get("id").and_then(|v| v.parse::<i64>().ok()).unwrap_or(0));
+    let cancel = ServerAction::<CancelJob>::new();
+    let retry = ServerAction::<RetryJob>::new();
+    let job = Resource::new(move || (id(), live.tick.get(), cancel.version().get()), |(id, _, _)| load_job(id));
+    view! {
+        <PageHeader title=Key::NavJobs/>
+        <p><a href="/jobs">{t(Key::JobsBack)}</a></p>
+        {move || retry.value().get().and_then(|r| r.ok()).map(|new_id| view! {
+            <div class="alert alert-ok" role="status"><a href=format!("/jobs/{new_id}")>{t(Key::JobsRetried)}" #"{new_id}</a></div>
+        })}
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                match job.await {
+                    Ok(v) => {
+                        let j = v.job.clone();
+                        view! {
+                            <section class="card" data-testid="job-detail">
+                                <h2>"#"{j.id}" "<code>{j.kind.clone()}</code>" "{status_badge(&j.status)}</h2>
+                                <progress class="job-progress" max="100" value=j.progress data-testid="job-progress">{j.progress}"%"</progress>
+                                <p class="muted">{j.step.clone()}</p>
+                                {j.error.clone().map(|e| view! { <div class="alert alert-error" role="alert">{e}</div> })}
+                                <div class="row-actions">
+                                    <Show when=move || v.can_cancel>
+                                        <ActionForm action=cancel attr:class="inline-form">
+                                            <input type="hidden" name="id" value=j.id/>
+                                            <ConfirmSubmit label=Key::JobsCancel confirm=Key::JobsCancelConfirm/>
+                                        </ActionForm>
+                                    </Show>
+                                    <Show when=move || v.can_retry>
+                                        <ActionForm action=retry attr:class="inline-form">
+                                            <input type="hidden" name="id" value=j.id/>
+                                            <button type="submit" class="button">{t(Key::JobsRetry)}</button>
+                                        </ActionForm>
+                                    </Show>
+                                </div>
+                            </section>
+                            {(!v.items.is_empty()).then(|| view! {
+                                <table class="table section-gap" data-testid="job-items">
+                                    <thead><tr><th>{t(Key::JobsItem)}</th><th>{t(Key::JobsStatus)}</th><th>{t(Key::AuditDetail)}</th></tr></thead>
+                                    <tbody>
+                                        {v.items.iter().map(|(name, status, error)| view! {
+                                            <tr><td>{name.clone()}</td><td>{status_badge(status)}</td><td>{error.clone().unwrap_or_default()}</td></tr>
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            })}
+                            <h2 class="section-gap">{t(Key::JobsLog)}</h2>
+                            <pre class="log" data-testid="job-log">
+                                {v.log.iter().map(|(_, level, line)| format!("[{level}] {line}\n")).collect::<String>()}
+                            </pre>
+                        }
+                        .into_any()
+                    }
+                    Err(e) => view! { <div class="alert alert-error" role="alert">{e.to_string()}</div> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+pub fn NotificationsPage() -> impl IntoView {
+    let live = expect_context::<Live>();
+    let read = ServerAction::<ReadNotification>::new();
+    let delete = ServerAction::<DeleteNotification>::new();
+    let clear = ServerAction::<ClearNotifications>::new();
+    let notes = Resource::new(
+        move || (live.tick.get(), read.version().get(), delete.version().get(), clear.version().get()),
+        |_| list_notifications(),
+    );
+    view! {
+        <PageHeader title=Key::NavNotifications/>
+        <ActionForm action=clear attr:class="form-row">
+            <ConfirmSubmit label=Key::NotesClear confirm=Key::NotesClearConfirm/>
+        </ActionForm>
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                match notes.await {
+                    Ok(list) if list.is_empty() => view! { <p class="muted" data-testid="notes-empty">{t(Key::NotesEmpty)}</p> }.into_any(),
+                    Ok(list) => view! {
+                        <ul class="notes" data-testid="notifications">
+                            {list.into_iter().map(|n| {
+                                let unread = !n.is_read;
+                                view! {
+                                    <li class=format!("note note-{}{}", n.severity, if unread { " note-unread" } else { "" })>
+                                        <div class="note-head">
+                                            <strong>{n.title.clone()}</strong>
+                                            <span class="muted small"><LocalTime ms=n.created_at/></span>
+                                        </div>
+                                        <p>{n.message.clone()}</p>
+                                        {(!n.details.is_empty()).then(|| view! {
+                                            <details><summary>{t(Key::NotesLog)}</summary><pre class="log">{n.details.clone()}</pre></details>
+                                        })}
+                                        <div class="row-actions">
+                                            <Show when=move || unread>
+                                                <ActionForm action=read attr:class="inline-form">
+                                                    <input type="hidden" name="id" value=n.id/>
+                                                    <button type="submit" class="button">{t(Key::NotesRead)}</button>
+                                                </ActionForm>
+                                            </Show>
+                                            <ActionForm action=delete attr:class="inline-form">
+                                                <input type="hidden" name="id" value=n.id/>
+                                                <button type="submit" class="button button-danger">{t(Key::UsersDelete)}</button>
+                                            </ActionForm>
+                                        </div>
+                                    </li>
+                                }
+                            }).collect_view()}
+                        </ul>
+                    }.into_any(),
+                    Err(e) => view! { <div class="alert alert-error" role="alert">{e.to_string()}</div> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
