@@ -12,6 +12,7 @@ pub mod events;
 pub mod iam;
 pub mod jobs;
 pub mod notifications;
+pub mod retention;
 pub mod services;
 pub mod settings;
 pub mod users;

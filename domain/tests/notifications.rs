@@ -107,3 +107,35 @@ async fn finished_jobs_logins_and_password_changes_notify_the_user() {
         assert_eq!(s.notifications.latest(&kim).await.unwrap().unwrap().kind, "password");
     }
 }
+
+#[tokio::test]
+async fn retention_follows_its_settings() {
+    use domain::jobs::NewJob;
+    use domain::retention::{prune, RetentionPolicy};
+    for db in fresh_databases().await {
+        let s = Services::new(db.clone(), true);
+        let (admin, _) = users(&s).await;
+        assert_eq!(RetentionPolicy::from_settings(&s.settings).await.unwrap(), RetentionPolicy::default());
+        s.settings.set("retention.job_days", &serde_json::json!(1)).await.unwrap();
+        s.settings.set("retention.event_days", &serde_json::json!("junk")).await.unwrap();
+        let policy = RetentionPolicy::from_settings(&s.settings).await.unwrap();
+        assert_eq!((policy.job_days, policy.event_days), (1, 7), "invalid values keep the default");
+
+        let old = s.jobs.store().enqueue(&NewJob { kind: "x".into(), owner: "admin".into(), ..Default::default() }).await.unwrap();
+        let fresh = s.jobs.store().enqueue(&NewJob { kind: "x".into(), owner: "admin".into(), ..Default::default() }).await.unwrap();
+        let running = s.jobs.store().enqueue(&NewJob { kind: "x".into(), owner: "admin".into(), ..Default::default() }).await.unwrap();
+        s.jobs.store().finish(old.id, domain::jobs::JobStatus::Succeeded, None, None).await.unwrap();
+        s.jobs.store().finish(fresh.id, domain::jobs::JobStatus::Succeeded, None, None).await.unwrap();
+        sqlx::query("UPDATE jobs SET finished_at = 1 WHERE id = $1").bind(old.id).execute(db.pool()).await.unwrap();
+        s.notifications.create(&note(Some(admin.user_id), "old")).await.unwrap();
+        sqlx::query("UPDATE notifications SET created_at = 1").execute(db.pool()).await.unwrap();
+        sqlx::query("UPDATE events SET at = 1").execute(db.pool()).await.unwrap();
+
+        let pruned = prune(&s).await.unwrap();
+        assert_eq!((pruned.jobs, pruned.notifications), (1, 1), "{:?}", db.backend());
+        assert!(pruned.events >= 1);
+        assert!(s.jobs.store().get(old.id).await.unwrap().is_none());
+        assert!(s.jobs.store().get(fresh.id).await.unwrap().is_some(), "recent jobs stay");
+        assert!(s.jobs.store().get(running.id).await.unwrap().is_some(), "unfinished jobs are never pruned");
+    }
+}

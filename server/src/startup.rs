@@ -78,6 +78,21 @@ impl Instance {
         .with_notifications(services.notifications.clone())
         .with_events(services.events.clone());
         let job_workers = domain::jobs::service::register_test_jobs(runner).start();
+        // Retention: prune old notifications, events and finished jobs every ten minutes.
+        let retention = {
+            let services = services.clone();
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+                loop {
+                    every.tick().await;
+                    match domain::retention::prune(&services).await {
+                        Ok(p) if p != domain::retention::Pruned::default() => tracing::info!(?p, "retention pruned old records"),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "retention pass failed"),
+                    }
+                }
+            })
+        };
         // PostgreSQL: hear the events other instances publish (NOTIFY).
         let event_listener = crate::state::AbortOnDrop(services.events.start_listener());
         Ok(Instance {
@@ -90,6 +105,7 @@ impl Instance {
                 job_workers: Arc::new(job_workers),
                 event_streams: Default::default(),
                 event_listener: Arc::new(event_listener),
+                retention: Arc::new(crate::state::AbortOnDrop(Some(retention))),
                 behind_proxy: config.behind_proxy,
             },
         })

@@ -281,6 +281,15 @@ impl JobStore {
         self.enqueue(&NewJob { kind: job.kind, params: job.params, owner_id, owner: owner.to_owned(), items: failed, retry_of: Some(id) }).await
     }
 
+    /// Deletes finished jobs (with their items and logs) that ended more than `max_age_ms` ago.
+    pub async fn prune_finished(&self, max_age_ms: i64) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM jobs WHERE finished_at IS NOT NULL AND finished_at < $1")
+            .bind(clock::now_ms() - max_age_ms)
+            .execute(self.db.pool())
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Queue depth, running jobs, and jobs that failed since `since`.
     pub async fn counts(&self, since: i64) -> Result<(i64, i64, i64)> {
         let q = |sql: &'static str| sqlx::query_scalar::<_, i64>(sql);
