@@ -83,25 +83,7 @@ pub const AUDIT_PER_PAGE: u32 = 50;
 
 #[cfg(feature = "ssr")]
 mod door {
-    use leptos::prelude::*;
-
-    pub fn services() -> Result<domain::Services, ServerFnError> {
-        use_context::<domain::Services>().ok_or_else(|| ServerFnError::new("services are not available"))
-    }
-
-    /// The acting user; "authentication required" when the request has none.
-    pub fn actor() -> Result<domain::auth::Actor, ServerFnError> {
-        use_context::<domain::auth::Actor>().ok_or_else(|| ServerFnError::new(domain::Error::Unauthenticated.to_string()))
-    }
-
-    /// Domain errors reach the page as their message (internal causes stay in the log).
-    pub fn fail(e: domain::Error) -> ServerFnError {
-        if let domain::Error::Internal(cause) = &e {
-            tracing::error!(%cause, "internal error in a server function");
-            return ServerFnError::new("internal error; see the server log");
-        }
-        ServerFnError::new(e.to_string())
-    }
+    pub use crate::functions::door::{actor, fail, services};
 
     pub fn user_row(u: domain::users::User) -> super::UserRow {
         super::UserRow {

@@ -18,9 +18,8 @@ pub struct ClusterView {
 /// One `/cluster/resources` call through the `pve` client (never a call per VM).
 #[server(prefix = "/sfn", endpoint = "cluster_overview")]
 pub async fn cluster_overview() -> Result<ClusterView, ServerFnError> {
-    let services = use_context::<domain::Services>().ok_or_else(|| ServerFnError::new("services are not available"))?;
-    let actor = use_context::<domain::auth::Actor>().ok_or_else(|| ServerFnError::new(domain::Error::Unauthenticated.to_string()))?;
-    let o = services.cluster.overview(&actor).await.map_err(|e| ServerFnError::new(e.to_string()))?;
+    use crate::functions::door;
+    let o = door::services()?.cluster.overview(&door::actor()?).await.map_err(door::fail)?;
     Ok(ClusterView {
         nodes_online: o.nodes_online,
         nodes_total: o.nodes_total,

@@ -40,19 +40,7 @@ pub struct NoteRow {
 
 #[cfg(feature = "ssr")]
 mod door {
-    use leptos::prelude::*;
-
-    pub fn services() -> Result<domain::Services, ServerFnError> {
-        use_context::<domain::Services>().ok_or_else(|| ServerFnError::new("services are not available"))
-    }
-
-    pub fn actor() -> Result<domain::auth::Actor, ServerFnError> {
-        use_context::<domain::auth::Actor>().ok_or_else(|| ServerFnError::new(domain::Error::Unauthenticated.to_string()))
-    }
-
-    pub fn fail(e: domain::Error) -> ServerFnError {
-        ServerFnError::new(e.to_string())
-    }
+    pub use crate::functions::door::{actor, fail, services};
 
     pub fn row(j: domain::jobs::Job) -> super::JobRow {
         super::JobRow {

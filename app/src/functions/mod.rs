@@ -6,3 +6,5 @@ pub mod system;
 pub mod auth;
 pub mod cluster;
 pub mod jobs;
+#[cfg(feature = "ssr")]
+pub mod door;
