@@ -267,13 +267,11 @@ async fn two_runners_share_one_queue_and_every_job_runs_once() {
         let counts = counts.lock().unwrap().clone();
         assert_eq!(counts.len(), 40);
         assert!(counts.values().all(|n| *n == 1), "{:?}: {counts:?}", db.backend());
-        // Both instances took part.
-        let mut runners = std::collections::HashSet::new();
+        // Each job was claimed once, and its lease released when it finished.
         for id in &ids {
             let job = store.get(*id).await.unwrap().unwrap();
             assert_eq!(job.attempts, 1);
-            runners.insert(job.lease_owner.is_none());
+            assert!(job.lease_owner.is_none(), "leases are released when jobs finish");
         }
-        assert_eq!(runners.len(), 1, "leases are released when jobs finish");
     }
 }
