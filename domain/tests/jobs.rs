@@ -275,3 +275,49 @@ async fn two_runners_share_one_queue_and_every_job_runs_once() {
         }
     }
 }
+
+/// "At most N per key" holds across instances: a second instance waits for the first's slots,
+/// gets one when it is released, and takes over a slot whose holder died (lease ran out).
+#[tokio::test]
+async fn concurrency_limits_are_shared_between_instances() {
+    for db in fresh_databases().await {
+        let a = KeyedLimits::shared(db.clone(), "a");
+        let b = KeyedLimits::shared(db.clone(), "b");
+        let first = a.acquire("storage:pve1/local-lvm", 2).await.unwrap();
+        let _second = a.acquire("storage:pve1/local-lvm", 2).await.unwrap();
+        assert_eq!(a.available("storage:pve1/local-lvm"), Some(0));
+        // B's own semaphore has room, but the database says both slots are A's.
+        let (tx, mut got) = tokio::sync::mpsc::channel(1);
+        let waiter = {
+            let b = b.clone();
+            tokio::spawn(async move {
+                let permit = b.acquire("storage:pve1/local-lvm", 2).await.unwrap();
+                tx.send(()).await.unwrap();
+                permit
+            })
+        };
+        // Other keys are independent, also across instances.
+        b.acquire("storage:pve2/local-lvm", 2).await.unwrap().release().await;
+        // (A bounded look: several of B's polls must pass without it getting a slot.)
+        assert!(tokio::time::timeout(Duration::from_millis(700), got.recv()).await.is_err(), "B must wait while A holds both slots ({:?})", db.backend());
+        first.release().await;
+        tokio::time::timeout(WAIT, got.recv()).await.unwrap().unwrap();
+        let held_by_b = waiter.await.unwrap();
+
+        // An instance that died leaves its rows behind; once their lease ran out they are free.
+        drop(held_by_b);
+        let c = KeyedLimits::shared(db.clone(), "c");
+        sqlx::query("UPDATE job_slots SET lease_until = 0 WHERE slot_key = 'storage:pve1/local-lvm'").execute(db.pool()).await.unwrap();
+        let p1 = tokio::time::timeout(WAIT, c.acquire("storage:pve1/local-lvm", 2)).await.unwrap().unwrap();
+        let p2 = tokio::time::timeout(WAIT, c.acquire("storage:pve1/local-lvm", 2)).await.unwrap().unwrap();
+        let holders: Vec<String> = sqlx::query_scalar("SELECT holder FROM job_slots WHERE slot_key = 'storage:pve1/local-lvm' ORDER BY slot")
+            .fetch_all(db.pool())
+            .await
+            .unwrap();
+        assert!(holders.len() == 2 && holders.iter().all(|h| h.starts_with("c#")), "{holders:?}");
+        p1.release().await;
+        p2.release().await;
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM job_slots").fetch_one(db.pool()).await.unwrap();
+        assert_eq!(left, 0, "released slots leave no rows");
+    }
+}

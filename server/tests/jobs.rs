@@ -62,6 +62,12 @@ async fn test_jobs_run_and_report_in_the_old_tools_shape() {
         assert_eq!(list["data"][0]["id"].as_i64().unwrap().to_string(), err_id);
         let (status, _) = json(admin.get(&srv.at("/api/jobs?status=exploded")).send().await.unwrap()).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (_, by_kind) = json(admin.get(&srv.at("/api/jobs?kind=test.simple")).send().await.unwrap()).await;
+        assert_eq!((by_kind["pagination"]["total"].as_i64(), by_kind["data"][0]["kind"].as_str()), (Some(1), Some("test.simple")));
+        let (_, by_owner) = json(admin.get(&srv.at("/api/jobs?owner=admin1&kind=test.error")).send().await.unwrap()).await;
+        assert_eq!(by_owner["pagination"]["total"], 1);
+        let (_, nobodys) = json(admin.get(&srv.at("/api/jobs?owner=operator")).send().await.unwrap()).await;
+        assert_eq!(nobodys["pagination"]["total"], 0);
 
         // Finished jobs cannot be cancelled; a job without failed items has nothing to retry.
         let (status, _) = json(admin.post(&srv.at(&format!("/api/jobs/{ok_id}/cancel"))).send().await.unwrap()).await;

@@ -112,7 +112,7 @@ fn Frame(children: ChildrenFn) -> impl IntoView {
                     <div class="topbar-spacer"></div>
                     <LanguageSwitch/>
                     <ThemeToggle/>
-                    <crate::components::live::NotificationBell/>
+                    <crate::components::notifications::NotificationBell/>
                     <UserMenu/>
                 </header>
                 <main id="main" tabindex="-1" class="content">{children()}</main>

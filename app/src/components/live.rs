@@ -89,24 +89,3 @@ pub fn JobToast() -> impl IntoView {
         })}
     }
 }
-
-/// The bell in the top bar: unread count, live.
-#[component]
-pub fn NotificationBell() -> impl IntoView {
-    let live = expect_context::<Live>();
-    let unread = Resource::new(
-        move || live.tick.get(),
-        |_| crate::functions::jobs::unread_notifications(),
-    );
-    view! {
-        <a class="bell" href="/notifications" aria-label="Notifications" data-testid="bell">
-            <span aria-hidden="true">"🔔"</span>
-            <Suspense fallback=|| ()>
-                {move || Suspend::new(async move {
-                    let n = unread.await.unwrap_or(0);
-                    (n > 0).then(|| view! { <span class="bell-badge" data-testid="unread-count">{n}</span> })
-                })}
-            </Suspense>
-        </a>
-    }
-}

@@ -5,3 +5,4 @@ pub mod local_time;
 pub mod theme;
 pub mod confirm;
 pub mod live;
+pub mod notifications;

@@ -58,11 +58,18 @@ mod door {
 }
 
 #[server(prefix = "/sfn", endpoint = "list_jobs")]
-pub async fn list_jobs(status: String) -> Result<Vec<JobRow>, ServerFnError> {
+pub async fn list_jobs(status: String, kind: String, owner: String) -> Result<Vec<JobRow>, ServerFnError> {
     let status = domain::jobs::JobStatus::parse(&status);
-    let filter = domain::jobs::JobFilter { status, ..Default::default() };
+    let filter = domain::jobs::JobFilter { status, kind: Some(kind), owner: Some(owner), owner_id: None };
     let (jobs, _) = door::services()?.jobs.list(&door::actor()?, filter, 1, 100).await.map_err(door::fail)?;
     Ok(jobs.into_iter().map(door::row).collect())
+}
+
+/// Job kinds for the filter.
+#[server(prefix = "/sfn", endpoint = "job_kinds")]
+pub async fn job_kinds() -> Result<Vec<String>, ServerFnError> {
+    door::actor()?;
+    door::services()?.jobs.kinds().await.map_err(door::fail)
 }
 
 #[server(prefix = "/sfn", endpoint = "job_view")]
@@ -96,8 +103,8 @@ pub async fn start_test_job(fail: bool) -> Result<i64, ServerFnError> {
 }
 
 #[server(prefix = "/sfn", endpoint = "list_notifications")]
-pub async fn list_notifications() -> Result<Vec<NoteRow>, ServerFnError> {
-    let (items, _) = door::services()?.notifications.list(&door::actor()?, 1, 100).await.map_err(door::fail)?;
+pub async fn list_notifications(limit: u32) -> Result<Vec<NoteRow>, ServerFnError> {
+    let (items, _) = door::services()?.notifications.list(&door::actor()?, 1, limit.clamp(1, 100)).await.map_err(door::fail)?;
     Ok(items
         .into_iter()
         .map(|n| NoteRow {

@@ -7,9 +7,8 @@ use crate::components::confirm::ConfirmSubmit;
 use crate::components::live::Live;
 use crate::components::local_time::LocalTime;
 use crate::functions::auth::CurrentUserResource;
-use crate::functions::jobs::{
-    list_jobs, list_notifications, load_job, CancelJob, ClearNotifications, DeleteNotification, ReadNotification, RetryJob, StartTestJob,
-};
+use crate::components::notifications::{LogModal, NoteActions, NoteItem};
+use crate::functions::jobs::{job_kinds, list_jobs, list_notifications, load_job, CancelJob, RetryJob, StartTestJob};
 use crate::i18n::{t, Key};
 use crate::PageHeader;
 
@@ -30,19 +29,45 @@ pub fn JobsPage() -> impl IntoView {
     let live = expect_context::<Live>();
     let me = expect_context::<CurrentUserResource>().0;
     let query = use_query_map();
-    let status = move || query.with(|q| q.get("status").unwrap_or_default());
+    let param = move |name: &'static str| move || query.with(|q| q.get(name).unwrap_or_default());
+    let (status, kind, owner) = (param("status"), param("kind"), param("owner"));
     let start = ServerAction::<StartTestJob>::new();
-    let jobs = Resource::new(move || (status(), live.tick.get(), start.version().get()), |(s, _, _)| list_jobs(s));
+    let jobs = Resource::new(
+        move || (status(), kind(), owner(), live.tick.get(), start.version().get()),
+        |(s, k, o, _, _)| list_jobs(s, k, o),
+    );
+    let kinds = Resource::new(|| (), |_| job_kinds());
     view! {
         <PageHeader title=Key::NavJobs/>
         <div class="form-row">
             // A GET form: filtering works without JavaScript and the URL can be shared.
-            <form method="get" action="/jobs" class="form-row">
+            <form method="get" action="/jobs" class="form-row" data-testid="job-filter">
                 <label for="job-status">{t(Key::JobsStatus)}</label>
                 <select id="job-status" name="status">
                     <option value="">{t(Key::JobsAll)}</option>
                     {STATUSES.iter().map(|s| view! { <option value=*s selected=move || status() == *s>{s.replace('_', " ")}</option> }).collect_view()}
                 </select>
+                <label for="job-kind">{t(Key::JobsKind)}</label>
+                <select id="job-kind" name="kind">
+                    <option value="">{t(Key::JobsAll)}</option>
+                    <Suspense fallback=|| ()>
+                        {move || Suspend::new(async move {
+                            kinds.await.unwrap_or_default().into_iter().map(|k| {
+                                let selected = k == kind();
+                                view! { <option value=k.clone() selected=selected>{k.clone()}</option> }
+                            }).collect_view()
+                        })}
+                    </Suspense>
+                </select>
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        // Only those who see everyone's jobs can ask for someone's.
+                        me.await.ok().flatten().filter(|u| u.can("view_all")).map(|_| view! {
+                            <label for="job-owner">{t(Key::JobsOwner)}</label>
+                            <input id="job-owner" name="owner" size="12" value=owner()/>
+                        })
+                    })}
+                </Suspense>
                 <button type="submit" class="button">{t(Key::AuditFilter)}</button>
             </form>
             <Suspense fallback=|| ()>
@@ -154,16 +179,11 @@ pub fn JobPage() -> impl IntoView {
 #[component]
 pub fn NotificationsPage() -> impl IntoView {
     let live = expect_context::<Live>();
-    let read = ServerAction::<ReadNotification>::new();
-    let delete = ServerAction::<DeleteNotification>::new();
-    let clear = ServerAction::<ClearNotifications>::new();
-    let notes = Resource::new(
-        move || (live.tick.get(), read.version().get(), delete.version().get(), clear.version().get()),
-        |_| list_notifications(),
-    );
+    let actions = NoteActions::new();
+    let notes = Resource::new(move || (live.tick.get(), actions.version()), |_| list_notifications(100));
     view! {
         <PageHeader title=Key::NavNotifications/>
-        <ActionForm action=clear attr:class="form-row">
+        <ActionForm action=actions.clear attr:class="form-row">
             <ConfirmSubmit label=Key::NotesClear confirm=Key::NotesClearConfirm/>
         </ActionForm>
         <Suspense fallback=|| ()>
@@ -172,38 +192,13 @@ pub fn NotificationsPage() -> impl IntoView {
                     Ok(list) if list.is_empty() => view! { <p class="muted" data-testid="notes-empty">{t(Key::NotesEmpty)}</p> }.into_any(),
                     Ok(list) => view! {
                         <ul class="notes" data-testid="notifications">
-                            {list.into_iter().map(|n| {
-                                let unread = !n.is_read;
-                                view! {
-                                    <li class=format!("note note-{}{}", n.severity, if unread { " note-unread" } else { "" })>
-                                        <div class="note-head">
-                                            <strong>{n.title.clone()}</strong>
-                                            <span class="muted small"><LocalTime ms=n.created_at/></span>
-                                        </div>
-                                        <p>{n.message.clone()}</p>
-                                        {(!n.details.is_empty()).then(|| view! {
-                                            <details><summary>{t(Key::NotesLog)}</summary><pre class="log">{n.details.clone()}</pre></details>
-                                        })}
-                                        <div class="row-actions">
-                                            <Show when=move || unread>
-                                                <ActionForm action=read attr:class="inline-form">
-                                                    <input type="hidden" name="id" value=n.id/>
-                                                    <button type="submit" class="button">{t(Key::NotesRead)}</button>
-                                                </ActionForm>
-                                            </Show>
-                                            <ActionForm action=delete attr:class="inline-form">
-                                                <input type="hidden" name="id" value=n.id/>
-                                                <button type="submit" class="button button-danger">{t(Key::UsersDelete)}</button>
-                                            </ActionForm>
-                                        </div>
-                                    </li>
-                                }
-                            }).collect_view()}
+                            {list.into_iter().map(|n| view! { <NoteItem note=n actions=actions/> }).collect_view()}
                         </ul>
                     }.into_any(),
                     Err(e) => view! { <div class="alert alert-error" role="alert">{e.to_string()}</div> }.into_any(),
                 }
             })}
         </Suspense>
+        <LogModal actions=actions/>
     }
 }

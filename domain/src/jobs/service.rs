@@ -89,6 +89,11 @@ impl JobService {
         self.store.list(&filter, page, per_page).await
     }
 
+    /// Job kinds to offer as a filter (kind names are code constants, not anyone's data).
+    pub async fn kinds(&self) -> Result<Vec<String>> {
+        self.store.kinds().await
+    }
+
     /// Cancels a queued or running job: its owner or an admin.
     pub async fn cancel(&self, actor: &Actor, id: i64) -> Result<Job> {
         let detail = self.get(actor, id).await?;

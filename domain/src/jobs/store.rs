@@ -23,6 +23,8 @@ pub struct JobFilter {
     pub kind: Option<String>,
     /// Only this owner's jobs (`None`: everyone's).
     pub owner_id: Option<i64>,
+    /// Only jobs of the user with this name (a filter for those who see everyone's).
+    pub owner: Option<String>,
 }
 
 impl JobStore {
@@ -227,6 +229,11 @@ impl JobStore {
         Ok(v != 0)
     }
 
+    /// The kinds of job that exist, for filter choices.
+    pub async fn kinds(&self) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar("SELECT DISTINCT kind FROM jobs ORDER BY kind").fetch_all(self.db.pool()).await?)
+    }
+
     pub async fn list(&self, filter: &JobFilter, page: u32, per_page: u32) -> Result<(Vec<Job>, i64)> {
         let mut clauses = Vec::new();
         let mut texts: Vec<String> = Vec::new();
@@ -238,6 +245,10 @@ impl JobStore {
         if let Some(k) = filter.kind.as_deref().filter(|k| !k.is_empty()) {
             texts.push(k.to_owned());
             clauses.push(format!("kind = ${}", texts.len()));
+        }
+        if let Some(o) = filter.owner.as_deref().filter(|o| !o.is_empty()) {
+            texts.push(o.to_owned());
+            clauses.push(format!("owner = ${}", texts.len()));
         }
         if let Some(o) = filter.owner_id {
             owner = Some(o);

@@ -98,6 +98,8 @@ pub struct JobQuery {
     pub kind: Option<String>,
     /// Owner's user id (only with view_all; others always see their own).
     pub owner_id: Option<i64>,
+    /// Owner's username (only with view_all).
+    pub owner: Option<String>,
 }
 
 /// Jobs, newest first: your own, or everyone's with `view_all`.
@@ -115,7 +117,7 @@ pub async fn list(
         })?),
         None => None,
     };
-    let filter = JobFilter { status, kind: q.kind, owner_id: q.owner_id };
+    let filter = JobFilter { status, kind: q.kind, owner_id: q.owner_id, owner: q.owner };
     let (jobs, total) = state.services.jobs.list(&actor, filter, page, per_page).await?;
     Ok(ApiOk::new(jobs).paginated(Pagination::new(page, per_page, u64::try_from(total).unwrap_or(0))))
 }

@@ -5,8 +5,9 @@
 //!
 //! Starts the real router on a loopback port over a fresh database, opens N SSE streams as one
 //! user (raw keep-alive sockets), publishes events and measures publish-to-receipt latency on
-//! every stream, and the process's memory per open stream (server and client sides together,
-//! so an upper bound for the server). Then runs trivial jobs and reports jobs per second.
+//! every stream, and the process's memory per open stream (server and client sides together),
+//! then the client side alone against a socket-holding listener as a baseline in the same run,
+//! so the difference is the server's share. Then runs trivial jobs and reports jobs per second.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -157,8 +158,15 @@ async fn run(cli: Cli) -> Result<(), String> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let after = rss_kib();
-    println!("ssebench: {} SSE streams open in {:.1} s; memory {:.1} KiB per stream (server + client, upper bound)",
-        cli.streams, t.elapsed().as_secs_f64(), after.saturating_sub(before) as f64 / cli.streams as f64);
+    let total = after.saturating_sub(before) as f64 / cli.streams as f64;
+    println!("ssebench: {} SSE streams open in {:.1} s; memory {:.1} KiB per stream (server + client)",
+        cli.streams, t.elapsed().as_secs_f64(), total);
+    // Baseline in the same run, with the SSE streams still open so no freed memory is reused:
+    // the same client tasks against a listener that only holds its sockets. What the SSE run
+    // costs beyond it is the server's share of a stream.
+    let client_side = baseline_kib_per_socket(cli.streams).await?;
+    println!("baseline: {client_side:.1} KiB per plain held socket (client task + accepted socket); server share of an SSE stream ≈ {:.1} KiB",
+        total - client_side);
 
     // Broadcast notifications carry their publish time; every stream receives every one.
     for i in 0..cli.events {
@@ -193,4 +201,50 @@ async fn run(cli: Cli) -> Result<(), String> {
     println!("jobs: {} trivial two-step jobs in {:.2} s = {:.0} jobs/s ({})", cli.jobs, t.elapsed().as_secs_f64(),
         cli.jobs as f64 / t.elapsed().as_secs_f64(), services.db.backend().as_str());
     Ok(())
+}
+
+/// Memory per connection of the benchmark's own client side: N tasks like the SSE readers
+/// (connect, send a request, wait on a 4 KiB read buffer) against a listener that accepts and
+/// holds the sockets without answering.
+async fn baseline_kib_per_socket(n: usize) -> Result<f64, String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let before = rss_kib();
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::with_capacity(n);
+        while held.len() < n {
+            match listener.accept().await {
+                Ok((s, _)) => held.push(s),
+                Err(_) => break,
+            }
+        }
+        held
+    });
+    let waiting = Arc::new(AtomicUsize::new(0));
+    let mut clients = Vec::with_capacity(n);
+    for _ in 0..n {
+        let waiting = waiting.clone();
+        clients.push(tokio::spawn(async move {
+            let Ok(mut s) = TcpStream::connect(addr).await else { return };
+            let _ = s.write_all(b"GET /api/notifications/stream HTTP/1.1\r\nHost: x\r\n\r\n").await;
+            let mut buf = vec![0u8; 4096];
+            waiting.fetch_add(1, Ordering::SeqCst);
+            let _ = s.read(&mut buf).await;
+        }));
+    }
+    let held = tokio::time::timeout(Duration::from_secs(60), holder).await.map_err(|_| "baseline sockets did not connect".to_owned())?;
+    let held = held.map_err(|e| e.to_string())?;
+    let t = Instant::now();
+    while waiting.load(Ordering::SeqCst) < n {
+        if t.elapsed() > Duration::from_secs(60) {
+            return Err("baseline clients did not reach their read".into());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let per = rss_kib().saturating_sub(before) as f64 / n as f64;
+    drop(held);
+    for c in clients {
+        let _ = c.await;
+    }
+    Ok(per)
 }

@@ -1,0 +1,240 @@
+//! Notifications in the page: the bell with its live unread badge and dropdown, one
+//! notification's row (shared by the dropdown and the notifications page), and the log viewer
+//! with copy and download.
+
+use leptos::prelude::*;
+
+use crate::components::confirm::ConfirmSubmit;
+use crate::components::live::Live;
+use crate::components::local_time::LocalTime;
+use crate::functions::jobs::{list_notifications, unread_notifications, ClearNotifications, DeleteNotification, NoteRow, ReadNotification};
+use crate::i18n::{t, Key};
+
+/// How many notifications the dropdown shows; the page has the rest.
+const DROPDOWN_SIZE: u32 = 8;
+
+pub fn severity_icon(severity: &str) -> &'static str {
+    match severity {
+        "success" => "✔",
+        "warning" => "⚠",
+        "error" => "✖",
+        _ => "ℹ",
+    }
+}
+
+/// The actions every notification list shares; one set per list so their versions refresh it.
+#[derive(Clone, Copy)]
+pub struct NoteActions {
+    pub read: ServerAction<ReadNotification>,
+    pub delete: ServerAction<DeleteNotification>,
+    pub clear: ServerAction<ClearNotifications>,
+    /// The notification whose log is open in the viewer.
+    pub log: RwSignal<Option<NoteRow>>,
+}
+
+impl NoteActions {
+    pub fn new() -> Self {
+        NoteActions { read: ServerAction::new(), delete: ServerAction::new(), clear: ServerAction::new(), log: RwSignal::new(None) }
+    }
+
+    /// Changes whenever one of the actions finished: lists reload on it.
+    pub fn version(&self) -> (usize, usize, usize) {
+        (self.read.version().get(), self.delete.version().get(), self.clear.version().get())
+    }
+}
+
+impl Default for NoteActions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// One notification: severity icon, title, time, message, and its actions.
+#[component]
+pub fn NoteItem(note: NoteRow, actions: NoteActions) -> impl IntoView {
+    let unread = !note.is_read;
+    let id = note.id;
+    let has_log = !note.details.is_empty();
+    let for_log = note.clone();
+    view! {
+        <li class=format!("note note-{}{}", note.severity, if unread { " note-unread" } else { "" }) data-testid="note">
+            <div class="note-head">
+                <span class="note-icon" aria-label=note.severity.clone()>{severity_icon(&note.severity)}</span>
+                <strong>{note.title.clone()}</strong>
+                <span class="muted small"><LocalTime ms=note.created_at/></span>
+            </div>
+            <p>{note.message.clone()}</p>
+            <div class="row-actions">
+                <Show when=move || has_log>
+                    {
+                        let n = for_log.clone();
+                        view! { <button type="button" class="button" data-testid="view-log" on:click=move |_| actions.log.set(Some(n.clone()))>{t(Key::NotesLog)}</button> }
+                    }
+                </Show>
+                <Show when=move || unread>
+                    <ActionForm action=actions.read attr:class="inline-form">
+                        <input type="hidden" name="id" value=id/>
+                        <button type="submit" class="button" data-testid="mark-read">{t(Key::NotesRead)}</button>
+                    </ActionForm>
+                </Show>
+                <ActionForm action=actions.delete attr:class="inline-form">
+                    <input type="hidden" name="id" value=id/>
+                    <button type="submit" class="button button-danger" data-testid="delete-note">{t(Key::UsersDelete)}</button>
+                </ActionForm>
+            </div>
+        </li>
+    }
+}
+
+/// `data:` URL of a text, so the log downloads without another round trip.
+fn text_data_url(text: &str) -> String {
+    let mut url = String::from("data:text/plain;charset=utf-8,");
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            url.push(char::from(b));
+        } else {
+            url.push_str(&format!("%{b:02X}"));
+        }
+    }
+    url
+}
+
+/// The log of the notification in `actions.log`, in a modal: copy, download, close (Escape too).
+#[component]
+pub fn LogModal(actions: NoteActions) -> impl IntoView {
+    let copied = RwSignal::new(false);
+    let close = move || {
+        actions.log.set(None);
+        copied.set(false);
+    };
+    view! {
+        {move || actions.log.get().map(|n| {
+            let text = n.details.clone();
+            let href = text_data_url(&text);
+            let file = format!("notification-{}.log", n.id);
+            let to_copy = text.clone();
+            view! {
+                <div class="modal-backdrop" on:click=move |_| close()>
+                    <div class="modal" role="dialog" aria-modal="true" aria-labelledby="log-title" data-testid="log-modal"
+                        on:click=|e| e.stop_propagation()
+                        on:keydown=move |e| if e.key() == "Escape" {
+                            // Only the modal closes; the dropdown under it stays.
+                            e.stop_propagation();
+                            close();
+                        }>
+                        <div class="modal-head">
+                            <h2 id="log-title">{n.title.clone()}</h2>
+                            <button type="button" class="icon-button" aria-label=t(Key::ModalClose) autofocus on:click=move |_| close()>"×"</button>
+                        </div>
+                        <pre class="log" id="log-text" data-testid="log-text">{text}</pre>
+                        <div class="row-actions">
+                            <button type="button" class="button" data-testid="copy-log" on:click=move |_| { copy_text(&to_copy); copied.set(true); }>
+                                {move || if copied.get() { t(Key::ModalCopied)() } else { t(Key::ModalCopy)() }}
+                            </button>
+                            <a class="button" href=href download=file data-testid="download-log">{t(Key::ModalDownload)}</a>
+                        </div>
+                    </div>
+                </div>
+            }
+        })}
+    }
+}
+
+/// Copies to the clipboard where the page may (HTTPS or localhost); elsewhere selects the log
+/// text so Ctrl+C copies it.
+fn copy_text(text: &str) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsValue;
+        let Some(window) = web_sys::window() else { return };
+        let navigator = window.navigator();
+        let has_clipboard = js_sys::Reflect::get(&navigator, &JsValue::from_str("clipboard")).map(|v| !v.is_undefined()).unwrap_or(false);
+        if has_clipboard {
+            let _ = navigator.clipboard().write_text(text);
+        } else if let (Some(doc), Ok(Some(sel))) = (window.document(), window.get_selection()) {
+            if let Some(pre) = doc.get_element_by_id("log-text") {
+                let _ = sel.select_all_children(&pre);
+            }
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = text;
+}
+
+/// The bell in the top bar: live unread count; opens the latest notifications in a dropdown.
+/// Without JavaScript it is a plain link to the notifications page.
+#[component]
+pub fn NotificationBell() -> impl IntoView {
+    let live = expect_context::<Live>();
+    let open = RwSignal::new(false);
+    let actions = NoteActions::new();
+    let unread = Resource::new(move || (live.tick.get(), actions.version()), |_| unread_notifications());
+    let notes = Resource::new(
+        move || (open.get(), live.tick.get(), actions.version()),
+        |(open, _, _)| async move { if open { list_notifications(DROPDOWN_SIZE).await } else { Ok(Vec::new()) } },
+    );
+    let wrap = NodeRef::<leptos::html::Div>::new();
+    // Escape anywhere, or a click outside the bell, closes the dropdown (the log modal stops
+    // its own Escape from getting here).
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        let on_key = window_event_listener(leptos::ev::keydown, move |e| {
+            if e.key() == "Escape" && open.get_untracked() {
+                open.set(false);
+            }
+        });
+        let on_click = window_event_listener(leptos::ev::click, move |e| {
+            // The path as it was at dispatch: a clicked button that re-rendered away (the
+            // "are you sure?" swap) still counts as inside.
+            let inside = wrap.get_untracked().is_none_or(|w| e.composed_path().includes(w.unchecked_ref(), 0));
+            if !inside && open.get_untracked() && actions.log.get_untracked().is_none() {
+                open.set(false);
+            }
+        });
+        on_cleanup(move || {
+            on_key.remove();
+            on_click.remove();
+        });
+    }
+    view! {
+        <div class="bell-wrap" node_ref=wrap>
+            <a class="bell" href="/notifications" aria-label=t(Key::NavNotifications) aria-haspopup="true"
+                aria-expanded=move || open.get().to_string() data-testid="bell"
+                on:click=move |e| { e.prevent_default(); open.update(|o| *o = !*o); }>
+                <span aria-hidden="true">"🔔"</span>
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        let n = unread.await.unwrap_or(0);
+                        (n > 0).then(|| view! { <span class="bell-badge" data-testid="unread-count">{n}</span> })
+                    })}
+                </Suspense>
+            </a>
+            <Show when=move || open.get()>
+                <div class="bell-dropdown" role="region" aria-label=t(Key::NavNotifications) data-testid="bell-dropdown">
+                    <div class="bell-dropdown-head">
+                        <strong>{t(Key::NavNotifications)}</strong>
+                        <ActionForm action=actions.clear attr:class="inline-form">
+                            <ConfirmSubmit label=Key::NotesClear confirm=Key::NotesClearConfirm/>
+                        </ActionForm>
+                    </div>
+                    <Suspense fallback=|| ()>
+                        {move || Suspend::new(async move {
+                            match notes.await {
+                                Ok(list) if list.is_empty() => view! { <p class="muted" data-testid="notes-empty">{t(Key::NotesEmpty)}</p> }.into_any(),
+                                Ok(list) => view! {
+                                    <ul class="notes notes-compact">
+                                        {list.into_iter().map(|n| view! { <NoteItem note=n actions=actions/> }).collect_view()}
+                                    </ul>
+                                }.into_any(),
+                                Err(e) => view! { <div class="alert alert-error" role="alert">{e.to_string()}</div> }.into_any(),
+                            }
+                        })}
+                    </Suspense>
+                    <a href="/notifications" class="bell-all" on:click=move |_| open.set(false)>{t(Key::NotesAll)}</a>
+                </div>
+            </Show>
+            <LogModal actions=actions/>
+        </div>
+    }
+}
