@@ -10,10 +10,12 @@ pub mod db;
 pub mod error;
 pub mod events;
 pub mod iam;
+pub mod ipam;
 pub mod jobs;
 pub mod notifications;
 pub mod retention;
 pub mod services;
+pub mod servers;
 pub mod settings;
 pub mod users;
 

@@ -33,6 +33,10 @@ pub struct Services {
     pub notifications: crate::notifications::Notifications,
     /// Live events for the SSE streams.
     pub events: crate::events::EventBus,
+    /// IP pools and address allocations.
+    pub ipam: crate::ipam::Ipam,
+    /// Managed servers: inventory, create, lifecycle.
+    pub servers: crate::servers::ServerService,
     started_at: i64,
     simulated_cluster: bool,
 }
@@ -62,8 +66,20 @@ impl Services {
         let tokens = TokenStore::new(db.clone());
         let events = crate::events::EventBus::new(db.clone());
         let notifications = crate::notifications::Notifications::new(db.clone(), events.clone());
+        let jobs = JobService::new(JobStore::new(db.clone()), 4);
+        let ipam = crate::ipam::Ipam::new(db.clone());
+        let cluster = ClusterService::new(None);
+        let settings = SettingsStore::new(db.clone());
+        let servers = crate::servers::ServerService::new(
+            crate::servers::store::ServerStore::new(db.clone()),
+            ipam.clone(),
+            cluster.clone(),
+            jobs.clone(),
+            events.clone(),
+            settings.clone(),
+        );
         Services {
-            settings: SettingsStore::new(db.clone()),
+            settings,
             auth: AuthService::new(
                 users.clone(),
                 sessions.clone(),
@@ -74,10 +90,12 @@ impl Services {
             ),
             iam: UserAdmin::new(users.clone(), sessions, tokens, audit.clone()),
             audit,
-            cluster: ClusterService::new(None),
-            jobs: JobService::new(JobStore::new(db.clone()), 4),
+            cluster,
+            jobs,
             notifications,
             events,
+            ipam,
+            servers,
             users,
             db,
             started_at: clock::now_ms(),
@@ -88,6 +106,20 @@ impl Services {
     /// The same services talking to this Proxmox cluster.
     pub fn with_cluster(mut self, client: pve::PveClient) -> Self {
         self.cluster = ClusterService::new(Some(client));
+        self.servers = crate::servers::ServerService::new(
+            crate::servers::store::ServerStore::new(self.db.clone()),
+            self.ipam.clone(),
+            self.cluster.clone(),
+            self.jobs.clone(),
+            self.events.clone(),
+            self.settings.clone(),
+        );
+        self
+    }
+
+    /// Paces server creation (tests shorten the waits).
+    pub fn with_create_limits(mut self, limits: crate::servers::CreateLimits) -> Self {
+        self.servers = self.servers.with_limits(limits);
         self
     }
 

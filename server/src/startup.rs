@@ -57,6 +57,21 @@ impl Instance {
         };
         let client = pve::PveClient::new(pve_config)?;
         let services = Services::new(db, config.simulated_cluster()).with_cluster(client);
+        if simulator.is_some() {
+            // The demo starts with a pool on the simulated cluster's bridge, clear of the
+            // addresses its sample VMs use.
+            let pool = domain::ipam::PoolInput {
+                name: "default".into(),
+                cidr: "10.10.0.0/24".into(),
+                gateway: Some("10.10.0.1".into()),
+                dns: vec!["10.10.0.1".into()],
+                bridge: "vmbr0".into(),
+                reserved: "10.10.0.1-10.10.0.99".into(),
+                description: "Demo pool of the built-in simulated cluster".into(),
+                ..Default::default()
+            };
+            services.ipam.ensure_default_pool(&pool).await.map_err(|e| format!("cannot create the default IP pool: {e}"))?;
+        }
         let mut instance = Self::with_services(services, config)?;
         instance.simulator = simulator;
         Ok(instance)
@@ -76,18 +91,27 @@ impl Instance {
         .with_wake(services.jobs.waker())
         .with_notifications(services.notifications.clone())
         .with_events(services.events.clone());
+        let runner = services.servers.register_jobs(runner);
         let job_workers = domain::jobs::service::register_test_jobs(runner).start();
-        // Retention: prune old notifications, events and finished jobs every ten minutes.
-        let retention = {
+        // Housekeeping: the server records follow Proxmox every 30 s (one /cluster/resources
+        // call); old notifications, events and finished jobs are pruned every ten minutes.
+        let housekeeping = {
             let services = services.clone();
             tokio::spawn(async move {
-                let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
-                loop {
+                let mut every = tokio::time::interval(std::time::Duration::from_secs(30));
+                for tick in 0u64.. {
                     every.tick().await;
-                    match domain::retention::prune(&services).await {
-                        Ok(p) if p != domain::retention::Pruned::default() => tracing::info!(?p, "retention pruned old records"),
-                        Ok(_) => {}
-                        Err(e) => tracing::warn!(error = %e, "retention pass failed"),
+                    if let Ok(client) = services.cluster.client() {
+                        if let Err(e) = domain::servers::inventory::sync(&services.servers.store, client, &services.events).await {
+                            tracing::warn!(error = %e, "inventory sync failed");
+                        }
+                    }
+                    if tick % 20 == 0 {
+                        match domain::retention::prune(&services).await {
+                            Ok(p) if p != domain::retention::Pruned::default() => tracing::info!(?p, "retention pruned old records"),
+                            Ok(_) => {}
+                            Err(e) => tracing::warn!(error = %e, "retention pass failed"),
+                        }
                     }
                 }
             })
@@ -104,7 +128,7 @@ impl Instance {
                 job_workers: Arc::new(job_workers),
                 event_streams: Default::default(),
                 event_listener: Arc::new(event_listener),
-                retention: Arc::new(crate::state::AbortOnDrop(Some(retention))),
+                housekeeping: Arc::new(crate::state::AbortOnDrop(Some(housekeeping))),
                 behind_proxy: config.behind_proxy,
             },
         })

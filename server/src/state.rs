@@ -20,8 +20,8 @@ pub struct AppState {
     pub event_streams: crate::api::events::StreamCounter,
     /// PostgreSQL's LISTEN task for events of other instances.
     pub event_listener: Arc<AbortOnDrop>,
-    /// The periodic retention pass.
-    pub retention: Arc<AbortOnDrop>,
+    /// The periodic inventory sync and retention pass.
+    pub housekeeping: Arc<AbortOnDrop>,
     /// Trust `X-Forwarded-For` for the client's address (see `Config::behind_proxy`).
     pub behind_proxy: bool,
 }

@@ -72,6 +72,15 @@ impl Actor {
         }
     }
 
+    /// Anything a signed-in user may do once their password is current.
+    pub fn require_current(&self) -> Result<()> {
+        if self.must_change_password {
+            Err(Error::Forbidden("change your password first (POST /change-password)".into()))
+        } else {
+            Ok(())
+        }
+    }
+
     pub fn is_admin(&self) -> bool {
         Role::parse(&self.role) == Some(Role::Admin)
     }

@@ -16,7 +16,7 @@ pub mod store;
 use serde::{Deserialize, Serialize};
 
 pub use limits::KeyedLimits;
-pub use runner::{wait_finished, FnHandler, HandlerFuture, JobContext, JobHandler, JobRunner, RunnerConfig, RunnerHandle, StepOutcome, Stop};
+pub use runner::{wait_finished, FnHandler, HandlerFuture, ItemRecorder, JobContext, JobHandler, JobRunner, RunnerConfig, RunnerHandle, StepOutcome, Stop};
 pub use service::{JobDetail, JobService, QueueStatus};
 pub use store::{JobFilter, JobStore};
 
@@ -68,6 +68,9 @@ impl JobStatus {
 pub struct Job {
     pub id: i64,
     pub kind: String,
+    /// Secrets in parameters (a cloud-init password) are stored for the job's own use but
+    /// never shown: serialising masks every key containing "password".
+    #[serde(serialize_with = "redacted")]
     pub params: serde_json::Value,
     pub owner_id: Option<i64>,
     pub owner: String,
@@ -118,4 +121,21 @@ pub struct NewJob {
     /// Item names, e.g. the servers of a bulk action.
     pub items: Vec<String>,
     pub retry_of: Option<i64>,
+}
+
+fn redacted<S: serde::Serializer>(params: &serde_json::Value, s: S) -> std::result::Result<S::Ok, S::Error> {
+    fn mask(v: &serde_json::Value) -> serde_json::Value {
+        match v {
+            serde_json::Value::Object(map) => map
+                .iter()
+                .map(|(k, v)| {
+                    let masked = if k.contains("password") && !v.is_null() { serde_json::Value::String("********".into()) } else { mask(v) };
+                    (k.clone(), masked)
+                })
+                .collect(),
+            serde_json::Value::Array(items) => items.iter().map(mask).collect(),
+            other => other.clone(),
+        }
+    }
+    mask(params).serialize(s)
 }

@@ -117,6 +117,71 @@ impl JobContext {
         self.store.log(self.job.id, "error", None, &format!("item {position}: {error}")).await?;
         Ok(self.store.set_item(self.job.id, position, "failed", None, Some(error)).await?)
     }
+    /// A handle that concurrent tasks of this job use to record their items (a bulk create
+    /// runs servers side by side). Call `tally_items` when they are done.
+    pub fn item_recorder(&self) -> ItemRecorder {
+        ItemRecorder { store: self.store.clone(), events: self.events.clone(), job_id: self.job.id, owner_id: self.job.owner_id, kind: self.job.kind.clone() }
+    }
+
+    /// Takes the item counts for the job's outcome from the stored item states (which also
+    /// covers items finished before a resume).
+    pub async fn tally_items(&mut self) -> std::result::Result<(), Stop> {
+        let items = self.items().await?;
+        self.ok_items = items.iter().filter(|i| i.status == "succeeded").count();
+        self.failed_items = items.iter().filter(|i| i.status == "failed" || i.status == "cancelled").count();
+        Ok(())
+    }
+}
+
+/// Records items, log lines and progress of one job from tasks running side by side.
+#[derive(Clone)]
+pub struct ItemRecorder {
+    store: JobStore,
+    events: Option<crate::events::EventBus>,
+    pub job_id: i64,
+    owner_id: Option<i64>,
+    kind: String,
+}
+
+impl ItemRecorder {
+    pub async fn log(&self, item: &str, level: &str, line: &str) -> Result<()> {
+        self.store.log(self.job_id, level, Some(item), &format!("{item}: {line}")).await
+    }
+
+    /// An item in progress, with what it has done so far (read back after a resume).
+    pub async fn running(&self, position: i64, state: &Value) -> Result<()> {
+        self.store.set_item(self.job_id, position, "running", Some(state), None).await
+    }
+
+    pub async fn ok(&self, position: i64, result: &Value) -> Result<()> {
+        self.store.set_item(self.job_id, position, "succeeded", Some(result), None).await?;
+        self.progress().await
+    }
+
+    pub async fn failed(&self, position: i64, item: &str, error: &str) -> Result<()> {
+        self.store.log(self.job_id, "error", Some(item), &format!("{item}: {error}")).await?;
+        self.store.set_item(self.job_id, position, "failed", None, Some(error)).await?;
+        self.progress().await
+    }
+
+    pub async fn cancel_requested(&self) -> Result<bool> {
+        self.store.cancel_requested(self.job_id).await
+    }
+
+    /// Progress = finished items / all items; published as a `job_progress` event.
+    async fn progress(&self) -> Result<()> {
+        let items = self.store.items(self.job_id).await?;
+        let done = items.iter().filter(|i| matches!(i.status.as_str(), "succeeded" | "failed" | "cancelled")).count();
+        let total = items.len().max(1);
+        let progress = i64::try_from(done * 100 / total).unwrap_or(100);
+        let step = format!("{done} of {total} done");
+        self.store.set_progress(self.job_id, progress, &step).await?;
+        if let Some(bus) = &self.events {
+            let payload = serde_json::json!({"type": "job_progress", "job_id": self.job_id, "kind": self.kind, "progress": progress, "step": step});
+            bus.publish(self.owner_id, "job_progress", payload).await?;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone)]

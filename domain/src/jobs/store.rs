@@ -122,6 +122,18 @@ impl JobStore {
         Ok(())
     }
 
+    /// Progress of a job whose items run side by side (not counted in steps).
+    pub async fn set_progress(&self, id: i64, progress: i64, step: &str) -> Result<()> {
+        sqlx::query("UPDATE jobs SET progress = $1, step = $2, updated_at = $3 WHERE id = $4")
+            .bind(progress.clamp(0, 100))
+            .bind(step)
+            .bind(clock::now_ms())
+            .bind(id)
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
+
     pub async fn set_step(&self, id: i64, step: &str) -> Result<()> {
         sqlx::query("UPDATE jobs SET step = $1, updated_at = $2 WHERE id = $3").bind(step).bind(clock::now_ms()).bind(id).execute(self.db.pool()).await?;
         Ok(())

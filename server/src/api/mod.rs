@@ -6,11 +6,13 @@ pub mod envelope;
 pub mod events;
 pub mod error;
 pub mod extract;
+pub mod ip_pools;
 pub mod jobs;
 pub mod notifications;
 pub mod openapi;
 pub mod ops;
 pub mod routes;
+pub mod servers;
 pub mod session;
 pub mod system;
 pub mod tokens;
@@ -70,6 +72,21 @@ pub fn router() -> Router<AppState> {
         .route("/notifications/{id}", get(notifications::get).delete(notifications::delete))
         .route("/notifications/{id}/read", post(notifications::read))
         .route("/test/notification", post(notifications::test))
+        .route("/servers", get(servers::list).post(servers::create))
+        .route("/servers/async", post(servers::create_async))
+        .route("/servers/brief", get(servers::brief))
+        .route("/servers/bulk_action", post(servers::bulk_action))
+        .route("/servers/bulk_action/async", post(servers::bulk_action_async))
+        .route("/servers/{name}/start", post(servers::start))
+        .route("/servers/{name}/stop", post(servers::stop))
+        .route("/servers/{name}/reboot", post(servers::reboot))
+        .route("/servers/{name}/delete", post(servers::delete))
+        .route("/create_servers_bulk", post(servers::create_bulk))
+        .route("/all_server_status", get(servers::all_status))
+        .route("/server_status/{name}", get(servers::one_status))
+        .route("/sync_servers", post(servers::sync))
+        .route("/ip-pools", get(ip_pools::list).post(ip_pools::create))
+        .route("/ip-pools/{name}", get(ip_pools::get).put(ip_pools::update).delete(ip_pools::delete))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
 }

@@ -4,7 +4,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{events, jobs, notifications, ops, session, system, tokens, users};
+use super::{events, ip_pools, jobs, notifications, ops, servers, session, system, tokens, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -25,6 +25,10 @@ use super::{events, jobs, notifications, ops, session, system, tokens, users};
         users::debug_user_info, users::admin_overview, users::admin_users, users::admin_iam, users::audit,
         jobs::task_status, jobs::tasks_status, jobs::tasks_config, jobs::queue_status, jobs::test_simple, jobs::test_error,
         jobs::list, jobs::get, jobs::cancel, jobs::retry,
+        servers::list, servers::create, servers::create_async, servers::create_bulk, servers::brief, servers::bulk_action,
+        servers::bulk_action_async, servers::start, servers::stop, servers::reboot, servers::delete, servers::all_status,
+        servers::one_status, servers::sync,
+        ip_pools::list, ip_pools::create, ip_pools::get, ip_pools::update, ip_pools::delete,
         notifications::list, notifications::latest, notifications::unread_count, notifications::get, notifications::read,
         notifications::delete, notifications::clear_all, notifications::test, events::events, events::notifications,
     ),
@@ -37,6 +41,9 @@ use super::{events, jobs, notifications, ops, session, system, tokens, users};
         (name = "iam", description = "Roles, permissions and the audit log (manage_users)"),
         (name = "notifications", description = "Your notifications and broadcasts, read and cleared per user"),
         (name = "jobs", description = "Durable jobs, and the old tool's task endpoints its scripts poll"),
+        (name = "servers", description = "Managed servers: inventory synced with Proxmox, create one or many (the old tool's \
+            field names and ours), start/stop/reboot/delete as jobs"),
+        (name = "ip-pools", description = "IP address management: pools and their free addresses (writes need manage_network)"),
         (name = "system", description = "This proxfleet instance"),
         (name = "operations", description = "Health, metrics and API documentation"),
     )

@@ -29,11 +29,14 @@ const fn route(method: Method, path: &'static str, access: Access) -> RouteSpec 
 const GET: Method = Method::GET;
 const POST: Method = Method::POST;
 const DELETE: Method = Method::DELETE;
+const PUT: Method = Method::PUT;
 const PUBLIC: Access = Access::Public;
 const SIGNED_IN: Access = Access::SignedIn;
 const AUTHENTICATED: Access = Access::Authenticated;
 const BROWSER: Access = Access::BrowserSession;
 const MANAGE_USERS: Access = Access::Permission(Permission::ManageUsers);
+const CREATE_SERVER: Access = Access::Permission(Permission::CreateServer);
+const MANAGE_NETWORK: Access = Access::Permission(Permission::ManageNetwork);
 
 pub const ROUTES: &[RouteSpec] = &[
     // Operations and documentation.
@@ -93,6 +96,28 @@ pub const ROUTES: &[RouteSpec] = &[
     route(GET, "/api/jobs/{id}", AUTHENTICATED),
     route(POST, "/api/jobs/{id}/cancel", AUTHENTICATED),
     route(POST, "/api/jobs/{id}/retry", AUTHENTICATED),
+    // Servers. Reads are filtered by the service (view_all: everyone's, else your own); each
+    // action's permission (start/stop/reboot/delete_server) is checked by the service too.
+    route(GET, "/api/servers", AUTHENTICATED),
+    route(POST, "/api/servers", CREATE_SERVER),
+    route(POST, "/api/servers/async", CREATE_SERVER),
+    route(POST, "/api/create_servers_bulk", CREATE_SERVER),
+    route(GET, "/api/servers/brief", AUTHENTICATED),
+    route(POST, "/api/servers/bulk_action", AUTHENTICATED),
+    route(POST, "/api/servers/bulk_action/async", AUTHENTICATED),
+    route(POST, "/api/servers/{name}/start", Access::Permission(Permission::StartServer)),
+    route(POST, "/api/servers/{name}/stop", Access::Permission(Permission::StopServer)),
+    route(POST, "/api/servers/{name}/reboot", Access::Permission(Permission::RebootServer)),
+    route(POST, "/api/servers/{name}/delete", Access::Permission(Permission::DeleteServer)),
+    route(GET, "/api/all_server_status", AUTHENTICATED),
+    route(GET, "/api/server_status/{name}", AUTHENTICATED),
+    route(POST, "/api/sync_servers", CREATE_SERVER),
+    // IP pools: readable by everyone signed in (the create form offers them).
+    route(GET, "/api/ip-pools", AUTHENTICATED),
+    route(POST, "/api/ip-pools", MANAGE_NETWORK),
+    route(GET, "/api/ip-pools/{name}", AUTHENTICATED),
+    route(PUT, "/api/ip-pools/{name}", MANAGE_NETWORK),
+    route(DELETE, "/api/ip-pools/{name}", MANAGE_NETWORK),
     // Notifications: each caller's own view.
     route(GET, "/api/events", AUTHENTICATED),
     route(GET, "/api/notifications/stream", AUTHENTICATED),

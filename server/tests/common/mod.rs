@@ -99,15 +99,24 @@ async fn spawn_on_url(url: String, extra: Router, inner: Router<AppState>, make:
 /// A server on SQLite whose Proxmox cluster is a simulator (instant tasks), reached through
 /// the real `pve` client over HTTP.
 pub async fn spawn_with_cluster() -> TestServer {
-    let url = fresh_url(Backend::Sqlite).await.unwrap();
+    spawn_with_cluster_on(Backend::Sqlite, pvesim::Layout { nodes: 2, seed: 1, vms: 5, shared_storage: true }).await.unwrap()
+}
+
+/// The same on `backend` (`None` when it is not available), with `layout`; creates poll fast.
+pub async fn spawn_with_cluster_on(backend: Backend, layout: pvesim::Layout) -> Option<TestServer> {
+    let url = fresh_url(backend).await?;
     let task = SERVER_RUNTIME.spawn(async move {
-        let layout = pvesim::Layout { nodes: 2, seed: 1, vms: 5, shared_storage: true };
         let sim = pvesim::start("127.0.0.1:0".parse().unwrap(), &layout, pvesim::Profile::Instant, "test-token", "pw").await.unwrap();
         let client = pve::PveClient::new(pve::PveConfig::new(sim.url.clone(), sim.auth(), pve::TlsMode::System)).unwrap();
         let db = Database::open(&url).await.unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let services = Services::new(db, true).with_cluster(client);
+        let limits = domain::servers::CreateLimits {
+            agent_timeout: std::time::Duration::from_secs(5),
+            polling: pve::Polling { first: std::time::Duration::from_millis(5), max: std::time::Duration::from_millis(50) },
+            ..Default::default()
+        };
+        let services = Services::new(db, true).with_cluster(client).with_create_limits(limits);
         let instance = Instance::with_services(services.clone(), &config(addr)).unwrap();
         let router = build_router_with(instance.state, Router::new());
         let (tx, rx) = oneshot::channel::<()>();
@@ -116,7 +125,7 @@ pub async fn spawn_with_cluster() -> TestServer {
         }));
         TestServer { url: format!("http://{addr}"), services, simulator: Some(sim), shutdown: Some(tx), handle: Some(handle) }
     });
-    task.await.unwrap()
+    Some(task.await.unwrap())
 }
 
 /// A server on SQLite.

@@ -1,0 +1,165 @@
+//! The lifecycle job (`server.action`): start, stop, reboot or delete a list of servers, each
+//! checked against its Proxmox task's result. Stop is a graceful shutdown that forces the VM
+//! off after a timeout; reboot asks the guest and resets the VM if that hangs; delete stops,
+//! destroys the VM with its disks, releases its addresses and drops the record.
+
+use std::sync::Arc;
+
+use pve::{Power, PveClient};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::create::{destroy_vm, CreateLimits};
+use super::store::ServerStore;
+use crate::events::EventBus;
+use crate::ipam::Ipam;
+use crate::jobs::{HandlerFuture, ItemRecorder, JobContext, JobHandler, StepOutcome, Stop};
+
+pub const ACTION: &str = "server.action";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Start,
+    Stop,
+    Reboot,
+    Delete,
+}
+
+impl Action {
+    pub fn parse(text: &str) -> Option<Action> {
+        match text {
+            "start" => Some(Action::Start),
+            "stop" => Some(Action::Stop),
+            "reboot" => Some(Action::Reboot),
+            "delete" => Some(Action::Delete),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Start => "start",
+            Action::Stop => "stop",
+            Action::Reboot => "reboot",
+            Action::Delete => "delete",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionParams {
+    pub action: Action,
+    /// Seconds a guest gets to shut down or reboot before proxfleet forces it.
+    pub grace_secs: u32,
+}
+
+#[derive(Clone)]
+pub struct ActionHandler {
+    pub store: ServerStore,
+    pub ipam: Ipam,
+    pub client: PveClient,
+    pub events: EventBus,
+    pub limits: CreateLimits,
+}
+
+impl JobHandler for ActionHandler {
+    fn kind(&self) -> &'static str {
+        ACTION
+    }
+
+    fn run<'a>(&'a self, ctx: &'a mut JobContext) -> HandlerFuture<'a> {
+        Box::pin(async move {
+            let params: ActionParams = serde_json::from_value(ctx.job.params.clone()).map_err(|e| Stop::Failed(format!("bad parameters: {e}")))?;
+            let items = ctx.items().await?;
+            let recorder = ctx.item_recorder();
+            let gate = Arc::new(tokio::sync::Semaphore::new(self.limits.parallel.max(1)));
+            let mut tasks = tokio::task::JoinSet::new();
+            // Actions are idempotent (start a running VM is a no-op), so a resumed job simply
+            // runs its unfinished items again.
+            for item in items.into_iter().filter(|i| i.status == "queued" || i.status == "running") {
+                let (handler, rec, gate, params) = (self.clone(), recorder.clone(), gate.clone(), params.clone());
+                tasks.spawn(async move {
+                    let _turn = gate.acquire_owned().await;
+                    let _ = rec.running(item.position, &Value::Null).await;
+                    match handler.one(&rec, &params, &item.name).await {
+                        Ok(result) => {
+                            let _ = rec.ok(item.position, &result).await;
+                        }
+                        Err(e) => {
+                            let _ = rec.failed(item.position, &item.name, &e).await;
+                        }
+                    }
+                });
+            }
+            while let Some(done) = tasks.join_next().await {
+                if let Err(e) = done {
+                    tracing::error!(error = %e, "a server task of an action job panicked");
+                }
+            }
+            ctx.tally_items().await?;
+            Ok(StepOutcome::default())
+        })
+    }
+}
+
+impl ActionHandler {
+    async fn one(&self, rec: &ItemRecorder, params: &ActionParams, name: &str) -> Result<Value, String> {
+        let server = self.store.by_name(name).await.map_err(|e| e.to_string())?.ok_or_else(|| format!("no server {name}"))?;
+        let (Some(vmid), Some(node)) = (server.vmid, server.node.clone()) else {
+            return Err(format!("{name} has no VM recorded"));
+        };
+        let c = &self.client;
+        let wait = |upid: pve::Upid| async move { c.wait_task(&upid, self.limits.task_timeout, self.limits.polling).await.map(|_| ()).map_err(|e| e.message) };
+        let log = |line: String| async move {
+            let _ = rec.log(name, "info", &line).await;
+        };
+        let status = match params.action {
+            Action::Start => {
+                wait(c.vm_power(&node, vmid, Power::Start).await.map_err(|e| e.message)?).await?;
+                log(format!("started VM {vmid}")).await;
+                "running"
+            }
+            Action::Stop => {
+                let power = Power::Shutdown { timeout: Some(params.grace_secs), force_stop: true };
+                wait(c.vm_power(&node, vmid, power).await.map_err(|e| e.message)?).await?;
+                log(format!("shut down VM {vmid} (forced off after {} s if the guest did not stop)", params.grace_secs)).await;
+                "stopped"
+            }
+            Action::Reboot => {
+                let asked = match c.vm_power(&node, vmid, Power::Reboot { timeout: Some(params.grace_secs) }).await {
+                    Ok(upid) => wait(upid).await,
+                    Err(e) => Err(e.message),
+                };
+                if let Err(e) = asked {
+                    // The guest did not reboot in time (or refused): reset the VM.
+                    let _ = rec.log(name, "warn", &format!("guest reboot failed ({e}); resetting")).await;
+                    wait(c.vm_power(&node, vmid, Power::Reset).await.map_err(|e| e.message)?).await?;
+                }
+                log(format!("rebooted VM {vmid}")).await;
+                "running"
+            }
+            Action::Delete => {
+                self.store.set_status(name, "deleting").await.map_err(|e| e.to_string())?;
+                self.state_changed(name, "deleting").await;
+                match c.vm_status(&node, vmid).await {
+                    Ok(_) => destroy_vm(c, &node, vmid, &self.limits).await?,
+                    Err(e) if e.kind == pve::ErrorKind::NotFound => log(format!("VM {vmid} was already gone")).await,
+                    Err(e) => return Err(e.message),
+                }
+                let released = self.ipam.release_server(name).await.map_err(|e| e.to_string())?;
+                self.store.delete(name).await.map_err(|e| e.to_string())?;
+                log(format!("destroyed VM {vmid} with its disks; released {released} address(es)")).await;
+                self.state_changed(name, "deleted").await;
+                return Ok(json!({"name": name, "vmid": vmid, "deleted": true}));
+            }
+        };
+        self.store.set_status(name, status).await.map_err(|e| e.to_string())?;
+        self.state_changed(name, status).await;
+        Ok(json!({"name": name, "vmid": vmid, "status": status}))
+    }
+
+    async fn state_changed(&self, name: &str, status: &str) {
+        let _ = self.events.publish(None, "server_state", json!({"type": "server_state", "name": name, "status": status})).await;
+    }
+}

@@ -1,0 +1,422 @@
+//! The create job (`server.create`): per server, allocate IPs → pick a vmid → clone (under the
+//! per-template and per-storage limits, so Proxmox never times out on its locks) → wait →
+//! set CPU/memory/cloud-init/network → resize and add disks → start → wait for the guest agent
+//! to report the address (bounded) → record. Servers of one job run side by side; a server
+//! that fails is rolled back (VM destroyed, IPs released) and the others go on.
+//!
+//! Resumption: an item found `running` after a crash is rolled back and built again from the
+//! start (its state names the vmid it had taken), so nothing half-made is left behind.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use pve::{CloneOptions, ConfigUpdate, ErrorKind, Polling, Power, PveClient};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::spec::{NicAddress, ServerSpec};
+use super::store::{Disk, NewServer, Nic, ServerStore};
+use crate::events::EventBus;
+use crate::ipam::Ipam;
+use crate::jobs::{HandlerFuture, ItemRecorder, JobContext, JobHandler, KeyedLimits, StepOutcome, Stop};
+
+pub const CREATE: &str = "server.create";
+
+/// How the create job paces itself.
+#[derive(Debug, Clone)]
+pub struct CreateLimits {
+    /// Full clones running at once from one template (PVE holds the source's lock).
+    pub per_template: usize,
+    /// Full clones writing to one storage at once.
+    pub per_storage: usize,
+    /// Servers of one job in flight at once.
+    pub parallel: usize,
+    /// How long to wait for one Proxmox task.
+    pub task_timeout: Duration,
+    /// How long to wait for the guest agent to report the address after start.
+    pub agent_timeout: Duration,
+    pub polling: Polling,
+}
+
+impl Default for CreateLimits {
+    fn default() -> Self {
+        CreateLimits {
+            per_template: 2,
+            per_storage: 2,
+            parallel: 16,
+            task_timeout: Duration::from_secs(1800),
+            agent_timeout: Duration::from_secs(180),
+            polling: Polling::default(),
+        }
+    }
+}
+
+/// One server of the job, as planned by the service: its spec plus where it will be made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedServer {
+    pub spec: ServerSpec,
+    pub template_vmid: u32,
+    pub node: String,
+    /// The template's boot disk (`scsi0`) and its size: the first disk resizes it.
+    pub boot_device: String,
+    pub boot_gb: u64,
+    /// Storage the template's disks are on (linked clones stay there).
+    pub template_storage: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreateParams {
+    pub servers: Vec<PlannedServer>,
+}
+
+#[derive(Clone)]
+pub struct CreateHandler {
+    pub store: ServerStore,
+    pub ipam: Ipam,
+    pub client: PveClient,
+    pub events: EventBus,
+    pub limits: CreateLimits,
+}
+
+impl JobHandler for CreateHandler {
+    fn kind(&self) -> &'static str {
+        CREATE
+    }
+
+    fn run<'a>(&'a self, ctx: &'a mut JobContext) -> HandlerFuture<'a> {
+        Box::pin(async move {
+            let params: CreateParams = serde_json::from_value(ctx.job.params.clone()).map_err(|e| Stop::Failed(format!("bad parameters: {e}")))?;
+            let items = ctx.items().await?;
+            let recorder = ctx.item_recorder();
+            let owner = (ctx.job.owner_id, ctx.job.owner.clone());
+            // Items still to do: queued ones, and running ones an interrupted run left behind.
+            let work: Vec<(i64, PlannedServer, Option<Value>)> = items
+                .into_iter()
+                .filter(|i| i.status == "queued" || i.status == "running")
+                .filter_map(|i| {
+                    let plan = params.servers.iter().find(|p| p.spec.name == i.name)?.clone();
+                    let leftover = (i.status == "running").then(|| i.result.clone().unwrap_or(Value::Null));
+                    Some((i.position, plan, leftover))
+                })
+                .collect();
+            let gate = Arc::new(tokio::sync::Semaphore::new(self.limits.parallel.max(1)));
+            let mut tasks = tokio::task::JoinSet::new();
+            for (position, plan, leftover) in work {
+                let (handler, rec, limits, owner, gate) = (self.clone(), recorder.clone(), ctx.limits.clone(), owner.clone(), gate.clone());
+                tasks.spawn(async move {
+                    // Never closed, so the permit always comes.
+                    let _turn = gate.acquire_owned().await;
+                    handler.one(&rec, &limits, &owner, position, &plan, leftover).await;
+                });
+            }
+            while let Some(done) = tasks.join_next().await {
+                if let Err(e) = done {
+                    tracing::error!(error = %e, "a server task of a create job panicked");
+                }
+            }
+            ctx.tally_items().await?;
+            let items = ctx.items().await?;
+            let created: Vec<Value> = items.iter().filter(|i| i.status == "succeeded").filter_map(|i| i.result.clone()).collect();
+            Ok(StepOutcome { result: Some(json!({ "created": created })) })
+        })
+    }
+}
+
+/// What has been done for one server so far, kept as the item's state.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+struct Progress {
+    vmid: Option<u32>,
+    node: Option<String>,
+}
+
+impl CreateHandler {
+    async fn one(&self, rec: &ItemRecorder, limits: &KeyedLimits, owner: &(Option<i64>, String), position: i64, plan: &PlannedServer, leftover: Option<Value>) {
+        let name = plan.spec.name.clone();
+        if let Some(state) = leftover {
+            // A previous run died with this server half-made: undo, then build it again.
+            let before: Progress = serde_json::from_value(state).unwrap_or_default();
+            let _ = rec.log(&name, "warn", "resuming after an interruption: removing what the interrupted attempt made").await;
+            if let Err(e) = self.roll_back(rec, &name, before.vmid, before.node.as_deref()).await {
+                let _ = rec.failed(position, &name, &format!("could not clean up the interrupted attempt: {e}")).await;
+                return;
+            }
+        }
+        if rec.cancel_requested().await.unwrap_or(false) {
+            let _ = rec.failed(position, &name, "cancelled before it started").await;
+            return;
+        }
+        let mut progress = Progress::default();
+        match self.build(rec, limits, owner, position, plan, &mut progress).await {
+            Ok(result) => {
+                let _ = rec.ok(position, &result).await;
+            }
+            Err(e) => {
+                let _ = rec.log(&name, "error", &format!("failed: {e}; rolling back")).await;
+                let rolled = self.roll_back(rec, &name, progress.vmid, progress.node.as_deref()).await;
+                let message = match rolled {
+                    Ok(()) => e,
+                    Err(r) => format!("{e} (rollback incomplete: {r}; the server is kept as failed for cleanup)"),
+                };
+                let _ = rec.failed(position, &name, &message).await;
+            }
+        }
+    }
+
+    async fn build(
+        &self,
+        rec: &ItemRecorder,
+        limits: &KeyedLimits,
+        owner: &(Option<i64>, String),
+        position: i64,
+        plan: &PlannedServer,
+        progress: &mut Progress,
+    ) -> Result<Value, String> {
+        let s = &plan.spec;
+        let name = s.name.as_str();
+        let log = |line: String| async move {
+            let _ = rec.log(name, "info", &line).await;
+        };
+        let fail = |e: crate::Error| e.to_string();
+        let pve = |e: pve::PveError| e.message;
+
+        // The record first: it claims the name and makes the server visible as "creating".
+        let row = NewServer {
+            name: name.to_owned(),
+            node: Some(plan.node.clone()),
+            status: "creating".into(),
+            cores: s.cores,
+            sockets: s.sockets,
+            memory_mb: s.memory_mb,
+            role: s.role.clone(),
+            security_group: s.security_group.clone(),
+            os_type: s.os_type.clone(),
+            template_vmid: Some(plan.template_vmid),
+            owner_id: owner.0,
+            owner: owner.1.clone(),
+            tags: s.tags.clone(),
+            description: s.description.clone(),
+            ..Default::default()
+        };
+        self.store.insert(&row).await.map_err(fail)?;
+        self.state_changed(name, "creating").await;
+
+        // Addresses.
+        let mut nics = Vec::new();
+        for nic in &s.nics {
+            let (ip, prefix, gateway, bridge, vlan, pool, dns) = match &nic.address {
+                NicAddress::Pool { pool } => {
+                    let lease = self.ipam.allocate(pool, name, Some(rec.job_id)).await.map_err(fail)?;
+                    let bridge = if nic.bridge.is_empty() { lease.bridge.clone() } else { nic.bridge.clone() };
+                    let dns = if nic.dns.is_empty() { lease.dns.clone() } else { nic.dns.clone() };
+                    (Some(lease.address), Some(lease.prefix), lease.gateway, bridge, nic.vlan.or(lease.vlan), Some(pool.clone()), dns)
+                }
+                NicAddress::Static { ip, prefix, gateway } => {
+                    self.ipam.claim(ip, name, Some(rec.job_id)).await.map_err(fail)?;
+                    (Some(ip.clone()), Some(*prefix), gateway.clone(), nic.bridge.clone(), nic.vlan, None, nic.dns.clone())
+                }
+                NicAddress::Dhcp => (None, None, None, nic.bridge.clone(), nic.vlan, None, nic.dns.clone()),
+            };
+            log(format!("net{}: {} on {bridge}", nic.index, ip.as_deref().map_or("dhcp".to_owned(), |i| format!("{i}/{}", prefix.unwrap_or(24))))).await;
+            nics.push((Nic { index: nic.index, bridge, vlan, mac: None, ip, prefix, gateway, pool }, dns));
+        }
+
+        // Clone, holding the template's and the target storage's slots.
+        let target_storage = if s.full_clone { s.disks.first().map(|d| d.storage.clone()).unwrap_or_default() } else { plan.template_storage.clone() };
+        let mut permits = vec![limits.acquire(&format!("template:{}", plan.template_vmid), self.limits.per_template).await.map_err(fail)?];
+        if s.full_clone {
+            permits.push(limits.acquire(&format!("storage:{}/{target_storage}", plan.node), self.limits.per_storage).await.map_err(fail)?);
+        }
+        let mut vmid = self.client.next_id(None).await.map_err(pve)?;
+        let mut attempts = 0;
+        let upid = loop {
+            attempts += 1;
+            // The unique vmid column reserves the id among our own concurrent creates.
+            if let Err(e) = self.store.set_vmid(name, vmid, &plan.node).await {
+                if attempts < 50 {
+                    vmid += 1;
+                    continue;
+                }
+                return Err(fail(e));
+            }
+            progress.vmid = Some(vmid);
+            progress.node = Some(plan.node.clone());
+            let _ = rec.running(position, &serde_json::to_value(&*progress).unwrap_or(Value::Null)).await;
+            let options = CloneOptions {
+                name: Some(name.to_owned()),
+                full: Some(s.full_clone),
+                target_storage: s.full_clone.then(|| target_storage.clone()),
+                description: (!s.description.is_empty()).then(|| s.description.clone()),
+                ..Default::default()
+            };
+            match self.client.vm_clone(&plan.node, plan.template_vmid, vmid, &options).await {
+                Ok(upid) => break upid,
+                // Someone outside proxfleet took the id meanwhile: the next one.
+                Err(e) if e.kind == ErrorKind::AlreadyExists && attempts < 50 => {
+                    progress.vmid = None;
+                    vmid += 1;
+                }
+                Err(e) => {
+                    progress.vmid = None;
+                    return Err(format!("clone: {}", e.message));
+                }
+            }
+        };
+        log(format!("cloning template {} to vmid {vmid} on {} ({})", plan.template_vmid, plan.node, if s.full_clone { "full" } else { "linked" })).await;
+        let cloned = self.client.wait_task(&upid, self.limits.task_timeout, self.limits.polling).await;
+        for p in permits {
+            p.release().await;
+        }
+        cloned.map_err(|e| format!("clone: {}", e.message))?;
+
+        // CPU, memory, cloud-init, network.
+        let mut update = ConfigUpdate::new().cores(s.cores).sockets(s.sockets).memory(s.memory_mb);
+        if !s.ci_user.is_empty() {
+            update = update.ciuser(&s.ci_user);
+        }
+        if let Some(pw) = &s.ci_password {
+            update = update.cipassword(pw);
+        }
+        if !s.ssh_keys.is_empty() {
+            let keys: Vec<&str> = s.ssh_keys.iter().map(String::as_str).collect();
+            update = update.sshkeys(&keys);
+        }
+        let mut dns_all: Vec<String> = Vec::new();
+        for (nic, dns) in &nics {
+            let index = u8::try_from(nic.index).unwrap_or(0);
+            update = update.net(index, &nic.bridge, nic.vlan, true);
+            update = match &nic.ip {
+                Some(ip) => update.ipconfig(index, &format!("{ip}/{}", nic.prefix.unwrap_or(24)), nic.gateway.as_deref()),
+                None => update.ipconfig(index, "dhcp", None),
+            };
+            for d in dns {
+                if !dns_all.contains(d) {
+                    dns_all.push(d.clone());
+                }
+            }
+        }
+        if !dns_all.is_empty() {
+            update = update.nameserver(&dns_all.join(" "));
+        }
+        if !s.tags.is_empty() {
+            let tags: Vec<&str> = s.tags.iter().map(String::as_str).collect();
+            update = update.tags(&tags);
+        }
+        self.client.vm_update_config(&plan.node, vmid, &update).await.map_err(|e| format!("configure: {}", e.message))?;
+        log(format!("set {} cores × {} sockets, {} MB, cloud-init and {} NIC(s)", s.cores, s.sockets, s.memory_mb, nics.len())).await;
+
+        // Disks: the first resizes the template's boot disk, the others are new.
+        let mut disks = Vec::new();
+        for (i, d) in s.disks.iter().enumerate() {
+            if i == 0 {
+                if d.size_gb > plan.boot_gb {
+                    if let Some(upid) = self.client.vm_resize(&plan.node, vmid, &plan.boot_device, &format!("{}G", d.size_gb)).await.map_err(|e| format!("resize {}: {}", plan.boot_device, e.message))? {
+                        self.client.wait_task(&upid, self.limits.task_timeout, self.limits.polling).await.map_err(|e| format!("resize {}: {}", plan.boot_device, e.message))?;
+                    }
+                    log(format!("{} resized to {} GB", plan.boot_device, d.size_gb)).await;
+                }
+                disks.push(Disk { device: plan.boot_device.clone(), storage: target_storage.clone(), size_gb: d.size_gb.max(plan.boot_gb) });
+            } else {
+                let index = u8::try_from(d.index).unwrap_or(0);
+                let add = ConfigUpdate::new().new_disk(&d.bus, index, &d.storage, d.size_gb);
+                self.client.vm_update_config(&plan.node, vmid, &add).await.map_err(|e| format!("add disk {}: {}", d.device(), e.message))?;
+                log(format!("added {} ({} GB on {})", d.device(), d.size_gb, d.storage)).await;
+                disks.push(Disk { device: d.device(), storage: d.storage.clone(), size_gb: d.size_gb });
+            }
+        }
+
+        // Start, and wait (bounded) for the guest agent to report the address.
+        let upid = self.client.vm_power(&plan.node, vmid, Power::Start).await.map_err(|e| format!("start: {}", e.message))?;
+        self.client.wait_task(&upid, self.limits.task_timeout, self.limits.polling).await.map_err(|e| format!("start: {}", e.message))?;
+        log("started".into()).await;
+        let want = nics.iter().find_map(|(n, _)| n.ip.clone());
+        let reported = self.wait_for_agent(&plan.node, vmid, want.as_deref()).await;
+        match (&want, &reported) {
+            (Some(ip), Some(seen)) => log(format!("guest agent reports {seen} (expected {ip})")).await,
+            (_, None) => {
+                let _ = rec.log(name, "warn", &format!("the guest agent did not report an address within {} s", self.limits.agent_timeout.as_secs())).await;
+            }
+            _ => {}
+        }
+
+        // Record: MACs from the config, final shape, running.
+        let config = self.client.vm_config(&plan.node, vmid).await.map_err(|e| format!("read config: {}", e.message))?;
+        let mut recorded = Vec::new();
+        for (mut nic, _) in nics {
+            nic.mac = config.get(&format!("net{}", nic.index)).and_then(mac_of);
+            recorded.push(nic);
+        }
+        self.store.set_shape(name, s.cores, s.sockets, s.memory_mb, &disks, &recorded).await.map_err(fail)?;
+        self.store.set_status(name, "running").await.map_err(fail)?;
+        self.state_changed(name, "running").await;
+        let ips: Vec<String> = recorded.iter().filter_map(|n| n.ip.clone()).collect();
+        Ok(json!({"name": name, "vmid": vmid, "node": plan.node, "ip_addresses": ips}))
+    }
+
+    async fn wait_for_agent(&self, node: &str, vmid: u32, want: Option<&str>) -> Option<String> {
+        let started = tokio::time::Instant::now();
+        let mut every = self.limits.polling.first;
+        while started.elapsed() < self.limits.agent_timeout {
+            if let Ok(ifaces) = self.client.vm_agent_interfaces(node, vmid).await {
+                let ips: Vec<String> = ifaces
+                    .iter()
+                    .filter(|i| i.name != "lo")
+                    .flat_map(|i| i.ip_addresses.iter())
+                    .filter(|a| a.ip_address_type == "ipv4")
+                    .map(|a| a.ip_address.clone())
+                    .collect();
+                if let Some(ip) = want.and_then(|w| ips.iter().find(|i| *i == w)).or(ips.first()) {
+                    return Some(ip.clone());
+                }
+            }
+            tokio::time::sleep(every).await;
+            every = (every * 2).min(self.limits.polling.max);
+        }
+        None
+    }
+
+    /// Undoes a half-made server: stops and destroys the VM (if it exists and is ours),
+    /// releases its addresses and drops the record. If the VM cannot be removed the record
+    /// stays, marked failed, so cleanup can find it.
+    async fn roll_back(&self, rec: &ItemRecorder, name: &str, vmid: Option<u32>, node: Option<&str>) -> Result<(), String> {
+        if let (Some(vmid), Some(node)) = (vmid, node) {
+            match self.client.vm_status(node, vmid).await {
+                Ok(status) if status.name.as_deref() == Some(name) => {
+                    if let Err(e) = destroy_vm(&self.client, node, vmid, &self.limits).await {
+                        let _ = self.store.set_status(name, "failed").await;
+                        return Err(e);
+                    }
+                    let _ = rec.log(name, "info", &format!("rolled back: VM {vmid} destroyed")).await;
+                }
+                Ok(_) | Err(_) => {} // Not there (or not ours): nothing to destroy.
+            }
+        }
+        let released = self.ipam.release_server(name).await.map_err(|e| e.to_string())?;
+        if released > 0 {
+            let _ = rec.log(name, "info", &format!("rolled back: {released} address(es) released")).await;
+        }
+        self.store.delete(name).await.map_err(|e| e.to_string())?;
+        self.state_changed(name, "deleted").await;
+        Ok(())
+    }
+
+    async fn state_changed(&self, name: &str, status: &str) {
+        let _ = self.events.publish(None, "server_state", json!({"type": "server_state", "name": name, "status": status})).await;
+    }
+}
+
+/// `virtio=BC:24:11:…,bridge=…` → the MAC.
+fn mac_of(net: &str) -> Option<String> {
+    net.split(',').next()?.split_once('=').map(|(_, mac)| mac.to_owned())
+}
+
+/// Stops (hard) a VM if it runs, then destroys it with its disks; waits for both tasks.
+pub async fn destroy_vm(client: &PveClient, node: &str, vmid: u32, limits: &CreateLimits) -> Result<(), String> {
+    let status = client.vm_status(node, vmid).await.map_err(|e| e.message)?;
+    if status.status == "running" {
+        let upid = client.vm_power(node, vmid, Power::Stop).await.map_err(|e| format!("stop: {}", e.message))?;
+        client.wait_task(&upid, limits.task_timeout, limits.polling).await.map_err(|e| format!("stop: {}", e.message))?;
+    }
+    let upid = client.vm_destroy(node, vmid).await.map_err(|e| format!("destroy: {}", e.message))?;
+    client.wait_task(&upid, limits.task_timeout, limits.polling).await.map_err(|e| format!("destroy: {}", e.message))?;
+    Ok(())
+}

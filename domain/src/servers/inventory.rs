@@ -1,0 +1,200 @@
+//! Reconciling the records with Proxmox: one `/cluster/resources` call per refresh (never a
+//! call per VM), config reads only for VMs being imported. Records whose VM vanished are marked
+//! `missing`; VMs proxfleet does not manage are offered for import; differences between the
+//! record and Proxmox are kept as drift.
+
+use std::collections::HashMap;
+
+use pve::{PveClient, Resource, ResourceKind, VmConfig};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::store::{Disk, NewServer, Nic, Observed, Server, ServerStore};
+use crate::events::EventBus;
+use crate::Result;
+
+/// A VM on the cluster that proxfleet does not manage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Unmanaged {
+    pub vmid: u32,
+    pub name: String,
+    pub node: String,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SyncReport {
+    pub checked: usize,
+    pub changed: Vec<String>,
+    pub missing: Vec<String>,
+    pub unmanaged: Vec<Unmanaged>,
+    pub imported: Vec<String>,
+}
+
+/// Statuses a sync must not overwrite: a job is in the middle of them.
+const IN_FLIGHT: [&str; 2] = ["creating", "deleting"];
+
+const MIB: u64 = 1024 * 1024;
+
+/// Compares one record with its resource entry.
+fn observe(server: &Server, r: &Resource) -> Observed {
+    let mut drift = serde_json::Map::new();
+    if let Some(name) = &r.name {
+        if *name != server.name {
+            drift.insert("name".into(), json!([server.name, name]));
+        }
+    }
+    if let Some(maxcpu) = r.maxcpu {
+        let ours = f64::from(server.cores * server.sockets);
+        if (maxcpu - ours).abs() > f64::EPSILON {
+            drift.insert("cpus".into(), json!([ours, maxcpu]));
+        }
+    }
+    if let Some(maxmem) = r.maxmem {
+        if maxmem / MIB != server.memory_mb {
+            drift.insert("memory_mb".into(), json!([server.memory_mb, maxmem / MIB]));
+        }
+    }
+    Observed {
+        status: r.status.clone().unwrap_or_else(|| "unknown".into()),
+        node: r.node.clone().unwrap_or_default(),
+        cpu: r.cpu.unwrap_or(0.0),
+        mem_used: r.mem.unwrap_or(0),
+        uptime: r.uptime.unwrap_or(0),
+        drift: Value::Object(drift),
+    }
+}
+
+/// One refresh: every record against one `/cluster/resources` answer.
+pub async fn sync(store: &ServerStore, client: &PveClient, events: &EventBus) -> Result<SyncReport> {
+    let resources = client.resources(Some(ResourceKind::Vm)).await.map_err(crate::cluster::from_pve)?;
+    let by_vmid: HashMap<u64, &Resource> = resources.iter().filter(|r| r.kind == "qemu").filter_map(|r| Some((r.vmid?, r))).collect();
+    let servers = store.all().await?;
+    let mut report = SyncReport { checked: servers.len(), ..Default::default() };
+    let mut managed = std::collections::HashSet::new();
+    for s in &servers {
+        let Some(vmid) = s.vmid else { continue };
+        managed.insert(u64::from(vmid));
+        if IN_FLIGHT.contains(&s.status.as_str()) {
+            continue;
+        }
+        let observed = match by_vmid.get(&u64::from(vmid)) {
+            Some(r) => observe(s, r),
+            None => {
+                report.missing.push(s.name.clone());
+                Observed { status: "missing".into(), node: s.node.clone().unwrap_or_default(), drift: s.drift.clone(), ..Default::default() }
+            }
+        };
+        if store.observe(&s.name, &observed).await? {
+            report.changed.push(s.name.clone());
+            let _ = events.publish(None, "server_state", json!({"type": "server_state", "name": s.name, "status": observed.status})).await;
+        }
+    }
+    report.unmanaged = resources
+        .iter()
+        .filter(|r| r.kind == "qemu" && !r.template)
+        .filter_map(|r| {
+            let vmid = r.vmid?;
+            (!managed.contains(&vmid)).then(|| Unmanaged {
+                vmid: u32::try_from(vmid).unwrap_or(0),
+                name: r.name.clone().unwrap_or_else(|| format!("vm-{vmid}")),
+                node: r.node.clone().unwrap_or_default(),
+                status: r.status.clone().unwrap_or_default(),
+            })
+        })
+        .collect();
+    Ok(report)
+}
+
+/// A record for an existing VM, read from its config (one call per imported VM).
+pub fn record_from_config(vm: &Unmanaged, config: &VmConfig) -> NewServer {
+    let num = |k: &str, default: u64| config.get(k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(default);
+    let mut disks = Vec::new();
+    let mut nics = Vec::new();
+    for (key, value) in &config.values {
+        if let Some((bus, index)) = super::spec::parse_device(key) {
+            if value.contains("media=cdrom") {
+                continue;
+            }
+            let storage = value.split(':').next().unwrap_or_default().to_owned();
+            let size_gb = value.split(',').find_map(|p| p.strip_prefix("size=")).map_or(0, parse_size_gb);
+            disks.push(Disk { device: format!("{bus}{index}"), storage, size_gb });
+        }
+        if let Some(index) = key.strip_prefix("net").and_then(|i| i.parse::<u32>().ok()) {
+            let part = |name: &str| value.split(',').find_map(|p| p.strip_prefix(&format!("{name}=")).map(str::to_owned));
+            let mac = value.split(',').next().and_then(|m| m.split_once('=')).map(|(_, m)| m.to_owned());
+            let ipconfig = config.get(&format!("ipconfig{index}")).unwrap_or_default();
+            let ip_cidr = ipconfig.split(',').find_map(|p| p.strip_prefix("ip=")).filter(|v| *v != "dhcp");
+            let gateway = ipconfig.split(',').find_map(|p| p.strip_prefix("gw=")).map(str::to_owned);
+            let (ip, prefix) = match ip_cidr.and_then(|c| c.split_once('/')) {
+                Some((ip, p)) => (Some(ip.to_owned()), p.parse().ok()),
+                None => (None, None),
+            };
+            nics.push(Nic {
+                index,
+                bridge: part("bridge").unwrap_or_default(),
+                vlan: part("tag").and_then(|t| t.parse().ok()),
+                mac,
+                ip,
+                prefix,
+                gateway,
+                pool: None,
+            });
+        }
+    }
+    NewServer {
+        name: vm.name.clone(),
+        vmid: Some(vm.vmid),
+        node: Some(vm.node.clone()),
+        status: vm.status.clone(),
+        cores: u32::try_from(num("cores", 1)).unwrap_or(1),
+        sockets: u32::try_from(num("sockets", 1)).unwrap_or(1),
+        memory_mb: num("memory", 512),
+        disks,
+        nics,
+        os_type: config.get("ostype").unwrap_or_default().to_owned(),
+        tags: config.get("tags").unwrap_or_default().split([';', ',']).filter(|t| !t.is_empty()).map(str::to_owned).collect(),
+        description: config.get("description").unwrap_or_default().to_owned(),
+        ..Default::default()
+    }
+}
+
+/// `32G`, `512M`, `1T` → GB (rounded up).
+fn parse_size_gb(text: &str) -> u64 {
+    let (num, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(text.len()));
+    let n: f64 = num.parse().unwrap_or(0.0);
+    let gb = match unit {
+        "T" => n * 1024.0,
+        "M" => n / 1024.0,
+        "K" => n / (1024.0 * 1024.0),
+        _ => n,
+    };
+    gb.ceil() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_existing_vms_config_becomes_a_record() {
+        let mut values = std::collections::BTreeMap::new();
+        for (k, v) in [
+            ("cores", "4"),
+            ("memory", "8192"),
+            ("scsi0", "local-lvm:vm-120-disk-0,size=32G"),
+            ("scsi1", "shared-nfs:vm-120-disk-1,size=1T"),
+            ("ide2", "local-lvm:vm-120-cloudinit,media=cdrom"),
+            ("net0", "virtio=BC:24:11:00:00:01,bridge=vmbr0,tag=20,firewall=1"),
+            ("ipconfig0", "ip=10.0.0.9/24,gw=10.0.0.1"),
+        ] {
+            values.insert(k.to_owned(), v.to_owned());
+        }
+        let vm = Unmanaged { vmid: 120, name: "db-1".into(), node: "pve1".into(), status: "running".into() };
+        let r = record_from_config(&vm, &VmConfig { values, digest: String::new() });
+        assert_eq!((r.cores, r.memory_mb, r.disks.len()), (4, 8192, 2));
+        assert_eq!(r.disks[1].size_gb, 1024);
+        assert_eq!((r.nics[0].ip.as_deref(), r.nics[0].prefix, r.nics[0].vlan), (Some("10.0.0.9"), Some(24), Some(20)));
+        assert_eq!(r.nics[0].mac.as_deref(), Some("BC:24:11:00:00:01"));
+    }
+}

@@ -1,0 +1,23 @@
+//! Servers: the managed VMs, how they are created (one or many) and driven through their
+//! lifecycle, and how the records stay in step with Proxmox.
+//!
+//! - `spec`: create requests (our field names and the old tool's) and their checks;
+//! - `store`: the `servers` table;
+//! - `inventory`: sync with `/cluster/resources`, import of unmanaged VMs;
+//! - `create`: the create job (clone → configure → disks → start → agent → record);
+//! - `actions`: the start/stop/reboot/delete job;
+//! - `service`: `ServerService`, what the REST handlers and server functions call.
+
+pub mod actions;
+pub mod create;
+pub mod inventory;
+pub mod service;
+pub mod spec;
+pub mod store;
+
+pub use actions::Action;
+pub use create::CreateLimits;
+pub use inventory::SyncReport;
+pub use service::{FleetStats, NodeStats, ServerQuery, ServerService};
+pub use spec::{BulkRequest, ServerRequest};
+pub use store::{Disk, Nic, Server};

@@ -1,0 +1,477 @@
+//! `ServerService`: what both doors call for servers — reads, sync and import, create (one or
+//! many), and lifecycle actions. Every method checks the actor's permission; everything that
+//! touches a VM runs as a job.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use pve::{Resource, ResourceKind};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::actions::{Action, ActionHandler, ActionParams, ACTION};
+use super::create::{CreateHandler, CreateLimits, CreateParams, PlannedServer, CREATE};
+use super::inventory::{self, SyncReport};
+use super::spec::{self, NicAddress, ServerRequest, TemplateRef};
+use super::store::{Server, ServerStore};
+use crate::auth::{Actor, Permission};
+use crate::cluster::{from_pve, ClusterService};
+use crate::events::EventBus;
+use crate::ipam::Ipam;
+use crate::jobs::{Job, JobRunner, JobService};
+use crate::settings::SettingsStore;
+use crate::{Error, Result};
+
+/// Settings keys.
+pub const DEFAULT_HDD: &str = "datastores.default_hdd";
+pub const DEFAULT_SSD: &str = "datastores.default_ssd";
+pub const DEFAULT_SSH_KEY: &str = "servers.default_ssh_key";
+const FALLBACK_DATASTORE: &str = "local-lvm";
+
+#[derive(Debug, Clone)]
+pub struct ServerService {
+    pub store: ServerStore,
+    pub ipam: Ipam,
+    cluster: ClusterService,
+    jobs: JobService,
+    events: EventBus,
+    settings: SettingsStore,
+    limits: CreateLimits,
+}
+
+/// Filters, sort and page of the server list.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServerQuery {
+    /// Matches name, IP, role, OS, tags and description.
+    pub search: Option<String>,
+    pub status: Option<String>,
+    pub role: Option<String>,
+    pub node: Option<String>,
+    pub tag: Option<String>,
+    /// name (default), status, node, cores, memory, created
+    pub sort: Option<String>,
+    pub desc: bool,
+}
+
+/// One node's figures for the dashboard.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeStats {
+    pub node: String,
+    pub online: bool,
+    pub cpus: u64,
+    pub cpu_usage_percent: f64,
+    pub memory_gb: f64,
+    pub memory_used_gb: f64,
+    /// Cores and memory given to managed servers on it, against its capacity.
+    pub cpu_allocation_percent: f64,
+    pub memory_allocation_percent: f64,
+}
+
+/// The old tool's `stats` object, plus nodes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FleetStats {
+    pub total_servers: usize,
+    pub running_servers: usize,
+    pub stopped_servers: usize,
+    pub node_total_cpu: u64,
+    pub node_total_memory_gb: f64,
+    pub node_used_memory_gb: f64,
+    pub vm_total_cpu: u64,
+    pub vm_total_memory_gb: f64,
+    pub vm_used_cpu: u64,
+    pub vm_used_memory_gb: f64,
+    pub cpu_usage_percent: f64,
+    pub memory_usage_percent: f64,
+    pub cpu_allocation_percent: f64,
+    pub memory_allocation_percent: f64,
+    pub nodes: Vec<NodeStats>,
+}
+
+const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+
+fn pct(part: f64, whole: f64) -> f64 {
+    if whole <= 0.0 {
+        0.0
+    } else {
+        (part / whole * 1000.0).round() / 10.0
+    }
+}
+
+impl ServerService {
+    pub fn new(store: ServerStore, ipam: Ipam, cluster: ClusterService, jobs: JobService, events: EventBus, settings: SettingsStore) -> Self {
+        ServerService { store, ipam, cluster, jobs, events, settings, limits: CreateLimits::default() }
+    }
+
+    /// Paces creates differently (tests use short agent waits and fast polling).
+    pub fn with_limits(mut self, limits: CreateLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Registers the create and action job handlers (only when a cluster is configured).
+    pub fn register_jobs(&self, runner: JobRunner) -> JobRunner {
+        let Ok(client) = self.cluster.client() else { return runner };
+        let create = CreateHandler { store: self.store.clone(), ipam: self.ipam.clone(), client: client.clone(), events: self.events.clone(), limits: self.limits.clone() };
+        let action = ActionHandler { store: self.store.clone(), ipam: self.ipam.clone(), client: client.clone(), events: self.events.clone(), limits: self.limits.clone() };
+        runner.register(create).register(action)
+    }
+
+    fn visible(actor: &Actor, s: &Server) -> bool {
+        actor.has(Permission::ViewAll) || s.owner_id == Some(actor.user_id)
+    }
+
+    /// Servers the actor may see (everyone's with `view_all`, else their own), filtered and
+    /// sorted; `(page, total)`.
+    pub async fn list(&self, actor: &Actor, q: &ServerQuery, page: u32, per_page: u32) -> Result<(Vec<Server>, usize)> {
+        actor.require_current()?;
+        let needle = q.search.clone().unwrap_or_default().trim().to_lowercase();
+        let eq = |want: &Option<String>, have: &str| want.as_deref().filter(|w| !w.is_empty()).is_none_or(|w| w == have);
+        let mut all: Vec<Server> = self
+            .store
+            .all()
+            .await?
+            .into_iter()
+            .filter(|s| Self::visible(actor, s))
+            .filter(|s| eq(&q.status, &s.status) && eq(&q.role, &s.role) && eq(&q.node, s.node.as_deref().unwrap_or("")))
+            .filter(|s| q.tag.as_deref().filter(|t| !t.is_empty()).is_none_or(|t| s.tags.iter().any(|x| x == t)))
+            .filter(|s| {
+                needle.is_empty()
+                    || s.name.to_lowercase().contains(&needle)
+                    || s.ips().iter().any(|ip| ip.contains(&needle))
+                    || s.role.contains(&needle)
+                    || s.os_type.contains(&needle)
+                    || s.tags.iter().any(|t| t.contains(&needle))
+                    || s.description.to_lowercase().contains(&needle)
+            })
+            .collect();
+        match q.sort.as_deref().unwrap_or("name") {
+            "status" => all.sort_by(|a, b| a.status.cmp(&b.status).then(a.name.cmp(&b.name))),
+            "node" => all.sort_by(|a, b| a.node.cmp(&b.node).then(a.name.cmp(&b.name))),
+            "cores" => all.sort_by(|a, b| (a.cores * a.sockets).cmp(&(b.cores * b.sockets)).then(a.name.cmp(&b.name))),
+            "memory" => all.sort_by(|a, b| a.memory_mb.cmp(&b.memory_mb).then(a.name.cmp(&b.name))),
+            "created" => all.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.name.cmp(&b.name))),
+            "name" => {}
+            other => return Err(Error::validation("sort", format!("{other:?}: sort by name, status, node, cores, memory or created"))),
+        }
+        if q.desc {
+            all.reverse();
+        }
+        let total = all.len();
+        let per = per_page.max(1) as usize;
+        let start = (page.max(1) as usize - 1) * per;
+        Ok((all.into_iter().skip(start).take(per).collect(), total))
+    }
+
+    pub async fn get(&self, actor: &Actor, name: &str) -> Result<Server> {
+        actor.require_current()?;
+        self.store.by_name(name).await?.filter(|s| Self::visible(actor, s)).ok_or_else(|| Error::NotFound(format!("no server {name:?}")))
+    }
+
+    /// Servers by name (all visible ones without names).
+    pub async fn brief(&self, actor: &Actor, names: Option<&[String]>) -> Result<Vec<Server>> {
+        let (all, _) = self.list(actor, &ServerQuery::default(), 1, u32::MAX).await?;
+        Ok(match names {
+            Some(names) => all.into_iter().filter(|s| names.contains(&s.name)).collect(),
+            None => all,
+        })
+    }
+
+    /// Records refreshed from Proxmox, with node and fleet figures — one cluster call.
+    pub async fn fleet(&self, actor: &Actor) -> Result<(Vec<Server>, FleetStats)> {
+        actor.require_current()?;
+        let client = self.cluster.client()?;
+        inventory::sync(&self.store, client, &self.events).await?;
+        let resources = client.resources(Some(ResourceKind::Node)).await.map_err(from_pve)?;
+        let (servers, _) = self.list(actor, &ServerQuery::default(), 1, u32::MAX).await?;
+        Ok((servers.clone(), stats(&servers, &resources)))
+    }
+
+    /// Reconciles every record with Proxmox now.
+    pub async fn sync(&self, actor: &Actor) -> Result<SyncReport> {
+        actor.require(Permission::ViewAll)?;
+        inventory::sync(&self.store, self.cluster.client()?, &self.events).await
+    }
+
+    /// Imports VMs proxfleet does not manage yet: those named, or all of them.
+    pub async fn import(&self, actor: &Actor, names: Option<&[String]>) -> Result<SyncReport> {
+        actor.require(Permission::CreateServer)?;
+        let client = self.cluster.client()?;
+        let mut report = inventory::sync(&self.store, client, &self.events).await?;
+        if let Some(names) = names {
+            for n in names {
+                if !report.unmanaged.iter().any(|u| &u.name == n) {
+                    return Err(Error::validation("names", format!("{n:?} is not an unmanaged VM on the cluster")));
+                }
+            }
+        }
+        let chosen: Vec<_> = report.unmanaged.iter().filter(|u| names.is_none_or(|n| n.contains(&u.name))).cloned().collect();
+        for vm in chosen {
+            if spec::check_name(&vm.name).is_err() || self.store.by_name(&vm.name).await?.is_some() {
+                continue; // A name proxfleet cannot use (or already has): left unmanaged.
+            }
+            let config = client.vm_config(&vm.node, vm.vmid).await.map_err(from_pve)?;
+            let mut record = inventory::record_from_config(&vm, &config);
+            record.owner_id = Some(actor.user_id);
+            record.owner = actor.username.clone();
+            self.store.insert(&record).await?;
+            for ip in record.nics.iter().filter_map(|n| n.ip.clone()) {
+                // An address already held elsewhere stays with its holder; the import notes it.
+                let _ = self.ipam.claim(&ip, &record.name, None).await;
+            }
+            report.imported.push(vm.name.clone());
+        }
+        report.unmanaged.retain(|u| !report.imported.contains(&u.name));
+        Ok(report)
+    }
+
+    /// Validates every server (all errors at once, each naming the server and field), then
+    /// starts one create job.
+    pub async fn create(&self, actor: &Actor, requests: Vec<ServerRequest>) -> Result<Job> {
+        actor.require(Permission::CreateServer)?;
+        let planned = self.plan(requests).await?;
+        let names = planned.iter().map(|p| p.spec.name.clone()).collect();
+        let params = serde_json::to_value(CreateParams { servers: planned }).map_err(|e| Error::Internal(e.to_string()))?;
+        self.jobs.enqueue(actor, CREATE, params, names).await
+    }
+
+    async fn plan(&self, requests: Vec<ServerRequest>) -> Result<Vec<PlannedServer>> {
+        if requests.is_empty() {
+            return Err(Error::validation("servers", "no servers to create"));
+        }
+        if requests.len() > spec::MAX_BULK {
+            return Err(Error::validation("servers", format!("at most {} servers per request", spec::MAX_BULK)));
+        }
+        let default_keys: Vec<String> = match self.settings.get(DEFAULT_SSH_KEY).await? {
+            Some(Value::String(k)) if !k.is_empty() => vec![k],
+            _ => Vec::new(),
+        };
+        let mut errors = Vec::new();
+        let mut specs = Vec::new();
+        for (i, r) in requests.into_iter().enumerate() {
+            match spec::normalise(i, r, &default_keys) {
+                Ok(s) => specs.push((i, s)),
+                Err(e) => errors.push(e),
+            }
+        }
+        if let Some(e) = combine(std::mem::take(&mut errors)) {
+            return Err(e);
+        }
+
+        let client = self.cluster.client()?;
+        let resources = client.resources(None).await.map_err(from_pve)?;
+        let vm_names: HashSet<&str> = resources.iter().filter(|r| r.kind == "qemu").filter_map(|r| r.name.as_deref()).collect();
+        let default_hdd = self.setting_text(DEFAULT_HDD).await?.unwrap_or_else(|| FALLBACK_DATASTORE.into());
+        let default_ssd = self.setting_text(DEFAULT_SSD).await?.unwrap_or_else(|| default_hdd.clone());
+        let mut templates: HashMap<u32, (String, String, u64, String)> = HashMap::new();
+        // Datastores that hold VM disks, per node (one call per node involved).
+        let mut image_stores: HashMap<String, HashSet<String>> = HashMap::new();
+        let mut seen_names = HashSet::new();
+        let mut seen_ips: HashMap<String, String> = HashMap::new();
+        let mut pool_needs: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut planned = Vec::new();
+        for (i, mut s) in specs {
+            let at = |field: &str| format!("servers[{i}] ({}).{field}", s.name);
+            let err = |field: String, message: String| Error::Validation { message: format!("{field}: {message}"), field: Some(field), details: None };
+            if !seen_names.insert(s.name.clone()) {
+                errors.push(err(at("name"), format!("{:?} appears twice in this request", s.name)));
+                continue;
+            }
+            if self.store.by_name(&s.name).await?.is_some() || vm_names.contains(s.name.as_str()) {
+                errors.push(err(at("name"), format!("a server named {:?} already exists", s.name)));
+                continue;
+            }
+            let Some(template) = find_template(&resources, &s.template) else {
+                errors.push(err(at("template"), format!("no template {}", template_label(&s.template))));
+                continue;
+            };
+            let vmid = u32::try_from(template.vmid.unwrap_or(0)).unwrap_or(0);
+            let node = template.node.clone().unwrap_or_default();
+            if let std::collections::hash_map::Entry::Vacant(slot) = templates.entry(vmid) {
+                let config = client.vm_config(&node, vmid).await.map_err(from_pve)?;
+                let (device, storage, size) = boot_disk(&config).ok_or_else(|| Error::Unprocessable(format!("template {vmid} has no boot disk")))?;
+                slot.insert((node.clone(), device, size, storage));
+            }
+            let (node, boot_device, boot_gb, template_storage) = templates[&vmid].clone();
+            if !image_stores.contains_key(&node) {
+                let stores = client.storages(&node, Some("images")).await.map_err(from_pve)?;
+                image_stores.insert(node.clone(), stores.into_iter().filter(|st| st.active && st.holds("images")).map(|st| st.storage).collect());
+            }
+            s.template = TemplateRef::Id(vmid);
+            for (d_index, d) in s.disks.iter_mut().enumerate() {
+                if d.storage.is_empty() {
+                    d.storage = if d.kind == "ssd" { default_ssd.clone() } else { default_hdd.clone() };
+                    if d_index == 0 && !s.full_clone {
+                        d.storage = template_storage.clone();
+                    }
+                }
+                if !image_stores.get(&node).is_some_and(|st| st.contains(&d.storage)) {
+                    errors.push(err(at(&format!("disks[{d_index}].datastore_id")), format!("no datastore {:?} for VM disks on node {node}", d.storage)));
+                }
+            }
+            if let Some(boot) = s.disks.first() {
+                if boot.device() != boot_device {
+                    errors.push(err(at("disks[0].interface"), format!("the first disk is the template's boot disk {boot_device}, not {}", boot.device())));
+                }
+                if boot.size_gb < boot_gb {
+                    errors.push(err(at("disks[0].size"), format!("the template's disk is {boot_gb} GB; disks cannot shrink")));
+                }
+                if !s.full_clone && boot.storage != template_storage {
+                    errors.push(err(at("disks[0].datastore_id"), format!("a linked clone stays on the template's datastore {template_storage}")));
+                }
+            }
+            for (n_index, nic) in s.nics.iter().enumerate() {
+                match &nic.address {
+                    NicAddress::Static { ip, .. } => {
+                        if let Some(other) = seen_ips.insert(ip.clone(), s.name.clone()) {
+                            errors.push(err(at(&format!("network_devices[{n_index}].ip_address")), format!("{ip} is also given to {other}")));
+                        } else if let Some(holder) = self.ipam.holder(ip).await? {
+                            errors.push(err(at(&format!("network_devices[{n_index}].ip_address")), format!("{ip} is already in use by {holder}")));
+                        }
+                    }
+                    NicAddress::Pool { pool } => pool_needs.entry(pool.clone()).or_default().push(at(&format!("network_devices[{n_index}].ip_pool"))),
+                    NicAddress::Dhcp => {}
+                }
+            }
+            planned.push(PlannedServer { spec: s, template_vmid: vmid, node, boot_device, boot_gb, template_storage });
+        }
+        for (pool, users) in &pool_needs {
+            match self.ipam.pool(pool).await {
+                Ok(p) if (p.free() as usize) < users.len() => {
+                    errors.push(err_field(&users[0], format!("IP pool {pool:?} has {} free address(es); this request needs {}", p.free(), users.len())))
+                }
+                Ok(_) => {}
+                Err(Error::NotFound(_)) => errors.push(err_field(&users[0], format!("no IP pool {pool:?}"))),
+                Err(e) => return Err(e),
+            }
+        }
+        if let Some(e) = combine(errors) {
+            return Err(e);
+        }
+        Ok(planned)
+    }
+
+    async fn setting_text(&self, key: &str) -> Result<Option<String>> {
+        Ok(match self.settings.get(key).await? {
+            Some(Value::String(s)) if !s.is_empty() => Some(s),
+            _ => None,
+        })
+    }
+
+    /// Starts one job that applies `action` to `names` (each checked: visible, permitted).
+    pub async fn act(&self, actor: &Actor, names: &[String], action: Action) -> Result<Job> {
+        actor.require(match action {
+            Action::Start => Permission::StartServer,
+            Action::Stop => Permission::StopServer,
+            Action::Reboot => Permission::RebootServer,
+            Action::Delete => Permission::DeleteServer,
+        })?;
+        if names.is_empty() {
+            return Err(Error::validation("server_names", "no servers given"));
+        }
+        let mut unique = Vec::new();
+        for n in names {
+            let s = self.get(actor, n).await?;
+            if s.status == "creating" || s.status == "deleting" {
+                return Err(Error::Conflict(format!("{n} is {} right now", s.status)));
+            }
+            if !unique.contains(n) {
+                unique.push(n.clone());
+            }
+        }
+        self.cluster.client()?;
+        let params = serde_json::to_value(ActionParams { action, grace_secs: 60 }).map_err(|e| Error::Internal(e.to_string()))?;
+        self.jobs.enqueue(actor, ACTION, params, unique).await
+    }
+}
+
+fn err_field(field: &str, message: String) -> Error {
+    Error::Validation { message: format!("{field}: {message}"), field: Some(field.to_owned()), details: None }
+}
+
+/// The first error, with every error listed in `details.errors`.
+fn combine(errors: Vec<Error>) -> Option<Error> {
+    let first = errors.first()?;
+    let list: Vec<Value> = errors
+        .iter()
+        .map(|e| match e {
+            Error::Validation { field, message, .. } => json!({"field": field, "message": message}),
+            other => json!({"message": other.to_string()}),
+        })
+        .collect();
+    let (field, message) = match first {
+        Error::Validation { field, message, .. } => (field.clone(), message.clone()),
+        other => (None, other.to_string()),
+    };
+    let message = if list.len() > 1 { format!("{message} (and {} more)", list.len() - 1) } else { message };
+    Some(Error::Validation { field, message, details: Some(json!({ "errors": list })) })
+}
+
+fn template_label(t: &TemplateRef) -> String {
+    match t {
+        TemplateRef::Id(id) => id.to_string(),
+        TemplateRef::Name(n) => format!("{n:?}"),
+    }
+}
+
+fn find_template<'a>(resources: &'a [Resource], t: &TemplateRef) -> Option<&'a Resource> {
+    resources.iter().filter(|r| r.kind == "qemu" && r.template).find(|r| match t {
+        TemplateRef::Id(id) => r.vmid == Some(u64::from(*id)),
+        TemplateRef::Name(n) => r.name.as_deref() == Some(n.as_str()) || n.parse::<u64>().ok() == r.vmid,
+    })
+}
+
+/// The template's boot disk: device, storage, size in GB.
+fn boot_disk(config: &pve::VmConfig) -> Option<(String, String, u64)> {
+    for device in ["scsi0", "virtio0", "sata0", "ide0"] {
+        if let Some(v) = config.get(device).filter(|v| !v.contains("media=cdrom")) {
+            let storage = v.split(':').next().unwrap_or_default().to_owned();
+            let size = v.split(',').find_map(|p| p.strip_prefix("size=")).map_or(0, |s| s.trim_end_matches('G').parse().unwrap_or(0));
+            return Some((device.to_owned(), storage, size));
+        }
+    }
+    None
+}
+
+fn stats(servers: &[Server], resources: &[Resource]) -> FleetStats {
+    let mut s = FleetStats { total_servers: servers.len(), ..Default::default() };
+    s.running_servers = servers.iter().filter(|x| x.status == "running").count();
+    s.stopped_servers = servers.iter().filter(|x| x.status == "stopped").count();
+    let cores = |x: &Server| u64::from(x.cores * x.sockets);
+    s.vm_total_cpu = servers.iter().map(cores).sum();
+    s.vm_used_cpu = servers.iter().filter(|x| x.status == "running").map(cores).sum();
+    s.vm_total_memory_gb = servers.iter().map(|x| x.memory_mb as f64 / 1024.0).sum();
+    s.vm_used_memory_gb = servers.iter().filter(|x| x.status == "running").map(|x| x.memory_mb as f64 / 1024.0).sum();
+    let mut cpu_load = 0.0;
+    for n in resources.iter().filter(|r| r.kind == "node") {
+        let name = n.node.clone().unwrap_or_default();
+        let online = n.status.as_deref() == Some("online");
+        let cpus = n.maxcpu.unwrap_or(0.0) as u64;
+        let mem = n.maxmem.unwrap_or(0) as f64 / GIB;
+        let used = n.mem.unwrap_or(0) as f64 / GIB;
+        let on_node: Vec<&Server> = servers.iter().filter(|x| x.node.as_deref() == Some(name.as_str())).collect();
+        let alloc_cpu: u64 = on_node.iter().map(|x| cores(x)).sum();
+        let alloc_mem: f64 = on_node.iter().map(|x| x.memory_mb as f64 / 1024.0).sum();
+        if online {
+            s.node_total_cpu += cpus;
+            s.node_total_memory_gb += mem;
+            s.node_used_memory_gb += used;
+            cpu_load += n.cpu.unwrap_or(0.0) * cpus as f64;
+        }
+        s.nodes.push(NodeStats {
+            node: name,
+            online,
+            cpus,
+            cpu_usage_percent: pct(n.cpu.unwrap_or(0.0), 1.0),
+            memory_gb: mem,
+            memory_used_gb: used,
+            cpu_allocation_percent: pct(alloc_cpu as f64, cpus as f64),
+            memory_allocation_percent: pct(alloc_mem, mem),
+        });
+    }
+    s.cpu_usage_percent = pct(cpu_load, s.node_total_cpu as f64);
+    s.memory_usage_percent = pct(s.node_used_memory_gb, s.node_total_memory_gb);
+    s.cpu_allocation_percent = pct(s.vm_total_cpu as f64, s.node_total_cpu as f64);
+    s.memory_allocation_percent = pct(s.vm_total_memory_gb, s.node_total_memory_gb);
+    s.nodes.sort_by(|a, b| a.node.cmp(&b.node));
+    s
+}
+

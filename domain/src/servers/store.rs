@@ -1,0 +1,266 @@
+//! The `servers` table: one row per server proxfleet manages.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::Row;
+
+use crate::clock::now_ms;
+use crate::db::Database;
+use crate::{Error, Result};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Disk {
+    pub device: String,
+    pub storage: String,
+    pub size_gb: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Nic {
+    pub index: u32,
+    pub bridge: String,
+    pub vlan: Option<u16>,
+    pub mac: Option<String>,
+    pub ip: Option<String>,
+    pub prefix: Option<u8>,
+    pub gateway: Option<String>,
+    pub pool: Option<String>,
+}
+
+/// A managed server as recorded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Server {
+    pub id: i64,
+    pub name: String,
+    pub vmid: Option<u32>,
+    pub node: Option<String>,
+    /// creating, running, stopped, paused, missing, failed, deleting, unknown
+    pub status: String,
+    pub cores: u32,
+    pub sockets: u32,
+    pub memory_mb: u64,
+    pub disks: Vec<Disk>,
+    pub nics: Vec<Nic>,
+    pub role: String,
+    pub security_group: String,
+    pub os_type: String,
+    pub template_vmid: Option<u32>,
+    pub owner_id: Option<i64>,
+    pub owner: String,
+    pub tags: Vec<String>,
+    pub description: String,
+    /// Fields Proxmox reports differently: name → [recorded, actual].
+    pub drift: Value,
+    /// CPU load as PVE's fraction (0–1 per core set).
+    pub cpu: f64,
+    pub mem_used: u64,
+    pub uptime: u64,
+    pub synced_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Server {
+    pub fn ips(&self) -> Vec<String> {
+        self.nics.iter().filter_map(|n| n.ip.clone()).collect()
+    }
+}
+
+/// What a new row starts with.
+#[derive(Debug, Clone, Default)]
+pub struct NewServer {
+    pub name: String,
+    pub vmid: Option<u32>,
+    pub node: Option<String>,
+    pub status: String,
+    pub cores: u32,
+    pub sockets: u32,
+    pub memory_mb: u64,
+    pub disks: Vec<Disk>,
+    pub nics: Vec<Nic>,
+    pub role: String,
+    pub security_group: String,
+    pub os_type: String,
+    pub template_vmid: Option<u32>,
+    pub owner_id: Option<i64>,
+    pub owner: String,
+    pub tags: Vec<String>,
+    pub description: String,
+}
+
+const COLUMNS: &str = "id, name, vmid, node, status, cores, sockets, memory_mb, disks, nics, role, security_group, os_type, \
+     template_vmid, owner_id, owner, tags, description, drift, cpu_permille, mem_used, uptime, synced_at, created_at, updated_at";
+
+fn from_row(r: &sqlx::any::AnyRow) -> Result<Server> {
+    let json = |col: &str| -> Result<Value> {
+        let text: String = r.try_get(col)?;
+        serde_json::from_str(&text).map_err(|e| Error::Internal(format!("servers.{col}: {e}")))
+    };
+    let vmid: Option<i64> = r.try_get("vmid")?;
+    let template: Option<i64> = r.try_get("template_vmid")?;
+    let tags: String = r.try_get("tags")?;
+    let cpu: i64 = r.try_get("cpu_permille")?;
+    Ok(Server {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        vmid: vmid.and_then(|v| u32::try_from(v).ok()),
+        node: r.try_get("node")?,
+        status: r.try_get("status")?,
+        cores: u32::try_from(r.try_get::<i64, _>("cores")?).unwrap_or(1),
+        sockets: u32::try_from(r.try_get::<i64, _>("sockets")?).unwrap_or(1),
+        memory_mb: u64::try_from(r.try_get::<i64, _>("memory_mb")?).unwrap_or(0),
+        disks: serde_json::from_value(json("disks")?).unwrap_or_default(),
+        nics: serde_json::from_value(json("nics")?).unwrap_or_default(),
+        role: r.try_get("role")?,
+        security_group: r.try_get("security_group")?,
+        os_type: r.try_get("os_type")?,
+        template_vmid: template.and_then(|v| u32::try_from(v).ok()),
+        owner_id: r.try_get("owner_id")?,
+        owner: r.try_get("owner")?,
+        tags: tags.split(',').filter(|t| !t.is_empty()).map(str::to_owned).collect(),
+        description: r.try_get("description")?,
+        drift: json("drift")?,
+        cpu: cpu as f64 / 1000.0,
+        mem_used: u64::try_from(r.try_get::<i64, _>("mem_used")?).unwrap_or(0),
+        uptime: u64::try_from(r.try_get::<i64, _>("uptime")?).unwrap_or(0),
+        synced_at: r.try_get("synced_at")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+fn to_json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerStore {
+    db: Database,
+}
+
+/// Live figures from one `/cluster/resources` entry.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Observed {
+    pub status: String,
+    pub node: String,
+    pub cpu: f64,
+    pub mem_used: u64,
+    pub uptime: u64,
+    pub drift: Value,
+}
+
+impl ServerStore {
+    pub fn new(db: Database) -> Self {
+        ServerStore { db }
+    }
+
+    pub async fn all(&self) -> Result<Vec<Server>> {
+        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM servers ORDER BY name")).fetch_all(self.db.pool()).await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    pub async fn by_name(&self, name: &str) -> Result<Option<Server>> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM servers WHERE name = $1")).bind(name).fetch_optional(self.db.pool()).await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// Inserts a row; a taken name is a conflict naming it.
+    pub async fn insert(&self, s: &NewServer) -> Result<Server> {
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO servers (name, vmid, node, status, cores, sockets, memory_mb, disks, nics, role, security_group, os_type, \
+             template_vmid, owner_id, owner, tags, description, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18)",
+        )
+        .bind(&s.name)
+        .bind(s.vmid.map(i64::from))
+        .bind(s.node.clone())
+        .bind(&s.status)
+        .bind(i64::from(s.cores))
+        .bind(i64::from(s.sockets))
+        .bind(i64::try_from(s.memory_mb).unwrap_or(i64::MAX))
+        .bind(to_json(&s.disks))
+        .bind(to_json(&s.nics))
+        .bind(&s.role)
+        .bind(&s.security_group)
+        .bind(&s.os_type)
+        .bind(s.template_vmid.map(i64::from))
+        .bind(s.owner_id)
+        .bind(&s.owner)
+        .bind(s.tags.join(","))
+        .bind(&s.description)
+        .bind(now)
+        .execute(self.db.pool())
+        .await
+        .map_err(|e| match Error::from(e) {
+            Error::Conflict(_) => Error::Conflict(format!("a server named {:?} (or with vmid {:?}) already exists", s.name, s.vmid)),
+            other => other,
+        })?;
+        self.by_name(&s.name).await?.ok_or_else(|| Error::Internal("inserted server vanished".into()))
+    }
+
+    pub async fn set_vmid(&self, name: &str, vmid: u32, node: &str) -> Result<()> {
+        sqlx::query("UPDATE servers SET vmid = $1, node = $2, updated_at = $3 WHERE name = $4")
+            .bind(i64::from(vmid))
+            .bind(node)
+            .bind(now_ms())
+            .bind(name)
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_status(&self, name: &str, status: &str) -> Result<()> {
+        sqlx::query("UPDATE servers SET status = $1, updated_at = $2 WHERE name = $3").bind(status).bind(now_ms()).bind(name).execute(self.db.pool()).await?;
+        Ok(())
+    }
+
+    /// The settings proxfleet changed (after a create or a settings change).
+    pub async fn set_shape(&self, name: &str, cores: u32, sockets: u32, memory_mb: u64, disks: &[Disk], nics: &[Nic]) -> Result<()> {
+        sqlx::query("UPDATE servers SET cores = $1, sockets = $2, memory_mb = $3, disks = $4, nics = $5, updated_at = $6 WHERE name = $7")
+            .bind(i64::from(cores))
+            .bind(i64::from(sockets))
+            .bind(i64::try_from(memory_mb).unwrap_or(i64::MAX))
+            .bind(to_json(&disks))
+            .bind(to_json(&nics))
+            .bind(now_ms())
+            .bind(name)
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_details(&self, name: &str, description: &str, tags: &[String]) -> Result<()> {
+        sqlx::query("UPDATE servers SET description = $1, tags = $2, updated_at = $3 WHERE name = $4")
+            .bind(description)
+            .bind(tags.join(","))
+            .bind(now_ms())
+            .bind(name)
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Live figures and drift from a sync; returns whether the status changed.
+    pub async fn observe(&self, name: &str, o: &Observed) -> Result<bool> {
+        let before: Option<String> = sqlx::query_scalar("SELECT status FROM servers WHERE name = $1").bind(name).fetch_optional(self.db.pool()).await?;
+        sqlx::query(
+            "UPDATE servers SET status = $1, node = $2, cpu_permille = $3, mem_used = $4, uptime = $5, drift = $6, synced_at = $7 WHERE name = $8",
+        )
+        .bind(&o.status)
+        .bind(&o.node)
+        .bind((o.cpu * 1000.0).round() as i64)
+        .bind(i64::try_from(o.mem_used).unwrap_or(i64::MAX))
+        .bind(i64::try_from(o.uptime).unwrap_or(i64::MAX))
+        .bind(o.drift.to_string())
+        .bind(now_ms())
+        .bind(name)
+        .execute(self.db.pool())
+        .await?;
+        Ok(before.as_deref() != Some(o.status.as_str()))
+    }
+
+    pub async fn delete(&self, name: &str) -> Result<bool> {
+        Ok(sqlx::query("DELETE FROM servers WHERE name = $1").bind(name).execute(self.db.pool()).await?.rows_affected() > 0)
+    }
+}

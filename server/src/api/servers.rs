@@ -1,0 +1,277 @@
+//! Servers over REST: the old tool's read shapes (`servers` maps, `stats`, `ip_addresses`),
+//! create one or many (its field names and ours), lifecycle actions as jobs, and sync/import.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use utoipa::IntoParams;
+
+use domain::jobs::Job;
+use domain::servers::{Action, BulkRequest, Server, ServerQuery, ServerRequest};
+
+use super::envelope::{ApiOk, Pagination};
+use super::extract::{Json, PageParams, Path, Query};
+use super::ApiError;
+use crate::identity::CurrentActor;
+use crate::AppState;
+
+/// A server as the API shows it: our fields plus the old tool's names for the same things
+/// (`cpu` = cores, `memory` in MB, `firewall_group`, `ip_addresses`).
+pub fn server_json(s: &Server) -> Value {
+    json!({
+        "id": s.id,
+        "name": s.name,
+        "vmid": s.vmid,
+        "node": s.node,
+        "status": s.status,
+        "cores": s.cores,
+        "sockets": s.sockets,
+        "cpu": s.cores,
+        "memory": s.memory_mb,
+        "memory_mb": s.memory_mb,
+        "memory_gb": (s.memory_mb as f64 / 1024.0 * 10.0).round() / 10.0,
+        "disks": s.disks,
+        "total_disk_gb": s.disks.iter().map(|d| d.size_gb).sum::<u64>(),
+        "nics": s.nics,
+        "ip_addresses": s.ips(),
+        "role": s.role,
+        "security_group": s.security_group,
+        "firewall_group": s.security_group,
+        "os_type": s.os_type,
+        "template_vmid": s.template_vmid,
+        "owner": s.owner,
+        "tags": s.tags,
+        "description": s.description,
+        "drift": s.drift,
+        "cpu_usage": s.cpu,
+        "cpu_usage_percent": (s.cpu * 1000.0).round() / 10.0,
+        "mem_used": s.mem_used,
+        "maxmem": s.memory_mb * 1024 * 1024,
+        "memory_usage_percent": if s.memory_mb == 0 { 0.0 } else { (s.mem_used as f64 / (s.memory_mb as f64 * 1048576.0) * 1000.0).round() / 10.0 },
+        "uptime": s.uptime,
+        "synced_at": s.synced_at.map(domain::clock::to_rfc3339),
+        "created_at": domain::clock::to_rfc3339(s.created_at),
+        "updated_at": domain::clock::to_rfc3339(s.updated_at),
+    })
+}
+
+/// The envelope with extra top-level keys, where the old tool's scripts read them.
+fn with_top_level(data: Value, extra: &[(&str, Value)], pagination: Option<Pagination>) -> Response {
+    let mut body = json!({ "success": true, "data": data });
+    if let Some(obj) = body.as_object_mut() {
+        for (k, v) in extra {
+            obj.insert((*k).to_owned(), v.clone());
+        }
+        if let Some(p) = pagination {
+            obj.insert("pagination".into(), json!(p));
+        }
+    }
+    (StatusCode::OK, axum::Json(body)).into_response()
+}
+
+/// A queued job in the old tool's shape: `{success, task_id, status: "queued", message}`.
+fn queued(job: &Job, message: String) -> Response {
+    let body = json!({
+        "success": true,
+        "data": { "task_id": job.id.to_string(), "job_id": job.id, "status": "queued" },
+        "task_id": job.id.to_string(),
+        "status": "queued",
+        "message": message,
+    });
+    (StatusCode::ACCEPTED, axum::Json(body)).into_response()
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ListQuery {
+    /// Matches name, IP, role, OS, tags, description.
+    pub search: Option<String>,
+    pub status: Option<String>,
+    pub role: Option<String>,
+    pub node: Option<String>,
+    pub tag: Option<String>,
+    /// name, status, node, cores, memory, created [default: name]
+    pub sort: Option<String>,
+    /// asc or desc [default: asc]
+    pub order: Option<String>,
+}
+
+/// Managed servers (everyone's with view_all, else your own): paginated, searchable.
+#[utoipa::path(get, path = "/api/servers", tag = "servers", params(PageParams, ListQuery),
+    responses((status = 200, description = "`data` and `servers`: the page of servers", body = Envelope<Vec<Object>>)))]
+pub async fn list(State(state): State<AppState>, CurrentActor(actor): CurrentActor, Query(pages): Query<PageParams>, Query(q): Query<ListQuery>) -> Result<Response, ApiError> {
+    let (page, per_page) = pages.resolve()?;
+    let desc = match q.order.as_deref() {
+        None | Some("asc") | Some("") => false,
+        Some("desc") => true,
+        Some(other) => return Err(ApiError::new(StatusCode::BAD_REQUEST, format!("order {other:?}: asc or desc")).with_details(json!({"field": "order"}))),
+    };
+    let query = ServerQuery { search: q.search, status: q.status, role: q.role, node: q.node, tag: q.tag, sort: q.sort, desc };
+    let (servers, total) = state.services.servers.list(&actor, &query, page, per_page).await?;
+    let list: Vec<Value> = servers.iter().map(server_json).collect();
+    Ok(with_top_level(json!(list), &[("servers", json!(list))], Some(Pagination::new(page, per_page, total as u64))))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct BriefQuery {
+    /// Comma-separated names; all servers without it.
+    pub names: Option<String>,
+}
+
+/// `{servers: {NAME: {name, role, firewall_group, os_type, ip_addresses}}}`, as the old UI reads it.
+#[utoipa::path(get, path = "/api/servers/brief", tag = "servers", params(BriefQuery), responses((status = 200, body = Envelope<Object>)))]
+pub async fn brief(State(state): State<AppState>, CurrentActor(actor): CurrentActor, Query(q): Query<BriefQuery>) -> Result<Response, ApiError> {
+    let names: Option<Vec<String>> = q.names.map(|n| n.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect());
+    let servers = state.services.servers.brief(&actor, names.as_deref()).await?;
+    let map: Map<String, Value> = servers
+        .iter()
+        .map(|s| {
+            let v = json!({"name": s.name, "role": s.role, "firewall_group": s.security_group, "os_type": s.os_type, "ip_addresses": s.ips(), "status": s.status});
+            (s.name.clone(), v)
+        })
+        .collect();
+    Ok(with_top_level(Value::Object(map.clone()), &[("servers", Value::Object(map))], None))
+}
+
+/// Every server refreshed from Proxmox (one cluster call), keyed by name, with fleet stats.
+#[utoipa::path(get, path = "/api/all_server_status", tag = "servers",
+    responses((status = 200, description = "`servers` (by name) and `stats`", body = Envelope<Object>)))]
+pub async fn all_status(State(state): State<AppState>, CurrentActor(actor): CurrentActor) -> Result<Response, ApiError> {
+    let (servers, stats) = state.services.servers.fleet(&actor).await?;
+    let map: Map<String, Value> = servers.iter().map(|s| (s.name.clone(), server_json(s))).collect();
+    let stats = json!(stats);
+    Ok(with_top_level(json!({"servers": map.clone(), "stats": stats.clone()}), &[("servers", Value::Object(map)), ("stats", stats)], None))
+}
+
+/// One server's record and live figures.
+#[utoipa::path(get, path = "/api/server_status/{name}", tag = "servers", params(("name" = String, Path)),
+    responses((status = 200, body = Envelope<Object>), (status = 404)))]
+pub async fn one_status(State(state): State<AppState>, CurrentActor(actor): CurrentActor, Path(name): Path<String>) -> Result<ApiOk<Value>, ApiError> {
+    let server = state.services.servers.get(&actor, &name).await?;
+    Ok(ApiOk::new(server_json(&server)))
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SyncBody {
+    /// Unmanaged VMs to import by name; without it, sync only reports them.
+    pub names: Option<Vec<String>>,
+    /// Import every unmanaged VM.
+    #[serde(default)]
+    pub import_all: bool,
+}
+
+/// Reconciles the records with Proxmox; imports the VMs named (or all with `import_all`).
+#[utoipa::path(post, path = "/api/sync_servers", tag = "servers", request_body = SyncBody,
+    responses((status = 200, description = "checked, changed, missing, unmanaged, imported", body = Envelope<Object>)))]
+pub async fn sync(State(state): State<AppState>, CurrentActor(actor): CurrentActor, body: axum::body::Bytes) -> Result<ApiOk<Value>, ApiError> {
+    // The body is optional: no body means "sync and report".
+    let body: SyncBody = if body.iter().all(u8::is_ascii_whitespace) {
+        SyncBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))?
+    };
+    let report = if body.import_all || body.names.is_some() {
+        state.services.servers.import(&actor, if body.import_all { None } else { body.names.as_deref() }).await?
+    } else {
+        state.services.servers.sync(&actor).await?
+    };
+    let message = format!("{} checked, {} imported, {} missing, {} unmanaged", report.checked, report.imported.len(), report.missing.len(), report.unmanaged.len());
+    Ok(ApiOk::new(json!(report)).message(message))
+}
+
+/// Creates one server (a job). The body takes the old tool's field names
+/// (`name, cpu, memory (MB), disks[{size (GB), interface, datastore_id}], network_devices[{bridge,
+/// ip_address, subnet, gateway}], template_vm_id, role, os_type, firewall_group, vm_username,
+/// vm_password`) and ours beside them (`ip_pool`, `vlan`, `dns` on a NIC; `ssh_keys`, `clone`:
+/// full|linked, `tags`, `sockets`, `description`).
+#[utoipa::path(post, path = "/api/servers", tag = "servers",
+    request_body(content = Object, description = "One server spec", example = json!({
+        "name": "web-1", "cpu": 2, "memory": 4096, "template_vm_id": 9000, "os_type": "ubuntu",
+        "disks": [{"size": 40, "interface": "scsi0", "datastore_id": "local-lvm"}],
+        "network_devices": [{"bridge": "vmbr0", "ip_pool": "default"}],
+        "ssh_keys": ["ssh-ed25519 AAAA… ops@example"], "role": "web", "tags": ["frontend"]
+    })),
+    responses((status = 202, description = "Queued: `task_id`", body = Envelope<Object>), (status = 400, description = "A field is invalid: `details.errors` lists every problem by server and field")))]
+pub async fn create(State(state): State<AppState>, CurrentActor(actor): CurrentActor, Json(body): Json<ServerRequest>) -> Result<Response, ApiError> {
+    let name = body.name.clone().unwrap_or_default();
+    let job = state.services.servers.create(&actor, vec![body]).await?;
+    Ok(queued(&job, format!("creating server {name}")))
+}
+
+/// Creates many servers in one job: `{"servers": [spec, …]}` (the old tool's shape) or
+/// `{"name_pattern": "web-{n}", "count": 3, "start": 1, "spec": {…}}`.
+#[utoipa::path(post, path = "/api/create_servers_bulk", tag = "servers",
+    request_body(content = Object, description = "A list of specs, or a name pattern with a count and one spec", example = json!({
+        "name_pattern": "web-{n}", "count": 3,
+        "spec": {"template_vm_id": 9000, "cpu": 2, "memory": 2048, "disks": [{"size": 20, "interface": "scsi0"}], "network_devices": [{"ip_pool": "default"}]}
+    })),
+    responses((status = 202, description = "Queued: `task_id`", body = Envelope<Object>), (status = 400, description = "Invalid: `details.errors` lists every problem")))]
+pub async fn create_bulk(State(state): State<AppState>, CurrentActor(actor): CurrentActor, Json(body): Json<BulkRequest>) -> Result<Response, ApiError> {
+    let requests = body.expand()?;
+    let n = requests.len();
+    let job = state.services.servers.create(&actor, requests).await?;
+    Ok(queued(&job, format!("creating {n} servers")))
+}
+
+async fn act(state: &AppState, actor: &domain::auth::Actor, names: &[String], action: Action) -> Result<Response, ApiError> {
+    let job = state.services.servers.act(actor, names, action).await?;
+    let what = if names.len() == 1 { names[0].clone() } else { format!("{} servers", names.len()) };
+    Ok(queued(&job, format!("{} {what}", action.as_str())))
+}
+
+/// Starts the server (a job checked against the Proxmox task).
+#[utoipa::path(post, path = "/api/servers/{name}/start", tag = "servers", params(("name" = String, Path)), responses((status = 202, body = Envelope<Object>), (status = 404)))]
+pub async fn start(State(state): State<AppState>, CurrentActor(actor): CurrentActor, Path(name): Path<String>) -> Result<Response, ApiError> {
+    act(&state, &actor, &[name], Action::Start).await
+}
+
+/// Graceful shutdown; forced off after 60 s.
+#[utoipa::path(post, path = "/api/servers/{name}/stop", tag = "servers", params(("name" = String, Path)), responses((status = 202, body = Envelope<Object>), (status = 404)))]
+pub async fn stop(State(state): State<AppState>, CurrentActor(actor): CurrentActor, Path(name): Path<String>) -> Result<Response, ApiError> {
+    act(&state, &actor, &[name], Action::Stop).await
+}
+
+/// Guest reboot; reset if it hangs.
+#[utoipa::path(post, path = "/api/servers/{name}/reboot", tag = "servers", params(("name" = String, Path)), responses((status = 202, body = Envelope<Object>), (status = 404)))]
+pub async fn reboot(State(state): State<AppState>, CurrentActor(actor): CurrentActor, Path(name): Path<String>) -> Result<Response, ApiError> {
+    act(&state, &actor, &[name], Action::Reboot).await
+}
+
+/// Stops and destroys the VM with its disks, releases its IPs, drops the record.
+#[utoipa::path(post, path = "/api/servers/{name}/delete", tag = "servers", params(("name" = String, Path)), responses((status = 202, body = Envelope<Object>), (status = 404)))]
+pub async fn delete(State(state): State<AppState>, CurrentActor(actor): CurrentActor, Path(name): Path<String>) -> Result<Response, ApiError> {
+    act(&state, &actor, &[name], Action::Delete).await
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkActionBody {
+    pub server_names: Vec<String>,
+    /// start, stop, reboot or delete
+    pub action: String,
+}
+
+/// One job acting on many servers.
+#[utoipa::path(post, path = "/api/servers/bulk_action", tag = "servers", request_body = BulkActionBody,
+    responses((status = 202, body = Envelope<Object>), (status = 400), (status = 404)))]
+pub async fn bulk_action(State(state): State<AppState>, CurrentActor(actor): CurrentActor, Json(body): Json<BulkActionBody>) -> Result<Response, ApiError> {
+    let action = Action::parse(&body.action)
+        .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, format!("action {:?}: start, stop, reboot or delete", body.action)).with_details(json!({"field": "action"})))?;
+    act(&state, &actor, &body.server_names, action).await
+}
+
+/// The same (the old tool's async path).
+#[utoipa::path(post, path = "/api/servers/bulk_action/async", tag = "servers", request_body = BulkActionBody,
+    responses((status = 202, body = Envelope<Object>), (status = 400), (status = 404)))]
+pub async fn bulk_action_async(state: State<AppState>, actor: CurrentActor, body: Json<BulkActionBody>) -> Result<Response, ApiError> {
+    bulk_action(state, actor, body).await
+}
+
+/// The same as `POST /api/servers` (the old tool's async path).
+#[utoipa::path(post, path = "/api/servers/async", tag = "servers", request_body(content = Object, description = "One server spec (see POST /api/servers)"),
+    responses((status = 202, body = Envelope<Object>), (status = 400)))]
+pub async fn create_async(state: State<AppState>, actor: CurrentActor, body: Json<ServerRequest>) -> Result<Response, ApiError> {
+    create(state, actor, body).await
+}
