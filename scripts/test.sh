@@ -43,7 +43,7 @@ cargo leptos build --release
 log "Playwright in Chromium"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$CARGO_TARGET_DIR/release/proxfleet" --listen "127.0.0.1:$port" \
-  --database-url "sqlite://$work/e2e/proxfleet.db" >"$work/server.out" 2>"$work/server.err" &
+  --database-url "sqlite://$work/e2e/proxfleet.db" --sim-profile realistic:0.1 >"$work/server.out" 2>"$work/server.err" &
 server_pid=$!
 for _ in $(seq 1 200); do
   curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break

@@ -76,7 +76,9 @@ pub fn App() -> impl IntoView {
             <Layout>
                 <Routes fallback=|| view! { <NotFound/> }>
                     <Route path=path!("/") view=Dashboard/>
-                    <Route path=path!("/servers") view=|| view! { <ComingSoon title=Key::NavServers body=Key::PageServers/> }/>
+                    <Route path=path!("/servers") view=pages::servers::ServersPage/>
+                    <Route path=path!("/servers/new") view=pages::server_create::ServerCreatePage/>
+                    <Route path=path!("/ip-pools") view=pages::ip_pools::IpPoolsPage/>
                     <Route path=path!("/security-groups") view=|| view! { <ComingSoon title=Key::NavSecurityGroups body=Key::PageSecurityGroups/> }/>
                     <Route path=path!("/backups") view=|| view! { <ComingSoon title=Key::NavBackups body=Key::PageBackups/> }/>
                     <Route path=path!("/roles") view=|| view! { <ComingSoon title=Key::NavRoles body=Key::PageRoles/> }/>

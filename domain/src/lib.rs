@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod cluster;
+pub mod datastores;
 pub mod db;
 pub mod error;
 pub mod events;

@@ -37,6 +37,8 @@ pub struct Services {
     pub ipam: crate::ipam::Ipam,
     /// Managed servers: inventory, create, lifecycle.
     pub servers: crate::servers::ServerService,
+    /// Datastores and the default ones for new disks.
+    pub datastores: crate::datastores::Datastores,
     started_at: i64,
     simulated_cluster: bool,
 }
@@ -70,6 +72,7 @@ impl Services {
         let ipam = crate::ipam::Ipam::new(db.clone());
         let cluster = ClusterService::new(None);
         let settings = SettingsStore::new(db.clone());
+        let datastores = crate::datastores::Datastores::new(cluster.clone(), settings.clone());
         let servers = crate::servers::ServerService::new(
             crate::servers::store::ServerStore::new(db.clone()),
             ipam.clone(),
@@ -94,6 +97,7 @@ impl Services {
             jobs,
             notifications,
             events,
+            datastores,
             ipam,
             servers,
             users,
@@ -106,6 +110,7 @@ impl Services {
     /// The same services talking to this Proxmox cluster.
     pub fn with_cluster(mut self, client: pve::PveClient) -> Self {
         self.cluster = ClusterService::new(Some(client));
+        self.datastores = crate::datastores::Datastores::new(self.cluster.clone(), self.settings.clone());
         self.servers = crate::servers::ServerService::new(
             crate::servers::store::ServerStore::new(self.db.clone()),
             self.ipam.clone(),

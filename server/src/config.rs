@@ -63,6 +63,10 @@ pub struct Cli {
     /// it off, or any client could pick its own address.
     #[arg(long, env = "PROXFLEET_BEHIND_PROXY")]
     pub behind_proxy: bool,
+    /// Timing of the built-in simulated cluster (demo mode only): realistic (default),
+    /// realistic:<factor>, fast or instant.
+    #[arg(long, value_name = "PROFILE", env = "PROXFLEET_SIM_PROFILE")]
+    pub sim_profile: Option<String>,
 }
 
 /// The same settings as read from a TOML file.
@@ -80,6 +84,7 @@ struct FileConfig {
     pve_fingerprint: Option<String>,
     pve_insecure: Option<bool>,
     behind_proxy: Option<bool>,
+    sim_profile: Option<String>,
 }
 
 /// The resolved configuration the server runs with.
@@ -95,6 +100,8 @@ pub struct Config {
     pub pve_auth: Option<pve::Auth>,
     pub pve_tls: pve::TlsMode,
     pub behind_proxy: bool,
+    /// Timing of the built-in simulator (demo mode).
+    pub sim_profile: pvesim::Profile,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -184,6 +191,10 @@ impl Config {
             pve_auth,
             pve_tls,
             behind_proxy: cli.behind_proxy || file.behind_proxy.unwrap_or(false),
+            sim_profile: match cli.sim_profile.or(file.sim_profile) {
+                None => pvesim::Profile::Realistic(1.0),
+                Some(p) => pvesim::Profile::parse(&p).map_err(|message| ConfigError::Invalid { setting: "sim_profile", message })?,
+            },
         })
     }
 

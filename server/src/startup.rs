@@ -45,7 +45,7 @@ impl Instance {
                 let running = pvesim::start(
                     std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
                     &demo_layout(),
-                    pvesim::Profile::Realistic(1.0),
+                    config.sim_profile,
                     &secret,
                     &domain::auth::tokens::random_secret(),
                 )

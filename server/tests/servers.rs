@@ -340,3 +340,116 @@ async fn sync_reports_imports_and_marks_missing_servers() {
         assert_eq!(brief["servers"].as_object().unwrap().keys().collect::<Vec<_>>(), vec![&first]);
     }
 }
+
+#[tokio::test]
+async fn settings_disks_logs_and_datastores() {
+    for srv in servers_on_each_backend(0).await {
+        let admin = srv.login_as("admin").await;
+        pool(&srv, &admin, "default", "10.80.0.0/24", "").await;
+        let (_, q) = post(&admin, &srv, "/api/servers", json!({"name": "db-1", "template_vm_id": 9001, "cpu": 2, "memory": 2048, "disks": [{"size": 20}]})).await;
+        assert_eq!(finished(&srv, &admin, q["task_id"].as_str().unwrap()).await["status"], "succeeded");
+
+        let (status, cfg) = json_of(admin.get(&srv.at("/api/server/config/db-1")).send().await.unwrap()).await;
+        assert_eq!(status, StatusCode::OK, "{cfg}");
+        assert_eq!((cfg["data"]["cores"].as_u64(), cfg["data"]["memory_mb"].as_u64(), cfg["data"]["running"].as_bool()), (Some(2), Some(2048), Some(true)));
+        assert_eq!(cfg["data"]["next_free"]["scsi"], 1);
+
+        // A running VM gets CPU/memory at its next reboot; the answer says so.
+        let put = |body: Value| admin.request(reqwest::Method::PUT, &srv.at("/api/server/config/db-1")).json(&body).send();
+        let (status, changed) = json_of(put(json!({"cores": 4, "memory": 4096, "description": "primary", "tags": ["db", "Prod"]})).await.unwrap()).await;
+        assert_eq!(status, StatusCode::OK, "{changed}");
+        assert_eq!(changed["data"]["needs_reboot"], true);
+        assert!(changed["message"].as_str().unwrap().contains("reboot"), "{changed}");
+        let s = server(&srv, &admin, "db-1").await;
+        assert_eq!((s["cores"].as_u64(), s["memory"].as_u64(), s["tags"].clone()), (Some(4), Some(4096), json!(["db", "prod"])));
+        for (body, field) in [(json!({"cores": 0}), "cores"), (json!({"memory": 4096, "balloon": 9000}), "balloon"), (json!({"tags": ["a b"]}), "tags")] {
+            let (status, err) = json_of(put(body.clone()).await.unwrap()).await;
+            assert_eq!((status, err["details"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some(field)), "{body} → {err}");
+        }
+        let (status, err) = json_of(put(json!({"cpus": 4})).await.unwrap()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
+
+        // Disks: add at the suggested slot, refuse a taken slot and the boot disk, remove.
+        let (status, added) = post(&admin, &srv, "/api/server/disk/db-1", json!({"size_gb": 50, "storage": "shared-nfs"})).await;
+        assert_eq!(status, StatusCode::CREATED, "{added}");
+        let devices: Vec<&str> = added["data"]["disks"].as_array().unwrap().iter().map(|d| d["device"].as_str().unwrap()).collect();
+        assert_eq!(devices, ["scsi0", "scsi1"]);
+        let (status, _) = post(&admin, &srv, "/api/server/disk/db-1", json!({"size_gb": 5, "bus": "scsi", "index": 1})).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        let (status, err) = post(&admin, &srv, "/api/server/disk/db-1", json!({"size_gb": 5, "storage": "local"})).await;
+        assert_eq!((status, err["details"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("storage")), "{err}");
+        let del = |dev: &str| admin.request(reqwest::Method::DELETE, &srv.at(&format!("/api/server/disk/db-1/{dev}"))).send();
+        assert_eq!(del("scsi0").await.unwrap().status(), StatusCode::CONFLICT, "the boot disk stays");
+        let (status, after) = json_of(del("scsi1").await.unwrap()).await;
+        assert_eq!((status, after["data"]["disks"].as_array().unwrap().len()), (StatusCode::OK, 1), "{after}");
+        let (node, vmid) = (s["node"].as_str().unwrap().to_owned(), u32::try_from(s["vmid"].as_u64().unwrap()).unwrap());
+        let config = srv.services.cluster.client().unwrap().vm_config(&node, vmid).await.unwrap();
+        assert!(config.get("scsi1").is_none() && config.get("unused0").is_none(), "destroyed, not left unused: {:?}", config.values);
+        let operator = srv.login_as("viewer").await;
+        let (status, _) = post(&operator, &srv, "/api/server/disk/db-1", json!({"size_gb": 5})).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+
+        // The server's log holds what its create job did.
+        let (_, logs) = json_of(admin.get(&srv.at("/api/server/logs/db-1")).send().await.unwrap()).await;
+        let lines: Vec<&str> = logs["data"]["logs"].as_array().unwrap().iter().map(|l| l["line"].as_str().unwrap()).collect();
+        assert!(lines.iter().any(|l| l.contains("cloning template 9001")), "{lines:?}");
+
+        // Datastores and defaults.
+        let (_, ds) = json_of(admin.get(&srv.at("/api/datastores")).send().await.unwrap()).await;
+        assert_eq!(ds["default_hdd"], "local-lvm");
+        assert!(ds["datastores"].as_array().unwrap().iter().any(|d| d["id"] == "shared-nfs" && d["shared"] == true));
+        let (status, _) = post(&admin, &srv, "/api/datastores/default", json!({"hdd_datastore_id": "local", "ssd_datastore_id": "local-lvm"})).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "local holds no VM disks");
+        let (status, _) = post(&admin, &srv, "/api/datastores/default", json!({"hdd_datastore_id": "nope", "ssd_datastore_id": "local-lvm"})).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, ds) = post(&admin, &srv, "/api/datastores/default", json!({"hdd_datastore_id": "shared-nfs", "ssd_datastore_id": "local-lvm"})).await;
+        assert_eq!((status, ds["default_hdd"].as_str()), (StatusCode::OK, Some("shared-nfs")), "{ds}");
+        let (status, _) = post(&operator, &srv, "/api/datastores/default", json!({"hdd_datastore_id": "local-lvm", "ssd_datastore_id": "local-lvm"})).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (_, storage) = json_of(admin.get(&srv.at("/api/proxmox_storage")).send().await.unwrap()).await;
+        assert!(storage["data"].as_array().unwrap().iter().any(|s| s["storage"] == "local" && s["content"].as_str().unwrap().contains("backup")));
+        // New disks now land on the new default.
+        let (_, added) = post(&admin, &srv, "/api/server/disk/db-1", json!({"size_gb": 8})).await;
+        assert_eq!(added["data"]["disks"][1]["storage"], "shared-nfs", "{added}");
+    }
+}
+
+#[tokio::test]
+async fn cleanup_finds_and_removes_records_whose_vm_is_gone() {
+    for srv in servers_on_each_backend(0).await {
+        let admin = srv.login_as("admin").await;
+        pool(&srv, &admin, "default", "10.90.0.0/24", "").await;
+        for name in ["c-1", "c-2"] {
+            let (_, q) = post(&admin, &srv, "/api/servers", json!({"name": name, "template_vm_id": 9000, "disks": [{"size": 20}], "clone": "linked"})).await;
+            assert_eq!(finished(&srv, &admin, q["task_id"].as_str().unwrap()).await["status"], "succeeded");
+        }
+        let (status, _) = post(&admin, &srv, "/api/cleanup/clean/c-1", json!({})).await;
+        assert_eq!(status, StatusCode::CONFLICT, "a healthy server needs no cleanup");
+
+        // c-1's VM is destroyed behind proxfleet's back.
+        let s = server(&srv, &admin, "c-1").await;
+        let (node, vmid) = (s["node"].as_str().unwrap().to_owned(), u32::try_from(s["vmid"].as_u64().unwrap()).unwrap());
+        let client = srv.services.cluster.client().unwrap();
+        let upid = client.vm_power(&node, vmid, pve::Power::Stop).await.unwrap();
+        client.wait_task(&upid, Duration::from_secs(10), pve::Polling::default()).await.unwrap();
+        let upid = client.vm_destroy(&node, vmid).await.unwrap();
+        client.wait_task(&upid, Duration::from_secs(10), pve::Polling::default()).await.unwrap();
+        post(&admin, &srv, "/api/sync_servers", json!({})).await;
+
+        let (_, failed) = json_of(admin.get(&srv.at("/api/cleanup/failed-servers")).send().await.unwrap()).await;
+        let names: Vec<&str> = failed["data"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["c-1"]);
+        let (_, st) = json_of(admin.get(&srv.at("/api/cleanup/status/c-1")).send().await.unwrap()).await;
+        assert_eq!((st["data"]["vm_exists"].as_bool(), st["data"]["addresses"].as_array().unwrap().len()), (Some(false), 1), "{st}");
+        let (status, q) = post(&admin, &srv, "/api/cleanup/bulk-clean", json!({})).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{q}");
+        assert_eq!(finished(&srv, &admin, q["task_id"].as_str().unwrap()).await["status"], "succeeded");
+        let (status, _) = json_of(admin.get(&srv.at("/api/server_status/c-1")).send().await.unwrap()).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (_, p) = json_of(admin.get(&srv.at("/api/ip-pools/default")).send().await.unwrap()).await;
+        assert_eq!(p["data"]["used"], 1, "c-1's address was released; c-2 keeps its own");
+        assert_eq!(server(&srv, &admin, "c-2").await["status"], "running");
+        let (status, _) = post(&admin, &srv, "/api/cleanup/bulk-clean", json!({})).await;
+        assert_eq!(status, StatusCode::CONFLICT, "nothing left to clean");
+    }
+}

@@ -37,7 +37,7 @@ impl Live {
                 return;
             }
             let Ok(source) = web_sys::EventSource::new("/api/events") else { return };
-            for kind in ["notification", "job_progress", "job_finished"] {
+            for kind in ["notification", "job_progress", "job_finished", "server_state"] {
                 let on_event = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
                     let data = e.data().as_string().unwrap_or_default();
                     self.last.set(Some(LiveEvent { kind: kind.to_owned(), data }));

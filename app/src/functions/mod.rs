@@ -6,5 +6,6 @@ pub mod system;
 pub mod auth;
 pub mod cluster;
 pub mod jobs;
+pub mod servers;
 #[cfg(feature = "ssr")]
 pub mod door;

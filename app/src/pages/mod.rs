@@ -5,3 +5,6 @@ pub mod auth;
 pub mod not_found;
 pub mod profile;
 pub mod jobs;
+pub mod ip_pools;
+pub mod server_create;
+pub mod servers;

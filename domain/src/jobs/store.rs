@@ -201,6 +201,28 @@ impl JobStore {
         Ok(())
     }
 
+    /// The newest `limit` log lines about one item (a server) across all jobs, oldest first,
+    /// with each line's job id and kind.
+    pub async fn item_logs(&self, item: &str, limit: i64) -> Result<Vec<(i64, String, LogLine)>> {
+        let rows = sqlx::query(
+            "SELECT l.job_id, j.kind, l.at, l.level, l.item, l.line FROM job_logs l JOIN jobs j ON j.id = l.job_id \
+             WHERE l.item = $1 ORDER BY l.id DESC LIMIT $2",
+        )
+        .bind(item)
+        .bind(limit)
+        .fetch_all(self.db.pool())
+        .await?;
+        let mut out = rows
+            .iter()
+            .map(|r| {
+                let line = LogLine { at: r.try_get("at")?, level: r.try_get("level")?, item: r.try_get("item")?, line: r.try_get("line")? };
+                Ok((r.try_get("job_id")?, r.try_get("kind")?, line))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        out.reverse();
+        Ok(out)
+    }
+
     pub async fn logs(&self, job_id: i64) -> Result<Vec<LogLine>> {
         let rows = sqlx::query("SELECT at, level, item, line FROM job_logs WHERE job_id = $1 ORDER BY id")
             .bind(job_id)

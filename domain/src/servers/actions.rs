@@ -107,6 +107,13 @@ impl ActionHandler {
     async fn one(&self, rec: &ItemRecorder, params: &ActionParams, name: &str) -> Result<Value, String> {
         let server = self.store.by_name(name).await.map_err(|e| e.to_string())?.ok_or_else(|| format!("no server {name}"))?;
         let (Some(vmid), Some(node)) = (server.vmid, server.node.clone()) else {
+            if params.action == Action::Delete {
+                // A record that never got a VM (a create that died early): just drop it.
+                let released = self.ipam.release_server(name).await.map_err(|e| e.to_string())?;
+                self.store.delete(name).await.map_err(|e| e.to_string())?;
+                self.state_changed(name, "deleted").await;
+                return Ok(json!({"name": name, "deleted": true, "released": released}));
+            }
             return Err(format!("{name} has no VM recorded"));
         };
         let c = &self.client;
@@ -143,6 +150,10 @@ impl ActionHandler {
                 self.store.set_status(name, "deleting").await.map_err(|e| e.to_string())?;
                 self.state_changed(name, "deleting").await;
                 match c.vm_status(&node, vmid).await {
+                    // The id may have been reused by another VM since: never destroy that one.
+                    Ok(vm) if vm.name.as_deref() != Some(name) => {
+                        log(format!("VM {vmid} now belongs to {:?}; left alone", vm.name.unwrap_or_default())).await
+                    }
                     Ok(_) => destroy_vm(c, &node, vmid, &self.limits).await?,
                     Err(e) if e.kind == pve::ErrorKind::NotFound => log(format!("VM {vmid} was already gone")).await,
                     Err(e) => return Err(e.message),

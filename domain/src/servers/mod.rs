@@ -6,18 +6,22 @@
 //! - `inventory`: sync with `/cluster/resources`, import of unmanaged VMs;
 //! - `create`: the create job (clone → configure → disks → start → agent → record);
 //! - `actions`: the start/stop/reboot/delete job;
+//! - `settings`: CPU/memory/description/tags and disks of one server;
+//! - `cleanup`: records of half-made or vanished VMs, and removing them;
 //! - `service`: `ServerService`, what the REST handlers and server functions call.
 
 pub mod actions;
+pub mod cleanup;
 pub mod create;
 pub mod inventory;
 pub mod service;
+pub mod settings;
 pub mod spec;
 pub mod store;
 
 pub use actions::Action;
 pub use create::CreateLimits;
 pub use inventory::SyncReport;
-pub use service::{FleetStats, NodeStats, ServerQuery, ServerService};
+pub use service::{CreateOptions, FleetStats, NodeStats, ServerQuery, ServerService};
 pub use spec::{BulkRequest, ServerRequest};
 pub use store::{Disk, Nic, Server};

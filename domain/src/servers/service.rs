@@ -21,6 +21,19 @@ use crate::jobs::{Job, JobRunner, JobService};
 use crate::settings::SettingsStore;
 use crate::{Error, Result};
 
+/// What the create form offers: templates, datastores for VM disks, pools and defaults.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CreateOptions {
+    /// (vmid, name, node)
+    pub templates: Vec<(u32, String, String)>,
+    /// (storage, node, shared, free bytes)
+    pub datastores: Vec<(String, String, bool, u64)>,
+    /// (name, cidr, free)
+    pub pools: Vec<(String, String, i64)>,
+    pub default_hdd: String,
+    pub default_ssd: String,
+}
+
 /// Settings keys.
 pub const DEFAULT_HDD: &str = "datastores.default_hdd";
 pub const DEFAULT_SSD: &str = "datastores.default_ssd";
@@ -113,6 +126,18 @@ impl ServerService {
         let create = CreateHandler { store: self.store.clone(), ipam: self.ipam.clone(), client: client.clone(), events: self.events.clone(), limits: self.limits.clone() };
         let action = ActionHandler { store: self.store.clone(), ipam: self.ipam.clone(), client: client.clone(), events: self.events.clone(), limits: self.limits.clone() };
         runner.register(create).register(action)
+    }
+
+    pub(super) fn cluster_client(&self) -> Result<&pve::PveClient> {
+        self.cluster.client()
+    }
+
+    pub(super) async fn enqueue_job(&self, actor: &Actor, kind: &str, params: Value, items: Vec<String>) -> Result<Job> {
+        self.jobs.enqueue(actor, kind, params, items).await
+    }
+
+    pub(super) async fn default_datastore(&self) -> Result<String> {
+        Ok(self.setting_text(DEFAULT_HDD).await?.unwrap_or_else(|| FALLBACK_DATASTORE.into()))
     }
 
     fn visible(actor: &Actor, s: &Server) -> bool {
@@ -354,6 +379,44 @@ impl ServerService {
             Some(Value::String(s)) if !s.is_empty() => Some(s),
             _ => None,
         })
+    }
+
+    /// Templates, datastores (of the templates' nodes) and pools for the create form.
+    pub async fn create_options(&self, actor: &Actor) -> Result<CreateOptions> {
+        actor.require(Permission::CreateServer)?;
+        let client = self.cluster.client()?;
+        let resources = client.resources(Some(ResourceKind::Vm)).await.map_err(from_pve)?;
+        let mut templates: Vec<(u32, String, String)> = resources
+            .iter()
+            .filter(|r| r.kind == "qemu" && r.template)
+            .filter_map(|r| Some((u32::try_from(r.vmid?).ok()?, r.name.clone().unwrap_or_default(), r.node.clone().unwrap_or_default())))
+            .collect();
+        templates.sort();
+        let mut nodes: Vec<String> = templates.iter().map(|t| t.2.clone()).collect();
+        nodes.sort();
+        nodes.dedup();
+        let mut datastores = Vec::new();
+        for node in nodes {
+            for st in client.storages(&node, Some("images")).await.map_err(from_pve)? {
+                if st.active && st.holds("images") {
+                    datastores.push((st.storage, node.clone(), st.shared, st.avail.unwrap_or(0)));
+                }
+            }
+        }
+        let pools = self.ipam.pools().await?.into_iter().map(|p| (p.name.clone(), p.cidr.clone(), p.free())).collect();
+        let default_hdd = self.setting_text(DEFAULT_HDD).await?.unwrap_or_else(|| FALLBACK_DATASTORE.into());
+        let default_ssd = self.setting_text(DEFAULT_SSD).await?.unwrap_or_else(|| default_hdd.clone());
+        Ok(CreateOptions { templates, datastores, pools, default_hdd, default_ssd })
+    }
+
+    /// proxfleet's job log lines about this server (the newest 500), oldest first.
+    pub async fn logs(&self, actor: &Actor, name: &str) -> Result<Vec<Value>> {
+        let server = self.get(actor, name).await?;
+        let lines = self.jobs.store().item_logs(&server.name, 500).await?;
+        Ok(lines
+            .into_iter()
+            .map(|(job_id, kind, l)| json!({"job_id": job_id, "kind": kind, "at": crate::clock::to_rfc3339(l.at), "level": l.level, "line": l.line}))
+            .collect())
     }
 
     /// Starts one job that applies `action` to `names` (each checked: visible, permitted).

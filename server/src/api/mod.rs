@@ -12,6 +12,7 @@ pub mod notifications;
 pub mod openapi;
 pub mod ops;
 pub mod routes;
+pub mod server_settings;
 pub mod servers;
 pub mod session;
 pub mod system;
@@ -85,6 +86,18 @@ pub fn router() -> Router<AppState> {
         .route("/all_server_status", get(servers::all_status))
         .route("/server_status/{name}", get(servers::one_status))
         .route("/sync_servers", post(servers::sync))
+        .route("/server/config/{name}", get(server_settings::get_config).put(server_settings::put_config))
+        .route("/server/disk/{name}", post(server_settings::add_disk))
+        .route("/server/disk/{name}/{device}", delete(server_settings::delete_disk))
+        .route("/server/logs/{name}", get(server_settings::logs))
+        .route("/datastores", get(server_settings::datastores))
+        .route("/datastores/refresh", post(server_settings::refresh))
+        .route("/datastores/default", post(server_settings::set_defaults))
+        .route("/proxmox_storage", get(server_settings::proxmox_storage))
+        .route("/cleanup/status/{name}", get(server_settings::cleanup_status))
+        .route("/cleanup/failed-servers", get(server_settings::failed_servers))
+        .route("/cleanup/clean/{name}", post(server_settings::clean))
+        .route("/cleanup/bulk-clean", post(server_settings::bulk_clean))
         .route("/ip-pools", get(ip_pools::list).post(ip_pools::create))
         .route("/ip-pools/{name}", get(ip_pools::get).put(ip_pools::update).delete(ip_pools::delete))
         .fallback(error::not_found)

@@ -4,7 +4,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{events, ip_pools, jobs, notifications, ops, servers, session, system, tokens, users};
+use super::{events, ip_pools, jobs, notifications, ops, server_settings, servers, session, system, tokens, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -28,6 +28,10 @@ use super::{events, ip_pools, jobs, notifications, ops, servers, session, system
         servers::list, servers::create, servers::create_async, servers::create_bulk, servers::brief, servers::bulk_action,
         servers::bulk_action_async, servers::start, servers::stop, servers::reboot, servers::delete, servers::all_status,
         servers::one_status, servers::sync,
+        server_settings::get_config, server_settings::put_config, server_settings::add_disk, server_settings::delete_disk,
+        server_settings::logs, server_settings::datastores, server_settings::refresh, server_settings::set_defaults,
+        server_settings::proxmox_storage, server_settings::cleanup_status, server_settings::failed_servers,
+        server_settings::clean, server_settings::bulk_clean,
         ip_pools::list, ip_pools::create, ip_pools::get, ip_pools::update, ip_pools::delete,
         notifications::list, notifications::latest, notifications::unread_count, notifications::get, notifications::read,
         notifications::delete, notifications::clear_all, notifications::test, events::events, events::notifications,
@@ -43,6 +47,7 @@ use super::{events, ip_pools, jobs, notifications, ops, servers, session, system
         (name = "jobs", description = "Durable jobs, and the old tool's task endpoints its scripts poll"),
         (name = "servers", description = "Managed servers: inventory synced with Proxmox, create one or many (the old tool's \
             field names and ours), start/stop/reboot/delete as jobs"),
+        (name = "datastores", description = "Datastores per node, and the default HDD/SSD datastores for new disks"),
         (name = "ip-pools", description = "IP address management: pools and their free addresses (writes need manage_network)"),
         (name = "system", description = "This proxfleet instance"),
         (name = "operations", description = "Health, metrics and API documentation"),

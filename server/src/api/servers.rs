@@ -72,7 +72,7 @@ fn with_top_level(data: Value, extra: &[(&str, Value)], pagination: Option<Pagin
 }
 
 /// A queued job in the old tool's shape: `{success, task_id, status: "queued", message}`.
-fn queued(job: &Job, message: String) -> Response {
+pub(super) fn queued(job: &Job, message: String) -> Response {
     let body = json!({
         "success": true,
         "data": { "task_id": job.id.to_string(), "job_id": job.id, "status": "queued" },

@@ -83,6 +83,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         pve_auth: None,
         pve_tls: pve::TlsMode::System,
         behind_proxy: false,
+        sim_profile: pvesim::Profile::Instant,
     };
     let instance = server::Instance::with_services(services.clone(), &config)?;
     let router = server::build_router(instance.state);

@@ -34,6 +34,7 @@ pub fn config(listen: SocketAddr) -> Config {
         pve_auth: None,
         pve_tls: pve::TlsMode::System,
         behind_proxy: false,
+        sim_profile: pvesim::Profile::Instant,
     }
 }
 

@@ -1,0 +1,359 @@
+//! The create wizard: one server or many (a name pattern and a count, then a review table where
+//! each row can be edited), disks and NICs added and removed as rows, pool or static address.
+//! Submitting starts one job and opens it.
+
+use leptos::prelude::*;
+use leptos::serde_json::{json, Value};
+
+use crate::functions::servers::{create_choices, CreateServers};
+use crate::i18n::{t, Key};
+use crate::PageHeader;
+
+/// Row keys: stable across removals, so each row keeps its own inputs.
+static NEXT_ROW: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn row_key() -> usize {
+    NEXT_ROW.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+#[derive(Clone, Copy)]
+struct DiskForm {
+    key: usize,
+    interface: RwSignal<String>,
+    size: RwSignal<String>,
+    datastore: RwSignal<String>,
+}
+
+#[derive(Clone, Copy)]
+struct NicForm {
+    key: usize,
+    /// pool, static or dhcp
+    mode: RwSignal<String>,
+    pool: RwSignal<String>,
+    ip: RwSignal<String>,
+    prefix: RwSignal<String>,
+    gateway: RwSignal<String>,
+    bridge: RwSignal<String>,
+    vlan: RwSignal<String>,
+}
+
+impl NicForm {
+    fn new(pool: &str) -> Self {
+        NicForm {
+            key: row_key(),
+            mode: RwSignal::new("pool".into()),
+            pool: RwSignal::new(pool.into()),
+            ip: RwSignal::new(String::new()),
+            prefix: RwSignal::new("24".into()),
+            gateway: RwSignal::new(String::new()),
+            bridge: RwSignal::new("vmbr0".into()),
+            vlan: RwSignal::new(String::new()),
+        }
+    }
+
+    fn to_json(self) -> Value {
+        let mut nic = match self.mode.get_untracked().as_str() {
+            "static" => json!({"ip_address": self.ip.get_untracked(), "subnet": self.prefix.get_untracked(), "gateway": self.gateway.get_untracked(), "bridge": self.bridge.get_untracked()}),
+            "dhcp" => json!({"mode": "dhcp", "bridge": self.bridge.get_untracked()}),
+            _ => json!({"ip_pool": self.pool.get_untracked()}),
+        };
+        if let Ok(v) = self.vlan.get_untracked().trim().parse::<u32>() {
+            nic["vlan"] = json!(v);
+        }
+        nic
+    }
+}
+
+/// One row of the bulk review table.
+#[derive(Clone, Copy)]
+struct ReviewRow {
+    key: usize,
+    name: RwSignal<String>,
+    cores: RwSignal<String>,
+    memory: RwSignal<String>,
+}
+
+fn field(label: Key, id: &'static str, value: RwSignal<String>, kind: &'static str) -> impl IntoView {
+    view! {
+        <label class="field" for=id>
+            <span>{t(label)}</span>
+            <input id=id type=kind prop:value=move || value.get() on:input=move |e| value.set(event_target_value(&e))/>
+        </label>
+    }
+}
+
+#[component]
+pub fn ServerCreatePage() -> impl IntoView {
+    let choices = Resource::new(|| (), |_| create_choices());
+    let create = ServerAction::<CreateServers>::new();
+    let bulk = RwSignal::new(false);
+    let name = RwSignal::new(String::new());
+    let pattern = RwSignal::new("web-{n}".to_owned());
+    let count = RwSignal::new("3".to_owned());
+    let template = RwSignal::new(String::new());
+    let cores = RwSignal::new("2".to_owned());
+    let memory = RwSignal::new("2048".to_owned());
+    let ssh_key = RwSignal::new(String::new());
+    let ci_user = RwSignal::new(String::new());
+    let linked = RwSignal::new(false);
+    let role = RwSignal::new(String::new());
+    let tags = RwSignal::new(String::new());
+    let description = RwSignal::new(String::new());
+    let disks = RwSignal::new(vec![DiskForm { key: row_key(), interface: RwSignal::new("scsi0".into()), size: RwSignal::new("20".into()), datastore: RwSignal::new(String::new()) }]);
+    let nics = RwSignal::new(vec![NicForm::new("default")]);
+    let review = RwSignal::new(Vec::<ReviewRow>::new());
+
+    // Fill in defaults once the choices arrive: first template, default datastore.
+    Effect::new(move |_| {
+        if let Some(Ok(c)) = choices.get() {
+            if template.get_untracked().is_empty() {
+                if let Some((vmid, _, _)) = c.templates.first() {
+                    template.set(vmid.to_string());
+                }
+            }
+            for d in disks.get_untracked() {
+                if d.datastore.get_untracked().is_empty() {
+                    d.datastore.set(c.default_hdd.clone());
+                }
+            }
+            if let Some((pool, _, _)) = c.pools.first() {
+                for n in nics.get_untracked() {
+                    if !c.pools.iter().any(|p| p.0 == n.pool.get_untracked()) {
+                        n.pool.set(pool.clone());
+                    }
+                }
+            }
+        }
+    });
+
+    let make_review = move |_| {
+        let n: usize = count.get().trim().parse().unwrap_or(0).min(200);
+        review.set(
+            (1..=n)
+                .map(|i| ReviewRow { key: row_key(), name: RwSignal::new(pattern.get().replace("{n}", &i.to_string())), cores: RwSignal::new(cores.get()), memory: RwSignal::new(memory.get()) })
+                .collect(),
+        );
+    };
+
+    let spec = move |name: String, cores: String, memory: String| -> Value {
+        let mut s = json!({
+            "name": name,
+            "template_vm_id": template.get_untracked().parse::<u32>().unwrap_or(0),
+            "cpu": cores.trim().parse::<u32>().unwrap_or(0),
+            "memory": memory.trim().parse::<u64>().unwrap_or(0),
+            "disks": disks.get_untracked().iter().map(|d| json!({"interface": d.interface.get_untracked(), "size": d.size.get_untracked().trim().parse::<u64>().unwrap_or(0), "datastore_id": d.datastore.get_untracked()})).collect::<Vec<_>>(),
+            "network_devices": nics.get_untracked().iter().map(|n| n.to_json()).collect::<Vec<_>>(),
+            "clone": if linked.get_untracked() { "linked" } else { "full" },
+            "role": role.get_untracked(),
+            "description": description.get_untracked(),
+            "tags": tags.get_untracked().split(',').map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect::<Vec<_>>(),
+        });
+        if !ssh_key.get_untracked().trim().is_empty() {
+            s["ssh_keys"] = json!([ssh_key.get_untracked().trim()]);
+        }
+        if !ci_user.get_untracked().trim().is_empty() {
+            s["vm_username"] = json!(ci_user.get_untracked().trim());
+        }
+        s
+    };
+
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let servers: Vec<Value> = if bulk.get_untracked() {
+            if review.get_untracked().is_empty() {
+                make_review(());
+            }
+            review.get_untracked().iter().map(|r| spec(r.name.get_untracked(), r.cores.get_untracked(), r.memory.get_untracked())).collect()
+        } else {
+            vec![spec(name.get_untracked(), cores.get_untracked(), memory.get_untracked())]
+        };
+        create.dispatch(CreateServers { request: json!({ "servers": servers }).to_string() });
+    };
+
+    // A created job: open it.
+    Effect::new(move |_| {
+        if let Some(Ok(id)) = create.value().get() {
+            let navigate = leptos_router::hooks::use_navigate();
+            navigate(&format!("/jobs/{id}"), Default::default());
+        }
+    });
+
+    view! {
+        <PageHeader title=Key::ServersCreate/>
+        <p><a href="/servers">{t(Key::ServersBack)}</a></p>
+        <noscript><div class="alert alert-error">{t(Key::ServersNeedsJs)}</div></noscript>
+        {move || create.value().get().and_then(|r| r.err()).map(|e| view! {
+            <div class="alert alert-error" role="alert" data-testid="create-error">{e.to_string().trim_start_matches("error running server function: ").to_owned()}</div>
+        })}
+        <Suspense fallback=|| view! { <p class="muted">"…"</p> }>
+            {move || Suspend::new(async move {
+                let c = match choices.await {
+                    Ok(c) => c,
+                    Err(e) => return view! { <div class="alert alert-error" role="alert">{e.to_string()}</div> }.into_any(),
+                };
+                let c = StoredValue::new(c);
+                let template_node = move || c.with_value(|c| c.templates.iter().find(|t| t.0.to_string() == template.get()).map(|t| t.2.clone()).unwrap_or_default());
+                view! {
+                    <form class="card wizard" on:submit=submit data-testid="create-form">
+                        <fieldset class="form-row">
+                            <legend>{t(Key::ServersHowMany)}</legend>
+                            <label><input type="radio" name="mode" prop:checked=move || !bulk.get() on:change=move |_| bulk.set(false)/>" "{t(Key::ServersOne)}</label>
+                            <label><input type="radio" name="mode" data-testid="mode-bulk" prop:checked=move || bulk.get() on:change=move |_| bulk.set(true)/>" "{t(Key::ServersMany)}</label>
+                        </fieldset>
+                        <Show when=move || !bulk.get()>
+                            {field(Key::ServersName, "srv-name", name, "text")}
+                        </Show>
+                        <Show when=move || bulk.get()>
+                            <div class="form-row">
+                                {field(Key::ServersPattern, "srv-pattern", pattern, "text")}
+                                {field(Key::ServersCountField, "srv-count", count, "number")}
+                                <button type="button" class="button" data-testid="make-review" on:click=move |_| make_review(())>{t(Key::ServersReview)}</button>
+                            </div>
+                        </Show>
+                        <div class="form-row">
+                            <label class="field" for="srv-template">
+                                <span>{t(Key::ServersTemplate)}</span>
+                                <select id="srv-template" on:change=move |e| template.set(event_target_value(&e))>
+                                    {c.with_value(|c| c.templates.clone()).into_iter().map(|(vmid, tname, node)| {
+                                        let v = vmid.to_string();
+                                        view! { <option value=v.clone() selected=move || template.get() == v>{format!("{vmid} · {tname} ({node})")}</option> }
+                                    }).collect_view()}
+                                </select>
+                            </label>
+                            {field(Key::ServersCores, "srv-cores", cores, "number")}
+                            {field(Key::ServersMemory, "srv-memory", memory, "number")}
+                            <label class="field"><span>{t(Key::ServersClone)}</span>
+                                <select on:change=move |e| linked.set(event_target_value(&e) == "linked")>
+                                    <option value="full">{t(Key::ServersCloneFull)}</option>
+                                    <option value="linked">{t(Key::ServersCloneLinked)}</option>
+                                </select>
+                            </label>
+                        </div>
+
+                        <h2>{t(Key::ServersDisks)}</h2>
+                        <table class="table" data-testid="disk-rows">
+                            <thead><tr><th>{t(Key::ServersDevice)}</th><th>"GB"</th><th>{t(Key::ServersDatastore)}</th><th></th></tr></thead>
+                            <tbody>
+                                <For each=move || disks.get() key=|d| d.key let:d>
+                                    {
+                                        let first = disks.get_untracked().first().map(|x| x.key) == Some(d.key);
+                                        view! {
+                                            <tr>
+                                                <td><input aria-label="device" size="8" prop:value=move || d.interface.get() on:input=move |e| d.interface.set(event_target_value(&e))/></td>
+                                                <td><input aria-label="size GB" type="number" min="1" prop:value=move || d.size.get() on:input=move |e| d.size.set(event_target_value(&e))/></td>
+                                                <td><select aria-label="datastore" on:change=move |e| d.datastore.set(event_target_value(&e))>
+                                                    {move || c.with_value(|c| c.datastores.clone()).into_iter().filter(|s| s.1 == template_node()).map(|(st, _, shared, free)| {
+                                                        let v = st.clone();
+                                                        view! { <option value=st.clone() selected=move || d.datastore.get() == v>{format!("{st}{} · {} GB free", if shared { " (shared)" } else { "" }, free / (1 << 30))}</option> }
+                                                    }).collect_view()}
+                                                </select></td>
+                                                <td>{(!first).then(|| view! {
+                                                    <button type="button" class="button" on:click=move |_| disks.update(|v| v.retain(|x| x.key != d.key))>{t(Key::ServersRemove)}</button>
+                                                })}</td>
+                                            </tr>
+                                        }
+                                    }
+                                </For>
+                            </tbody>
+                        </table>
+                        <button type="button" class="button" data-testid="add-disk" on:click=move |_| disks.update(|v| {
+                            let next = (1..=30).find(|n| !v.iter().any(|d| d.interface.get_untracked() == format!("scsi{n}"))).unwrap_or(1);
+                            let store = c.with_value(|c| c.default_hdd.clone());
+                            v.push(DiskForm { key: row_key(), interface: RwSignal::new(format!("scsi{next}")), size: RwSignal::new("10".into()), datastore: RwSignal::new(store) });
+                        })>{t(Key::ServersAddDisk)}</button>
+
+                        <h2>{t(Key::ServersNics)}</h2>
+                        <table class="table" data-testid="nic-rows">
+                            <thead><tr><th>"#"</th><th>{t(Key::ServersAddress)}</th><th>{t(Key::ServersBridge)}</th><th>"VLAN"</th><th></th></tr></thead>
+                            <tbody>
+                                <For each=move || nics.get() key=|n| n.key let:n>
+                                    {
+                                        let first = nics.get_untracked().first().map(|x| x.key) == Some(n.key);
+                                        view! {
+                                            <tr>
+                                                <td>{move || format!("net{}", nics.get().iter().position(|x| x.key == n.key).unwrap_or(0))}</td>
+                                                <td class="form-row">
+                                                    <select aria-label="address mode" on:change=move |e| n.mode.set(event_target_value(&e))>
+                                                        <option value="pool" selected=move || n.mode.get() == "pool">{t(Key::ServersFromPool)}</option>
+                                                        <option value="static" selected=move || n.mode.get() == "static">{t(Key::ServersStatic)}</option>
+                                                        <option value="dhcp" selected=move || n.mode.get() == "dhcp">"DHCP"</option>
+                                                    </select>
+                                                    <Show when=move || n.mode.get() == "pool">
+                                                        <select aria-label="pool" on:change=move |e| n.pool.set(event_target_value(&e))>
+                                                            {c.with_value(|c| c.pools.clone()).into_iter().map(|(p, cidr, free)| {
+                                                                let v = p.clone();
+                                                                view! { <option value=p.clone() selected=move || n.pool.get() == v>{format!("{p} · {cidr} · {free} free")}</option> }
+                                                            }).collect_view()}
+                                                        </select>
+                                                    </Show>
+                                                    <Show when=move || n.mode.get() == "static">
+                                                        <input aria-label="IP address" placeholder="10.0.0.5" size="14" prop:value=move || n.ip.get() on:input=move |e| n.ip.set(event_target_value(&e))/>
+                                                        "/"<input aria-label="prefix" size="3" prop:value=move || n.prefix.get() on:input=move |e| n.prefix.set(event_target_value(&e))/>
+                                                        <input aria-label="gateway" placeholder="gateway" size="14" prop:value=move || n.gateway.get() on:input=move |e| n.gateway.set(event_target_value(&e))/>
+                                                    </Show>
+                                                </td>
+                                                <td><input aria-label="bridge" size="8" prop:value=move || n.bridge.get() on:input=move |e| n.bridge.set(event_target_value(&e))/></td>
+                                                <td><input aria-label="VLAN" size="5" prop:value=move || n.vlan.get() on:input=move |e| n.vlan.set(event_target_value(&e))/></td>
+                                                <td>{(!first).then(|| view! {
+                                                    <button type="button" class="button" on:click=move |_| nics.update(|v| v.retain(|x| x.key != n.key))>{t(Key::ServersRemove)}</button>
+                                                })}</td>
+                                            </tr>
+                                        }
+                                    }
+                                </For>
+                            </tbody>
+                        </table>
+                        <button type="button" class="button" on:click=move |_| nics.update(|v| {
+                            let pool = c.with_value(|c| c.pools.first().map(|p| p.0.clone()).unwrap_or_default());
+                            v.push(NicForm::new(&pool));
+                        })>{t(Key::ServersAddNic)}</button>
+
+                        <h2>{t(Key::ServersAccess)}</h2>
+                        <div class="form-row">
+                            {field(Key::ServersCiUser, "srv-ciuser", ci_user, "text")}
+                            <label class="field grow" for="srv-key"><span>{t(Key::ServersSshKey)}</span>
+                                <input id="srv-key" placeholder="ssh-ed25519 AAAA… you@host" prop:value=move || ssh_key.get() on:input=move |e| ssh_key.set(event_target_value(&e))/>
+                            </label>
+                        </div>
+                        <div class="form-row">
+                            <label class="field" for="srv-role"><span>{t(Key::ServersRole)}</span>
+                                <select id="srv-role" on:change=move |e| role.set(event_target_value(&e))>
+                                    <option value="">"—"</option>
+                                    {["web", "was", "java", "search", "ftp", "db"].into_iter().map(|r| view! { <option value=r>{r}</option> }).collect_view()}
+                                </select>
+                            </label>
+                            {field(Key::ServersTagsField, "srv-tags", tags, "text")}
+                            {field(Key::ServersDescription, "srv-desc", description, "text")}
+                        </div>
+
+                        <Show when=move || bulk.get() && !review.get().is_empty()>
+                            <h2>{t(Key::ServersReview)}</h2>
+                            <table class="table" data-testid="review">
+                                <thead><tr><th>{t(Key::ServersName)}</th><th>{t(Key::ServersCores)}</th><th>{t(Key::ServersMemory)}</th><th></th></tr></thead>
+                                <tbody>
+                                    <For each=move || review.get() key=|r| r.key let:r>
+                                        {
+                                            view! {
+                                                <tr>
+                                                    <td><input aria-label="name" data-testid="review-name" prop:value=move || r.name.get() on:input=move |e| r.name.set(event_target_value(&e))/></td>
+                                                    <td><input aria-label="cores" size="4" prop:value=move || r.cores.get() on:input=move |e| r.cores.set(event_target_value(&e))/></td>
+                                                    <td><input aria-label="memory MB" size="7" prop:value=move || r.memory.get() on:input=move |e| r.memory.set(event_target_value(&e))/></td>
+                                                    <td><button type="button" class="button" on:click=move |_| review.update(|v| v.retain(|x| x.key != r.key))>{t(Key::ServersRemove)}</button></td>
+                                                </tr>
+                                            }
+                                        }
+                                    </For>
+                                </tbody>
+                            </table>
+                        </Show>
+                        <div class="row-actions">
+                            <button type="submit" class="button button-primary" data-testid="submit-create" disabled=move || create.pending().get()>
+                                {move || if create.pending().get() { t(Key::ServersCreating)() } else { t(Key::ServersCreate)() }}
+                            </button>
+                        </div>
+                    </form>
+                }.into_any()
+            })}
+        </Suspense>
+    }
+}

@@ -1,0 +1,216 @@
+//! The servers table: search and filters (a GET form, so the URL can be shared), live status,
+//! selection with a bulk action bar, expandable rows with disks and NICs.
+
+use std::collections::BTreeSet;
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+use crate::components::live::Live;
+use crate::functions::auth::CurrentUserResource;
+use crate::functions::servers::{list_servers, ActOnServers, ServerFilter, ServerRow};
+use crate::i18n::{t, Key};
+use crate::PageHeader;
+
+const STATUSES: [&str; 7] = ["running", "stopped", "creating", "deleting", "missing", "failed", "paused"];
+
+pub fn status_badge(status: &str) -> impl IntoView {
+    let class = match status {
+        "running" => "badge badge-ok",
+        "stopped" => "badge badge-muted",
+        "missing" | "failed" => "badge badge-fail",
+        _ => "badge badge-demo",
+    };
+    view! { <span class=class data-testid="server-status">{status.to_owned()}</span> }
+}
+
+/// Which actions make sense for a server in this state.
+fn allows(action: &str, status: &str) -> bool {
+    match action {
+        "start" => status == "stopped",
+        "stop" | "reboot" => status == "running",
+        "delete" => !matches!(status, "creating" | "deleting"),
+        _ => false,
+    }
+}
+
+#[component]
+pub fn ServersPage() -> impl IntoView {
+    let live = expect_context::<Live>();
+    let me = expect_context::<CurrentUserResource>().0;
+    let query = use_query_map();
+    let param = move |name: &'static str| move || query.with(|q| q.get(name).unwrap_or_default());
+    let (search, status, role, node, tag, sort) = (param("search"), param("status"), param("role"), param("node"), param("tag"), param("sort"));
+    let filter = move || ServerFilter { search: search(), status: status(), role: role(), node: node(), tag: tag(), sort: sort() };
+    let act = ServerAction::<ActOnServers>::new();
+    let list = Resource::new(move || (filter(), live.tick.get(), act.version().get()), |(f, _, _)| list_servers(f));
+    let selected = RwSignal::new(BTreeSet::<String>::new());
+    let expanded = RwSignal::new(BTreeSet::<String>::new());
+    let confirm_delete = RwSignal::new(false);
+    let can = move |p: &'static str| me.get().and_then(|r| r.ok().flatten()).is_some_and(|u| u.can(p));
+
+    view! {
+        <PageHeader title=Key::NavServers>
+            // The user is read inside Suspense, so the server and the browser render the same.
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    me.await.ok().flatten().filter(|u| u.can("create_server")).map(|_| view! {
+                        <a class="button button-primary" href="/servers/new" data-testid="create-server">{t(Key::ServersCreate)}</a>
+                    })
+                })}
+            </Suspense>
+            <a class="button" href="/ip-pools">{t(Key::NavIpPools)}</a>
+        </PageHeader>
+        <form method="get" action="/servers" class="form-row filters" data-testid="server-filter">
+            <input type="search" name="search" aria-label=t(Key::ServersSearch) placeholder=t(Key::ServersSearch) value=search/>
+            <select name="status" aria-label=t(Key::ServersStatus)>
+                <option value="">{t(Key::ServersAnyStatus)}</option>
+                {STATUSES.iter().map(|s| view! { <option value=*s selected=move || status() == *s>{*s}</option> }).collect_view()}
+            </select>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let l = list.await.ok();
+                    let choices = |label: Key, name: &'static str, values: Vec<String>, current: String| view! {
+                        <select name=name aria-label=t(label)>
+                            <option value="">{t(label)}</option>
+                            {values.into_iter().map(|v| { let sel = v == current; view! { <option value=v.clone() selected=sel>{v.clone()}</option> } }).collect_view()}
+                        </select>
+                    };
+                    l.map(|l| view! {
+                        {choices(Key::ServersRole, "role", l.roles, role())}
+                        {choices(Key::ServersNode, "node", l.nodes, node())}
+                        {choices(Key::ServersTag, "tag", l.tags, tag())}
+                    })
+                })}
+            </Suspense>
+            <select name="sort" aria-label=t(Key::ServersSort)>
+                {["name", "status", "node", "cores", "memory", "created"].iter().map(|s| view! { <option value=*s selected=move || sort() == *s>{format!("↕ {s}")}</option> }).collect_view()}
+            </select>
+            <button type="submit" class="button">{t(Key::AuditFilter)}</button>
+        </form>
+
+        {move || act.value().get().map(|r| match r {
+            Ok(id) => view! { <div class="alert alert-ok" role="status" data-testid="action-started"><a href=format!("/jobs/{id}")>{t(Key::ServersJobStarted)}" #"{id}</a></div> }.into_any(),
+            Err(e) => view! { <div class="alert alert-error" role="alert">{e.to_string()}</div> }.into_any(),
+        })}
+
+        <Suspense fallback=|| view! { <p class="muted">"…"</p> }>
+            {move || Suspend::new(async move {
+                match list.await {
+                    Ok(l) if l.total == 0 && filter() == ServerFilter::default() => view! {
+                        <section class="card empty-state" data-testid="servers-empty">
+                            <p class="lead">{t(Key::ServersEmpty)}</p>
+                            <a class="button button-primary" href="/servers/new">{t(Key::ServersCreate)}</a>
+                        </section>
+                    }.into_any(),
+                    Ok(l) => {
+                        let rows = l.servers.clone();
+                        let statuses: Vec<(String, String)> = rows.iter().map(|s| (s.name.clone(), s.status.clone())).collect();
+                        let all_names: Vec<String> = rows.iter().map(|s| s.name.clone()).collect();
+                        let all_for_toggle = all_names.clone();
+                        let picked = move |action: &'static str| {
+                            let sel = selected.get();
+                            statuses.iter().filter(|(n, s)| sel.contains(n) && allows(action, s)).map(|(n, _)| n.clone()).collect::<Vec<_>>()
+                        };
+                        let picked = StoredValue::new(picked);
+                        let run = move |action: &'static str| {
+                            let names = picked.with_value(|p| p(action));
+                            if !names.is_empty() {
+                                act.dispatch(ActOnServers { names, action: action.to_owned() });
+                                confirm_delete.set(false);
+                            }
+                        };
+                        view! {
+                            <Show when=move || !selected.get().is_empty()>
+                                <div class="bulk-bar" role="toolbar" aria-label=t(Key::ServersBulk) data-testid="bulk-bar">
+                                    <span>{move || selected.get().len()}" "{t(Key::ServersSelected)}</span>
+                                    <button type="button" class="button" data-testid="bulk-start" disabled=move || !can("start_server") || picked.with_value(|p| p("start")).is_empty() on:click=move |_| run("start")>{t(Key::ServersStart)}</button>
+                                    <button type="button" class="button" data-testid="bulk-stop" disabled=move || !can("stop_server") || picked.with_value(|p| p("stop")).is_empty() on:click=move |_| run("stop")>{t(Key::ServersStop)}</button>
+                                    <button type="button" class="button" data-testid="bulk-reboot" disabled=move || !can("reboot_server") || picked.with_value(|p| p("reboot")).is_empty() on:click=move |_| run("reboot")>{t(Key::ServersReboot)}</button>
+                                    <Show when=move || confirm_delete.get() fallback=move || view! {
+                                        <button type="button" class="button button-danger" data-testid="bulk-delete" disabled=move || !can("delete_server") || picked.with_value(|p| p("delete")).is_empty() on:click=move |_| confirm_delete.set(true)>{t(Key::UsersDelete)}</button>
+                                    }>
+                                        <span class="confirm" role="group">
+                                            <span>{move || format!("{} ({})", t(Key::ServersDeleteSure)(), picked.with_value(|p| p("delete")).join(", "))}</span>
+                                            <button type="button" class="button button-danger" data-testid="bulk-delete-confirm" on:click=move |_| run("delete")>{t(Key::ServersDeleteYes)}</button>
+                                            <button type="button" class="button" on:click=move |_| confirm_delete.set(false)>{t(Key::ConfirmCancel)}</button>
+                                        </span>
+                                    </Show>
+                                    <button type="button" class="button" on:click=move |_| selected.set(BTreeSet::new())>{t(Key::ServersClearSelection)}</button>
+                                </div>
+                            </Show>
+                            <p class="muted small">{l.total}" "{t(Key::ServersCount)}</p>
+                            <table class="table" data-testid="servers">
+                                <thead><tr>
+                                    <th>
+                                        <input type="checkbox" aria-label=t(Key::ServersSelectAll) data-testid="select-all"
+                                            prop:checked=move || !all_names.is_empty() && all_names.iter().all(|n| selected.get().contains(n))
+                                            on:change=move |e| {
+                                                let on = event_target_checked(&e);
+                                                selected.update(|s| for n in &all_for_toggle { if on { s.insert(n.clone()); } else { s.remove(n); } });
+                                            }/>
+                                    </th>
+                                    <th>{t(Key::ServersName)}</th><th>{t(Key::ServersStatus)}</th><th>{t(Key::ServersNode)}</th>
+                                    <th>"CPU / RAM"</th><th>"IP"</th><th>{t(Key::ServersRole)}</th><th>{t(Key::ServersTag)}</th><th></th>
+                                </tr></thead>
+                                <tbody>
+                                    {rows.into_iter().map(|s| server_row(s, selected, expanded)).collect_view()}
+                                </tbody>
+                            </table>
+                        }.into_any()
+                    }
+                    Err(e) => view! { <div class="alert alert-error" role="alert">{e.to_string()}</div> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+fn server_row(s: ServerRow, selected: RwSignal<BTreeSet<String>>, expanded: RwSignal<BTreeSet<String>>) -> impl IntoView {
+    let name = s.name.clone();
+    let (n1, n2) = (name.clone(), name.clone());
+    let key = StoredValue::new(name.clone());
+    let open = move || key.with_value(|n| expanded.get().contains(n));
+    let details = s.clone();
+    view! {
+        <tr data-testid="server-row" data-name=name.clone()>
+            <td><input type="checkbox" aria-label=format!("select {name}") prop:checked=move || selected.get().contains(&n1)
+                on:change=move |e| { let on = event_target_checked(&e); selected.update(|set| { if on { set.insert(n2.clone()); } else { set.remove(&n2); } }); }/></td>
+            <td><a href=format!("/servers/{}", s.name)><strong>{s.name.clone()}</strong></a>
+                {(!s.drift.is_empty()).then(|| view! { <span class="badge badge-fail small" title=s.drift.join(", ")>"drift"</span> })}</td>
+            <td>{status_badge(&s.status)}</td>
+            <td>{s.node.clone()}{s.vmid.map(|v| format!(" · {v}"))}</td>
+            <td>{format!("{} × {} · {} MB", s.sockets, s.cores, s.memory_mb)}</td>
+            <td><code>{s.ips().join(", ")}</code></td>
+            <td>{s.role.clone()}</td>
+            <td>{s.tags.iter().map(|t| view! { <span class="badge badge-muted">{t.clone()}</span>" " }).collect_view()}</td>
+            <td>
+                <button type="button" class="icon-button" aria-expanded=move || open().to_string() aria-label="details"
+                    on:click={ let n = name.clone(); move |_| expanded.update(|e| { if !e.remove(&n) { e.insert(n.clone()); } }) }>
+                    {move || if open() { "▾" } else { "▸" }}
+                </button>
+            </td>
+        </tr>
+        <Show when=open>
+            <tr class="row-details" data-testid="server-details">
+                <td></td>
+                <td colspan="8">
+                    <div class="detail-grid">
+                        <div>
+                            <strong>{t(Key::ServersDisks)}</strong>
+                            <ul>{details.disks.iter().map(|d| view! { <li><code>{d.device.clone()}</code>" "{d.size_gb}" GB · "{d.storage.clone()}</li> }).collect_view()}</ul>
+                        </div>
+                        <div>
+                            <strong>{t(Key::ServersNics)}</strong>
+                            <ul>{details.nics.iter().map(|n| view! {
+                                <li><code>{format!("net{}", n.index)}</code>" "{n.bridge.clone()}{n.vlan.map(|v| format!(" · VLAN {v}"))}
+                                    " · "{n.ip.clone().map(|ip| format!("{ip}/{}", n.prefix.unwrap_or(24))).unwrap_or_else(|| "dhcp".into())}
+                                    {n.mac.clone().map(|m| format!(" · {m}"))}{n.pool.clone().map(|p| format!(" · pool {p}"))}</li>
+                            }).collect_view()}</ul>
+                        </div>
+                    </div>
+                </td>
+            </tr>
+        </Show>
+    }
+}

@@ -1,0 +1,70 @@
+import { expect, test } from "@playwright/test";
+
+test("bulk-create three servers in the wizard, watch them run, stop one, delete one", async ({ page, javaScriptEnabled }) => {
+  test.skip(!javaScriptEnabled, "the wizard and live updates need JavaScript");
+  test.setTimeout(120_000);
+  const errors: string[] = [];
+  page.on("pageerror", (err) => errors.push(String(err)));
+  const prefix = `e2e${Date.now() % 100000}`;
+
+  await page.goto("/servers/new");
+  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+  await expect(page.locator("#srv-template option").first()).toBeAttached();
+  await page.getByTestId("mode-bulk").check();
+  await page.locator("#srv-pattern").fill(`${prefix}-{n}`);
+  await page.locator("#srv-count").fill("3");
+  await page.getByTestId("make-review").click();
+  await expect(page.getByTestId("review-name")).toHaveCount(3);
+  await expect(page.getByTestId("review-name").nth(2)).toHaveValue(`${prefix}-3`);
+  await page.getByTestId("submit-create").click();
+
+  // The job opens; then the servers page shows them reaching "running" by live events.
+  await expect(page).toHaveURL(/\/jobs\/\d+$/);
+  let documents = 0;
+  page.on("request", (r) => {
+    if (r.resourceType() === "document") documents += 1;
+  });
+  await page.getByRole("link", { name: "Servers", exact: true }).click();
+  const row = (n: number) => page.locator(`[data-testid="server-row"][data-name="${prefix}-${n}"]`);
+  for (const n of [1, 2, 3]) {
+    await expect(row(n).getByTestId("server-status")).toHaveText("running", { timeout: 60_000 });
+  }
+  expect(documents).toBe(0);
+  await expect(row(1).locator("code").first()).toContainText("10.10.0.");
+
+  // Stop one.
+  await row(1).getByRole("checkbox").check();
+  await page.getByTestId("bulk-stop").click();
+  await expect(page.getByTestId("action-started")).toBeVisible();
+  await expect(row(1).getByTestId("server-status")).toHaveText("stopped", { timeout: 30_000 });
+
+  // Delete another, after confirming.
+  await row(1).getByRole("checkbox").uncheck();
+  await row(2).getByRole("checkbox").check();
+  await page.getByTestId("bulk-delete").click();
+  await expect(page.getByTestId("bulk-delete-confirm")).toBeVisible();
+  await page.getByTestId("bulk-delete-confirm").click();
+  await expect(row(2)).toHaveCount(0, { timeout: 30_000 });
+  await expect(row(3).getByTestId("server-status")).toHaveText("running");
+  expect(errors).toEqual([]);
+});
+
+test("the create wizard names the server and field of a mistake", async ({ page, javaScriptEnabled }) => {
+  test.skip(!javaScriptEnabled, "the wizard needs JavaScript");
+  await page.goto("/servers/new");
+  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+  await expect(page.locator("#srv-template option").first()).toBeAttached();
+  await page.locator("#srv-name").fill("Not_Valid");
+  await page.getByTestId("submit-create").click();
+  await expect(page.getByTestId("create-error")).toContainText("servers[0] (Not_Valid).name");
+  await expect(page).toHaveURL(/\/servers\/new$/);
+});
+
+test("the servers page lists with filters and works without JavaScript", async ({ page }) => {
+  await page.goto("/servers?status=running&sort=name");
+  await expect(page.getByTestId("server-filter")).toBeVisible();
+  await expect(page.locator('select[name="status"]')).toHaveValue("running");
+  await page.goto("/ip-pools");
+  await expect(page.getByTestId("pools")).toContainText("default");
+  await expect(page.getByTestId("pools")).toContainText("10.10.0.0/24");
+});
