@@ -78,6 +78,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=Dashboard/>
                     <Route path=path!("/servers") view=pages::servers::ServersPage/>
                     <Route path=path!("/servers/new") view=pages::server_create::ServerCreatePage/>
+                    <Route path=path!("/servers/:name") view=pages::server_detail::ServerDetailPage/>
                     <Route path=path!("/ip-pools") view=pages::ip_pools::IpPoolsPage/>
                     <Route path=path!("/security-groups") view=|| view! { <ComingSoon title=Key::NavSecurityGroups body=Key::PageSecurityGroups/> }/>
                     <Route path=path!("/backups") view=|| view! { <ComingSoon title=Key::NavBackups body=Key::PageBackups/> }/>

@@ -72,7 +72,7 @@ test("the Jobs list filters by kind", async ({ page, baseURL }) => {
     expect(r.status()).toBe(202);
   }
   await page.goto("/jobs?kind=test.simple");
-  await expect(page.getByTestId("jobs")).toBeVisible();
+  await expect(page.getByTestId("jobs").locator("tbody tr").first()).toBeVisible();
   const kinds = await page.getByTestId("jobs").locator("tbody tr td:nth-child(2)").allTextContents();
   expect(kinds.length).toBeGreaterThan(0);
   expect(new Set(kinds)).toEqual(new Set(["test.simple"]));

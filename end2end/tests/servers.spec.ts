@@ -46,6 +46,15 @@ test("bulk-create three servers in the wizard, watch them run, stop one, delete 
   await page.getByTestId("bulk-delete-confirm").click();
   await expect(row(2)).toHaveCount(0, { timeout: 30_000 });
   await expect(row(3).getByTestId("server-status")).toHaveText("running");
+
+  // Its page: more memory on a running server applies at the next reboot, and says so.
+  await row(3).getByRole("link", { name: `${prefix}-3` }).click();
+  await expect(page.getByTestId("server-overview")).toContainText(`${prefix}-3`);
+  await expect(page.getByTestId("server-log")).toContainText("cloning template");
+  await page.locator('input[name="memory"]').fill("3072");
+  await page.getByTestId("save-settings").click();
+  await expect(page.getByTestId("needs-reboot")).toBeVisible();
+  await expect(page.getByTestId("server-overview")).toContainText("3072 MB");
   expect(errors).toEqual([]);
 });
 

@@ -453,3 +453,13 @@ async fn cleanup_finds_and_removes_records_whose_vm_is_gone() {
         assert_eq!(status, StatusCode::CONFLICT, "nothing left to clean");
     }
 }
+
+#[tokio::test]
+async fn a_server_function_refuses_bad_input_with_a_4xx_not_a_server_error() {
+    let srv = common::spawn_with_cluster().await;
+    let admin = srv.login_as("admin").await;
+    let body = r#"{"servers":[{"name":"Bad_Name","template_vm_id":9000,"disks":[{"size":20}]}]}"#;
+    let resp = admin.post(&srv.at("/sfn/create_servers")).form(&[("request", body)]).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(resp.text().await.unwrap().contains("servers[0] (Bad_Name).name"));
+}

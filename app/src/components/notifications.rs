@@ -203,12 +203,12 @@ pub fn NotificationBell() -> impl IntoView {
                 aria-expanded=move || open.get().to_string() data-testid="bell"
                 on:click=move |e| { e.prevent_default(); open.update(|o| *o = !*o); }>
                 <span aria-hidden="true">"🔔"</span>
-                <Suspense fallback=|| ()>
+                <Transition fallback=|| ()>
                     {move || Suspend::new(async move {
                         let n = unread.await.unwrap_or(0);
                         (n > 0).then(|| view! { <span class="bell-badge" data-testid="unread-count">{n}</span> })
                     })}
-                </Suspense>
+                </Transition>
             </a>
             <Show when=move || open.get()>
                 <div class="bell-dropdown" role="region" aria-label=t(Key::NavNotifications) data-testid="bell-dropdown">
@@ -218,7 +218,7 @@ pub fn NotificationBell() -> impl IntoView {
                             <ConfirmSubmit label=Key::NotesClear confirm=Key::NotesClearConfirm/>
                         </ActionForm>
                     </div>
-                    <Suspense fallback=|| ()>
+                    <Transition fallback=|| ()>
                         {move || Suspend::new(async move {
                             match notes.await {
                                 Ok(list) if list.is_empty() => view! { <p class="muted" data-testid="notes-empty">{t(Key::NotesEmpty)}</p> }.into_any(),
@@ -230,7 +230,7 @@ pub fn NotificationBell() -> impl IntoView {
                                 Err(e) => view! { <div class="alert alert-error" role="alert">{e.to_string()}</div> }.into_any(),
                             }
                         })}
-                    </Suspense>
+                    </Transition>
                     <a href="/notifications" class="bell-all" on:click=move |_| open.set(false)>{t(Key::NotesAll)}</a>
                 </div>
             </Show>

@@ -12,8 +12,27 @@ pub fn actor() -> Result<domain::auth::Actor, ServerFnError> {
     use_context::<domain::auth::Actor>().ok_or_else(|| ServerFnError::new(domain::Error::Unauthenticated.to_string()))
 }
 
-/// Domain errors reach the page as their message (internal causes stay in the log).
+/// Domain errors reach the page as their message (internal causes stay in the log), with the
+/// same HTTP status the REST door gives them: bad input is a 4xx here too, not a server error.
 pub fn fail(e: domain::Error) -> ServerFnError {
+    use domain::Error as E;
+    let status = match &e {
+        E::Validation { .. } => http::StatusCode::BAD_REQUEST,
+        E::Unauthenticated | E::InvalidCredentials => http::StatusCode::UNAUTHORIZED,
+        E::Forbidden(_) => http::StatusCode::FORBIDDEN,
+        E::NotFound(_) => http::StatusCode::NOT_FOUND,
+        E::Conflict(_) => http::StatusCode::CONFLICT,
+        E::Unprocessable(_) => http::StatusCode::UNPROCESSABLE_ENTITY,
+        E::Upstream(_) => http::StatusCode::BAD_GATEWAY,
+        E::Unavailable(_) => http::StatusCode::SERVICE_UNAVAILABLE,
+        E::Internal(_) => http::StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    // Only for a call through `/sfn/…`: during server-side rendering the same function runs
+    // inside a page, whose own status must not change because one panel failed.
+    let is_call = use_context::<http::request::Parts>().is_some_and(|p| p.uri.path().starts_with("/sfn/"));
+    if let (true, Some(response)) = (is_call, use_context::<leptos_axum::ResponseOptions>()) {
+        response.set_status(status);
+    }
     if let domain::Error::Internal(cause) = &e {
         tracing::error!(%cause, "internal error in a server function");
         return ServerFnError::new("internal error; see the server log");

@@ -53,6 +53,7 @@ impl ServerRow {
 /// The list page: filter values as the URL carries them.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ServerFilter {
+    pub page: u32,
     pub search: String,
     pub status: String,
     pub role: String,
@@ -65,6 +66,8 @@ pub struct ServerFilter {
 pub struct ServerList {
     pub servers: Vec<ServerRow>,
     pub total: usize,
+    pub page: u32,
+    pub pages: u32,
     /// Choices for the filters, from all visible servers.
     pub nodes: Vec<String>,
     pub roles: Vec<String>,
@@ -128,13 +131,16 @@ mod door {
     }
 }
 
+/// Servers per page of the list.
+pub const PAGE_SIZE: u32 = 50;
+
 #[server(prefix = "/sfn", endpoint = "list_servers")]
 pub async fn list_servers(filter: ServerFilter) -> Result<ServerList, ServerFnError> {
     let actor = door::actor()?;
     let servers = &door::services()?.servers;
     let blank = |s: String| (!s.is_empty()).then_some(s);
     let query = domain::servers::ServerQuery {
-        search: blank(filter.search),
+        search: blank(filter.search.clone()),
         status: blank(filter.status),
         role: blank(filter.role),
         node: blank(filter.node),
@@ -142,21 +148,10 @@ pub async fn list_servers(filter: ServerFilter) -> Result<ServerList, ServerFnEr
         sort: blank(filter.sort),
         desc: false,
     };
-    let (page, total) = servers.list(&actor, &query, 1, 1000).await.map_err(door::fail)?;
-    let (all, _) = servers.list(&actor, &domain::servers::ServerQuery::default(), 1, u32::MAX).await.map_err(door::fail)?;
-    let pick = |f: &dyn Fn(&domain::servers::Server) -> Vec<String>| {
-        let mut v: Vec<String> = all.iter().flat_map(f).filter(|s| !s.is_empty()).collect();
-        v.sort();
-        v.dedup();
-        v
-    };
-    Ok(ServerList {
-        nodes: pick(&|s| vec![s.node.clone().unwrap_or_default()]),
-        roles: pick(&|s| vec![s.role.clone()]),
-        tags: pick(&|s| s.tags.clone()),
-        servers: page.into_iter().map(door::row).collect(),
-        total,
-    })
+    let page = filter.page.max(1);
+    let (rows, total) = servers.list(&actor, &query, page, PAGE_SIZE).await.map_err(door::fail)?;
+    let (nodes, roles, tags) = servers.filter_choices(&actor).await.map_err(door::fail)?;
+    Ok(ServerList { nodes, roles, tags, servers: rows.into_iter().map(door::row).collect(), total, page, pages: total.div_ceil(PAGE_SIZE as usize).max(1) as u32 })
 }
 
 #[server(prefix = "/sfn", endpoint = "server_detail")]
@@ -167,7 +162,7 @@ pub async fn server_detail(name: String) -> Result<ServerRow, ServerFnError> {
 /// Starts one job acting on the servers; returns its id.
 #[server(prefix = "/sfn", endpoint = "act_on_servers")]
 pub async fn act_on_servers(names: Vec<String>, action: String) -> Result<i64, ServerFnError> {
-    let action = domain::servers::Action::parse(&action).ok_or_else(|| ServerFnError::new(format!("unknown action {action:?}")))?;
+    let action = domain::servers::Action::parse(&action).ok_or_else(|| door::fail(domain::Error::validation("action", format!("unknown action {action:?}"))))?;
     door::services()?.servers.act(&door::actor()?, &names, action).await.map(|j| j.id).map_err(door::fail)
 }
 
@@ -181,7 +176,7 @@ pub async fn create_choices() -> Result<CreateFormChoices, ServerFnError> {
 /// as JSON); returns the job id. Validation errors come back naming server and field.
 #[server(prefix = "/sfn", endpoint = "create_servers")]
 pub async fn create_servers(request: String) -> Result<i64, ServerFnError> {
-    let bulk: domain::servers::BulkRequest = leptos::serde_json::from_str(&request).map_err(|e| ServerFnError::new(format!("invalid request: {e}")))?;
+    let bulk: domain::servers::BulkRequest = leptos::serde_json::from_str(&request).map_err(|e| door::fail(domain::Error::validation("request", format!("invalid request: {e}"))))?;
     let requests = bulk.expand().map_err(door::fail)?;
     door::services()?.servers.create(&door::actor()?, requests).await.map(|j| j.id).map_err(door::fail)
 }
@@ -214,7 +209,7 @@ pub async fn list_pools() -> Result<Vec<PoolRow>, ServerFnError> {
 pub async fn create_pool(name: String, cidr: String, gateway: String, dns: String, bridge: String, vlan: String, reserved: String, description: String) -> Result<(), ServerFnError> {
     let vlan = match vlan.trim() {
         "" => None,
-        v => Some(v.parse::<u16>().map_err(|_| ServerFnError::new("vlan: a number 1–4094"))?),
+        v => Some(v.parse::<u16>().map_err(|_| door::fail(domain::Error::validation("vlan", "vlan: a number 1–4094")))?),
     };
     let input = domain::ipam::PoolInput {
         name,
@@ -232,4 +227,77 @@ pub async fn create_pool(name: String, cidr: String, gateway: String, dns: Strin
 #[server(prefix = "/sfn", endpoint = "delete_pool")]
 pub async fn delete_pool(name: String) -> Result<(), ServerFnError> {
     door::services()?.ipam.delete_pool(&door::actor()?, &name).await.map_err(door::fail)
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SettingsView {
+    pub cores: u32,
+    pub sockets: u32,
+    pub memory_mb: u64,
+    pub balloon_mb: Option<u64>,
+    pub description: String,
+    pub tags: Vec<String>,
+    pub running: bool,
+    pub disks: Vec<DiskRow>,
+    /// (bus, next free index)
+    pub next_free: Vec<(String, u32)>,
+}
+
+#[cfg(feature = "ssr")]
+fn settings_view(s: domain::servers::settings::ServerSettings) -> SettingsView {
+    SettingsView {
+        cores: s.cores,
+        sockets: s.sockets,
+        memory_mb: s.memory_mb,
+        balloon_mb: s.balloon_mb,
+        description: s.description,
+        tags: s.tags,
+        running: s.running,
+        disks: s.disks.into_iter().map(|d| DiskRow { device: d.device, storage: d.storage, size_gb: d.size_gb }).collect(),
+        next_free: s.next_free.into_iter().collect(),
+    }
+}
+
+#[server(prefix = "/sfn", endpoint = "server_settings")]
+pub async fn server_settings(name: String) -> Result<SettingsView, ServerFnError> {
+    door::services()?.servers.settings(&door::actor()?, &name).await.map(settings_view).map_err(door::fail)
+}
+
+/// Applies the settings form; returns whether a reboot is needed to apply them.
+#[server(prefix = "/sfn", endpoint = "change_server_settings")]
+pub async fn change_server_settings(name: String, cores: u32, sockets: u32, memory: u64, description: String, tags: String) -> Result<bool, ServerFnError> {
+    let change = domain::servers::settings::SettingsChange {
+        cores: Some(cores),
+        sockets: Some(sockets),
+        memory: Some(memory),
+        balloon: None,
+        description: Some(description),
+        tags: Some(tags.split(',').map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect()),
+    };
+    let r = door::services()?.servers.change_settings(&door::actor()?, &name, &change).await.map_err(door::fail)?;
+    Ok(r.needs_reboot)
+}
+
+#[server(prefix = "/sfn", endpoint = "add_server_disk")]
+pub async fn add_server_disk(name: String, bus: String, size_gb: u64, storage: String) -> Result<(), ServerFnError> {
+    let disk = domain::servers::settings::NewDisk { bus: Some(bus), index: None, storage: (!storage.is_empty()).then_some(storage), size_gb };
+    door::services()?.servers.add_disk(&door::actor()?, &name, &disk).await.map(|_| ()).map_err(door::fail)
+}
+
+#[server(prefix = "/sfn", endpoint = "remove_server_disk")]
+pub async fn remove_server_disk(name: String, device: String) -> Result<(), ServerFnError> {
+    door::services()?.servers.remove_disk(&door::actor()?, &name, &device).await.map(|_| ()).map_err(door::fail)
+}
+
+/// proxfleet's log lines about the server: (RFC 3339 time, level, line, job id).
+#[server(prefix = "/sfn", endpoint = "server_logs")]
+pub async fn server_logs(name: String) -> Result<Vec<(String, String, String, i64)>, ServerFnError> {
+    let lines = door::services()?.servers.logs(&door::actor()?, &name).await.map_err(door::fail)?;
+    Ok(lines
+        .into_iter()
+        .map(|l| {
+            let text = |k: &str| l[k].as_str().unwrap_or_default().to_owned();
+            (text("at"), text("level"), text("line"), l["job_id"].as_i64().unwrap_or(0))
+        })
+        .collect())
 }

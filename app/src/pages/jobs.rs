@@ -50,16 +50,16 @@ pub fn JobsPage() -> impl IntoView {
                 <label for="job-kind">{t(Key::JobsKind)}</label>
                 <select id="job-kind" name="kind">
                     <option value="">{t(Key::JobsAll)}</option>
-                    <Suspense fallback=|| ()>
+                    <Transition fallback=|| ()>
                         {move || Suspend::new(async move {
                             kinds.await.unwrap_or_default().into_iter().map(|k| {
                                 let selected = k == kind();
                                 view! { <option value=k.clone() selected=selected>{k.clone()}</option> }
                             }).collect_view()
                         })}
-                    </Suspense>
+                    </Transition>
                 </select>
-                <Suspense fallback=|| ()>
+                <Transition fallback=|| ()>
                     {move || Suspend::new(async move {
                         // Only those who see everyone's jobs can ask for someone's.
                         me.await.ok().flatten().filter(|u| u.can("view_all")).map(|_| view! {
@@ -67,10 +67,10 @@ pub fn JobsPage() -> impl IntoView {
                             <input id="job-owner" name="owner" size="12" value=owner()/>
                         })
                     })}
-                </Suspense>
+                </Transition>
                 <button type="submit" class="button">{t(Key::AuditFilter)}</button>
             </form>
-            <Suspense fallback=|| ()>
+            <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
                     me.await.ok().flatten().filter(|u| u.can("manage_users")).map(|_| view! {
                         <ActionForm action=start attr:class="inline-form">
@@ -79,9 +79,9 @@ pub fn JobsPage() -> impl IntoView {
                         </ActionForm>
                     })
                 })}
-            </Suspense>
+            </Transition>
         </div>
-        <Suspense fallback=|| ()>
+        <Transition fallback=|| ()>
             {move || Suspend::new(async move {
                 match jobs.await {
                     Ok(list) if list.is_empty() => view! { <p class="muted section-gap" data-testid="jobs-empty">{t(Key::JobsEmpty)}</p> }.into_any(),
@@ -108,7 +108,7 @@ pub fn JobsPage() -> impl IntoView {
                     Err(e) => view! { <div class="alert alert-error" role="alert">{e.to_string()}</div> }.into_any(),
                 }
             })}
-        </Suspense>
+        </Transition>
     }
 }
 
@@ -126,7 +126,7 @@ pub fn JobPage() -> impl IntoView {
         {move || retry.value().get().and_then(|r| r.ok()).map(|new_id| view! {
             <div class="alert alert-ok" role="status"><a href=format!("/jobs/{new_id}")>{t(Key::JobsRetried)}" #"{new_id}</a></div>
         })}
-        <Suspense fallback=|| ()>
+        <Transition fallback=|| ()>
             {move || Suspend::new(async move {
                 match job.await {
                     Ok(v) => {
@@ -172,7 +172,7 @@ pub fn JobPage() -> impl IntoView {
                     Err(e) => view! { <div class="alert alert-error" role="alert">{e.to_string()}</div> }.into_any(),
                 }
             })}
-        </Suspense>
+        </Transition>
     }
 }
 
@@ -186,7 +186,7 @@ pub fn NotificationsPage() -> impl IntoView {
         <ActionForm action=actions.clear attr:class="form-row">
             <ConfirmSubmit label=Key::NotesClear confirm=Key::NotesClearConfirm/>
         </ActionForm>
-        <Suspense fallback=|| ()>
+        <Transition fallback=|| ()>
             {move || Suspend::new(async move {
                 match notes.await {
                     Ok(list) if list.is_empty() => view! { <p class="muted" data-testid="notes-empty">{t(Key::NotesEmpty)}</p> }.into_any(),
@@ -198,7 +198,7 @@ pub fn NotificationsPage() -> impl IntoView {
                     Err(e) => view! { <div class="alert alert-error" role="alert">{e.to_string()}</div> }.into_any(),
                 }
             })}
-        </Suspense>
+        </Transition>
         <LogModal actions=actions/>
     }
 }

@@ -8,3 +8,4 @@ pub mod jobs;
 pub mod ip_pools;
 pub mod server_create;
 pub mod servers;
+pub mod server_detail;

@@ -41,7 +41,8 @@ pub fn ServersPage() -> impl IntoView {
     let query = use_query_map();
     let param = move |name: &'static str| move || query.with(|q| q.get(name).unwrap_or_default());
     let (search, status, role, node, tag, sort) = (param("search"), param("status"), param("role"), param("node"), param("tag"), param("sort"));
-    let filter = move || ServerFilter { search: search(), status: status(), role: role(), node: node(), tag: tag(), sort: sort() };
+    let page = move || query.with(|q| q.get("page").and_then(|p| p.parse::<u32>().ok()).unwrap_or(1));
+    let filter = move || ServerFilter { page: page(), search: search(), status: status(), role: role(), node: node(), tag: tag(), sort: sort() };
     let act = ServerAction::<ActOnServers>::new();
     let list = Resource::new(move || (filter(), live.tick.get(), act.version().get()), |(f, _, _)| list_servers(f));
     let selected = RwSignal::new(BTreeSet::<String>::new());
@@ -51,14 +52,15 @@ pub fn ServersPage() -> impl IntoView {
 
     view! {
         <PageHeader title=Key::NavServers>
-            // The user is read inside Suspense, so the server and the browser render the same.
-            <Suspense fallback=|| ()>
+            // The user is read inside Transition (a Suspense that keeps what it showed while
+            // reloading), so the server and the browser render the same.
+            <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
                     me.await.ok().flatten().filter(|u| u.can("create_server")).map(|_| view! {
                         <a class="button button-primary" href="/servers/new" data-testid="create-server">{t(Key::ServersCreate)}</a>
                     })
                 })}
-            </Suspense>
+            </Transition>
             <a class="button" href="/ip-pools">{t(Key::NavIpPools)}</a>
         </PageHeader>
         <form method="get" action="/servers" class="form-row filters" data-testid="server-filter">
@@ -67,7 +69,7 @@ pub fn ServersPage() -> impl IntoView {
                 <option value="">{t(Key::ServersAnyStatus)}</option>
                 {STATUSES.iter().map(|s| view! { <option value=*s selected=move || status() == *s>{*s}</option> }).collect_view()}
             </select>
-            <Suspense fallback=|| ()>
+            <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
                     let l = list.await.ok();
                     let choices = |label: Key, name: &'static str, values: Vec<String>, current: String| view! {
@@ -82,7 +84,7 @@ pub fn ServersPage() -> impl IntoView {
                         {choices(Key::ServersTag, "tag", l.tags, tag())}
                     })
                 })}
-            </Suspense>
+            </Transition>
             <select name="sort" aria-label=t(Key::ServersSort)>
                 {["name", "status", "node", "cores", "memory", "created"].iter().map(|s| view! { <option value=*s selected=move || sort() == *s>{format!("↕ {s}")}</option> }).collect_view()}
             </select>
@@ -94,10 +96,10 @@ pub fn ServersPage() -> impl IntoView {
             Err(e) => view! { <div class="alert alert-error" role="alert">{e.to_string()}</div> }.into_any(),
         })}
 
-        <Suspense fallback=|| view! { <p class="muted">"…"</p> }>
+        <Transition fallback=|| view! { <p class="muted">"…"</p> }>
             {move || Suspend::new(async move {
                 match list.await {
-                    Ok(l) if l.total == 0 && filter() == ServerFilter::default() => view! {
+                    Ok(l) if l.total == 0 && ServerFilter { page: 0, ..filter() } == ServerFilter::default() => view! {
                         <section class="card empty-state" data-testid="servers-empty">
                             <p class="lead">{t(Key::ServersEmpty)}</p>
                             <a class="button button-primary" href="/servers/new">{t(Key::ServersCreate)}</a>
@@ -140,6 +142,7 @@ pub fn ServersPage() -> impl IntoView {
                                 </div>
                             </Show>
                             <p class="muted small">{l.total}" "{t(Key::ServersCount)}</p>
+                            {pager(&filter(), l.page, l.pages)}
                             <table class="table" data-testid="servers">
                                 <thead><tr>
                                     <th>
@@ -162,8 +165,29 @@ pub fn ServersPage() -> impl IntoView {
                     Err(e) => view! { <div class="alert alert-error" role="alert">{e.to_string()}</div> }.into_any(),
                 }
             })}
-        </Suspense>
+        </Transition>
     }
+}
+
+/// Previous/next links that keep the filters (plain links: they work without JavaScript).
+fn pager(f: &ServerFilter, page: u32, pages: u32) -> impl IntoView {
+    let href = |p: u32| {
+        let mut q = vec![format!("page={p}")];
+        for (k, v) in [("search", &f.search), ("status", &f.status), ("role", &f.role), ("node", &f.node), ("tag", &f.tag), ("sort", &f.sort)] {
+            if !v.is_empty() {
+                let encoded: String = v.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-_.".contains(&b) { char::from(b).to_string() } else { format!("%{b:02X}") }).collect();
+                q.push(format!("{k}={encoded}"));
+            }
+        }
+        format!("/servers?{}", q.join("&"))
+    };
+    (pages > 1).then(|| view! {
+        <nav class="form-row" aria-label="pages" data-testid="pager">
+            {(page > 1).then(|| view! { <a class="button" href=href(page - 1)>"←"</a> })}
+            <span>{format!("{page} / {pages}")}</span>
+            {(page < pages).then(|| view! { <a class="button" href=href(page + 1)>"→"</a> })}
+        </nav>
+    })
 }
 
 fn server_row(s: ServerRow, selected: RwSignal<BTreeSet<String>>, expanded: RwSignal<BTreeSet<String>>) -> impl IntoView {

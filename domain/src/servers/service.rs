@@ -12,7 +12,7 @@ use super::actions::{Action, ActionHandler, ActionParams, ACTION};
 use super::create::{CreateHandler, CreateLimits, CreateParams, PlannedServer, CREATE};
 use super::inventory::{self, SyncReport};
 use super::spec::{self, NicAddress, ServerRequest, TemplateRef};
-use super::store::{Server, ServerStore};
+use super::store::{ListFilter, Server, ServerStore};
 use crate::auth::{Actor, Permission};
 use crate::cluster::{from_pve, ClusterService};
 use crate::events::EventBus;
@@ -148,42 +148,27 @@ impl ServerService {
     /// sorted; `(page, total)`.
     pub async fn list(&self, actor: &Actor, q: &ServerQuery, page: u32, per_page: u32) -> Result<(Vec<Server>, usize)> {
         actor.require_current()?;
-        let needle = q.search.clone().unwrap_or_default().trim().to_lowercase();
-        let eq = |want: &Option<String>, have: &str| want.as_deref().filter(|w| !w.is_empty()).is_none_or(|w| w == have);
-        let mut all: Vec<Server> = self
-            .store
-            .all()
-            .await?
-            .into_iter()
-            .filter(|s| Self::visible(actor, s))
-            .filter(|s| eq(&q.status, &s.status) && eq(&q.role, &s.role) && eq(&q.node, s.node.as_deref().unwrap_or("")))
-            .filter(|s| q.tag.as_deref().filter(|t| !t.is_empty()).is_none_or(|t| s.tags.iter().any(|x| x == t)))
-            .filter(|s| {
-                needle.is_empty()
-                    || s.name.to_lowercase().contains(&needle)
-                    || s.ips().iter().any(|ip| ip.contains(&needle))
-                    || s.role.contains(&needle)
-                    || s.os_type.contains(&needle)
-                    || s.tags.iter().any(|t| t.contains(&needle))
-                    || s.description.to_lowercase().contains(&needle)
-            })
-            .collect();
-        match q.sort.as_deref().unwrap_or("name") {
-            "status" => all.sort_by(|a, b| a.status.cmp(&b.status).then(a.name.cmp(&b.name))),
-            "node" => all.sort_by(|a, b| a.node.cmp(&b.node).then(a.name.cmp(&b.name))),
-            "cores" => all.sort_by(|a, b| (a.cores * a.sockets).cmp(&(b.cores * b.sockets)).then(a.name.cmp(&b.name))),
-            "memory" => all.sort_by(|a, b| a.memory_mb.cmp(&b.memory_mb).then(a.name.cmp(&b.name))),
-            "created" => all.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.name.cmp(&b.name))),
-            "name" => {}
-            other => return Err(Error::validation("sort", format!("{other:?}: sort by name, status, node, cores, memory or created"))),
+        let sort = q.sort.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| "name".into());
+        if !["name", "status", "node", "cores", "memory", "created"].contains(&sort.as_str()) {
+            return Err(Error::validation("sort", format!("{sort:?}: sort by name, status, node, cores, memory or created")));
         }
-        if q.desc {
-            all.reverse();
-        }
-        let total = all.len();
-        let per = per_page.max(1) as usize;
-        let start = (page.max(1) as usize - 1) * per;
-        Ok((all.into_iter().skip(start).take(per).collect(), total))
+        let filter = ListFilter {
+            owner_id: (!actor.has(Permission::ViewAll)).then_some(actor.user_id),
+            status: q.status.clone(),
+            role: q.role.clone(),
+            node: q.node.clone(),
+            tag: q.tag.clone(),
+            search: q.search.clone(),
+            sort,
+            desc: q.desc,
+        };
+        self.store.query(&filter, page, per_page).await
+    }
+
+    /// Nodes, roles and tags among the servers the actor sees (for the list's filters).
+    pub async fn filter_choices(&self, actor: &Actor) -> Result<(Vec<String>, Vec<String>, Vec<String>)> {
+        actor.require_current()?;
+        self.store.choices((!actor.has(Permission::ViewAll)).then_some(actor.user_id)).await
     }
 
     pub async fn get(&self, actor: &Actor, name: &str) -> Result<Server> {

@@ -133,6 +133,38 @@ fn to_json<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
 }
 
+/// What the list asks for.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    /// Only this owner's servers (`None`: everyone's).
+    pub owner_id: Option<i64>,
+    pub status: Option<String>,
+    pub role: Option<String>,
+    pub node: Option<String>,
+    pub tag: Option<String>,
+    pub search: Option<String>,
+    /// name, status, node, cores, memory, created
+    pub sort: String,
+    pub desc: bool,
+}
+
+/// A statement with its text binds; when the list is limited to an owner, the first bind is
+/// that owner's id, bound as the number the column holds.
+fn bound<'q>(sql: &'q str, binds: &'q [String], owner: Option<i64>) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    let mut q = sqlx::query(sql);
+    for (i, b) in binds.iter().enumerate() {
+        q = match owner {
+            Some(o) if i == 0 => q.bind(o),
+            _ => q.bind(b.as_str()),
+        };
+    }
+    q
+}
+
+fn like_escape(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
 #[derive(Debug, Clone)]
 pub struct ServerStore {
     db: Database,
@@ -157,6 +189,78 @@ impl ServerStore {
     pub async fn all(&self) -> Result<Vec<Server>> {
         let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM servers ORDER BY name")).fetch_all(self.db.pool()).await?;
         rows.iter().map(from_row).collect()
+    }
+
+    /// One page of the records matching `f`, filtered, sorted and paged by the database (only
+    /// the page is decoded), and how many match in all.
+    pub async fn query(&self, f: &ListFilter, page: u32, per_page: u32) -> Result<(Vec<Server>, usize)> {
+        let mut clauses: Vec<String> = Vec::new();
+        let mut binds: Vec<String> = Vec::new();
+        let mut bind = |v: String| {
+            binds.push(v);
+            format!("${}", binds.len())
+        };
+        if let Some(owner) = f.owner_id {
+            clauses.push(format!("owner_id = {}", bind(owner.to_string())));
+        }
+        for (col, value) in [("status", &f.status), ("role", &f.role), ("node", &f.node)] {
+            if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
+                clauses.push(format!("{col} = {}", bind(v.to_owned())));
+            }
+        }
+        if let Some(t) = f.tag.as_deref().filter(|t| !t.is_empty()) {
+            clauses.push(format!("(',' || tags || ',') LIKE {} ESCAPE '\\'", bind(format!("%,{},%", like_escape(t)))));
+        }
+        if let Some(n) = f.search.as_deref().map(|n| n.trim().to_lowercase()).filter(|n| !n.is_empty()) {
+            let p = bind(format!("%{}%", like_escape(&n)));
+            clauses.push(format!(
+                "(LOWER(name) LIKE {p} ESCAPE '\\' OR nics LIKE {p} ESCAPE '\\' OR role LIKE {p} ESCAPE '\\' OR os_type LIKE {p} ESCAPE '\\' \
+                 OR tags LIKE {p} ESCAPE '\\' OR LOWER(description) LIKE {p} ESCAPE '\\')"
+            ));
+        }
+        let filter = if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) };
+        let dir = if f.desc { "DESC" } else { "ASC" };
+        let order = match f.sort.as_str() {
+            "status" => format!("status {dir}, name {dir}"),
+            "node" => format!("node {dir}, name {dir}"),
+            "cores" => format!("cores * sockets {dir}, name {dir}"),
+            "memory" => format!("memory_mb {dir}, name {dir}"),
+            "created" => format!("created_at {dir}, name {dir}"),
+            _ => format!("name {dir}"),
+        };
+        let count_sql = format!("SELECT COUNT(*) AS n FROM servers{filter}");
+        let total: i64 = bound(&count_sql, &binds, f.owner_id).fetch_one(self.db.pool()).await?.try_get("n")?;
+        let limit = i64::from(per_page.max(1));
+        let offset = i64::from(page.max(1) - 1) * limit;
+        let page_sql = format!("SELECT {COLUMNS} FROM servers{filter} ORDER BY {order} LIMIT {limit} OFFSET {offset}");
+        let rows = bound(&page_sql, &binds, f.owner_id).fetch_all(self.db.pool()).await?;
+        let servers = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+        Ok((servers, usize::try_from(total).unwrap_or(0)))
+    }
+
+    /// Distinct values for the list's filters among the records `owner_id` may see:
+    /// (nodes, roles, tags).
+    pub async fn choices(&self, owner_id: Option<i64>) -> Result<(Vec<String>, Vec<String>, Vec<String>)> {
+        let (filter, owner) = match owner_id {
+            Some(o) => (" WHERE owner_id = $1", Some(o)),
+            None => ("", None),
+        };
+        let mut out: Vec<Vec<String>> = Vec::new();
+        for col in ["node", "role", "tags"] {
+            let sql = format!("SELECT DISTINCT {col} FROM servers{filter}");
+            let mut q = sqlx::query_scalar::<_, Option<String>>(&sql);
+            if let Some(o) = owner {
+                q = q.bind(o);
+            }
+            let mut values: Vec<String> = q.fetch_all(self.db.pool()).await?.into_iter().flatten().flat_map(|v| v.split(',').map(str::to_owned).collect::<Vec<_>>()).filter(|v| !v.is_empty()).collect();
+            values.sort();
+            values.dedup();
+            out.push(values);
+        }
+        let tags = out.pop().unwrap_or_default();
+        let roles = out.pop().unwrap_or_default();
+        let nodes = out.pop().unwrap_or_default();
+        Ok((nodes, roles, tags))
     }
 
     pub async fn by_name(&self, name: &str) -> Result<Option<Server>> {

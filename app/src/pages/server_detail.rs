@@ -1,0 +1,163 @@
+//! One server: overview with its actions, settings (and whether they need a reboot), disks, and
+//! its log. Buttons follow the server's state and the user's permissions.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+use crate::components::confirm::ConfirmSubmit;
+use crate::components::live::Live;
+use crate::functions::auth::CurrentUserResource;
+use crate::functions::servers::{server_detail, server_logs, server_settings, ActOnServers, AddServerDisk, ChangeServerSettings, RemoveServerDisk};
+use crate::i18n::{t, Key};
+use crate::pages::servers::status_badge;
+use crate::PageHeader;
+
+#[component]
+pub fn ServerDetailPage() -> impl IntoView {
+    let live = expect_context::<Live>();
+    let me = expect_context::<CurrentUserResource>().0;
+    let params = use_params_map();
+    let name = move || params.with(|p| p.get("name").unwrap_or_default());
+    let act = ServerAction::<ActOnServers>::new();
+    let change = ServerAction::<ChangeServerSettings>::new();
+    let add_disk = ServerAction::<AddServerDisk>::new();
+    let remove_disk = ServerAction::<RemoveServerDisk>::new();
+    let server = Resource::new(move || (name(), live.tick.get(), act.version().get(), change.version().get()), |(n, _, _, _)| server_detail(n));
+    let settings = Resource::new(
+        move || (name(), change.version().get(), add_disk.version().get(), remove_disk.version().get()),
+        |(n, _, _, _)| server_settings(n),
+    );
+    let logs = Resource::new(move || (name(), live.tick.get()), |(n, _)| server_logs(n));
+    let run = move |action: &'static str| {
+        act.dispatch(ActOnServers { names: vec![name()], action: action.to_owned() });
+    };
+
+    view! {
+        <PageHeader title=Key::NavServers/>
+        <p><a href="/servers">{t(Key::ServersBack)}</a></p>
+        {move || act.value().get().map(|r| match r {
+            Ok(id) => view! { <div class="alert alert-ok" role="status" data-testid="action-started"><a href=format!("/jobs/{id}")>{t(Key::ServersJobStarted)}" #"{id}</a></div> }.into_any(),
+            Err(e) => view! { <div class="alert alert-error" role="alert">{e.to_string()}</div> }.into_any(),
+        })}
+        <Transition fallback=|| view! { <p class="muted">"…"</p> }>
+            {move || Suspend::new(async move {
+                let user = me.await.ok().flatten();
+                let can = move |p: &str| user.as_ref().is_some_and(|u| u.can(p));
+                let (can_start, can_stop, can_reboot, can_delete) = (can("start_server"), can("stop_server"), can("reboot_server"), can("delete_server"));
+                match server.await {
+                    Ok(s) => {
+                        let status = s.status.clone();
+                        let busy = matches!(status.as_str(), "creating" | "deleting");
+                        let confirm_delete = RwSignal::new(false);
+                        view! {
+                            <section class="card" data-testid="server-overview">
+                                <h2>{s.name.clone()}" "{status_badge(&s.status)}</h2>
+                                <dl class="facts">
+                                    <dt>{t(Key::ServersNode)}</dt><dd>{s.node.clone()}{s.vmid.map(|v| format!(" · vmid {v}"))}</dd>
+                                    <dt>"CPU / RAM"</dt><dd>{format!("{} × {} · {} MB", s.sockets, s.cores, s.memory_mb)}</dd>
+                                    <dt>"IP"</dt><dd><code>{s.ips().join(", ")}</code></dd>
+                                    <dt>{t(Key::ServersRole)}</dt><dd>{s.role.clone()}" "{(!s.security_group.is_empty()).then(|| format!("· {}", s.security_group))}</dd>
+                                    <dt>{t(Key::ServersTag)}</dt><dd>{s.tags.join(", ")}</dd>
+                                </dl>
+                                <div class="row-actions">
+                                    <button type="button" class="button" data-testid="start" disabled=!can_start || status != "stopped" on:click=move |_| run("start")>{t(Key::ServersStart)}</button>
+                                    <button type="button" class="button" data-testid="stop" disabled=!can_stop || s.status != "running" on:click=move |_| run("stop")>{t(Key::ServersStop)}</button>
+                                    <button type="button" class="button" data-testid="reboot" disabled=!can_reboot || s.status != "running" on:click=move |_| run("reboot")>{t(Key::ServersReboot)}</button>
+                                    <Show when=move || confirm_delete.get() fallback=move || view! {
+                                        <button type="button" class="button button-danger" data-testid="delete" disabled=!can_delete || busy on:click=move |_| confirm_delete.set(true)>{t(Key::UsersDelete)}</button>
+                                    }>
+                                        <span class="confirm" role="group">
+                                            <span>{t(Key::ServersDeleteSure)}</span>
+                                            <button type="button" class="button button-danger" data-testid="delete-confirm" on:click=move |_| { run("delete"); confirm_delete.set(false); }>{t(Key::ServersDeleteYes)}</button>
+                                            <button type="button" class="button" on:click=move |_| confirm_delete.set(false)>{t(Key::ConfirmCancel)}</button>
+                                        </span>
+                                    </Show>
+                                </div>
+                            </section>
+                        }.into_any()
+                    }
+                    Err(e) => view! { <div class="alert alert-error" role="alert">{e.to_string()}</div> }.into_any(),
+                }
+            })}
+        </Transition>
+
+        <h2 class="section-gap">{t(Key::ServersSettings)}</h2>
+        {move || change.value().get().map(|r| match r {
+            Ok(true) => view! {
+                <div class="alert alert-ok" role="status" data-testid="needs-reboot">
+                    {t(Key::ServersNeedsReboot)}" "
+                    <button type="button" class="button" on:click=move |_| run("reboot")>{t(Key::ServersReboot)}</button>
+                </div>
+            }.into_any(),
+            Ok(false) => view! { <div class="alert alert-ok" role="status">{t(Key::ServersSaved)}</div> }.into_any(),
+            Err(e) => view! { <div class="alert alert-error" role="alert">{e.to_string()}</div> }.into_any(),
+        })}
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                let user = me.await.ok().flatten();
+                let manage = user.as_ref().is_some_and(|u| u.can("manage_server"));
+                match settings.await {
+                    Ok(c) => {
+                        let next: Vec<(String, u32)> = c.next_free.iter().filter(|(b, _)| b != "ide").cloned().collect();
+                        view! {
+                            <ActionForm action=change attr:class="form-row card">
+                                <input type="hidden" name="name" value=name()/>
+                                <label class="field"><span>{t(Key::ServersCores)}</span><input name="cores" type="number" min="1" max="128" value=c.cores/></label>
+                                <label class="field"><span>"Sockets"</span><input name="sockets" type="number" min="1" max="4" value=c.sockets/></label>
+                                <label class="field"><span>{t(Key::ServersMemory)}</span><input name="memory" type="number" min="256" value=c.memory_mb/></label>
+                                <label class="field grow"><span>{t(Key::ServersDescription)}</span><input name="description" value=c.description.clone()/></label>
+                                <label class="field"><span>{t(Key::ServersTagsField)}</span><input name="tags" value=c.tags.join(", ")/></label>
+                                <button type="submit" class="button button-primary" disabled=!manage data-testid="save-settings">{t(Key::ServersSave)}</button>
+                            </ActionForm>
+                            <h2 class="section-gap">{t(Key::ServersDisks)}</h2>
+                            <table class="table" data-testid="disks">
+                                <thead><tr><th>{t(Key::ServersDevice)}</th><th>"GB"</th><th>{t(Key::ServersDatastore)}</th><th></th></tr></thead>
+                                <tbody>
+                                    {c.disks.clone().into_iter().enumerate().map(|(i, d)| view! {
+                                        <tr>
+                                            <td><code>{d.device.clone()}</code></td><td>{d.size_gb}</td><td>{d.storage.clone()}</td>
+                                            <td>{(i > 0 && manage).then(|| view! {
+                                                <ActionForm action=remove_disk attr:class="inline-form">
+                                                    <input type="hidden" name="name" value=name()/>
+                                                    <input type="hidden" name="device" value=d.device.clone()/>
+                                                    <ConfirmSubmit label=Key::ServersRemove confirm=Key::ServersDeleteYes/>
+                                                </ActionForm>
+                                            })}</td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                            {manage.then(|| view! {
+                                <ActionForm action=add_disk attr:class="form-row">
+                                    <input type="hidden" name="name" value=name()/>
+                                    <label class="field"><span>"Bus"</span>
+                                        <select name="bus">{next.into_iter().map(|(b, i)| view! { <option value=b.clone()>{format!("{b} (next: {b}{i})")}</option> }).collect_view()}</select>
+                                    </label>
+                                    <label class="field"><span>"GB"</span><input name="size_gb" type="number" min="1" value="10" required/></label>
+                                    <label class="field"><span>{t(Key::ServersDatastore)}</span><input name="storage" placeholder="default"/></label>
+                                    <button type="submit" class="button" data-testid="add-disk">{t(Key::ServersAddDisk)}</button>
+                                </ActionForm>
+                            })}
+                            {move || add_disk.value().get().and_then(|r| r.err()).or_else(|| remove_disk.value().get().and_then(|r| r.err())).map(|e| view! {
+                                <div class="alert alert-error" role="alert">{e.to_string()}</div>
+                            })}
+                        }.into_any()
+                    }
+                    Err(e) => view! { <p class="muted">{e.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Transition>
+
+        <h2 class="section-gap">{t(Key::JobsLog)}</h2>
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                let lines = logs.await.unwrap_or_default();
+                view! {
+                    <pre class="log" data-testid="server-log">
+                        {lines.into_iter().map(|(at, level, line, job)| format!("{at} [{level}] #{job} {line}\n")).collect::<String>()}
+                    </pre>
+                }
+            })}
+        </Transition>
+    }
+}

@@ -1,0 +1,234 @@
+//! `serverbench`: the servers feature's figures, on demand (not part of the test run):
+//!
+//!   cargo leptos build --release   # the site, for the transfer sizes
+//!   cargo build --release -p server --bin serverbench
+//!   $CARGO_TARGET_DIR/release/serverbench [--vms 1000] [--create 100] [--factor 0.1]
+//!
+//! 1. `GET /api/servers` with N managed VMs (a simulator of N VMs, all imported): requests per
+//!    second and p50/p99, one request at a time and with 8 in parallel.
+//! 2. Server-side rendering of `/servers` with those N VMs: p50/p99 of the whole response.
+//! 3. The WASM and JS as the server sends them with `Accept-Encoding: br`: bytes on the wire.
+//! 4. A bulk create of M VMs on a 3-node simulator in the realistic profile (durations scaled by
+//!    `--factor`; polling scaled the same way): wall time against the lower bound the clone
+//!    locks imply (Proxmox serialises clones of one template), and lock-timeout failures.
+//!
+//! Requests go over plain loopback sockets with `Connection: close`, so each figure includes a
+//! TCP connect, like a script calling the API would.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+#[derive(Debug, Parser)]
+struct Cli {
+    /// VMs in the simulator for the read and render figures.
+    #[arg(long, default_value_t = 1000)]
+    vms: usize,
+    /// Requests per read figure.
+    #[arg(long, default_value_t = 2000)]
+    requests: usize,
+    /// VMs in the bulk create (0 skips it).
+    #[arg(long, default_value_t = 100)]
+    create: usize,
+    /// Time scale of the realistic profile for the bulk create (1.0 = real durations).
+    #[arg(long, default_value_t = 0.1)]
+    factor: f64,
+    /// The built site (default: $CARGO_TARGET_DIR/site).
+    #[arg(long)]
+    site_root: Option<PathBuf>,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("serverbench: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("serverbench: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+struct Bench {
+    addr: SocketAddr,
+    cookie: String,
+    services: domain::Services,
+    _sim: pvesim::Running,
+}
+
+/// A server over a fresh SQLite database and a simulator of `vms` VMs with `profile`.
+async fn start(vms: usize, profile: pvesim::Profile, site_root: Option<PathBuf>, limits: domain::servers::CreateLimits) -> Result<Bench, String> {
+    let layout = pvesim::Layout { nodes: 3, seed: 11, vms, shared_storage: true };
+    let sim = pvesim::start("127.0.0.1:0".parse().map_err(|e| format!("{e}"))?, &layout, profile, "bench-token", "pw").await.map_err(|e| e.to_string())?;
+    let client = pve::PveClient::new(pve::PveConfig::new(sim.url.clone(), sim.auth(), pve::TlsMode::System))?;
+    let url = format!("sqlite://{}/serverbench-{}-{vms}.db", std::env::temp_dir().display(), std::process::id());
+    let db = domain::Database::open(&url).await.map_err(|e| e.to_string())?;
+    let services = domain::Services::new(db, true).with_cluster(client).with_create_limits(limits);
+    let hash = domain::auth::password::hash("benchmark password").map_err(|e| e.to_string())?;
+    let perms: Vec<String> = domain::auth::Role::Admin.default_permissions().iter().map(|p| p.as_str().to_owned()).collect();
+    let user = services
+        .users
+        .create(domain::users::NewUser { username: "bench", password_hash: &hash, role: "admin", permissions: &perms, ..Default::default() })
+        .await
+        .map_err(|e| e.to_string())?;
+    let session = services.auth.sessions().create(user.id, None, None).await.map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let config = server::config::Config {
+        listen: addr,
+        database_url: url,
+        log_format: server::config::LogFormat::Human,
+        log: "warn".into(),
+        site_root,
+        pve_url: None,
+        pve_auth: None,
+        pve_tls: pve::TlsMode::System,
+        behind_proxy: false,
+        sim_profile: profile,
+    };
+    let instance = server::Instance::with_services(services.clone(), &config)?;
+    let router = server::build_router(instance.state);
+    tokio::spawn(async move {
+        let _ = server::serve(listener, router, std::future::pending()).await;
+    });
+    Ok(Bench { addr, cookie: session.secret, services, _sim: sim })
+}
+
+/// One GET; returns (status line, body bytes received).
+async fn get(addr: SocketAddr, path: &str, cookie: &str, extra: &str) -> Result<(String, usize), String> {
+    let mut s = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: pf_session={cookie}\r\nConnection: close\r\n{extra}\r\n");
+    s.write_all(req.as_bytes()).await.map_err(|e| e.to_string())?;
+    let mut buf = Vec::with_capacity(64 * 1024);
+    s.read_to_end(&mut buf).await.map_err(|e| e.to_string())?;
+    let head_end = buf.windows(4).position(|w| w == b"\r\n\r\n").map_or(buf.len(), |i| i + 4);
+    let status = String::from_utf8_lossy(&buf[..buf.iter().position(|b| *b == b'\r').unwrap_or(0)]).into_owned();
+    Ok((status, buf.len() - head_end))
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    sorted.get(((sorted.len().max(1) - 1) as f64 * p) as usize).copied().unwrap_or(f64::NAN)
+}
+
+/// `n` requests of `path`, `parallel` at a time: (req/s, p50 ms, p99 ms).
+async fn measure(b: &Bench, path: &str, n: usize, parallel: usize) -> Result<(f64, f64, f64), String> {
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    let per = n / parallel.max(1);
+    for _ in 0..parallel.max(1) {
+        let (addr, cookie, path) = (b.addr, b.cookie.clone(), path.to_owned());
+        tasks.spawn(async move {
+            let mut lat = Vec::with_capacity(per);
+            for _ in 0..per {
+                let t = Instant::now();
+                let (status, _) = get(addr, &path, &cookie, "").await?;
+                if !status.contains(" 200 ") {
+                    return Err(format!("{path}: {status}"));
+                }
+                lat.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            Ok::<_, String>(lat)
+        });
+    }
+    let mut all = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        all.extend(done.map_err(|e| e.to_string())??);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    all.sort_by(f64::total_cmp);
+    Ok((all.len() as f64 / secs, pct(&all, 0.5), pct(&all, 0.99)))
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let site_root = cli.site_root.clone().or_else(|| std::env::var_os("CARGO_TARGET_DIR").map(|d| PathBuf::from(d).join("site")));
+
+    // 1–3: reads, render and transfer sizes with N imported VMs.
+    let b = start(cli.vms, pvesim::Profile::Instant, site_root.clone(), Default::default()).await?;
+    let admin = {
+        let user = b.services.users.by_username("bench").await.map_err(|e| e.to_string())?.ok_or("no bench user")?;
+        domain::auth::Actor::from_user(&user, domain::auth::AuthMethod::Session, None)
+    };
+    let t = Instant::now();
+    let report = b.services.servers.import(&admin, None).await.map_err(|e| e.to_string())?;
+    println!("setup: imported {} VMs in {:.1} s", report.imported.len(), t.elapsed().as_secs_f64());
+    for parallel in [1, 8] {
+        let (rps, p50, p99) = measure(&b, "/api/servers", cli.requests, parallel).await?;
+        println!("GET /api/servers ({} servers, page of 20), {parallel} at a time: {rps:.0} req/s, p50 {p50:.2} ms, p99 {p99:.2} ms", report.imported.len());
+    }
+    let (rps, p50, p99) = measure(&b, "/api/servers?per_page=500&search=vm", cli.requests / 4, 8).await?;
+    println!("GET /api/servers?per_page=500&search=vm, 8 at a time: {rps:.0} req/s, p50 {p50:.2} ms, p99 {p99:.2} ms");
+    let (_, p50, p99) = measure(&b, "/servers", cli.requests / 10, 1).await?;
+    println!("SSR /servers with {} servers, one at a time: p50 {p50:.2} ms, p99 {p99:.2} ms (whole streamed response)", report.imported.len());
+    let mut total = 0;
+    for file in ["/pkg/proxfleet.wasm", "/pkg/proxfleet.js"] {
+        let (status, bytes) = get(b.addr, file, &b.cookie, "Accept-Encoding: br\r\n").await?;
+        if !status.contains(" 200 ") {
+            println!("transfer: {file}: {status} (build the site first: cargo leptos build --release)");
+            continue;
+        }
+        println!("transfer: {file} with brotli: {:.1} KiB", bytes as f64 / 1024.0);
+        total += bytes;
+    }
+    println!("transfer: WASM + JS with brotli: {:.1} KiB", total as f64 / 1024.0);
+    drop(b);
+
+    // 4: bulk create in the realistic profile.
+    if cli.create == 0 {
+        return Ok(());
+    }
+    let profile = pvesim::Profile::Realistic(cli.factor);
+    let scaled = |ms: f64| Duration::from_secs_f64(ms * cli.factor / 1000.0);
+    let limits = domain::servers::CreateLimits {
+        polling: pve::Polling { first: scaled(100.0), max: scaled(1000.0) },
+        agent_timeout: scaled(180_000.0),
+        ..Default::default()
+    };
+    let b = start(0, profile, None, limits).await?;
+    let user = b.services.users.by_username("bench").await.map_err(|e| e.to_string())?.ok_or("no bench user")?;
+    let admin = domain::auth::Actor::from_user(&user, domain::auth::AuthMethod::Session, None);
+    let pool = domain::ipam::PoolInput { name: "default".into(), cidr: "10.50.0.0/23".into(), bridge: "vmbr0".into(), ..Default::default() };
+    b.services.ipam.create_pool(&admin, &pool).await.map_err(|e| e.to_string())?;
+    let requests: Vec<domain::servers::ServerRequest> = (1..=cli.create)
+        .map(|n| {
+            serde_json::from_value(serde_json::json!({
+                "name": format!("bench-{n}"), "template_vm_id": 9000, "cpu": 1, "memory": 1024,
+                "disks": [{"size": 20, "interface": "scsi0"}], "network_devices": [{"ip_pool": "default"}]
+            }))
+            .map_err(|e| e.to_string())
+        })
+        .collect::<Result<_, _>>()?;
+    let t = Instant::now();
+    let job = b.services.servers.create(&admin, requests).await.map_err(|e| e.to_string())?;
+    let done = domain::jobs::wait_finished(b.services.jobs.store(), job.id, Duration::from_secs(24 * 3600)).await.map_err(|e| e.to_string())?;
+    let wall = t.elapsed();
+    let items = b.services.jobs.store().items(job.id).await.map_err(|e| e.to_string())?;
+    let failed: Vec<_> = items.iter().filter(|i| i.status != "succeeded").collect();
+    let lock_timeouts = failed.iter().filter(|i| i.error.as_deref().is_some_and(|e| e.contains("got timeout"))).count();
+    // Proxmox runs clones of one template one after another (its lock on the source); after the
+    // last clone, that server still needs its start and its guest agent.
+    let d = |w| profile.duration(w).as_secs_f64();
+    let bound = cli.create as f64 * d(pvesim::timing::Work::Clone { full: true }) + d(pvesim::timing::Work::Start) + d(pvesim::timing::Work::AgentBoot);
+    println!(
+        "bulk create: {} VMs (full clones of one template, 3 nodes, realistic ×{}): {:.1} s; lower bound {:.1} s; ratio {:.3}; job {}; {} failed, {} lock timeouts",
+        cli.create,
+        cli.factor,
+        wall.as_secs_f64(),
+        bound,
+        wall.as_secs_f64() / bound,
+        done.status.as_str(),
+        failed.len(),
+        lock_timeouts
+    );
+    Ok(())
+}
