@@ -260,23 +260,7 @@ impl Ipam {
     pub async fn create_pool(&self, actor: &Actor, input: &PoolInput) -> Result<IpPool> {
         actor.require(Permission::ManageNetwork)?;
         validate(input)?;
-        let now = now_ms();
-        sqlx::query(
-            "INSERT INTO ip_pools (name, cidr, gateway, dns, bridge, vlan, reserved, description, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
-        )
-        .bind(input.name.trim())
-        .bind(input.cidr.trim())
-        .bind(input.gateway.clone().filter(|g| !g.is_empty()))
-        .bind(input.dns.join(","))
-        .bind(&input.bridge)
-        .bind(input.vlan.map(i64::from))
-        .bind(input.reserved.trim())
-        .bind(&input.description)
-        .bind(now)
-        .execute(self.db.pool())
-        .await
-        .map_err(|e| match Error::from(e) {
+        self.insert_pool(input).await.map_err(|e| match e {
             Error::Conflict(_) => Error::Conflict(format!("an IP pool named {:?} already exists", input.name.trim())),
             other => other,
         })?;
@@ -416,25 +400,29 @@ impl Ipam {
     /// Ensures the pool `default` exists (the embedded demo starts with it).
     pub async fn ensure_default_pool(&self, input: &PoolInput) -> Result<()> {
         validate(input)?;
-        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM ip_pools WHERE name = $1").bind(&input.name).fetch_optional(self.db.pool()).await?;
+        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM ip_pools WHERE name = $1").bind(input.name.trim()).fetch_optional(self.db.pool()).await?;
         if exists.is_none() {
-            let now = now_ms();
-            sqlx::query(
-                "INSERT INTO ip_pools (name, cidr, gateway, dns, bridge, vlan, reserved, description, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
-            )
-            .bind(&input.name)
-            .bind(&input.cidr)
-            .bind(input.gateway.clone())
-            .bind(input.dns.join(","))
-            .bind(&input.bridge)
-            .bind(input.vlan.map(i64::from))
-            .bind(&input.reserved)
-            .bind(&input.description)
-            .bind(now)
-            .execute(self.db.pool())
-            .await?;
+            self.insert_pool(input).await?;
         }
+        Ok(())
+    }
+
+    async fn insert_pool(&self, input: &PoolInput) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO ip_pools (name, cidr, gateway, dns, bridge, vlan, reserved, description, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+        )
+        .bind(input.name.trim())
+        .bind(input.cidr.trim())
+        .bind(input.gateway.clone().filter(|g| !g.is_empty()))
+        .bind(input.dns.join(","))
+        .bind(&input.bridge)
+        .bind(input.vlan.map(i64::from))
+        .bind(input.reserved.trim())
+        .bind(&input.description)
+        .bind(now_ms())
+        .execute(self.db.pool())
+        .await?;
         Ok(())
     }
 }

@@ -68,6 +68,12 @@ fn observe(server: &Server, r: &Resource) -> Observed {
 /// One refresh: every record against one `/cluster/resources` answer.
 pub async fn sync(store: &ServerStore, client: &PveClient, events: &EventBus) -> Result<SyncReport> {
     let resources = client.resources(Some(ResourceKind::Vm)).await.map_err(crate::cluster::from_pve)?;
+    reconcile(store, &resources, events).await
+}
+
+/// The records against an answer of `/cluster/resources` the caller already has (entries
+/// that are not VMs are ignored), so one call can serve the sync and the node figures.
+pub async fn reconcile(store: &ServerStore, resources: &[Resource], events: &EventBus) -> Result<SyncReport> {
     let by_vmid: HashMap<u64, &Resource> = resources.iter().filter(|r| r.kind == "qemu").filter_map(|r| Some((r.vmid?, r))).collect();
     let servers = store.all().await?;
     let mut report = SyncReport { checked: servers.len(), ..Default::default() };

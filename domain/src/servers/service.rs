@@ -188,11 +188,11 @@ impl ServerService {
     /// Records refreshed from Proxmox, with node and fleet figures — one cluster call.
     pub async fn fleet(&self, actor: &Actor) -> Result<(Vec<Server>, FleetStats)> {
         actor.require_current()?;
-        let client = self.cluster.client()?;
-        inventory::sync(&self.store, client, &self.events).await?;
-        let resources = client.resources(Some(ResourceKind::Node)).await.map_err(from_pve)?;
+        let resources = self.cluster.client()?.resources(None).await.map_err(from_pve)?;
+        inventory::reconcile(&self.store, &resources, &self.events).await?;
         let (servers, _) = self.list(actor, &ServerQuery::default(), 1, u32::MAX).await?;
-        Ok((servers.clone(), stats(&servers, &resources)))
+        let stats = stats(&servers, &resources);
+        Ok((servers, stats))
     }
 
     /// Reconciles every record with Proxmox now.
