@@ -36,6 +36,7 @@ METHODS = [
     ("POST", "/nodes/{node}/qemu/{vmid}/template"),
     ("GET", "/nodes/{node}/qemu/{vmid}/agent/network-get-interfaces"),
     ("GET", "/nodes/{node}/qemu/{vmid}/rrddata"),
+    ("GET", "/nodes/{node}/tasks"),
     ("GET", "/nodes/{node}/tasks/{upid}/status"),
     ("GET", "/nodes/{node}/tasks/{upid}/log"),
     ("DELETE", "/nodes/{node}/tasks/{upid}"),

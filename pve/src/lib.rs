@@ -18,7 +18,7 @@ pub mod upid;
 
 pub use api::cluster::{NodeInfo, Resource, ResourceKind, Version};
 pub use api::qemu::{CloneOptions, ConfigUpdate, Power, VmConfig, VmStatus};
-pub use api::tasks::{Polling, TaskStatus};
+pub use api::tasks::{Polling, TaskEntry, TaskSource, TaskStatus};
 pub use client::{Auth, PveClient, PveConfig};
 pub use error::{ErrorKind, PveError};
 pub use params::{Method, Params, Request};

@@ -68,6 +68,8 @@ fn all_requests() -> Vec<Request> {
         tasks::status(&upid),
         tasks::log(&upid, 0, 500),
         tasks::stop(&upid),
+        tasks::list("pve1", Some(130), pve::TaskSource::All, 0, 50),
+        tasks::list("pve1", None, pve::TaskSource::Archive, 10, 1),
     ];
     let rule = RuleSpec {
         kind: "in".into(),

@@ -264,6 +264,10 @@ fn handle_inner(st: &AppState, method: &Method, uri: &Uri, headers: &HeaderMap, 
         ("POST", "/nodes/{node}/qemu/{vmid}/template") => sim.template(p, &user)?,
         ("GET", "/nodes/{node}/qemu/{vmid}/agent/network-get-interfaces") => sim.agent_interfaces(p)?,
         ("GET", "/nodes/{node}/qemu/{vmid}/rrddata") => sim.rrddata(p)?,
+        ("GET", "/nodes/{node}/tasks") => {
+            let (list, total) = sim.node_tasks(p)?;
+            return Ok(Answer::Data(list, Some(("total", json!(total)))));
+        }
         ("GET", "/nodes/{node}/tasks/{upid}/status") => sim.task_status(p)?,
         ("GET", "/nodes/{node}/tasks/{upid}/log") => {
             let (lines, total) = sim.task_log(p)?;

@@ -826,6 +826,57 @@ impl Sim {
         Ok(v)
     }
 
+    /// `GET /nodes/{node}/tasks`: the node's tasks newest first, `source` archive (finished, the
+    /// default), active or all; `vmid`, `typefilter`, `errors` narrow it; `start`/`limit` page it.
+    /// Finished tasks carry their exit status as `status`; running ones have none.
+    pub fn node_tasks(&self, p: &BTreeMap<String, String>) -> Result<(Value, usize), SimError> {
+        let c = self.read();
+        let node = req(p, "node")?;
+        if !c.nodes.contains_key(&node) {
+            return Err(SimError::param("node", "no such node"));
+        }
+        let source = p.get("source").map(String::as_str).unwrap_or("archive");
+        let vmid = p.get("vmid");
+        let kind = p.get("typefilter");
+        let errors_only = p.get("errors").is_some_and(|v| v == "1");
+        let start = p.get("start").and_then(|s| s.parse::<usize>().ok()).unwrap_or(0);
+        let limit = p.get("limit").and_then(|s| s.parse::<usize>().ok()).unwrap_or(50);
+        let mut tasks: Vec<&Task> = c
+            .tasks
+            .values()
+            .filter(|t| t.upid.node == node)
+            .filter(|t| match (&t.state, source) {
+                (TaskState::Running, "archive") | (TaskState::Stopped(_), "active") => false,
+                _ => true,
+            })
+            .filter(|t| vmid.is_none_or(|v| &t.upid.id == v))
+            .filter(|t| kind.is_none_or(|k| &t.upid.kind == k))
+            .filter(|t| !errors_only || matches!(&t.state, TaskState::Stopped(exit) if exit != "OK" && !exit.starts_with("WARNINGS: ")))
+            .collect();
+        tasks.sort_by(|a, b| (b.upid.starttime, b.upid.pid).cmp(&(a.upid.starttime, a.upid.pid)));
+        let total = tasks.len();
+        let list = tasks
+            .into_iter()
+            .skip(start)
+            .take(limit)
+            .map(|t| {
+                let u = &t.upid;
+                let mut v = json!({
+                    "upid": u.as_str(), "node": u.node, "pid": u.pid, "pstart": u.pstart, "starttime": u.starttime,
+                    "type": u.kind, "id": u.id, "user": u.user,
+                });
+                if let TaskState::Stopped(exit) = &t.state {
+                    v["status"] = json!(exit);
+                }
+                if let Some(end) = t.endtime {
+                    v["endtime"] = json!(end);
+                }
+                v
+            })
+            .collect();
+        Ok((Value::Array(list), total))
+    }
+
     pub fn task_log(&self, p: &BTreeMap<String, String>) -> Result<(Value, usize), SimError> {
         let c = self.lock();
         let raw = req(p, "upid")?;

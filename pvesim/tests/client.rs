@@ -275,3 +275,41 @@ async fn async_config_and_converting_to_a_template() {
     assert_eq!(again.message, "you can't convert a template to a template");
     assert!(c.vm_status("pve1", 170).await.unwrap().template);
 }
+
+#[tokio::test]
+async fn task_history_is_newest_first_filtered_by_guest_and_source() {
+    use pve::api::tasks;
+    use pve::{TaskSource, Upid};
+    let (_s, c) = sim(Profile::Fast).await;
+    let clone = c.vm_clone("pve1", 9000, 130, &CloneOptions { name: Some("hist-1".into()), full: Some(true), ..Default::default() }).await.unwrap();
+    // While the clone runs it is active, not yet in the archive (PVE's default source).
+    let active = c.tasks("pve1", Some(9000), TaskSource::Active, 50).await.unwrap();
+    assert!(active.iter().any(|t| t.upid == clone.as_str() && t.status.is_none() && t.succeeded().is_none()), "{active:?}");
+    assert!(c.tasks("pve1", Some(9000), TaskSource::Archive, 50).await.unwrap().iter().all(|t| t.upid != clone.as_str()));
+    c.wait_task(&clone, WAIT, fast()).await.unwrap();
+    let start = c.vm_power("pve1", 130, Power::Start).await.unwrap();
+    c.wait_task(&start, WAIT, fast()).await.unwrap();
+    let stop = c.vm_power("pve1", 130, Power::Stop).await.unwrap();
+    c.wait_task(&stop, WAIT, fast()).await.unwrap();
+
+    let history = checked(&c, &tasks::list("pve1", Some(130), TaskSource::All, 0, 50)).await;
+    let kinds: Vec<&str> = history.as_array().unwrap().iter().map(|t| t["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["qmstop", "qmstart"], "only the guest's own tasks (the clone is the template's), newest first");
+    let typed = c.tasks("pve1", Some(130), TaskSource::Archive, 1).await.unwrap();
+    assert_eq!(typed.len(), 1, "limit is honoured");
+    assert_eq!((typed[0].upid.as_str(), typed[0].status.as_deref(), typed[0].succeeded()), (stop.as_str(), Some("OK"), Some(true)));
+    assert!(typed[0].endtime.is_some_and(|e| e >= typed[0].starttime));
+    // The UPID in the list parses to the node the task ran on.
+    assert_eq!(Upid::parse(&typed[0].upid).unwrap().node, "pve1");
+    // A failed task is listed with its error as status.
+    let (s, c) = (_s, c);
+    s.sim.faults.set(pvesim::Faults { task_failure_rate: 1.0, ..Default::default() }).unwrap();
+    let doomed = c.vm_power("pve1", 130, Power::Start).await.unwrap();
+    assert!(c.wait_task(&doomed, WAIT, fast()).await.is_err());
+    s.sim.faults.set(pvesim::Faults::default()).unwrap();
+    let failed = c.tasks("pve1", Some(130), TaskSource::Archive, 50).await.unwrap();
+    assert_eq!((failed[0].upid.as_str(), failed[0].succeeded()), (doomed.as_str(), Some(false)), "{failed:?}");
+    assert_eq!(failed.len(), 3, "start, stop, the failed start: {failed:?}");
+    // Another node's history does not hold this guest's tasks.
+    assert!(c.tasks("pve2", Some(130), TaskSource::All, 50).await.unwrap().is_empty());
+}

@@ -389,10 +389,38 @@ async fn settings_disks_logs_and_datastores() {
         let (status, _) = post(&operator, &srv, "/api/server/disk/db-1", json!({"size_gb": 5})).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
 
-        // The server's log holds what its create job did.
-        let (_, logs) = json_of(admin.get(&srv.at("/api/server/logs/db-1")).send().await.unwrap()).await;
-        let lines: Vec<&str> = logs["data"]["logs"].as_array().unwrap().iter().map(|l| l["line"].as_str().unwrap()).collect();
+        // The server's history: its Proxmox tasks (newest first) and what its create job logged,
+        // in the old tool's fields too.
+        let (status, logs) = json_of(admin.get(&srv.at("/api/server/logs/db-1")).send().await.unwrap()).await;
+        assert_eq!(status, StatusCode::OK, "{logs}");
+        let data = &logs["data"];
+        assert_eq!((data["server_name"].as_str(), data["log_type"].as_str(), data["tasks_error"].clone()), (Some("db-1"), Some("all"), Value::Null), "{data}");
+        let lines: Vec<&str> = data["jobs"].as_array().unwrap().iter().map(|l| l["line"].as_str().unwrap()).collect();
         assert!(lines.iter().any(|l| l.contains("cloning template 9001")), "{lines:?}");
+        let tasks = data["tasks"].as_array().unwrap();
+        let kinds: Vec<&str> = tasks.iter().map(|t| t["kind"].as_str().unwrap()).collect();
+        assert!(kinds.contains(&"qmstart") && !kinds.contains(&"qmclone"), "the VM's own tasks only (the clone is the template's): {kinds:?}");
+        let starts: Vec<u64> = tasks.iter().map(|t| t["starttime"].as_u64().unwrap()).collect();
+        assert!(starts.windows(2).all(|w| w[0] >= w[1]), "newest first: {starts:?}");
+        assert_eq!(data["lines"].as_u64(), Some((tasks.len() + lines.len()) as u64));
+        assert!(data["content"].as_str().unwrap().contains("qmstart") && data["content"].as_str().unwrap().contains("cloning template 9001"));
+        let start = tasks.iter().find(|t| t["kind"] == "qmstart").unwrap();
+        assert_eq!((start["status"].as_str(), start["ok"].as_bool()), (Some("OK"), Some(true)), "{start}");
+        // One task's own log, by its UPID; only the server's own tasks can be read through it.
+        let task_log = |upid: &str| admin.get(&srv.at("/api/server/logs/db-1/task")).query(&[("upid", upid)]).send();
+        let (status, log) = json_of(task_log(start["upid"].as_str().unwrap()).await.unwrap()).await;
+        assert_eq!(status, StatusCode::OK, "{log}");
+        assert_eq!(log["data"]["lines"].as_array().unwrap().last().and_then(Value::as_str), Some("TASK OK"), "{log}");
+        let clone = pve::Upid::new(&node, 1, 1, 1, "qmclone", "9001", "root@pam");
+        assert_eq!(task_log(clone.as_str()).await.unwrap().status(), StatusCode::NOT_FOUND, "another guest's task");
+        let (status, err) = json_of(task_log("not-a-upid").await.unwrap()).await;
+        assert_eq!((status, err["details"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("upid")), "{err}");
+        // Only one part when asked; an unknown type is refused.
+        let (_, jobs_only) = json_of(admin.get(&srv.at("/api/server/logs/db-1?type=jobs")).send().await.unwrap()).await;
+        assert_eq!((jobs_only["data"]["tasks"].as_array().map(Vec::len), jobs_only["data"]["jobs"].as_array().map(Vec::len)), (Some(0), Some(lines.len())));
+        let (status, err) = json_of(admin.get(&srv.at("/api/server/logs/db-1?type=monitor")).send().await.unwrap()).await;
+        assert_eq!((status, err["details"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("type")), "{err}");
+        assert_eq!(admin.get(&srv.at("/api/server/logs/nope")).send().await.unwrap().status(), StatusCode::NOT_FOUND);
 
         // Datastores and defaults.
         let (_, ds) = json_of(admin.get(&srv.at("/api/datastores")).send().await.unwrap()).await;

@@ -2,6 +2,7 @@ pub mod icons;
 pub mod language;
 pub mod layout;
 pub mod local_time;
+pub mod log_modal;
 pub mod theme;
 pub mod confirm;
 pub mod live;

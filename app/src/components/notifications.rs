@@ -1,11 +1,12 @@
 //! Notifications in the page: the bell with its live unread badge and dropdown, one
-//! notification's row (shared by the dropdown and the notifications page), and the log viewer
-//! with copy and download.
+//! notification's row (shared by the dropdown and the notifications page); a notification's log
+//! opens in the shared log viewer.
 
 use leptos::prelude::*;
 
 use crate::components::confirm::ConfirmSubmit;
 use crate::components::live::Live;
+use crate::components::log_modal::{LogModal, LogText};
 use crate::components::local_time::LocalTime;
 use crate::functions::jobs::{list_notifications, unread_notifications, ClearNotifications, DeleteNotification, NoteRow, ReadNotification};
 use crate::i18n::{t, Key};
@@ -28,8 +29,8 @@ pub struct NoteActions {
     pub read: ServerAction<ReadNotification>,
     pub delete: ServerAction<DeleteNotification>,
     pub clear: ServerAction<ClearNotifications>,
-    /// The notification whose log is open in the viewer.
-    pub log: RwSignal<Option<NoteRow>>,
+    /// The log open in the viewer.
+    pub log: RwSignal<Option<LogText>>,
 }
 
 impl NoteActions {
@@ -67,8 +68,8 @@ pub fn NoteItem(note: NoteRow, actions: NoteActions) -> impl IntoView {
             <div class="row-actions">
                 <Show when=move || has_log>
                     {
-                        let n = for_log.clone();
-                        view! { <button type="button" class="button" data-testid="view-log" on:click=move |_| actions.log.set(Some(n.clone()))>{t(Key::NotesLog)}</button> }
+                        let log = LogText { title: for_log.title.clone(), text: for_log.details.clone(), file: format!("notification-{}.log", for_log.id) };
+                        view! { <button type="button" class="button" data-testid="view-log" on:click=move |_| actions.log.set(Some(log.clone()))>{t(Key::NotesLog)}</button> }
                     }
                 </Show>
                 <Show when=move || unread>
@@ -84,81 +85,6 @@ pub fn NoteItem(note: NoteRow, actions: NoteActions) -> impl IntoView {
             </div>
         </li>
     }
-}
-
-/// `data:` URL of a text, so the log downloads without another round trip.
-fn text_data_url(text: &str) -> String {
-    let mut url = String::from("data:text/plain;charset=utf-8,");
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            url.push(char::from(b));
-        } else {
-            url.push_str(&format!("%{b:02X}"));
-        }
-    }
-    url
-}
-
-/// The log of the notification in `actions.log`, in a modal: copy, download, close (Escape too).
-#[component]
-pub fn LogModal(actions: NoteActions) -> impl IntoView {
-    let copied = RwSignal::new(false);
-    let close = move || {
-        actions.log.set(None);
-        copied.set(false);
-    };
-    view! {
-        {move || actions.log.get().map(|n| {
-            let text = n.details.clone();
-            let href = text_data_url(&text);
-            let file = format!("notification-{}.log", n.id);
-            let to_copy = text.clone();
-            view! {
-                <div class="modal-backdrop" on:click=move |_| close()>
-                    <div class="modal" role="dialog" aria-modal="true" aria-labelledby="log-title" data-testid="log-modal"
-                        on:click=|e| e.stop_propagation()
-                        on:keydown=move |e| if e.key() == "Escape" {
-                            // Only the modal closes; the dropdown under it stays.
-                            e.stop_propagation();
-                            close();
-                        }>
-                        <div class="modal-head">
-                            <h2 id="log-title">{n.title.clone()}</h2>
-                            <button type="button" class="icon-button" aria-label=t(Key::ModalClose) autofocus on:click=move |_| close()>"×"</button>
-                        </div>
-                        <pre class="log" id="log-text" data-testid="log-text">{text}</pre>
-                        <div class="row-actions">
-                            <button type="button" class="button" data-testid="copy-log" on:click=move |_| { copy_text(&to_copy); copied.set(true); }>
-                                {move || if copied.get() { t(Key::ModalCopied)() } else { t(Key::ModalCopy)() }}
-                            </button>
-                            <a class="button" href=href download=file data-testid="download-log">{t(Key::ModalDownload)}</a>
-                        </div>
-                    </div>
-                </div>
-            }
-        })}
-    }
-}
-
-/// Copies to the clipboard where the page may (HTTPS or localhost); elsewhere selects the log
-/// text so Ctrl+C copies it.
-fn copy_text(text: &str) {
-    #[cfg(feature = "hydrate")]
-    {
-        use wasm_bindgen::JsValue;
-        let Some(window) = web_sys::window() else { return };
-        let navigator = window.navigator();
-        let has_clipboard = js_sys::Reflect::get(&navigator, &JsValue::from_str("clipboard")).map(|v| !v.is_undefined()).unwrap_or(false);
-        if has_clipboard {
-            let _ = navigator.clipboard().write_text(text);
-        } else if let (Some(doc), Ok(Some(sel))) = (window.document(), window.get_selection()) {
-            if let Some(pre) = doc.get_element_by_id("log-text") {
-                let _ = sel.select_all_children(&pre);
-            }
-        }
-    }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = text;
 }
 
 /// The bell in the top bar: live unread count; opens the latest notifications in a dropdown.
@@ -234,7 +160,7 @@ pub fn NotificationBell() -> impl IntoView {
                     <a href="/notifications" class="bell-all" on:click=move |_| open.set(false)>{t(Key::NotesAll)}</a>
                 </div>
             </Show>
-            <LogModal actions=actions/>
+            <LogModal log=actions.log/>
         </div>
     }
 }

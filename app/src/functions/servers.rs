@@ -289,15 +289,46 @@ pub async fn remove_server_disk(name: String, device: String) -> Result<(), Serv
     door::services()?.servers.remove_disk(&door::actor()?, &name, &device).await.map(|_| ()).map_err(door::fail)
 }
 
-/// proxfleet's log lines about the server: (RFC 3339 time, level, line, job id).
+/// One Proxmox task in a server's history.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TaskRow {
+    pub upid: String,
+    pub node: String,
+    pub kind: String,
+    pub user: String,
+    /// Unix milliseconds.
+    pub started_ms: i64,
+    /// `OK`, the error, or `running`.
+    pub status: String,
+    /// `None` while running.
+    pub ok: Option<bool>,
+}
+
+/// A server's history: Proxmox tasks (newest first, or why they are missing) and proxfleet's
+/// job lines (RFC 3339 time, level, line, job id; oldest first).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServerHistory {
+    pub tasks: Vec<TaskRow>,
+    pub tasks_error: Option<String>,
+    pub lines: Vec<(String, String, String, i64)>,
+}
+
 #[server(prefix = "/sfn", endpoint = "server_logs")]
-pub async fn server_logs(name: String) -> Result<Vec<(String, String, String, i64)>, ServerFnError> {
-    let lines = door::services()?.servers.logs(&door::actor()?, &name).await.map_err(door::fail)?;
-    Ok(lines
-        .into_iter()
-        .map(|l| {
-            let text = |k: &str| l[k].as_str().unwrap_or_default().to_owned();
-            (text("at"), text("level"), text("line"), l["job_id"].as_i64().unwrap_or(0))
-        })
-        .collect())
+pub async fn server_logs(name: String) -> Result<ServerHistory, ServerFnError> {
+    let logs = door::services()?.servers.logs(&door::actor()?, &name, domain::servers::LogKind::All).await.map_err(door::fail)?;
+    Ok(ServerHistory {
+        tasks: logs
+            .tasks
+            .into_iter()
+            .map(|t| TaskRow { upid: t.upid, node: t.node, kind: t.kind, user: t.user, started_ms: i64::try_from(t.starttime).unwrap_or(0).saturating_mul(1000), status: t.status, ok: t.ok })
+            .collect(),
+        tasks_error: logs.tasks_error,
+        lines: logs.jobs.into_iter().map(|l| (l.at, l.level, l.line, l.job_id)).collect(),
+    })
+}
+
+/// The lines of one of the server's Proxmox tasks.
+#[server(prefix = "/sfn", endpoint = "server_task_log")]
+pub async fn server_task_log(name: String, upid: String) -> Result<Vec<String>, ServerFnError> {
+    door::services()?.servers.task_log(&door::actor()?, &name, &upid).await.map_err(door::fail)
 }

@@ -7,7 +7,8 @@ use crate::components::confirm::ConfirmSubmit;
 use crate::components::live::Live;
 use crate::components::local_time::LocalTime;
 use crate::functions::auth::CurrentUserResource;
-use crate::components::notifications::{LogModal, NoteActions, NoteItem};
+use crate::components::log_modal::LogModal;
+use crate::components::notifications::{NoteActions, NoteItem};
 use crate::functions::jobs::{job_kinds, list_jobs, list_notifications, load_job, CancelJob, RetryJob, StartTestJob};
 use crate::i18n::{t, Key};
 use crate::PageHeader;
@@ -199,6 +200,6 @@ pub fn NotificationsPage() -> impl IntoView {
                 }
             })}
         </Transition>
-        <LogModal actions=actions/>
+        <LogModal log=actions.log/>
     }
 }

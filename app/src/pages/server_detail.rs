@@ -7,7 +7,9 @@ use leptos_router::hooks::use_params_map;
 use crate::components::confirm::ConfirmSubmit;
 use crate::components::live::Live;
 use crate::functions::auth::CurrentUserResource;
-use crate::functions::servers::{server_detail, server_logs, server_settings, ActOnServers, AddServerDisk, ChangeServerSettings, RemoveServerDisk};
+use crate::components::local_time::LocalTime;
+use crate::components::log_modal::{LogModal, LogText};
+use crate::functions::servers::{server_detail, server_logs, server_settings, server_task_log, ServerHistory, ActOnServers, AddServerDisk, ChangeServerSettings, RemoveServerDisk};
 use crate::i18n::{t, Key};
 use crate::pages::servers::status_badge;
 use crate::PageHeader;
@@ -28,6 +30,9 @@ pub fn ServerDetailPage() -> impl IntoView {
         |(n, _, _, _)| server_settings(n),
     );
     let logs = Resource::new(move || (name(), live.tick.get()), |(n, _)| server_logs(n));
+    let open_log = RwSignal::new(None::<LogText>);
+    let task_log_error = RwSignal::new(None::<String>);
+    provide_context(TaskLogError(task_log_error));
     let run = move |action: &'static str| {
         act.dispatch(ActOnServers { names: vec![name()], action: action.to_owned() });
     };
@@ -148,16 +153,75 @@ pub fn ServerDetailPage() -> impl IntoView {
             })}
         </Transition>
 
-        <h2 class="section-gap">{t(Key::JobsLog)}</h2>
+        <h2 class="section-gap">{t(Key::ServersTasks)}</h2>
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
-                let lines = logs.await.unwrap_or_default();
-                view! {
-                    <pre class="log" data-testid="server-log">
-                        {lines.into_iter().map(|(at, level, line, job)| format!("{at} [{level}] #{job} {line}\n")).collect::<String>()}
-                    </pre>
+                match logs.await {
+                    Ok(history) => view! { <History name=name() history=history open_log=open_log/> }.into_any(),
+                    Err(e) => view! { <p class="alert alert-error" role="alert">{e.to_string()}</p> }.into_any(),
                 }
             })}
         </Transition>
+        {move || task_log_error.get().map(|e| view! { <div class="alert alert-error" role="alert">{e}</div> })}
+        <LogModal log=open_log/>
     }
 }
+
+/// The Proxmox task history (each task's log opens in the viewer) and proxfleet's job lines.
+#[component]
+fn History(name: String, history: ServerHistory, open_log: RwSignal<Option<LogText>>) -> impl IntoView {
+    let task_log_error = expect_context::<TaskLogError>().0;
+    let tasks = history.tasks;
+    let empty = tasks.is_empty() && history.tasks_error.is_none();
+    view! {
+        {history.tasks_error.map(|e| view! { <p class="muted" data-testid="tasks-error">{t(Key::ServersTasksUnavailable)}": "{e}</p> })}
+        <Show when=move || empty>
+            <p class="muted">{t(Key::ServersNoTasks)}</p>
+        </Show>
+        <Show when={let n = tasks.len(); move || n > 0}>
+            <table class="table" data-testid="server-tasks">
+                <thead><tr>
+                    <th>{t(Key::ServersTaskStarted)}</th><th>{t(Key::ServersTaskType)}</th><th>{t(Key::ServersNode)}</th>
+                    <th>{t(Key::ServersTaskUser)}</th><th>{t(Key::ServersStatus)}</th><th></th>
+                </tr></thead>
+                <tbody>
+                    {tasks.clone().into_iter().map(|task| {
+                        let badge = match task.ok { Some(true) => "badge badge-ok", Some(false) => "badge badge-fail", None => "badge badge-muted" };
+                        let (name, upid, title) = (name.clone(), task.upid.clone(), format!("{} · {}", task.kind, task.upid));
+                        let open = move |_| {
+                            let (name, upid, title) = (name.clone(), upid.clone(), title.clone());
+                            leptos::task::spawn_local(async move {
+                                match server_task_log(name, upid.clone()).await {
+                                    Ok(lines) => {
+                                        task_log_error.set(None);
+                                        let file = format!("{}.log", upid.trim_end_matches(':').replace(':', "-"));
+                                        open_log.set(Some(LogText { title, text: lines.join("\n"), file }));
+                                    }
+                                    Err(e) => task_log_error.set(Some(e.to_string())),
+                                }
+                            });
+                        };
+                        view! {
+                            <tr data-testid="server-task">
+                                <td><LocalTime ms=task.started_ms/></td>
+                                <td><code>{task.kind.clone()}</code></td>
+                                <td>{task.node.clone()}</td>
+                                <td class="muted">{task.user.clone()}</td>
+                                <td><span class=badge>{task.status.clone()}</span></td>
+                                <td><button type="button" class="button" data-testid="task-log" on:click=open>{t(Key::NotesLog)}</button></td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </Show>
+        <h3 class="section-gap">{t(Key::JobsLog)}</h3>
+        <pre class="log" data-testid="server-log">
+            {history.lines.into_iter().map(|(at, level, line, job)| format!("{at} [{level}] #{job} {line}\n")).collect::<String>()}
+        </pre>
+    }
+}
+
+/// Why the last task log could not be opened (shown under the history).
+#[derive(Clone, Copy)]
+struct TaskLogError(RwSignal<Option<String>>);

@@ -7,6 +7,7 @@
 //! - `create`: the create job (clone → configure → disks → start → agent → record);
 //! - `actions`: the start/stop/reboot/delete job;
 //! - `settings`: CPU/memory/description/tags and disks of one server;
+//! - `logs`: a server's Proxmox task history and job log lines;
 //! - `cleanup`: records of half-made or vanished VMs, and removing them;
 //! - `service`: `ServerService`, what the REST handlers and server functions call.
 
@@ -14,6 +15,7 @@ pub mod actions;
 pub mod cleanup;
 pub mod create;
 pub mod inventory;
+pub mod logs;
 pub mod service;
 pub mod settings;
 pub mod spec;
@@ -22,6 +24,7 @@ pub mod store;
 pub use actions::Action;
 pub use create::CreateLimits;
 pub use inventory::SyncReport;
+pub use logs::{LogKind, ServerLogs};
 pub use service::{CreateOptions, FleetStats, NodeStats, ServerQuery, ServerService};
 pub use spec::{BulkRequest, ServerRequest};
 pub use store::{Disk, Nic, Server};

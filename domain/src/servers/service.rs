@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use super::actions::{Action, ActionHandler, ActionParams, ACTION};
 use super::create::{CreateHandler, CreateLimits, CreateParams, PlannedServer, CREATE};
 use super::inventory::{self, SyncReport};
+use super::logs::{self, LogKind, ServerLogs};
 use super::spec::{self, NicAddress, ServerRequest, TemplateRef};
 use super::store::{ListFilter, Server, ServerStore};
 use crate::auth::{Actor, Permission};
@@ -395,13 +396,16 @@ impl ServerService {
     }
 
     /// proxfleet's job log lines about this server (the newest 500), oldest first.
-    pub async fn logs(&self, actor: &Actor, name: &str) -> Result<Vec<Value>> {
+    /// The server's Proxmox task history and proxfleet's job lines about it.
+    pub async fn logs(&self, actor: &Actor, name: &str, kind: LogKind) -> Result<ServerLogs> {
         let server = self.get(actor, name).await?;
-        let lines = self.jobs.store().item_logs(&server.name, 500).await?;
-        Ok(lines
-            .into_iter()
-            .map(|(job_id, kind, l)| json!({"job_id": job_id, "kind": kind, "at": crate::clock::to_rfc3339(l.at), "level": l.level, "line": l.line}))
-            .collect())
+        logs::read(self.cluster.client().ok(), self.jobs.store(), &server, kind).await
+    }
+
+    /// The lines of one of the server's Proxmox tasks.
+    pub async fn task_log(&self, actor: &Actor, name: &str, upid: &str) -> Result<Vec<String>> {
+        let server = self.get(actor, name).await?;
+        logs::task_log(self.cluster.client()?, &server, upid).await
     }
 
     /// Starts one job that applies `action` to `names` (each checked: visible, permitted).

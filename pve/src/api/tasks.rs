@@ -51,6 +51,65 @@ pub struct LogLine {
     pub t: String,
 }
 
+/// One entry of a node's task history (`GET /nodes/{node}/tasks`). `status` is the exit status
+/// (`OK`, `WARNINGS: n` or the error) for a finished task and absent while it runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskEntry {
+    pub upid: String,
+    pub node: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub id: Option<String>,
+    pub user: String,
+    #[serde(deserialize_with = "de::u64")]
+    pub starttime: u64,
+    #[serde(default, deserialize_with = "de::opt_u64")]
+    pub endtime: Option<u64>,
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+impl TaskEntry {
+    /// `Some(true)` for OK/WARNINGS, `Some(false)` for a failed task, `None` while running.
+    pub fn succeeded(&self) -> Option<bool> {
+        let exit = self.status.as_deref()?;
+        if exit.eq_ignore_ascii_case("running") {
+            return None;
+        }
+        Some(exit == "OK" || exit.starts_with("WARNINGS: "))
+    }
+}
+
+/// Which tasks a history read covers (`source`): PVE's default is only finished ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskSource {
+    Archive,
+    Active,
+    All,
+}
+
+impl TaskSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskSource::Archive => "archive",
+            TaskSource::Active => "active",
+            TaskSource::All => "all",
+        }
+    }
+}
+
+/// A node's task history, newest first: `vmid` narrows it to one guest.
+pub fn list(node: &str, vmid: Option<u32>, source: TaskSource, start: u64, limit: u64) -> Request {
+    let p = Params::new()
+        .str("node", node)
+        .opt_int("vmid", vmid.map(i64::from))
+        .str("source", source.as_str())
+        .int("start", i64::try_from(start).unwrap_or(0))
+        .int("limit", i64::try_from(limit).unwrap_or(50));
+    Request::new(Method::Get, "/nodes/{node}/tasks", format!("/nodes/{}/tasks", seg(node))).with(p)
+}
+
 // Task calls go to the node in the UPID, not to the node the action was sent to.
 fn task_path(upid: &Upid, rest: &str) -> String {
     format!("/nodes/{}/tasks/{}{rest}", seg(&upid.node), seg(upid.as_str()))
@@ -93,6 +152,11 @@ impl PveClient {
 
     pub async fn task_log(&self, upid: &Upid, start: u64, limit: u64) -> Result<Vec<LogLine>, PveError> {
         self.call(&log(upid, start, limit)).await
+    }
+
+    /// A node's task history, newest first (see [`list`]).
+    pub async fn tasks(&self, node: &str, vmid: Option<u32>, source: TaskSource, limit: u64) -> Result<Vec<TaskEntry>, PveError> {
+        self.call(&list(node, vmid, source, 0, limit)).await
     }
 
     pub async fn task_stop(&self, upid: &Upid) -> Result<(), PveError> {

@@ -90,6 +90,7 @@ pub fn router() -> Router<AppState> {
         .route("/server/disk/{name}", post(server_settings::add_disk))
         .route("/server/disk/{name}/{device}", delete(server_settings::delete_disk))
         .route("/server/logs/{name}", get(server_settings::logs))
+        .route("/server/logs/{name}/task", get(server_settings::task_log))
         .route("/datastores", get(server_settings::datastores))
         .route("/datastores/refresh", post(server_settings::refresh))
         .route("/datastores/default", post(server_settings::set_defaults))

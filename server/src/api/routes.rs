@@ -117,6 +117,7 @@ pub const ROUTES: &[RouteSpec] = &[
     route(POST, "/api/server/disk/{name}", Access::Permission(Permission::ManageServer)),
     route(DELETE, "/api/server/disk/{name}/{device}", Access::Permission(Permission::ManageServer)),
     route(GET, "/api/server/logs/{name}", AUTHENTICATED),
+    route(GET, "/api/server/logs/{name}/task", AUTHENTICATED),
     route(GET, "/api/cleanup/status/{name}", AUTHENTICATED),
     route(GET, "/api/cleanup/failed-servers", AUTHENTICATED),
     route(POST, "/api/cleanup/clean/{name}", Access::Permission(Permission::DeleteServer)),

@@ -7,10 +7,11 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use domain::datastores::DatastoreList;
+use domain::servers::LogKind;
 use domain::servers::settings::{NewDisk, ServerSettings, SettingsChange, SettingsResult};
 
 use super::envelope::ApiOk;
-use super::extract::{Json, Path};
+use super::extract::{Json, Path, Query};
 use super::servers::queued;
 use super::ApiError;
 use crate::identity::CurrentActor;
@@ -57,12 +58,48 @@ pub async fn delete_disk(State(state): State<AppState>, CurrentActor(actor): Cur
     Ok(ApiOk::new(settings).message(format!("{device} destroyed")))
 }
 
-/// proxfleet's job log lines about the server, newest last.
-#[utoipa::path(get, path = "/api/server/logs/{name}", tag = "servers", params(("name" = String, Path)),
-    responses((status = 200, body = Envelope<Object>), (status = 404)))]
-pub async fn logs(State(state): State<AppState>, CurrentActor(actor): CurrentActor, Path(name): Path<String>) -> Result<ApiOk<Value>, ApiError> {
-    let lines = state.services.servers.logs(&actor, &name).await?;
-    Ok(ApiOk::new(json!({ "name": name, "logs": lines })))
+#[derive(Debug, Deserialize)]
+pub struct LogQuery {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+}
+
+/// The server's Proxmox task history (its node's task list for its VM, newest first) and
+/// proxfleet's job lines about it (oldest first). `type`: `all` (default), `tasks` or `jobs`.
+/// The old tool's fields (`server_name`, `log_type`, `lines`, `content`, `timestamp`) are kept.
+#[utoipa::path(get, path = "/api/server/logs/{name}", tag = "servers",
+    params(("name" = String, Path), ("type" = Option<String>, Query, description = "all | tasks | jobs")),
+    responses((status = 200, body = Envelope<Object>), (status = 400), (status = 404)))]
+pub async fn logs(State(state): State<AppState>, CurrentActor(actor): CurrentActor, Path(name): Path<String>, Query(q): Query<LogQuery>) -> Result<ApiOk<Value>, ApiError> {
+    let kind = LogKind::parse(q.kind.as_deref())?;
+    let logs = state.services.servers.logs(&actor, &name, kind).await?;
+    let content = logs.content();
+    Ok(ApiOk::new(json!({
+        "server_name": logs.server_name,
+        "log_type": kind,
+        "lines": logs.tasks.len() + logs.jobs.len(),
+        "content": content,
+        "timestamp": domain::clock::to_rfc3339(domain::clock::now_ms()),
+        "vmid": logs.vmid,
+        "node": logs.node,
+        "tasks": logs.tasks,
+        "tasks_error": logs.tasks_error,
+        "jobs": logs.jobs,
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TaskLogQuery {
+    upid: String,
+}
+
+/// The lines of one of the server's Proxmox tasks (`upid` from its task history).
+#[utoipa::path(get, path = "/api/server/logs/{name}/task", tag = "servers",
+    params(("name" = String, Path), ("upid" = String, Query)),
+    responses((status = 200, body = Envelope<Object>), (status = 400), (status = 404, description = "No such server, or the task is another guest's")))]
+pub async fn task_log(State(state): State<AppState>, CurrentActor(actor): CurrentActor, Path(name): Path<String>, Query(q): Query<TaskLogQuery>) -> Result<ApiOk<Value>, ApiError> {
+    let lines = state.services.servers.task_log(&actor, &name, &q.upid).await?;
+    Ok(ApiOk::new(json!({ "server_name": name, "upid": q.upid, "lines": lines })))
 }
 
 /// Datastores per node with capacity and content types, and the defaults for new disks.

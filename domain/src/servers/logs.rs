@@ -1,0 +1,154 @@
+//! A server's history: its Proxmox task list (from the node it is on, one call) and proxfleet's
+//! own job log lines about it. Proxmox being unreachable does not hide the job lines: the task
+//! part then carries the error instead.
+
+use pve::{PveClient, TaskEntry, TaskSource, Upid};
+use serde::{Deserialize, Serialize};
+
+use super::store::Server;
+use crate::clock::to_rfc3339;
+use crate::cluster::from_pve;
+use crate::jobs::JobStore;
+use crate::{Error, Result};
+
+/// How many Proxmox tasks and job log lines a history shows.
+const TASKS: u64 = 50;
+const JOB_LINES: i64 = 500;
+
+/// Which part of the history a caller wants (`?type=` on the REST door).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogKind {
+    All,
+    Tasks,
+    Jobs,
+}
+
+impl LogKind {
+    pub fn parse(s: Option<&str>) -> Result<LogKind> {
+        match s.unwrap_or("all") {
+            "" | "all" => Ok(LogKind::All),
+            "tasks" | "proxmox" => Ok(LogKind::Tasks),
+            "jobs" | "proxfleet" => Ok(LogKind::Jobs),
+            other => Err(Error::validation("type", format!("unknown log type {other:?}: use all, tasks or jobs"))),
+        }
+    }
+}
+
+/// One Proxmox task about the server, newest first in [`ServerLogs::tasks`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProxmoxTask {
+    pub upid: String,
+    pub node: String,
+    /// `qmstart`, `qmshutdown`, `qmclone`, …
+    pub kind: String,
+    pub user: String,
+    /// Unix seconds, as Proxmox reports it.
+    pub starttime: u64,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    /// The exit status (`OK`, `WARNINGS: n`, or the error); `running` while it runs.
+    pub status: String,
+    /// `None` while running.
+    pub ok: Option<bool>,
+}
+
+impl From<TaskEntry> for ProxmoxTask {
+    fn from(t: TaskEntry) -> ProxmoxTask {
+        let at = |s: u64| to_rfc3339(i64::try_from(s).unwrap_or(i64::MAX / 1000).saturating_mul(1000));
+        let ok = t.succeeded();
+        ProxmoxTask {
+            status: t.status.clone().unwrap_or_else(|| "running".into()),
+            started_at: at(t.starttime),
+            starttime: t.starttime,
+            ended_at: t.endtime.map(at),
+            upid: t.upid,
+            node: t.node,
+            kind: t.kind,
+            user: t.user,
+            ok,
+        }
+    }
+}
+
+/// One line a proxfleet job logged about the server, oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobLine {
+    pub job_id: i64,
+    pub kind: String,
+    pub at: String,
+    pub level: String,
+    pub line: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerLogs {
+    pub server_name: String,
+    pub vmid: Option<u32>,
+    pub node: Option<String>,
+    pub tasks: Vec<ProxmoxTask>,
+    /// Why the task list is missing (node unreachable, no VM yet), if it is.
+    pub tasks_error: Option<String>,
+    pub jobs: Vec<JobLine>,
+}
+
+impl ServerLogs {
+    /// The history as plain text, newest task first then the job lines (the old tool's `content`).
+    pub fn content(&self) -> String {
+        let mut out = String::new();
+        for t in &self.tasks {
+            out.push_str(&format!("{}  {}  {}  {}  {}\n", t.started_at, t.node, t.kind, t.user, t.status));
+        }
+        if let Some(e) = &self.tasks_error {
+            out.push_str(&format!("(Proxmox task history unavailable: {e})\n"));
+        }
+        for l in &self.jobs {
+            out.push_str(&format!("{}  job {} {}  {}  {}\n", l.at, l.job_id, l.kind, l.level, l.line));
+        }
+        out
+    }
+}
+
+/// Reads the parts of `server`'s history that `kind` asks for.
+pub async fn read(client: Option<&PveClient>, jobs: &JobStore, server: &Server, kind: LogKind) -> Result<ServerLogs> {
+    let mut logs = ServerLogs {
+        server_name: server.name.clone(),
+        vmid: server.vmid,
+        node: server.node.clone(),
+        tasks: Vec::new(),
+        tasks_error: None,
+        jobs: Vec::new(),
+    };
+    if kind != LogKind::Jobs {
+        match (client, server.vmid, server.node.as_deref()) {
+            (None, _, _) => logs.tasks_error = Some("no Proxmox VE cluster is configured".into()),
+            (_, None, _) | (_, _, None) => logs.tasks_error = Some("the server has no VM yet".into()),
+            // `all`: running tasks too, so a stuck shutdown shows while it hangs.
+            (Some(c), Some(vmid), Some(node)) => match c.tasks(node, Some(vmid), TaskSource::All, TASKS).await {
+                Ok(list) => logs.tasks = list.into_iter().map(ProxmoxTask::from).collect(),
+                Err(e) => logs.tasks_error = Some(e.to_string()),
+            },
+        }
+    }
+    if kind != LogKind::Tasks {
+        logs.jobs = jobs
+            .item_logs(&server.name, JOB_LINES)
+            .await?
+            .into_iter()
+            .map(|(job_id, kind, l)| JobLine { job_id, kind, at: to_rfc3339(l.at), level: l.level, line: l.line })
+            .collect();
+    }
+    Ok(logs)
+}
+
+/// The lines of one Proxmox task of `server`. The UPID must name the server's VM, so a user
+/// who may see this server cannot read the log of any other guest's task through it.
+pub async fn task_log(client: &PveClient, server: &Server, upid: &str) -> Result<Vec<String>> {
+    let parsed = Upid::parse(upid).ok_or_else(|| Error::validation("upid", "not a Proxmox task id (UPID:node:…)"))?;
+    let vmid = server.vmid.map(|v| v.to_string());
+    if vmid.as_deref() != Some(parsed.id.as_str()) {
+        return Err(Error::NotFound(format!("task {upid} is not one of {}'s tasks", server.name)));
+    }
+    let lines = client.task_log(&parsed, 0, 1000).await.map_err(from_pve)?;
+    Ok(lines.into_iter().map(|l| l.t).collect())
+}
