@@ -6,5 +6,5 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$PROXFLEET_ROOT"
 scripts/setup.sh
-cargo leptos build --release
+cargo leptos build --release --precompress
 exec "$CARGO_TARGET_DIR/release/proxfleet" "$@"

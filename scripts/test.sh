@@ -37,8 +37,8 @@ cargo test --workspace --exclude frontend --no-fail-fast 2>&1 | tee "$work/cargo
 cargo_status=${PIPESTATUS[0]}
 [ "$cargo_status" -eq 0 ] || { echo "cargo test failed"; exit "$cargo_status"; }
 
-log "release build (cargo leptos build --release)"
-cargo leptos build --release
+log "release build (cargo leptos build --release --precompress)"
+cargo leptos build --release --precompress
 
 log "Playwright in Chromium"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

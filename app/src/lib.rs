@@ -80,6 +80,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/servers/new") view=pages::server_create::ServerCreatePage/>
                     <Route path=path!("/servers/:name") view=pages::server_detail::ServerDetailPage/>
                     <Route path=path!("/ip-pools") view=pages::ip_pools::IpPoolsPage/>
+                    <Route path=path!("/datastores") view=pages::datastores::DatastoresPage/>
                     <Route path=path!("/security-groups") view=|| view! { <ComingSoon title=Key::NavSecurityGroups body=Key::PageSecurityGroups/> }/>
                     <Route path=path!("/backups") view=|| view! { <ComingSoon title=Key::NavBackups body=Key::PageBackups/> }/>
                     <Route path=path!("/roles") view=|| view! { <ComingSoon title=Key::NavRoles body=Key::PageRoles/> }/>

@@ -72,6 +72,24 @@ pub fn leptos_options(site_root: Option<&Path>, listen: SocketAddr) -> Result<Le
         .build())
 }
 
+/// Whether `path`'s brotli sibling (written by `cargo leptos build --release -P`, quality 11)
+/// is at least as new as the file itself. Only then are precompressed files served: a later
+/// build without `-P` must never leave a stale `.wasm.br` beside a new `.wasm`.
+async fn precompressed_is_fresh(root: &Path, path: &str) -> bool {
+    let rel = path.trim_start_matches('/');
+    if rel.is_empty() || rel.split('/').any(|seg| seg == ".." || seg.is_empty()) {
+        return false;
+    }
+    let file = root.join(rel);
+    let mut br = file.clone().into_os_string();
+    br.push(".br");
+    let modified = |m: std::io::Result<std::fs::Metadata>| m.and_then(|m| m.modified()).ok();
+    match (modified(tokio::fs::metadata(&file).await), modified(tokio::fs::metadata(&br).await)) {
+        (Some(original), Some(compressed)) => compressed >= original,
+        _ => false,
+    }
+}
+
 /// Everything no route matched: a file of the built site (`/pkg/…`, favicon) if there is one,
 /// otherwise the app itself, whose router renders the 404 page with status 404.
 ///
@@ -81,7 +99,10 @@ pub async fn static_file_or_page(State(state): State<AppState>, req: Request) ->
     let (parts, body) = req.into_parts();
     if parts.method == axum::http::Method::GET || parts.method == axum::http::Method::HEAD {
         let probe = Request::from_parts(parts.clone(), Body::empty());
-        let res = match ServeDir::new(&*state.leptos_options.site_root).oneshot(probe).await {
+        let root = Path::new(&*state.leptos_options.site_root);
+        let dir = ServeDir::new(root);
+        let dir = if precompressed_is_fresh(root, parts.uri.path()).await { dir.precompressed_br().precompressed_gzip() } else { dir };
+        let res = match dir.oneshot(probe).await {
             Ok(res) => res,
             Err(never) => match never {},
         };

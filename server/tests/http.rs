@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use axum::routing::get;
 use axum::Router;
-use common::{client, spawn, spawn_each_backend, spawn_with, spawn_with_inner};
+use common::{client, spawn, spawn_each_backend, spawn_with, spawn_with_inner, spawn_with_site};
 use domain::Backend;
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -293,4 +293,38 @@ async fn a_route_missing_from_the_table_is_refused() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(body["success"], false);
     assert!(body["error"].as_str().unwrap().contains("no declared access"));
+}
+
+/// `cargo leptos build --release -P` writes `.br`/`.gz` beside each asset (brotli quality 11,
+/// far smaller than on-the-fly compression); they are served only while they are at least as
+/// new as the asset, so a later build without `-P` never serves a stale WASM.
+#[tokio::test]
+async fn precompressed_assets_are_served_only_while_fresh() {
+    use std::time::{Duration, SystemTime};
+    let dir = tempfile::tempdir().unwrap();
+    let pkg = dir.path().join("pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    let asset: Vec<u8> = (0..8192u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(pkg.join("app.wasm"), &asset).unwrap();
+    std::fs::write(pkg.join("app.wasm.br"), b"precompressed bytes").unwrap();
+    let set_mtime = |at: SystemTime| std::fs::File::options().write(true).open(pkg.join("app.wasm")).unwrap().set_modified(at).unwrap();
+    set_mtime(SystemTime::now() - Duration::from_secs(60));
+    let srv = spawn_with_site(dir.path().to_path_buf()).await;
+    let get = |br: bool| {
+        let req = client().get(srv.at("/pkg/app.wasm"));
+        let req = if br { req.header("Accept-Encoding", "br") } else { req };
+        async move {
+            let resp = req.send().await.unwrap();
+            let encoding = resp.headers().get("content-encoding").map(|v| v.to_str().unwrap().to_owned());
+            (resp.status(), encoding, resp.bytes().await.unwrap().to_vec())
+        }
+    };
+    assert_eq!(get(true).await, (StatusCode::OK, Some("br".into()), b"precompressed bytes".to_vec()), "the fresh .br file as is");
+    assert_eq!(get(false).await, (StatusCode::OK, None, asset.clone()), "a client without brotli gets the asset");
+    // A newer asset than its .br (a build without -P): the stale file is never sent.
+    set_mtime(SystemTime::now() + Duration::from_secs(60));
+    let (status, _, body) = get(true).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_ne!(body, b"precompressed bytes".to_vec());
+    assert_eq!(get(false).await.2, asset);
 }

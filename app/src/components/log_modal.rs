@@ -30,6 +30,14 @@ pub struct LogText {
 #[component]
 pub fn LogModal(log: RwSignal<Option<LogText>>) -> impl IntoView {
     let copied = RwSignal::new(false);
+    // Focus moves into the dialog when it opens (`autofocus` only acts on page load), so
+    // Escape reaches it and keyboard users land on "close".
+    let close_button = NodeRef::<leptos::html::Button>::new();
+    Effect::new(move |_| {
+        if let Some(button) = close_button.get() {
+            let _ = button.focus();
+        }
+    });
     let close = move || {
         log.set(None);
         copied.set(false);
@@ -50,7 +58,7 @@ pub fn LogModal(log: RwSignal<Option<LogText>>) -> impl IntoView {
                         }>
                         <div class="modal-head">
                             <h2 id="log-title">{title}</h2>
-                            <button type="button" class="icon-button" aria-label=t(Key::ModalClose) autofocus on:click=move |_| close()>"×"</button>
+                            <button type="button" class="icon-button" aria-label=t(Key::ModalClose) autofocus node_ref=close_button on:click=move |_| close()>"×"</button>
                         </div>
                         <pre class="log" id="log-text" data-testid="log-text">{text}</pre>
                         <div class="row-actions">

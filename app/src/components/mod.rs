@@ -5,5 +5,6 @@ pub mod local_time;
 pub mod log_modal;
 pub mod theme;
 pub mod confirm;
+pub mod gauge;
 pub mod live;
 pub mod notifications;

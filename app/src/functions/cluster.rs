@@ -31,3 +31,94 @@ pub async fn cluster_overview() -> Result<ClusterView, ServerFnError> {
         memory_used_bytes: o.memory_used_bytes,
     })
 }
+
+/// The managed fleet's counts and each node's load and allocation, for the dashboard.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FleetView {
+    pub total: usize,
+    pub running: usize,
+    pub stopped: usize,
+    pub nodes: Vec<NodeGauge>,
+}
+
+/// Percentages are of the node's capacity; allocation may pass 100 (overcommit).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NodeGauge {
+    pub node: String,
+    pub online: bool,
+    pub cpus: u64,
+    pub cpu_usage: f64,
+    pub cpu_allocation: f64,
+    pub memory_gb: f64,
+    pub memory_usage: f64,
+    pub memory_allocation: f64,
+}
+
+#[server(prefix = "/sfn", endpoint = "fleet_overview")]
+pub async fn fleet_overview() -> Result<FleetView, ServerFnError> {
+    use crate::functions::door;
+    let s = door::services()?.servers.fleet_stats(&door::actor()?).await.map_err(door::fail)?;
+    Ok(FleetView {
+        total: s.total_servers,
+        running: s.running_servers,
+        stopped: s.stopped_servers,
+        nodes: s
+            .nodes
+            .into_iter()
+            .map(|n| NodeGauge {
+                memory_usage: if n.memory_gb > 0.0 { (n.memory_used_gb / n.memory_gb * 1000.0).round() / 10.0 } else { 0.0 },
+                node: n.node,
+                online: n.online,
+                cpus: n.cpus,
+                cpu_usage: n.cpu_usage_percent,
+                cpu_allocation: n.cpu_allocation_percent,
+                memory_gb: n.memory_gb,
+                memory_allocation: n.memory_allocation_percent,
+            })
+            .collect(),
+    })
+}
+
+/// One datastore's use: a shared one once (with the nodes that see it), a local one per node.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DatastoreUsage {
+    pub id: String,
+    pub nodes: Vec<String>,
+    pub shared: bool,
+    pub content: Vec<String>,
+    pub used: u64,
+    pub size: u64,
+    pub is_default_hdd: bool,
+    pub is_default_ssd: bool,
+}
+
+#[server(prefix = "/sfn", endpoint = "storage_usage")]
+pub async fn storage_usage() -> Result<Vec<DatastoreUsage>, ServerFnError> {
+    use crate::functions::door;
+    let list = door::services()?.datastores.list(&door::actor()?).await.map_err(door::fail)?;
+    let mut out: Vec<DatastoreUsage> = Vec::new();
+    for d in list.datastores {
+        if let Some(seen) = out.iter_mut().find(|u| u.shared && d.shared && u.id == d.id) {
+            seen.nodes.push(d.node);
+            continue;
+        }
+        out.push(DatastoreUsage {
+            id: d.id,
+            nodes: vec![d.node],
+            shared: d.shared,
+            content: d.content,
+            used: d.used,
+            size: d.size,
+            is_default_hdd: d.is_default_hdd,
+            is_default_ssd: d.is_default_ssd,
+        });
+    }
+    Ok(out)
+}
+
+/// Sets the datastores new disks go to by default (HDD and SSD); `manage_storage` or admin.
+#[server(prefix = "/sfn", endpoint = "set_default_datastores")]
+pub async fn set_default_datastores(hdd: String, ssd: String) -> Result<(), ServerFnError> {
+    use crate::functions::door;
+    door::services()?.datastores.set_defaults(&door::actor()?, &hdd, &ssd).await.map(|_| ()).map_err(door::fail)
+}

@@ -65,6 +65,14 @@ pub async fn list_jobs(status: String, kind: String, owner: String) -> Result<Ve
     Ok(jobs.into_iter().map(door::row).collect())
 }
 
+/// The newest `limit` jobs the user may see (the dashboard's "recent jobs").
+#[server(prefix = "/sfn", endpoint = "recent_jobs")]
+pub async fn recent_jobs(limit: u32) -> Result<Vec<JobRow>, ServerFnError> {
+    let filter = domain::jobs::JobFilter::default();
+    let (jobs, _) = door::services()?.jobs.list(&door::actor()?, filter, 1, limit.clamp(1, 50)).await.map_err(door::fail)?;
+    Ok(jobs.into_iter().map(door::row).collect())
+}
+
 /// Job kinds for the filter.
 #[server(prefix = "/sfn", endpoint = "job_kinds")]
 pub async fn job_kinds() -> Result<Vec<String>, ServerFnError> {

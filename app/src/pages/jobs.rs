@@ -15,7 +15,7 @@ use crate::PageHeader;
 
 const STATUSES: [&str; 6] = ["queued", "running", "succeeded", "failed", "partially_failed", "cancelled"];
 
-fn status_badge(status: &str) -> impl IntoView {
+pub fn status_badge(status: &str) -> impl IntoView {
     let class = match status {
         "succeeded" => "badge badge-ok",
         "failed" | "partially_failed" => "badge badge-fail",

@@ -1,5 +1,6 @@
 pub mod coming_soon;
 pub mod dashboard;
+pub mod datastores;
 pub mod admin;
 pub mod auth;
 pub mod not_found;

@@ -62,6 +62,7 @@ pub fn ServersPage() -> impl IntoView {
                 })}
             </Transition>
             <a class="button" href="/ip-pools">{t(Key::NavIpPools)}</a>
+            <a class="button" href="/datastores">{t(Key::NavDatastores)}</a>
         </PageHeader>
         <form method="get" action="/servers" class="form-row filters" data-testid="server-filter">
             <input type="search" name="search" aria-label=t(Key::ServersSearch) placeholder=t(Key::ServersSearch) value=search/>

@@ -1,6 +1,6 @@
 //! `serverbench`: the servers feature's figures, on demand (not part of the test run):
 //!
-//!   cargo leptos build --release   # the site, for the transfer sizes
+//!   cargo leptos build --release --precompress   # the site, for the transfer sizes
 //!   cargo build --release -p server --bin serverbench
 //!   $CARGO_TARGET_DIR/release/serverbench [--vms 1000] [--create 100] [--factor 0.1]
 //!
@@ -37,7 +37,8 @@ struct Cli {
     /// Time scale of the realistic profile for the bulk create (1.0 = real durations).
     #[arg(long, default_value_t = 0.1)]
     factor: f64,
-    /// The built site (default: $CARGO_TARGET_DIR/site).
+    /// The built site (default: what the server uses, `target/site` of the workspace, where
+    /// `cargo leptos build` writes it; run from the workspace root).
     #[arg(long)]
     site_root: Option<PathBuf>,
 }
@@ -151,7 +152,7 @@ async fn measure(b: &Bench, path: &str, n: usize, parallel: usize) -> Result<(f6
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
-    let site_root = cli.site_root.clone().or_else(|| std::env::var_os("CARGO_TARGET_DIR").map(|d| PathBuf::from(d).join("site")));
+    let site_root = cli.site_root.clone();
 
     // 1–3: reads, render and transfer sizes with N imported VMs.
     let b = start(cli.vms, pvesim::Profile::Instant, site_root.clone(), Default::default()).await?;
@@ -174,7 +175,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     for file in ["/pkg/proxfleet.wasm", "/pkg/proxfleet.js"] {
         let (status, bytes) = get(b.addr, file, &b.cookie, "Accept-Encoding: br\r\n").await?;
         if !status.contains(" 200 ") {
-            println!("transfer: {file}: {status} (build the site first: cargo leptos build --release)");
+            println!("transfer: {file}: {status} (build the site first: cargo leptos build --release --precompress)");
             continue;
         }
         println!("transfer: {file} with brotli: {:.1} KiB", bytes as f64 / 1024.0);

@@ -69,24 +69,30 @@ async fn spawn_inner(
     make: fn(Database, bool) -> Services,
 ) -> Option<TestServer> {
     let url = fresh_url(backend).await?;
-    Some(spawn_on_url(url, extra, inner, make).await)
+    Some(spawn_on_url(url, extra, inner, make, None).await)
 }
 
 /// Two instances sharing one fresh PostgreSQL database (`None` without PostgreSQL).
 pub async fn spawn_pair_on_postgres() -> Option<(TestServer, TestServer)> {
     let url = fresh_url(Backend::Postgres).await?;
-    let a = spawn_on_url(url.clone(), Router::new(), Router::new(), Services::new).await;
-    let b = spawn_on_url(url, Router::new(), Router::new(), Services::new).await;
+    let a = spawn_on_url(url.clone(), Router::new(), Router::new(), Services::new, None).await;
+    let b = spawn_on_url(url, Router::new(), Router::new(), Services::new, None).await;
     Some((a, b))
 }
 
-async fn spawn_on_url(url: String, extra: Router, inner: Router<AppState>, make: fn(Database, bool) -> Services) -> TestServer {
+/// A server on SQLite that serves the built site from `site_root`.
+pub async fn spawn_with_site(site_root: std::path::PathBuf) -> TestServer {
+    let url = fresh_url(Backend::Sqlite).await.unwrap();
+    spawn_on_url(url, Router::new(), Router::new(), Services::new, Some(site_root)).await
+}
+
+async fn spawn_on_url(url: String, extra: Router, inner: Router<AppState>, make: fn(Database, bool) -> Services, site_root: Option<std::path::PathBuf>) -> TestServer {
     let task = SERVER_RUNTIME.spawn(async move {
         let db = Database::open(&url).await.unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let services = make(db, true);
-        let instance = Instance::with_services(services.clone(), &config(addr)).unwrap();
+        let instance = Instance::with_services(services.clone(), &Config { site_root, ..config(addr) }).unwrap();
         let router = build_router_with(instance.state, inner).merge(extra);
         let (tx, rx) = oneshot::channel::<()>();
         let handle = tokio::spawn(serve(listener, router, async move {
