@@ -845,15 +845,12 @@ impl Sim {
             .tasks
             .values()
             .filter(|t| t.upid.node == node)
-            .filter(|t| match (&t.state, source) {
-                (TaskState::Running, "archive") | (TaskState::Stopped(_), "active") => false,
-                _ => true,
-            })
+            .filter(|t| !matches!((&t.state, source), (TaskState::Running, "archive") | (TaskState::Stopped(_), "active")))
             .filter(|t| vmid.is_none_or(|v| &t.upid.id == v))
             .filter(|t| kind.is_none_or(|k| &t.upid.kind == k))
             .filter(|t| !errors_only || matches!(&t.state, TaskState::Stopped(exit) if exit != "OK" && !exit.starts_with("WARNINGS: ")))
             .collect();
-        tasks.sort_by(|a, b| (b.upid.starttime, b.upid.pid).cmp(&(a.upid.starttime, a.upid.pid)));
+        tasks.sort_by_key(|t| std::cmp::Reverse((t.upid.starttime, t.upid.pid)));
         let total = tasks.len();
         let list = tasks
             .into_iter()
