@@ -322,6 +322,14 @@ async fn sync_reports_imports_and_marks_missing_servers() {
         }
         let upid = client.vm_destroy(&node, vmid).await.unwrap();
         client.wait_task(&upid, Duration::from_secs(10), pve::Polling::default()).await.unwrap();
+        // Any job syncs the inventory when its servers are done: an action on another server
+        // marks this one missing without waiting for the background pass (30 s away).
+        let other = report["data"]["imported"][0].as_str().unwrap().to_owned();
+        assert_ne!(other, first);
+        let (status, queued) = post(&admin, &srv, &format!("/api/servers/{other}/start"), json!({})).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{queued}");
+        finished(&srv, &admin, queued["task_id"].as_str().unwrap()).await;
+        assert_eq!(server(&srv, &admin, &first).await["status"], "missing", "synced after the job");
         let (_, report) = post(&admin, &srv, "/api/sync_servers", json!({})).await;
         assert_eq!(report["data"]["missing"], json!([first]));
         assert_eq!(server(&srv, &admin, &first).await["status"], "missing");

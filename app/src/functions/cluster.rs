@@ -66,7 +66,7 @@ pub async fn fleet_overview() -> Result<FleetView, ServerFnError> {
             .nodes
             .into_iter()
             .map(|n| NodeGauge {
-                memory_usage: if n.memory_gb > 0.0 { (n.memory_used_gb / n.memory_gb * 1000.0).round() / 10.0 } else { 0.0 },
+                memory_usage: n.memory_usage_percent,
                 node: n.node,
                 online: n.online,
                 cpus: n.cpus,

@@ -29,10 +29,17 @@ pub fn ServerDetailPage() -> impl IntoView {
         move || (name(), change.version().get(), add_disk.version().get(), remove_disk.version().get()),
         |(n, _, _, _)| server_settings(n),
     );
-    let logs = Resource::new(move || (name(), live.tick.get()), |(n, _)| server_logs(n));
+    // The history reads Proxmox's task list: reload it when a server changes or a job ends,
+    // not on every progress event.
+    let history_changes = RwSignal::new(0u64);
+    Effect::new(move |_| {
+        if live.last.get().is_some_and(|e| matches!(e.kind.as_str(), "server_state" | "job_finished")) {
+            history_changes.update(|c| *c += 1);
+        }
+    });
+    let logs = Resource::new(move || (name(), history_changes.get()), |(n, _)| server_logs(n));
     let open_log = RwSignal::new(None::<LogText>);
     let task_log_error = RwSignal::new(None::<String>);
-    provide_context(TaskLogError(task_log_error));
     let run = move |action: &'static str| {
         act.dispatch(ActOnServers { names: vec![name()], action: action.to_owned() });
     };
@@ -157,7 +164,7 @@ pub fn ServerDetailPage() -> impl IntoView {
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
                 match logs.await {
-                    Ok(history) => view! { <History name=name() history=history open_log=open_log/> }.into_any(),
+                    Ok(history) => view! { <History name=name() history=history open_log=open_log task_log_error=task_log_error/> }.into_any(),
                     Err(e) => view! { <p class="alert alert-error" role="alert">{e.to_string()}</p> }.into_any(),
                 }
             })}
@@ -169,8 +176,13 @@ pub fn ServerDetailPage() -> impl IntoView {
 
 /// The Proxmox task history (each task's log opens in the viewer) and proxfleet's job lines.
 #[component]
-fn History(name: String, history: ServerHistory, open_log: RwSignal<Option<LogText>>) -> impl IntoView {
-    let task_log_error = expect_context::<TaskLogError>().0;
+fn History(
+    name: String,
+    history: ServerHistory,
+    open_log: RwSignal<Option<LogText>>,
+    /// Why the last task log could not be opened (shown under the history).
+    task_log_error: RwSignal<Option<String>>,
+) -> impl IntoView {
     let tasks = history.tasks;
     let empty = tasks.is_empty() && history.tasks_error.is_none();
     view! {
@@ -221,7 +233,3 @@ fn History(name: String, history: ServerHistory, open_log: RwSignal<Option<LogTe
         </pre>
     }
 }
-
-/// Why the last task log could not be opened (shown under the history).
-#[derive(Clone, Copy)]
-struct TaskLogError(RwSignal<Option<String>>);

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::create::{destroy_vm, CreateLimits};
+use super::inventory;
 use super::store::ServerStore;
 use crate::events::EventBus;
 use crate::ipam::Ipam;
@@ -98,6 +99,7 @@ impl JobHandler for ActionHandler {
                 }
             }
             ctx.tally_items().await?;
+            inventory::sync_after_job(ctx, &self.store, &self.client, &self.events).await?;
             Ok(StepOutcome::default())
         })
     }

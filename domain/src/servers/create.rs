@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::spec::{NicAddress, ServerSpec};
+use super::inventory;
 use super::store::{Disk, NewServer, Nic, ServerStore};
 use crate::events::EventBus;
 use crate::ipam::Ipam;
@@ -115,6 +116,7 @@ impl JobHandler for CreateHandler {
                 }
             }
             ctx.tally_items().await?;
+            inventory::sync_after_job(ctx, &self.store, &self.client, &self.events).await?;
             let items = ctx.items().await?;
             let created: Vec<Value> = items.iter().filter(|i| i.status == "succeeded").filter_map(|i| i.result.clone()).collect();
             Ok(StepOutcome { result: Some(json!({ "created": created })) })

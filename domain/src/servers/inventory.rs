@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 use super::store::{Disk, NewServer, Nic, Observed, Server, ServerStore};
 use crate::events::EventBus;
+use crate::jobs::{JobContext, Stop};
 use crate::Result;
 
 /// A VM on the cluster that proxfleet does not manage.
@@ -69,6 +70,16 @@ fn observe(server: &Server, r: &Resource) -> Observed {
 pub async fn sync(store: &ServerStore, client: &PveClient, events: &EventBus) -> Result<SyncReport> {
     let resources = client.resources(Some(ResourceKind::Vm)).await.map_err(crate::cluster::from_pve)?;
     reconcile(store, &resources, events).await
+}
+
+/// The sync a job runs when its servers are done: one call for the whole job (never one per
+/// VM), so live figures and anything the job changed beyond its own records are current at
+/// once instead of at the next background pass. A failure only goes to the job's log.
+pub async fn sync_after_job(ctx: &JobContext, store: &ServerStore, client: &PveClient, events: &EventBus) -> std::result::Result<(), Stop> {
+    if let Err(e) = sync(store, client, events).await {
+        ctx.log(&format!("inventory sync after the job failed (the background sync will retry): {e}")).await?;
+    }
+    Ok(())
 }
 
 /// The records against an answer of `/cluster/resources` the caller already has (entries

@@ -75,6 +75,7 @@ pub struct NodeStats {
     pub cpu_usage_percent: f64,
     pub memory_gb: f64,
     pub memory_used_gb: f64,
+    pub memory_usage_percent: f64,
     /// Cores and memory given to managed servers on it, against its capacity.
     pub cpu_allocation_percent: f64,
     pub memory_allocation_percent: f64,
@@ -524,6 +525,7 @@ fn stats(servers: &[Server], resources: &[Resource]) -> FleetStats {
             cpu_usage_percent: pct(n.cpu.unwrap_or(0.0), 1.0),
             memory_gb: mem,
             memory_used_gb: used,
+            memory_usage_percent: pct(used, mem),
             cpu_allocation_percent: pct(alloc_cpu as f64, cpus as f64),
             memory_allocation_percent: pct(alloc_mem, mem),
         });
