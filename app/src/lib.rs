@@ -10,6 +10,7 @@ pub mod i18n;
 pub mod pages;
 pub mod prefs;
 pub mod time_fmt;
+pub mod url;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};

@@ -826,18 +826,26 @@ impl Sim {
         Ok(v)
     }
 
-    /// `GET /nodes/{node}/tasks`: the node's tasks newest first, `source` archive (finished, the
-    /// default), active or all; `vmid`, `typefilter`, `errors` narrow it; `start`/`limit` page it.
-    /// Finished tasks carry their exit status as `status`; running ones have none.
+    /// `GET /nodes/{node}/tasks` as pve-manager's `Tasks.pm` answers it: the node's tasks,
+    /// `source` archive (finished, the default), active or all (active first), each group newest
+    /// first; `vmid`, `typefilter`, `userfilter` (case-insensitive substring), `since`/`until`
+    /// (start time) and `errors` (drops only `OK`) narrow it; `start`/`limit` page it. Finished
+    /// tasks carry their exit status as `status`, running ones `RUNNING`.
     pub fn node_tasks(&self, p: &BTreeMap<String, String>) -> Result<(Value, usize), SimError> {
         let c = self.read();
         let node = req(p, "node")?;
         if !c.nodes.contains_key(&node) {
             return Err(SimError::param("node", "no such node"));
         }
+        if p.contains_key("statusfilter") {
+            return Err(SimError::param("statusfilter", "not simulated"));
+        }
         let source = p.get("source").map(String::as_str).unwrap_or("archive");
         let vmid = p.get("vmid");
         let kind = p.get("typefilter");
+        let user = p.get("userfilter").map(|u| u.to_lowercase());
+        let num = |k: &str| p.get(k).and_then(|s| s.parse::<u64>().ok());
+        let (since, until) = (num("since"), num("until"));
         let errors_only = p.get("errors").is_some_and(|v| v == "1");
         let start = p.get("start").and_then(|s| s.parse::<usize>().ok()).unwrap_or(0);
         let limit = p.get("limit").and_then(|s| s.parse::<usize>().ok()).unwrap_or(50);
@@ -848,9 +856,11 @@ impl Sim {
             .filter(|t| !matches!((&t.state, source), (TaskState::Running, "archive") | (TaskState::Stopped(_), "active")))
             .filter(|t| vmid.is_none_or(|v| &t.upid.id == v))
             .filter(|t| kind.is_none_or(|k| &t.upid.kind == k))
-            .filter(|t| !errors_only || matches!(&t.state, TaskState::Stopped(exit) if exit != "OK" && !exit.starts_with("WARNINGS: ")))
+            .filter(|t| user.as_ref().is_none_or(|u| t.upid.user.to_lowercase().contains(u.as_str())))
+            .filter(|t| since.is_none_or(|s| u64::from(t.upid.starttime) >= s) && until.is_none_or(|u| u64::from(t.upid.starttime) <= u))
+            .filter(|t| !errors_only || !matches!(&t.state, TaskState::Stopped(exit) if exit == "OK"))
             .collect();
-        tasks.sort_by_key(|t| std::cmp::Reverse((t.upid.starttime, t.upid.pid)));
+        tasks.sort_by_key(|t| (!matches!(t.state, TaskState::Running), std::cmp::Reverse((t.upid.starttime, t.upid.pid))));
         let total = tasks.len();
         let list = tasks
             .into_iter()
@@ -858,13 +868,14 @@ impl Sim {
             .take(limit)
             .map(|t| {
                 let u = &t.upid;
+                let status = match &t.state {
+                    TaskState::Running => "RUNNING",
+                    TaskState::Stopped(exit) => exit.as_str(),
+                };
                 let mut v = json!({
                     "upid": u.as_str(), "node": u.node, "pid": u.pid, "pstart": u.pstart, "starttime": u.starttime,
-                    "type": u.kind, "id": u.id, "user": u.user,
+                    "type": u.kind, "id": u.id, "user": u.user, "status": status,
                 });
-                if let TaskState::Stopped(exit) = &t.state {
-                    v["status"] = json!(exit);
-                }
                 if let Some(end) = t.endtime {
                     v["endtime"] = json!(end);
                 }

@@ -280,11 +280,12 @@ async fn async_config_and_converting_to_a_template() {
 async fn task_history_is_newest_first_filtered_by_guest_and_source() {
     use pve::api::tasks;
     use pve::{TaskSource, Upid};
-    let (_s, c) = sim(Profile::Fast).await;
+    // A full clone takes 800 ms here, long enough to see it active on a busy machine.
+    let (_s, c) = sim(Profile::Realistic(0.1)).await;
     let clone = c.vm_clone("pve1", 9000, 130, &CloneOptions { name: Some("hist-1".into()), full: Some(true), ..Default::default() }).await.unwrap();
     // While the clone runs it is active, not yet in the archive (PVE's default source).
     let active = c.tasks("pve1", Some(9000), TaskSource::Active, 50).await.unwrap();
-    assert!(active.iter().any(|t| t.upid == clone.as_str() && t.status.is_none() && t.succeeded().is_none()), "{active:?}");
+    assert!(active.iter().any(|t| t.upid == clone.as_str() && t.status.as_deref() == Some("RUNNING") && t.succeeded().is_none()), "{active:?}");
     assert!(c.tasks("pve1", Some(9000), TaskSource::Archive, 50).await.unwrap().iter().all(|t| t.upid != clone.as_str()));
     c.wait_task(&clone, WAIT, fast()).await.unwrap();
     let start = c.vm_power("pve1", 130, Power::Start).await.unwrap();

@@ -72,19 +72,20 @@ pub fn leptos_options(site_root: Option<&Path>, listen: SocketAddr) -> Result<Le
         .build())
 }
 
-/// Whether `path`'s brotli sibling (written by `cargo leptos build --release -P`, quality 11)
-/// is at least as new as the file itself. Only then are precompressed files served: a later
-/// build without `-P` must never leave a stale `.wasm.br` beside a new `.wasm`.
-async fn precompressed_is_fresh(root: &Path, path: &str) -> bool {
+/// Whether `path`'s compressed sibling `<path>.<ext>` (written by `cargo leptos build --release
+/// -P`: brotli quality 11, gzip) is at least as new as the file itself. Only then is it served:
+/// a later build without `-P` must never leave a stale `.wasm.br` beside a new `.wasm`.
+async fn precompressed_is_fresh(root: &Path, path: &str, ext: &str) -> bool {
     let rel = path.trim_start_matches('/');
     if rel.is_empty() || rel.split('/').any(|seg| seg == ".." || seg.is_empty()) {
         return false;
     }
     let file = root.join(rel);
-    let mut br = file.clone().into_os_string();
-    br.push(".br");
+    let mut sibling = file.clone().into_os_string();
+    sibling.push(".");
+    sibling.push(ext);
     let modified = |m: std::io::Result<std::fs::Metadata>| m.and_then(|m| m.modified()).ok();
-    match (modified(tokio::fs::metadata(&file).await), modified(tokio::fs::metadata(&br).await)) {
+    match (modified(tokio::fs::metadata(&file).await), modified(tokio::fs::metadata(&sibling).await)) {
         (Some(original), Some(compressed)) => compressed >= original,
         _ => false,
     }
@@ -100,13 +101,23 @@ pub async fn static_file_or_page(State(state): State<AppState>, req: Request) ->
     if parts.method == axum::http::Method::GET || parts.method == axum::http::Method::HEAD {
         let probe = Request::from_parts(parts.clone(), Body::empty());
         let root = Path::new(&*state.leptos_options.site_root);
-        let dir = ServeDir::new(root);
-        let dir = if precompressed_is_fresh(root, parts.uri.path()).await { dir.precompressed_br().precompressed_gzip() } else { dir };
-        let res = match dir.oneshot(probe).await {
+        let (br, gz) = (precompressed_is_fresh(root, parts.uri.path(), "br").await, precompressed_is_fresh(root, parts.uri.path(), "gz").await);
+        let mut dir = ServeDir::new(root);
+        if br {
+            dir = dir.precompressed_br();
+        }
+        if gz {
+            dir = dir.precompressed_gzip();
+        }
+        let mut res = match dir.oneshot(probe).await {
             Ok(res) => res,
             Err(never) => match never {},
         };
         if res.status() != StatusCode::NOT_FOUND {
+            if br || gz {
+                // The body depends on Accept-Encoding: shared caches must key on it.
+                res.headers_mut().append(axum::http::header::VARY, axum::http::HeaderValue::from_static("accept-encoding"));
+            }
             return res.into_response();
         }
     }

@@ -320,6 +320,8 @@ async fn precompressed_assets_are_served_only_while_fresh() {
         }
     };
     assert_eq!(get(true).await, (StatusCode::OK, Some("br".into()), b"precompressed bytes".to_vec()), "the fresh .br file as is");
+    let vary = client().get(srv.at("/pkg/app.wasm")).header("Accept-Encoding", "br").send().await.unwrap();
+    assert!(vary.headers().get_all("vary").iter().any(|v| v.to_str().unwrap().to_lowercase().contains("accept-encoding")), "{:?}", vary.headers());
     assert_eq!(get(false).await, (StatusCode::OK, None, asset.clone()), "a client without brotli gets the asset");
     // A newer asset than its .br (a build without -P): the stale file is never sent.
     set_mtime(SystemTime::now() + Duration::from_secs(60));

@@ -419,6 +419,9 @@ async fn settings_disks_logs_and_datastores() {
         let (status, log) = json_of(task_log(start["upid"].as_str().unwrap()).await.unwrap()).await;
         assert_eq!(status, StatusCode::OK, "{log}");
         assert_eq!(log["data"]["lines"].as_array().unwrap().last().and_then(Value::as_str), Some("TASK OK"), "{log}");
+        let text = admin.get(&srv.at("/api/server/logs/db-1/task")).query(&[("upid", start["upid"].as_str().unwrap()), ("format", "text")]).send().await.unwrap();
+        assert!(text.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+        assert!(text.text().await.unwrap().trim_end().ends_with("TASK OK"));
         let clone = pve::Upid::new(&node, 1, 1, 1, "qmclone", "9001", "root@pam");
         assert_eq!(task_log(clone.as_str()).await.unwrap().status(), StatusCode::NOT_FOUND, "another guest's task");
         let (status, err) = json_of(task_log("not-a-upid").await.unwrap()).await;

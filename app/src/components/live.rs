@@ -51,6 +51,35 @@ impl Live {
     }
 }
 
+impl Live {
+    /// A counter that rises when an event of one of `kinds` arrives after this call, at most
+    /// once per `every` (events in between fold into one rise). Resources that read Proxmox key
+    /// on it, so a burst of events (a bulk job) costs one reload per page, not one per event,
+    /// and mounting a page does not reload it for an event it has already seen.
+    pub fn changes(self, kinds: &'static [&'static str], every: std::time::Duration) -> RwSignal<u64> {
+        let count = RwSignal::new(0u64);
+        let seen = self.tick.get_untracked();
+        let pending = StoredValue::new(false);
+        Effect::new(move |_| {
+            if self.tick.get() <= seen || pending.get_value() {
+                return;
+            }
+            let relevant = self.last.with_untracked(|e| e.as_ref().is_some_and(|e| kinds.contains(&e.kind.as_str())));
+            if relevant {
+                pending.set_value(true);
+                set_timeout(
+                    move || {
+                        pending.set_value(false);
+                        count.update(|c| *c += 1);
+                    },
+                    every,
+                );
+            }
+        });
+        count
+    }
+}
+
 impl Default for Live {
     fn default() -> Self {
         Self::new()

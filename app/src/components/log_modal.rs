@@ -7,15 +7,7 @@ use crate::i18n::{t, Key};
 
 /// `data:` URL of a text, so the log downloads without another round trip.
 fn text_data_url(text: &str) -> String {
-    let mut url = String::from("data:text/plain;charset=utf-8,");
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            url.push(char::from(b));
-        } else {
-            url.push_str(&format!("%{b:02X}"));
-        }
-    }
-    url
+    format!("data:text/plain;charset=utf-8,{}", crate::url::percent_encode(text))
 }
 
 /// A text to show in the viewer: its title, the text, and the file name a download gets.

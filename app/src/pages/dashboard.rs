@@ -1,6 +1,8 @@
 //! The landing page: the fleet's counts, each node's load and allocation, storage use and the
 //! latest jobs (all kept live by the event stream), the cluster and this instance.
 
+use std::time::Duration;
+
 use leptos::prelude::*;
 
 use crate::components::gauge::{percent, size, Gauge};
@@ -17,18 +19,15 @@ use crate::PageHeader;
 pub fn Dashboard() -> impl IntoView {
     let info = expect_context::<SystemInfoResource>().0;
     let live = expect_context::<Live>();
-    // Fleet and storage figures change when a server does or a job ends; the job list on any
-    // job event.
-    let changes = RwSignal::new(0u64);
-    Effect::new(move |_| {
-        if live.last.get().is_some_and(|e| matches!(e.kind.as_str(), "server_state" | "job_finished")) {
-            changes.update(|c| *c += 1);
-        }
-    });
-    let cluster = Resource::new(move || changes.get(), |_| cluster_overview());
-    let fleet = Resource::new(move || changes.get(), |_| fleet_overview());
-    let storage = Resource::new(move || changes.get(), |_| storage_usage());
-    let jobs = Resource::new(move || live.tick.get(), |_| recent_jobs(RECENT_JOBS));
+    // Fleet and node figures follow server changes and finished jobs, storage finished jobs,
+    // the job list every job event; each at most every few seconds (they read Proxmox).
+    let servers_changed = live.changes(&["server_state", "job_finished"], Duration::from_secs(3));
+    let jobs_ended = live.changes(&["job_finished"], Duration::from_secs(3));
+    let jobs_changed = live.changes(&["job_progress", "job_finished"], Duration::from_secs(1));
+    let cluster = Resource::new(move || servers_changed.get(), |_| cluster_overview());
+    let fleet = Resource::new(move || servers_changed.get(), |_| fleet_overview());
+    let storage = Resource::new(move || jobs_ended.get(), |_| storage_usage());
+    let jobs = Resource::new(move || jobs_changed.get(), |_| recent_jobs(RECENT_JOBS));
     view! {
         <PageHeader title=Key::DashboardTitle/>
         <p class="lead">{t(Key::DashboardIntro)}</p>

@@ -11,6 +11,7 @@ use crate::components::local_time::LocalTime;
 use crate::components::log_modal::{LogModal, LogText};
 use crate::functions::servers::{server_detail, server_logs, server_settings, server_task_log, ServerHistory, ActOnServers, AddServerDisk, ChangeServerSettings, RemoveServerDisk};
 use crate::i18n::{t, Key};
+use crate::url::percent_encode;
 use crate::pages::servers::status_badge;
 use crate::PageHeader;
 
@@ -30,13 +31,8 @@ pub fn ServerDetailPage() -> impl IntoView {
         |(n, _, _, _)| server_settings(n),
     );
     // The history reads Proxmox's task list: reload it when a server changes or a job ends,
-    // not on every progress event.
-    let history_changes = RwSignal::new(0u64);
-    Effect::new(move |_| {
-        if live.last.get().is_some_and(|e| matches!(e.kind.as_str(), "server_state" | "job_finished")) {
-            history_changes.update(|c| *c += 1);
-        }
-    });
+    // at most every 3 s, not on every progress event.
+    let history_changes = live.changes(&["server_state", "job_finished"], std::time::Duration::from_secs(3));
     let logs = Resource::new(move || (name(), history_changes.get()), |(n, _)| server_logs(n));
     let open_log = RwSignal::new(None::<LogText>);
     let task_log_error = RwSignal::new(None::<String>);
@@ -200,7 +196,10 @@ fn History(
                     {tasks.clone().into_iter().map(|task| {
                         let badge = match task.ok { Some(true) => "badge badge-ok", Some(false) => "badge badge-fail", None => "badge badge-muted" };
                         let (name, upid, title) = (name.clone(), task.upid.clone(), format!("{} · {}", task.kind, task.upid));
-                        let open = move |_| {
+                        // Without JavaScript the link shows the log as plain text; with it, the viewer.
+                        let href = format!("/api/server/logs/{}/task?format=text&upid={}", percent_encode(&name), percent_encode(&upid));
+                        let open = move |e: leptos::ev::MouseEvent| {
+                            e.prevent_default();
                             let (name, upid, title) = (name.clone(), upid.clone(), title.clone());
                             leptos::task::spawn_local(async move {
                                 match server_task_log(name, upid.clone()).await {
@@ -220,7 +219,7 @@ fn History(
                                 <td>{task.node.clone()}</td>
                                 <td class="muted">{task.user.clone()}</td>
                                 <td><span class=badge>{task.status.clone()}</span></td>
-                                <td><button type="button" class="button" data-testid="task-log" on:click=open>{t(Key::NotesLog)}</button></td>
+                                <td><a class="button" href=href data-testid="task-log" on:click=open>{t(Key::NotesLog)}</a></td>
                             </tr>
                         }
                     }).collect_view()}
@@ -233,3 +232,4 @@ fn History(
         </pre>
     }
 }
+

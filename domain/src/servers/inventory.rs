@@ -38,7 +38,13 @@ const IN_FLIGHT: [&str; 2] = ["creating", "deleting"];
 const MIB: u64 = 1024 * 1024;
 
 /// Compares one record with its resource entry.
-fn observe(server: &Server, r: &Resource) -> Observed {
+/// Proxmox's `/cluster/resources` takes a VM's status from pvestatd, which refreshes every
+/// 10 s: right after a job started or stopped a VM it may still report the old state. A status
+/// proxfleet set this recently is kept (figures are still refreshed; a vanished VM is still
+/// marked missing).
+const STATUS_SETTLE_MS: i64 = 20_000;
+
+fn observe(server: &Server, r: &Resource, now_ms: i64) -> Observed {
     let mut drift = serde_json::Map::new();
     if let Some(name) = &r.name {
         if *name != server.name {
@@ -56,8 +62,10 @@ fn observe(server: &Server, r: &Resource) -> Observed {
             drift.insert("memory_mb".into(), json!([server.memory_mb, maxmem / MIB]));
         }
     }
+    let reported = r.status.clone().unwrap_or_else(|| "unknown".into());
+    let settling = now_ms.saturating_sub(server.updated_at) < STATUS_SETTLE_MS;
     Observed {
-        status: r.status.clone().unwrap_or_else(|| "unknown".into()),
+        status: if settling && reported != server.status { server.status.clone() } else { reported },
         node: r.node.clone().unwrap_or_default(),
         cpu: r.cpu.unwrap_or(0.0),
         mem_used: r.mem.unwrap_or(0),
@@ -87,6 +95,7 @@ pub async fn sync_after_job(ctx: &JobContext, store: &ServerStore, client: &PveC
 pub async fn reconcile(store: &ServerStore, resources: &[Resource], events: &EventBus) -> Result<SyncReport> {
     let by_vmid: HashMap<u64, &Resource> = resources.iter().filter(|r| r.kind == "qemu").filter_map(|r| Some((r.vmid?, r))).collect();
     let servers = store.all().await?;
+    let now = crate::clock::now_ms();
     let mut report = SyncReport { checked: servers.len(), ..Default::default() };
     let mut managed = std::collections::HashSet::new();
     for s in &servers {
@@ -96,13 +105,14 @@ pub async fn reconcile(store: &ServerStore, resources: &[Resource], events: &Eve
             continue;
         }
         let observed = match by_vmid.get(&u64::from(vmid)) {
-            Some(r) => observe(s, r),
+            Some(r) => observe(s, r, now),
             None => {
                 report.missing.push(s.name.clone());
                 Observed { status: "missing".into(), node: s.node.clone().unwrap_or_default(), drift: s.drift.clone(), ..Default::default() }
             }
         };
-        if store.observe(&s.name, &observed).await? {
+        store.observe(&s.name, &observed).await?;
+        if observed.status != s.status {
             report.changed.push(s.name.clone());
             let _ = events.publish(None, "server_state", json!({"type": "server_state", "name": s.name, "status": observed.status})).await;
         }
@@ -192,6 +202,30 @@ fn parse_size_gb(text: &str) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn server(status: &str, updated_at: i64) -> Server {
+        serde_json::from_value(json!({
+            "id": 1, "name": "web-1", "vmid": 120, "node": "pve1", "status": status, "cores": 2, "sockets": 1,
+            "memory_mb": 2048, "disks": [], "nics": [], "role": "", "security_group": "", "os_type": "",
+            "template_vmid": null, "owner_id": null, "owner": "", "tags": [], "description": "", "drift": {},
+            "cpu": 0.0, "mem_used": 0, "uptime": 0, "synced_at": null, "created_at": 0, "updated_at": updated_at,
+        }))
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn a_status_a_job_just_set_outlives_proxmoxs_lagging_report() {
+        let r: Resource = serde_json::from_value(json!({"id": "qemu/120", "type": "qemu", "vmid": 120, "node": "pve1", "name": "web-1",
+            "status": "stopped", "maxcpu": 2, "maxmem": 2147483648u64, "cpu": 0.0, "mem": 0, "uptime": 0}))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let now = 1_000_000;
+        // Started 3 s ago; pvestatd has not noticed yet.
+        assert_eq!(observe(&server("running", now - 3_000), &r, now).status, "running");
+        // A minute later Proxmox's word stands.
+        assert_eq!(observe(&server("running", now - 60_000), &r, now).status, "stopped");
+        // Agreeing reports are unaffected.
+        assert_eq!(observe(&server("stopped", now - 1_000), &r, now).status, "stopped");
+    }
 
     #[test]
     fn an_existing_vms_config_becomes_a_record() {

@@ -58,7 +58,7 @@ impl From<TaskEntry> for ProxmoxTask {
         let at = |s: u64| to_rfc3339(i64::try_from(s).unwrap_or(i64::MAX / 1000).saturating_mul(1000));
         let ok = t.succeeded();
         ProxmoxTask {
-            status: t.status.clone().unwrap_or_else(|| "running".into()),
+            status: if ok.is_none() { "running".into() } else { t.status.clone().unwrap_or_default() },
             started_at: at(t.starttime),
             starttime: t.starttime,
             ended_at: t.endtime.map(at),
@@ -149,6 +149,7 @@ pub async fn task_log(client: &PveClient, server: &Server, upid: &str) -> Result
     if vmid.as_deref() != Some(parsed.id.as_str()) {
         return Err(Error::NotFound(format!("task {upid} is not one of {}'s tasks", server.name)));
     }
-    let lines = client.task_log(&parsed, 0, 1000).await.map_err(from_pve)?;
+    // All of it: the verdict (`TASK OK` / `TASK ERROR: …`) is the last line of a long log.
+    let lines = client.task_log(&parsed, 0, 1_000_000).await.map_err(from_pve)?;
     Ok(lines.into_iter().map(|l| l.t).collect())
 }

@@ -187,7 +187,6 @@ impl ServerService {
         })
     }
 
-    /// Records refreshed from Proxmox, with node and fleet figures — one cluster call.
     /// The fleet and node figures alone, from the stored records and one `/cluster/resources`
     /// read (no reconcile: the background sync keeps records current). For the dashboard.
     pub async fn fleet_stats(&self, actor: &Actor) -> Result<FleetStats> {
@@ -197,6 +196,7 @@ impl ServerService {
         Ok(stats(&servers, &resources))
     }
 
+    /// Records refreshed from Proxmox, with node and fleet figures — one cluster call.
     pub async fn fleet(&self, actor: &Actor) -> Result<(Vec<Server>, FleetStats)> {
         actor.require_current()?;
         let resources = self.cluster.client()?.resources(None).await.map_err(from_pve)?;

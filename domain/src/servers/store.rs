@@ -345,9 +345,8 @@ impl ServerStore {
         Ok(())
     }
 
-    /// Live figures and drift from a sync; returns whether the status changed.
-    pub async fn observe(&self, name: &str, o: &Observed) -> Result<bool> {
-        let before: Option<String> = sqlx::query_scalar("SELECT status FROM servers WHERE name = $1").bind(name).fetch_optional(self.db.pool()).await?;
+    /// Records what Proxmox reported for the server (one UPDATE; the caller compares statuses).
+    pub async fn observe(&self, name: &str, o: &Observed) -> Result<()> {
         sqlx::query(
             "UPDATE servers SET status = $1, node = $2, cpu_permille = $3, mem_used = $4, uptime = $5, drift = $6, synced_at = $7 WHERE name = $8",
         )
@@ -361,7 +360,7 @@ impl ServerStore {
         .bind(name)
         .execute(self.db.pool())
         .await?;
-        Ok(before.as_deref() != Some(o.status.as_str()))
+        Ok(())
     }
 
     pub async fn delete(&self, name: &str) -> Result<bool> {

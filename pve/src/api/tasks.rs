@@ -52,7 +52,7 @@ pub struct LogLine {
 }
 
 /// One entry of a node's task history (`GET /nodes/{node}/tasks`). `status` is the exit status
-/// (`OK`, `WARNINGS: n` or the error) for a finished task and absent while it runs.
+/// (`OK`, `WARNINGS: n` or the error) for a finished task and `RUNNING` (or absent) while it runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskEntry {
     pub upid: String,

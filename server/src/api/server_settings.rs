@@ -91,15 +91,23 @@ pub async fn logs(State(state): State<AppState>, CurrentActor(actor): CurrentAct
 #[derive(Debug, Deserialize)]
 pub struct TaskLogQuery {
     upid: String,
+    /// `text`: the log as plain text (what the server page links to without JavaScript).
+    format: Option<String>,
 }
 
-/// The lines of one of the server's Proxmox tasks (`upid` from its task history).
+/// The lines of one of the server's Proxmox tasks (`upid` from its task history); with
+/// `format=text` as plain text instead of the envelope.
 #[utoipa::path(get, path = "/api/server/logs/{name}/task", tag = "servers",
-    params(("name" = String, Path), ("upid" = String, Query)),
+    params(("name" = String, Path), ("upid" = String, Query), ("format" = Option<String>, Query, description = "text for plain text")),
     responses((status = 200, body = Envelope<Object>), (status = 400), (status = 404, description = "No such server, or the task is another guest's")))]
-pub async fn task_log(State(state): State<AppState>, CurrentActor(actor): CurrentActor, Path(name): Path<String>, Query(q): Query<TaskLogQuery>) -> Result<ApiOk<Value>, ApiError> {
+pub async fn task_log(State(state): State<AppState>, CurrentActor(actor): CurrentActor, Path(name): Path<String>, Query(q): Query<TaskLogQuery>) -> Result<Response, ApiError> {
     let lines = state.services.servers.task_log(&actor, &name, &q.upid).await?;
-    Ok(ApiOk::new(json!({ "server_name": name, "upid": q.upid, "lines": lines })))
+    if q.format.as_deref() == Some("text") {
+        let mut text = lines.join("\n");
+        text.push('\n');
+        return Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response());
+    }
+    Ok(ApiOk::new(json!({ "server_name": name, "upid": q.upid, "lines": lines })).into_response())
 }
 
 /// Datastores per node with capacity and content types, and the defaults for new disks.
