@@ -73,19 +73,13 @@ pub struct LogQuery {
 pub async fn logs(State(state): State<AppState>, CurrentActor(actor): CurrentActor, Path(name): Path<String>, Query(q): Query<LogQuery>) -> Result<ApiOk<Value>, ApiError> {
     let kind = LogKind::parse(q.kind.as_deref())?;
     let logs = state.services.servers.logs(&actor, &name, kind).await?;
-    let content = logs.content();
-    Ok(ApiOk::new(json!({
-        "server_name": logs.server_name,
-        "log_type": kind,
-        "lines": logs.tasks.len() + logs.jobs.len(),
-        "content": content,
-        "timestamp": domain::clock::to_rfc3339(domain::clock::now_ms()),
-        "vmid": logs.vmid,
-        "node": logs.node,
-        "tasks": logs.tasks,
-        "tasks_error": logs.tasks_error,
-        "jobs": logs.jobs,
-    })))
+    let mut body = serde_json::to_value(&logs).map_err(|e| domain::Error::Internal(e.to_string()))?;
+    // The old tool's fields beside ours.
+    body["log_type"] = json!(kind);
+    body["lines"] = json!(logs.tasks.len() + logs.jobs.len());
+    body["content"] = json!(logs.content());
+    body["timestamp"] = json!(domain::clock::to_rfc3339(domain::clock::now_ms()));
+    Ok(ApiOk::new(body))
 }
 
 #[derive(Debug, Deserialize)]
