@@ -7,7 +7,9 @@
 //! 1. `GET /api/servers` with N managed VMs (a simulator of N VMs, all imported): requests per
 //!    second and p50/p99, one request at a time and with 8 in parallel.
 //! 2. Server-side rendering of `/servers` with those N VMs: p50/p99 of the whole response.
-//! 3. The WASM and JS as the server sends them with `Accept-Encoding: br`: bytes on the wire.
+//! 3. What the browser downloads to run `/servers`: every `/pkg/` script and WASM module the
+//!    rendered page names (its module preloads and preloads), fetched as the server sends them
+//!    with `Accept-Encoding: br`.
 //! 4. A bulk create of M VMs on a 3-node simulator in the realistic profile (durations scaled by
 //!    `--factor`; polling scaled the same way): wall time against the lower bound the clone
 //!    locks imply (Proxmox serialises clones of one template), and lock-timeout failures.
@@ -108,14 +110,54 @@ async fn start(vms: usize, profile: pvesim::Profile, site_root: Option<PathBuf>,
 
 /// One GET; returns (status line, body bytes received).
 async fn get(addr: SocketAddr, path: &str, cookie: &str, extra: &str) -> Result<(String, usize), String> {
+    let (status, _, body_len) = get_raw(addr, path, cookie, extra).await?;
+    Ok((status, body_len))
+}
+
+/// One GET; returns (status line, head, body bytes as they came over the wire).
+async fn get_raw(addr: SocketAddr, path: &str, cookie: &str, extra: &str) -> Result<(String, String, usize), String> {
+    let (status, head, body) = get_body(addr, path, cookie, extra).await?;
+    Ok((status, head, body.len()))
+}
+
+async fn get_body(addr: SocketAddr, path: &str, cookie: &str, extra: &str) -> Result<(String, String, Vec<u8>), String> {
     let mut s = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
     let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: pf_session={cookie}\r\nConnection: close\r\n{extra}\r\n");
     s.write_all(req.as_bytes()).await.map_err(|e| e.to_string())?;
     let mut buf = Vec::with_capacity(64 * 1024);
     s.read_to_end(&mut buf).await.map_err(|e| e.to_string())?;
     let head_end = buf.windows(4).position(|w| w == b"\r\n\r\n").map_or(buf.len(), |i| i + 4);
-    let status = String::from_utf8_lossy(&buf[..buf.iter().position(|b| *b == b'\r').unwrap_or(0)]).into_owned();
-    Ok((status, buf.len() - head_end))
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let status = head.lines().next().unwrap_or("").to_owned();
+    Ok((status, head, buf.split_off(head_end)))
+}
+
+/// The body of a `Transfer-Encoding: chunked` response, without the chunk framing.
+fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len());
+    while let Some(eol) = raw.windows(2).position(|w| w == b"\r\n") {
+        let size = std::str::from_utf8(&raw[..eol]).ok().and_then(|l| usize::from_str_radix(l.split(';').next().unwrap_or("").trim(), 16).ok());
+        let Some(size) = size.filter(|n| *n > 0) else { break };
+        let start = eol + 2;
+        let end = (start + size).min(raw.len());
+        out.extend_from_slice(&raw[start..end]);
+        raw = raw.get(end + 2..).unwrap_or(&[]);
+    }
+    out
+}
+
+/// Every `/pkg/…` JS or WASM file a rendered page names (module preloads, preloads and the
+/// hydration script's module), in order, each once.
+fn page_assets(html: &str) -> Vec<String> {
+    let mut found: Vec<String> = Vec::new();
+    for part in html.split("\"/pkg/").skip(1) {
+        let Some(name) = part.split('"').next() else { continue };
+        let path = format!("/pkg/{name}");
+        if (path.ends_with(".wasm") || path.ends_with(".js")) && !found.contains(&path) {
+            found.push(path);
+        }
+    }
+    found
 }
 
 fn pct(sorted: &[f64], p: f64) -> f64 {
@@ -151,6 +193,46 @@ async fn measure(b: &Bench, path: &str, n: usize, parallel: usize) -> Result<(f6
     Ok((all.len() as f64 / secs, pct(&all, 0.5), pct(&all, 0.99)))
 }
 
+/// Bytes on the wire (brotli, as served) of the scripts and WASM the `/servers` page loads.
+async fn transfer(b: &Bench) -> Result<(), String> {
+    let (status, head, body) = get_body(b.addr, "/servers", &b.cookie, "").await?;
+    if !status.contains(" 200 ") {
+        return Err(format!("/servers: {status}"));
+    }
+    let chunked = head.to_ascii_lowercase().contains("transfer-encoding: chunked");
+    let html = String::from_utf8_lossy(&if chunked { dechunk(&body) } else { body }).into_owned();
+    let assets = page_assets(&html);
+    if assets.is_empty() {
+        println!("transfer: /servers names no /pkg/ script or WASM (build the site first: cargo leptos build --release --precompress)");
+        return Ok(());
+    }
+    let (mut wasm, mut js, mut largest) = (0usize, 0usize, (0usize, String::new()));
+    for file in &assets {
+        let (status, head, bytes) = get_raw(b.addr, file, &b.cookie, "Accept-Encoding: br\r\n").await?;
+        if !status.contains(" 200 ") {
+            return Err(format!("{file}: {status}"));
+        }
+        if !head.to_ascii_lowercase().contains("content-encoding: br") {
+            println!("transfer: {file} was not sent brotli-compressed (built without --precompress?)");
+        }
+        if file.ends_with(".wasm") { wasm += bytes } else { js += bytes }
+        if bytes > largest.0 {
+            largest = (bytes, file.clone());
+        }
+    }
+    let kib = |n: usize| n as f64 / 1024.0;
+    println!(
+        "transfer: /servers loads {} files with brotli: WASM {:.1} KiB + JS {:.1} KiB = {:.1} KiB (largest {} {:.1} KiB)",
+        assets.len(),
+        kib(wasm),
+        kib(js),
+        kib(wasm + js),
+        largest.1,
+        kib(largest.0)
+    );
+    Ok(())
+}
+
 async fn run(cli: Cli) -> Result<(), String> {
     let site_root = cli.site_root.clone();
 
@@ -171,17 +253,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     println!("GET /api/servers?per_page=500&search=vm, 8 at a time: {rps:.0} req/s, p50 {p50:.2} ms, p99 {p99:.2} ms");
     let (_, p50, p99) = measure(&b, "/servers", cli.requests / 10, 1).await?;
     println!("SSR /servers with {} servers, one at a time: p50 {p50:.2} ms, p99 {p99:.2} ms (whole streamed response)", report.imported.len());
-    let mut total = 0;
-    for file in ["/pkg/proxfleet.wasm", "/pkg/proxfleet.js"] {
-        let (status, bytes) = get(b.addr, file, &b.cookie, "Accept-Encoding: br\r\n").await?;
-        if !status.contains(" 200 ") {
-            println!("transfer: {file}: {status} (build the site first: cargo leptos build --release --precompress)");
-            continue;
-        }
-        println!("transfer: {file} with brotli: {:.1} KiB", bytes as f64 / 1024.0);
-        total += bytes;
-    }
-    println!("transfer: WASM + JS with brotli: {:.1} KiB", total as f64 / 1024.0);
+    transfer(&b).await?;
     drop(b);
 
     // 4: bulk create in the realistic profile.
