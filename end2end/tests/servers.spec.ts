@@ -64,6 +64,8 @@ test("bulk-create three servers in the wizard, watch them run, stop one, delete 
   await expect(page.getByTestId("log-text")).toContainText("TASK OK");
   await page.keyboard.press("Escape");
   await expect(page.getByTestId("log-modal")).toHaveCount(0);
+  // Focus is back on the button that opened the viewer.
+  await expect(startTask.getByTestId("task-log")).toBeFocused();
 
   // The dashboard counts them, shows each node's load and allocation, and the create job.
   await page.getByRole("link", { name: "Dashboard", exact: true }).click();

@@ -24,15 +24,28 @@ pub fn LogModal(log: RwSignal<Option<LogText>>) -> impl IntoView {
     let copied = RwSignal::new(false);
     // Focus moves into the dialog when it opens (`autofocus` only acts on page load), so
     // Escape reaches it and keyboard users land on "close".
+    // Closing gives focus back to what opened it (the "View log" button), so a keyboard user
+    // continues where they were instead of at the top of the page.
     let close_button = NodeRef::<leptos::html::Button>::new();
+    #[cfg(feature = "hydrate")]
+    let opener = StoredValue::new_local(None::<web_sys::HtmlElement>);
     Effect::new(move |_| {
         if let Some(button) = close_button.get() {
+            #[cfg(feature = "hydrate")]
+            {
+                use wasm_bindgen::JsCast;
+                opener.set_value(document().active_element().and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok()));
+            }
             let _ = button.focus();
         }
     });
     let close = move || {
         log.set(None);
         copied.set(false);
+        #[cfg(feature = "hydrate")]
+        if let Some(opener) = opener.get_value() {
+            let _ = opener.focus();
+        }
     };
     view! {
         {move || log.get().map(|n| {
