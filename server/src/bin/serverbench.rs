@@ -146,8 +146,8 @@ fn dechunk(mut raw: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Every `/pkg/…` JS or WASM file a rendered page names (module preloads, preloads and the
-/// hydration script's module), in order, each once.
+/// Every `/pkg/…` JS or WASM file a rendered page names (its module preloads and preloads,
+/// which include the hydration script's module and WASM), in order, each once.
 fn page_assets(html: &str) -> Vec<String> {
     let mut found: Vec<String> = Vec::new();
     for part in html.split("\"/pkg/").skip(1) {
@@ -210,7 +210,8 @@ async fn transfer(b: &Bench) -> Result<(), String> {
     for file in &assets {
         let (status, head, bytes) = get_raw(b.addr, file, &b.cookie, "Accept-Encoding: br\r\n").await?;
         if !status.contains(" 200 ") {
-            return Err(format!("{file}: {status}"));
+            println!("transfer: {file}: {status} (build the site first: cargo leptos build --release --precompress)");
+            return Ok(());
         }
         if !head.to_ascii_lowercase().contains("content-encoding: br") {
             println!("transfer: {file} was not sent brotli-compressed (built without --precompress?)");
