@@ -72,23 +72,24 @@ pub fn leptos_options(site_root: Option<&Path>, listen: SocketAddr) -> Result<Le
         .build())
 }
 
-/// Whether `path`'s compressed sibling `<path>.<ext>` (written by `cargo leptos build --release
-/// -P`: brotli quality 11, gzip) is at least as new as the file itself. Only then is it served:
+/// Which compressed siblings of `path` (`.br`, `.gz`, written by `cargo leptos build --release
+/// -P`: brotli quality 11, gzip) are at least as new as the file itself. Only those are served:
 /// a later build without `-P` must never leave a stale `.wasm.br` beside a new `.wasm`.
-async fn precompressed_is_fresh(root: &Path, path: &str, ext: &str) -> bool {
+async fn fresh_precompressed(root: &Path, path: &str) -> (bool, bool) {
     let rel = path.trim_start_matches('/');
     if rel.is_empty() || rel.split('/').any(|seg| seg == ".." || seg.is_empty()) {
-        return false;
+        return (false, false);
     }
     let file = root.join(rel);
-    let mut sibling = file.clone().into_os_string();
-    sibling.push(".");
-    sibling.push(ext);
     let modified = |m: std::io::Result<std::fs::Metadata>| m.and_then(|m| m.modified()).ok();
-    match (modified(tokio::fs::metadata(&file).await), modified(tokio::fs::metadata(&sibling).await)) {
-        (Some(original), Some(compressed)) => compressed >= original,
-        _ => false,
-    }
+    let Some(original) = modified(tokio::fs::metadata(&file).await) else { return (false, false) };
+    let fresh = |ext: &'static str| {
+        let mut sibling = file.clone().into_os_string();
+        sibling.push(".");
+        sibling.push(ext);
+        async move { modified(tokio::fs::metadata(&sibling).await).is_some_and(|compressed| compressed >= original) }
+    };
+    (fresh("br").await, fresh("gz").await)
 }
 
 /// Everything no route matched: a file of the built site (`/pkg/…`, favicon) if there is one,
@@ -101,7 +102,7 @@ pub async fn static_file_or_page(State(state): State<AppState>, req: Request) ->
     if parts.method == axum::http::Method::GET || parts.method == axum::http::Method::HEAD {
         let probe = Request::from_parts(parts.clone(), Body::empty());
         let root = Path::new(&*state.leptos_options.site_root);
-        let (br, gz) = (precompressed_is_fresh(root, parts.uri.path(), "br").await, precompressed_is_fresh(root, parts.uri.path(), "gz").await);
+        let (br, gz) = fresh_precompressed(root, parts.uri.path()).await;
         let mut dir = ServeDir::new(root);
         if br {
             dir = dir.precompressed_br();

@@ -49,9 +49,7 @@ impl Live {
             }
         }
     }
-}
 
-impl Live {
     /// A counter that rises when an event of one of `kinds` arrives after this call, at most
     /// once per `every` (events in between fold into one rise). Resources that read Proxmox key
     /// on it, so a burst of events (a bulk job) costs one reload per page, not one per event,

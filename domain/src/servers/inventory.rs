@@ -37,13 +37,13 @@ const IN_FLIGHT: [&str; 2] = ["creating", "deleting"];
 
 const MIB: u64 = 1024 * 1024;
 
-/// Compares one record with its resource entry.
 /// Proxmox's `/cluster/resources` takes a VM's status from pvestatd, which refreshes every
 /// 10 s: right after a job started or stopped a VM it may still report the old state. A status
 /// proxfleet set this recently is kept (figures are still refreshed; a vanished VM is still
 /// marked missing).
 const STATUS_SETTLE_MS: i64 = 20_000;
 
+/// Compares one record with its resource entry.
 fn observe(server: &Server, r: &Resource, now_ms: i64) -> Observed {
     let mut drift = serde_json::Map::new();
     if let Some(name) = &r.name {

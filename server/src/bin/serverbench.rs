@@ -110,16 +110,11 @@ async fn start(vms: usize, profile: pvesim::Profile, site_root: Option<PathBuf>,
 
 /// One GET; returns (status line, body bytes received).
 async fn get(addr: SocketAddr, path: &str, cookie: &str, extra: &str) -> Result<(String, usize), String> {
-    let (status, _, body_len) = get_raw(addr, path, cookie, extra).await?;
-    Ok((status, body_len))
+    let (status, _, body) = get_body(addr, path, cookie, extra).await?;
+    Ok((status, body.len()))
 }
 
-/// One GET; returns (status line, head, body bytes as they came over the wire).
-async fn get_raw(addr: SocketAddr, path: &str, cookie: &str, extra: &str) -> Result<(String, String, usize), String> {
-    let (status, head, body) = get_body(addr, path, cookie, extra).await?;
-    Ok((status, head, body.len()))
-}
-
+/// One GET; returns (status line, head, body as it came over the wire).
 async fn get_body(addr: SocketAddr, path: &str, cookie: &str, extra: &str) -> Result<(String, String, Vec<u8>), String> {
     let mut s = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
     let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: pf_session={cookie}\r\nConnection: close\r\n{extra}\r\n");
@@ -208,7 +203,8 @@ async fn transfer(b: &Bench) -> Result<(), String> {
     }
     let (mut wasm, mut js, mut largest) = (0usize, 0usize, (0usize, String::new()));
     for file in &assets {
-        let (status, head, bytes) = get_raw(b.addr, file, &b.cookie, "Accept-Encoding: br\r\n").await?;
+        let (status, head, body) = get_body(b.addr, file, &b.cookie, "Accept-Encoding: br\r\n").await?;
+        let bytes = body.len();
         if !status.contains(" 200 ") {
             println!("transfer: {file}: {status} (build the site first: cargo leptos build --release --precompress)");
             return Ok(());
