@@ -4,7 +4,7 @@
 # already there it only checks and returns in seconds.
 #
 #   scripts/setup.sh           toolchain + build tools (enough to run the app)
-#   scripts/setup.sh --test    also Chromium, Playwright and PostgreSQL for the test suite
+#   scripts/setup.sh --test    also Chromium, Playwright, PostgreSQL and schemathesis for the tests
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -117,7 +117,20 @@ setup_npm_tools() {
   ln -sf "$tools/node_modules/.bin/wasm-opt" "$HOME/.cargo/bin/wasm-opt"
 }
 
+# schemathesis (PyPI) checks the running API against its OpenAPI document; in a venv in the
+# cache, so the machine's Python stays as it is.
+SCHEMATHESIS_VERSION=4.32.5
+setup_schemathesis() {
+  local venv="$CACHE/schemathesis-venv"
+  if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q " $SCHEMATHESIS_VERSION\$"; then
+    log "pip install schemathesis $SCHEMATHESIS_VERSION (into $venv)"
+    python3 -m venv "$venv" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$venv"; }
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+  fi
+}
+
 setup_test_tools() {
+  setup_schemathesis
   apt_install chromium chromium-driver postgresql
   if [ ! -d "$ROOT/end2end/node_modules/@playwright/test" ] || \
      [ "$ROOT/end2end/package-lock.json" -nt "$ROOT/end2end/node_modules/.package-lock.json" ]; then

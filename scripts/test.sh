@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up what is missing and runs every test: unit and integration tests on SQLite and a
-# throwaway PostgreSQL, the browser-build dependency guard, then the release build and the
-# Playwright suite in Debian's Chromium (hydrated and JavaScript-off).
+# throwaway PostgreSQL, the browser-build dependency guard, then the release build, the API
+# conformance run (schemathesis) and the Playwright suite in Debian's Chromium (hydrated and
+# JavaScript-off).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$PROXFLEET_ROOT"
@@ -40,6 +41,10 @@ cargo_status=${PIPESTATUS[0]}
 log "release build (cargo leptos build --release --precompress)"
 cargo leptos build --release --precompress
 
+log "API conformance (schemathesis against /api/openapi.json, as a viewer and as an admin)"
+conformance_status=0
+scripts/api-conformance.sh 2>&1 | tee "$work/conformance.log" || conformance_status=${PIPESTATUS[0]}
+
 log "Playwright in Chromium"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$CARGO_TARGET_DIR/release/proxfleet" --listen "127.0.0.1:$port" \
@@ -76,5 +81,7 @@ e2e_passed=$(count '^ *[0-9]+ passed' "$work/e2e.log" 1)
 e2e_failed=$(count '^ *[0-9]+ failed' "$work/e2e.log" 1)
 echo
 echo "cargo: $cargo_passed passed, $cargo_failed failed; playwright: $e2e_passed passed, $e2e_failed failed"
+conformance=$([ "$conformance_status" -eq 0 ] && echo passed || echo FAILED)
+echo "api conformance (schemathesis): $conformance"
 echo "$((cargo_passed + e2e_passed)) passed, $((cargo_failed + e2e_failed)) failed"
-[ "$e2e_status" -eq 0 ] && [ "$e2e_passed" -gt 0 ]
+[ "$e2e_status" -eq 0 ] && [ "$e2e_passed" -gt 0 ] && [ "$conformance_status" -eq 0 ]

@@ -12,7 +12,7 @@ use sqlx::AnyPool;
 
 /// The schema version this binary was built for. Every migration that changes the schema
 /// bumps `schema_version.version` to its own number; start-up refuses a newer database.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
@@ -48,6 +48,12 @@ pub enum DbError {
          {expected}; upgrade proxfleet (or point DATABASE_URL at another database)"
     )]
     SchemaTooNew { found: i64, expected: i64 },
+    #[error(
+        "usernames must be unique whatever their case, but these users differ only by case: {}; \
+         rename or delete all but one of each (in the users table), then start proxfleet again",
+        .0.iter().map(|names| names.join(" / ")).collect::<Vec<_>>().join(", ")
+    )]
+    UsernamesDifferOnlyByCase(Vec<Vec<String>>),
     #[error("database error: {0}")]
     Query(#[from] sqlx::Error),
 }
@@ -128,6 +134,14 @@ impl Database {
             if found > SCHEMA_VERSION {
                 return Err(DbError::SchemaTooNew { found, expected: SCHEMA_VERSION });
             }
+            // Migration 8 makes usernames unique ignoring case; names that already clash would
+            // make it fail with a bare "UNIQUE constraint failed". Say which ones instead.
+            if found < 8 {
+                let clashes = self.usernames_differing_only_by_case().await?;
+                if !clashes.is_empty() {
+                    return Err(DbError::UsernamesDifferOnlyByCase(clashes));
+                }
+            }
         }
         match self.backend {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
@@ -137,6 +151,16 @@ impl Database {
             Some(v) if v == SCHEMA_VERSION => Ok(()),
             found => Err(DbError::SchemaTooNew { found: found.unwrap_or(0), expected: SCHEMA_VERSION }),
         }
+    }
+
+    /// Groups of usernames that are equal ignoring (ASCII) case, the only letters usernames have.
+    async fn usernames_differing_only_by_case(&self) -> Result<Vec<Vec<String>>, DbError> {
+        let names: Vec<String> = sqlx::query_scalar("SELECT username FROM users ORDER BY username").fetch_all(&self.pool).await?;
+        let mut groups: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
+        for n in names {
+            groups.entry(n.to_ascii_lowercase()).or_default().push(n);
+        }
+        Ok(groups.into_values().filter(|g| g.len() > 1).collect())
     }
 
     /// The schema version recorded in the database, or `None` before the first migration.

@@ -43,6 +43,72 @@ impl Error {
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
         Error::Validation { field: Some(field.into()), message: message.into(), details: None }
     }
+
+    pub fn kind(&self) -> Kind {
+        match self {
+            Error::Validation { .. } => Kind::Validation,
+            Error::Unauthenticated | Error::InvalidCredentials => Kind::Unauthenticated,
+            Error::Forbidden(_) => Kind::Forbidden,
+            Error::NotFound(_) => Kind::NotFound,
+            Error::Conflict(_) => Kind::Conflict,
+            Error::Unprocessable(_) => Kind::Unprocessable,
+            Error::Upstream(_) => Kind::Upstream,
+            Error::Unavailable(_) => Kind::Unavailable,
+            Error::Internal(_) => Kind::Internal,
+        }
+    }
+
+    /// The HTTP status every door answers this error with.
+    pub fn status(&self) -> u16 {
+        self.kind().status()
+    }
+}
+
+/// The kinds of failure, each with the one HTTP status both doors (REST and server functions)
+/// answer it with, and what the OpenAPI document says about it. The route table
+/// (`server::api::routes`) lists, per route, which kinds its service can fail with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    Validation,
+    Unauthenticated,
+    Forbidden,
+    NotFound,
+    Conflict,
+    Unprocessable,
+    Upstream,
+    Unavailable,
+    Internal,
+}
+
+impl Kind {
+    pub const fn status(self) -> u16 {
+        match self {
+            Kind::Validation => 400,
+            Kind::Unauthenticated => 401,
+            Kind::Forbidden => 403,
+            Kind::NotFound => 404,
+            Kind::Conflict => 409,
+            Kind::Unprocessable => 422,
+            Kind::Upstream => 502,
+            Kind::Unavailable => 503,
+            Kind::Internal => 500,
+        }
+    }
+
+    /// What the status means here, for the API reference.
+    pub const fn meaning(self) -> &'static str {
+        match self {
+            Kind::Validation => "Bad input: `error` says what is wrong, `details.field` names the field",
+            Kind::Unauthenticated => "Not signed in (no session or API token, or it expired)",
+            Kind::Forbidden => "Signed in without the permission this needs (or a cookie write without CSRF proof)",
+            Kind::NotFound => "No such object (or not one you may see)",
+            Kind::Conflict => "Conflicts with the current state: a duplicate, an object in use, a lock",
+            Kind::Unprocessable => "Well-formed, but impossible with what exists (e.g. a template without a boot disk)",
+            Kind::Upstream => "Proxmox VE refused or failed the request",
+            Kind::Unavailable => "The database or Proxmox VE cannot be reached right now",
+            Kind::Internal => "A bug: the cause is in the server log",
+        }
+    }
 }
 
 impl From<sqlx::Error> for Error {

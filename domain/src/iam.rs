@@ -133,12 +133,15 @@ impl UserAdmin {
             Some(list) if !list.is_empty() => parse_names(list)?,
             _ => names(&role.default_permissions()),
         };
-        if new.email.len() > 254 || new.name.chars().count() > 128 {
-            return Err(Error::validation("email", "name or e-mail is too long"));
-        }
+        crate::limits::text("name", &new.name, crate::limits::PERSON_NAME)?;
+        crate::limits::text("email", &new.email, crate::limits::EMAIL)?;
         password::check_policy(&new.username, &new.password)?;
-        if self.users.by_username(&new.username).await?.is_some() {
-            return Err(Error::Conflict(format!("user {} already exists", new.username)));
+        match self.users.same_name_any_case(&new.username).await? {
+            Some(existing) if existing == new.username => return Err(Error::Conflict(format!("user {existing} already exists"))),
+            Some(existing) => {
+                return Err(Error::Conflict(format!("user {existing} already exists; usernames are unique whatever their case")))
+            }
+            None => {}
         }
         let hash = password::hash_blocking(new.password.clone()).await?;
         self.users

@@ -3,7 +3,7 @@
 //! handed out twice — not by two concurrent bulk creates, not by two instances on PostgreSQL:
 //! the loser of a race gets a unique violation and takes the next address.
 
-use std::collections::HashSet;
+use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
@@ -12,6 +12,7 @@ use sqlx::Row;
 use crate::auth::{Actor, Permission};
 use crate::clock::now_ms;
 use crate::db::Database;
+use crate::limits::{self, shown};
 use crate::{Error, Result};
 
 /// An IPv4 network `address/prefix`.
@@ -25,10 +26,10 @@ impl Cidr {
     /// Parses `10.0.0.0/24`; host bits must be zero.
     pub fn parse(text: &str) -> std::result::Result<Cidr, String> {
         let (addr, prefix) = text.trim().split_once('/').ok_or("expected address/prefix, e.g. 10.20.0.0/24")?;
-        let network: Ipv4Addr = addr.parse().map_err(|_| format!("{addr:?} is not an IPv4 address"))?;
-        let prefix: u8 = prefix.parse().map_err(|_| format!("{prefix:?} is not a prefix length"))?;
+        let network: Ipv4Addr = addr.parse().map_err(|_| format!("{} is not an IPv4 address", shown(addr)))?;
+        let prefix: u8 = prefix.parse().map_err(|_| format!("{} is not a prefix length", shown(prefix)))?;
         if !(8..=30).contains(&prefix) {
-            return Err("the prefix must be between /8 and /30".into());
+            return Err("the prefix must be between /8 (the largest pool: 16,777,214 addresses) and /30".into());
         }
         let cidr = Cidr { network, prefix };
         if u32::from(network) & !cidr.mask() != 0 {
@@ -64,8 +65,8 @@ pub fn parse_ranges(text: &str) -> std::result::Result<Vec<(Ipv4Addr, Ipv4Addr)>
     let mut out = Vec::new();
     for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let (a, b) = item.split_once('-').unwrap_or((item, item));
-        let a: Ipv4Addr = a.trim().parse().map_err(|_| format!("{a:?} is not an IPv4 address"))?;
-        let b: Ipv4Addr = b.trim().parse().map_err(|_| format!("{b:?} is not an IPv4 address"))?;
+        let a: Ipv4Addr = a.trim().parse().map_err(|_| format!("{} is not an IPv4 address", shown(a)))?;
+        let b: Ipv4Addr = b.trim().parse().map_err(|_| format!("{} is not an IPv4 address", shown(b)))?;
         if u32::from(a) > u32::from(b) {
             return Err(format!("range {item} ends before it starts"));
         }
@@ -100,22 +101,32 @@ impl IpPool {
 
 /// What an operator sends to create or change a pool.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PoolInput {
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9._-]{1,64}$"))]
     pub name: String,
+    /// The IPv4 network, `/8` (16,777,214 addresses: the largest pool) to `/30`.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9]{1,3}(\\.[0-9]{1,3}){3}/([89]|[12][0-9]|30)$"))]
     pub cidr: String,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 15))]
     pub gateway: Option<String>,
     /// Resolver addresses.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 8))]
     pub dns: Vec<String>,
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9]{1,15}$"))]
     pub bridge: String,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 4094))]
     pub vlan: Option<u16>,
-    /// Addresses and ranges never handed out: `10.20.0.1-10.20.0.20,10.20.0.254`.
+    /// Addresses and ranges never handed out: `10.20.0.1-10.20.0.20,10.20.0.254` (at most 256).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 4096))]
     pub reserved: String,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 8192))]
     pub description: String,
 }
 
@@ -139,39 +150,108 @@ pub struct Ipam {
 const POOL_COLUMNS: &str = "id, name, cidr, gateway, dns, bridge, vlan, reserved, description, created_at, updated_at";
 
 /// Checked pool settings: the parsed network and the addresses never handed out.
+///
+/// Everything is counted in ranges, never address by address: a /8 holds 16 million
+/// addresses, and walking them took seconds per request.
 struct Plan {
     cidr: Cidr,
-    excluded: Vec<(Ipv4Addr, Ipv4Addr)>,
+    /// First and last usable host address.
+    hosts: (u32, u32),
+    /// Reserved ranges and the gateway inside `hosts`: sorted, merged, inclusive.
+    excluded: Vec<(u32, u32)>,
 }
 
 impl Plan {
     fn of(input: &PoolInput) -> Result<Plan> {
         let cidr = Cidr::parse(&input.cidr).map_err(|m| Error::validation("cidr", m))?;
-        let mut excluded = parse_ranges(&input.reserved).map_err(|m| Error::validation("reserved", m))?;
+        let mut ranges: Vec<(u32, u32)> = parse_ranges(&input.reserved)
+            .map_err(|m| Error::validation("reserved", m))?
+            .into_iter()
+            .map(|(a, b)| (u32::from(a), u32::from(b)))
+            .collect();
         if let Some(g) = input.gateway.as_deref().filter(|g| !g.is_empty()) {
-            let gw: Ipv4Addr = g.parse().map_err(|_| Error::validation("gateway", format!("{g:?} is not an IPv4 address")))?;
+            let gw: Ipv4Addr = g.parse().map_err(|_| Error::validation("gateway", format!("{} is not an IPv4 address", shown(g))))?;
             if !cidr.contains(gw) {
                 return Err(Error::validation("gateway", format!("gateway {gw} is outside {cidr}")));
             }
-            excluded.push((gw, gw));
+            ranges.push((u32::from(gw), u32::from(gw)));
         }
-        Ok(Plan { cidr, excluded })
+        let hosts = (u32::from(cidr.network) + 1, (u32::from(cidr.network) | !cidr.mask()) - 1);
+        Ok(Plan { cidr, hosts, excluded: merge(ranges, hosts) })
     }
 
-    fn excluded(&self, ip: Ipv4Addr) -> bool {
-        let n = u32::from(ip);
-        self.excluded.iter().any(|(a, b)| (u32::from(*a)..=u32::from(*b)).contains(&n))
+    /// Addresses that can be handed out at all.
+    fn size(&self) -> i64 {
+        let span = |(a, b): (u32, u32)| i64::from(b) - i64::from(a) + 1;
+        span(self.hosts) - self.excluded.iter().copied().map(span).sum::<i64>()
     }
 
-    fn candidates(&self) -> impl Iterator<Item = Ipv4Addr> + '_ {
-        self.cidr.hosts().filter(|ip| !self.excluded(*ip))
+    fn is_candidate(&self, ip: u32) -> bool {
+        let (first, last) = self.hosts;
+        // The last excluded range starting at or before `ip` is the only one that can hold it.
+        let before = self.excluded.partition_point(|(a, _)| *a <= ip);
+        (first..=last).contains(&ip) && !(before > 0 && self.excluded[before - 1].1 >= ip)
     }
+
+    /// The ranges of addresses that are not excluded, in order.
+    fn free_ranges(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        let (first, last) = self.hosts;
+        let mut next = Some(first);
+        self.excluded.iter().map(Some).chain([None]).filter_map(move |ex| {
+            let from = next?;
+            match ex {
+                Some(&(a, b)) => {
+                    next = b.checked_add(1).filter(|n| *n <= last);
+                    (a > from).then(|| (from, a - 1))
+                }
+                None => {
+                    next = None;
+                    Some((from, last))
+                }
+            }
+        })
+    }
+
+    /// The lowest candidate not in `taken`: the first free range with room, skipping only the
+    /// taken addresses inside it.
+    fn first_free(&self, taken: &BTreeSet<u32>) -> Option<Ipv4Addr> {
+        for (lo, hi) in self.free_ranges() {
+            let mut candidate = lo;
+            for t in taken.range(lo..=hi) {
+                if *t != candidate {
+                    break;
+                }
+                candidate += 1;
+            }
+            if candidate <= hi {
+                return Some(Ipv4Addr::from(candidate));
+            }
+        }
+        None
+    }
+}
+
+/// Sorts ranges, clips them to `within` and merges overlapping or touching ones.
+fn merge(mut ranges: Vec<(u32, u32)>, within: (u32, u32)) -> Vec<(u32, u32)> {
+    ranges.sort_unstable();
+    let mut out: Vec<(u32, u32)> = Vec::with_capacity(ranges.len());
+    for (a, b) in ranges {
+        let (a, b) = (a.max(within.0), b.min(within.1));
+        if a > b {
+            continue;
+        }
+        match out.last_mut() {
+            Some(last) if u64::from(a) <= u64::from(last.1) + 1 => last.1 = last.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    out
 }
 
 fn validate(input: &PoolInput) -> Result<Plan> {
     let name = input.name.trim();
-    if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-        return Err(Error::validation("name", "pool names are 1–64 letters, digits, '-', '_' or '.'"));
+    if name.is_empty() || name.chars().nth(limits::NAME).is_some() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        return Err(Error::validation("name", format!("pool names are 1–{} letters, digits, '-', '_' or '.'", limits::NAME)));
     }
     if input.bridge.is_empty() || !input.bridge.chars().all(|c| c.is_ascii_alphanumeric()) || input.bridge.len() > 15 {
         return Err(Error::validation("bridge", "a bridge name such as vmbr0"));
@@ -181,8 +261,14 @@ fn validate(input: &PoolInput) -> Result<Plan> {
             return Err(Error::validation("vlan", "VLAN tags are 1–4094"));
         }
     }
+    limits::items("dns", &input.dns, limits::DNS_SERVERS)?;
     for d in &input.dns {
-        d.parse::<std::net::IpAddr>().map_err(|_| Error::validation("dns", format!("{d:?} is not an IP address")))?;
+        d.parse::<std::net::IpAddr>().map_err(|_| Error::validation("dns", format!("{} is not an IP address", shown(d))))?;
+    }
+    limits::text("description", &input.description, limits::DESCRIPTION)?;
+    limits::text("reserved", &input.reserved, limits::RESERVED)?;
+    if input.reserved.split(',').filter(|i| !i.trim().is_empty()).nth(limits::RESERVED_ITEMS).is_some() {
+        return Err(Error::validation("reserved", format!("reserved: at most {} addresses or ranges", limits::RESERVED_ITEMS)));
     }
     Plan::of(input)
 }
@@ -231,30 +317,30 @@ impl Ipam {
             .bind(name)
             .fetch_optional(self.db.pool())
             .await?
-            .ok_or_else(|| Error::NotFound(format!("no IP pool {name:?}")))?;
+            .ok_or_else(|| Error::NotFound(format!("no IP pool {}", shown(name))))?;
         let mut p = pool_from_row(&row)?;
         let taken = self.taken().await?;
         self.count(&mut p, &taken);
         Ok(p)
     }
 
-    fn count(&self, p: &mut IpPool, taken: &HashSet<Ipv4Addr>) {
-        let input = PoolInput { cidr: p.cidr.clone(), gateway: p.gateway.clone(), reserved: p.reserved.clone(), ..Default::default() };
-        if let Ok(plan) = Plan::of(&input) {
-            let (mut size, mut used) = (0, 0);
-            for ip in plan.candidates() {
-                size += 1;
-                if taken.contains(&ip) {
-                    used += 1;
-                }
-            }
-            (p.size, p.used) = (size, used);
+    /// Size and use of a pool: arithmetic on its ranges, plus one look at each address taken
+    /// inside its network.
+    fn count(&self, p: &mut IpPool, taken: &BTreeSet<u32>) {
+        if let Ok(plan) = Plan::of(&Self::plan_input(p)) {
+            let (first, last) = plan.hosts;
+            p.size = plan.size();
+            p.used = taken.range(first..=last).filter(|ip| plan.is_candidate(**ip)).count() as i64;
         }
     }
 
-    async fn taken(&self) -> Result<HashSet<Ipv4Addr>> {
+    fn plan_input(p: &IpPool) -> PoolInput {
+        PoolInput { cidr: p.cidr.clone(), gateway: p.gateway.clone(), reserved: p.reserved.clone(), ..Default::default() }
+    }
+
+    async fn taken(&self) -> Result<BTreeSet<u32>> {
         let all: Vec<String> = sqlx::query_scalar("SELECT address FROM ip_allocations").fetch_all(self.db.pool()).await?;
-        Ok(all.iter().filter_map(|a| a.parse().ok()).collect())
+        Ok(all.iter().filter_map(|a| a.parse::<Ipv4Addr>().ok()).map(u32::from).collect())
     }
 
     pub async fn create_pool(&self, actor: &Actor, input: &PoolInput) -> Result<IpPool> {
@@ -317,12 +403,11 @@ impl Ipam {
     /// settled by the primary key: on a conflict, the next candidate is tried.
     pub async fn allocate(&self, pool: &str, server: &str, job_id: Option<i64>) -> Result<Lease> {
         let p = self.pool(pool).await?;
-        let input = PoolInput { cidr: p.cidr.clone(), gateway: p.gateway.clone(), reserved: p.reserved.clone(), ..Default::default() };
-        let plan = Plan::of(&input)?;
+        let plan = Plan::of(&Self::plan_input(&p))?;
         loop {
             let taken = self.taken().await?;
-            let Some(ip) = plan.candidates().find(|ip| !taken.contains(ip)) else {
-                return Err(Error::Conflict(format!("IP pool {pool:?} has no free address")));
+            let Some(ip) = plan.first_free(&taken) else {
+                return Err(Error::Conflict(format!("IP pool {} has no free address", shown(pool))));
             };
             match self.insert(&ip.to_string(), Some(p.id), server, job_id).await {
                 Ok(()) => {
@@ -441,5 +526,72 @@ mod tests {
         assert!(Cidr::parse("10.20.0.0/31").is_err());
         assert_eq!(parse_ranges("10.0.0.1-10.0.0.3, 10.0.0.9").map(|r| r.len()), Ok(2));
         assert!(parse_ranges("10.0.0.5-10.0.0.1").is_err());
+    }
+
+    fn plan(cidr: &str, gateway: Option<&str>, reserved: &str) -> Plan {
+        let input = PoolInput { cidr: cidr.into(), gateway: gateway.map(Into::into), reserved: reserved.into(), ..Default::default() };
+        Plan::of(&input).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The arithmetic agrees with walking every address, on pools small enough to walk.
+    #[test]
+    fn sizes_and_candidates_match_a_walk_of_every_address() {
+        for (cidr, gw, reserved) in [
+            ("10.20.0.0/24", Some("10.20.0.1"), "10.20.0.1-10.20.0.20,10.20.0.254"),
+            ("10.20.0.0/28", None, ""),
+            ("10.20.0.0/28", Some("10.20.0.14"), "10.20.0.0-10.20.0.3,10.20.0.2-10.20.0.6,10.20.0.7,10.30.0.0-10.30.0.9"),
+            ("10.20.0.0/29", None, "10.20.0.0-10.20.0.255"),
+        ] {
+            let p = plan(cidr, gw, reserved);
+            let walked: Vec<u32> = p.cidr.hosts().map(u32::from).filter(|ip| {
+                let excluded = parse_ranges(reserved).unwrap_or_default().iter().any(|(a, b)| (u32::from(*a)..=u32::from(*b)).contains(ip))
+                    || gw.is_some_and(|g| g.parse::<Ipv4Addr>().map(u32::from) == Ok(*ip));
+                !excluded
+            }).collect();
+            assert_eq!(p.size(), walked.len() as i64, "{cidr} {reserved}");
+            let all: Vec<u32> = (u32::from(p.cidr.network)..=(u32::from(p.cidr.network) | !p.cidr.mask())).collect();
+            let candidates: Vec<u32> = all.iter().copied().filter(|ip| p.is_candidate(*ip)).collect();
+            assert_eq!(candidates, walked, "{cidr} {reserved}");
+            let from_ranges: Vec<u32> = p.free_ranges().flat_map(|(a, b)| a..=b).collect();
+            assert_eq!(from_ranges, walked, "{cidr} {reserved}");
+        }
+    }
+
+    #[test]
+    fn a_slash_8_with_a_hundred_reserved_ranges_is_counted_without_walking_it() {
+        let reserved: Vec<String> = (0..100).map(|i| format!("10.{i}.0.0-10.{i}.255.255")).collect();
+        let p = plan("10.0.0.0/8", Some("10.200.0.1"), &reserved.join(","));
+        // 16,777,214 hosts; the first 100 /16s (the very first loses its network address) and
+        // the gateway are out.
+        assert_eq!(p.size(), 16_777_214 - (100 * 65_536 - 1) - 1);
+        let first = u32::from(Ipv4Addr::new(10, 100, 0, 0));
+        let taken: BTreeSet<u32> = (first..first + 3).chain([first + 4]).collect();
+        assert_eq!(p.first_free(&taken), Some(Ipv4Addr::new(10, 100, 0, 3)));
+        assert!(!p.is_candidate(u32::from(Ipv4Addr::new(10, 99, 1, 1))));
+        assert!(p.is_candidate(u32::from(Ipv4Addr::new(10, 100, 1, 1))));
+    }
+
+    #[test]
+    fn a_full_pool_has_no_free_address() {
+        let p = plan("10.20.0.0/29", None, "10.20.0.4-10.20.0.6");
+        let taken: BTreeSet<u32> = (1..=3).map(|i| u32::from(Ipv4Addr::new(10, 20, 0, i))).collect();
+        assert_eq!(p.first_free(&taken), None);
+        assert_eq!(p.first_free(&BTreeSet::new()), Some(Ipv4Addr::new(10, 20, 0, 1)));
+    }
+
+    #[test]
+    fn long_or_many_texts_are_refused() {
+        let base = PoolInput { name: "p".into(), cidr: "10.0.0.0/24".into(), bridge: "vmbr0".into(), ..Default::default() };
+        let cases = [
+            ("description", PoolInput { description: "x".repeat(limits::DESCRIPTION + 1), ..base.clone() }),
+            ("reserved", PoolInput { reserved: vec!["10.0.0.1"; limits::RESERVED_ITEMS + 1].join(","), ..base.clone() }),
+            ("dns", PoolInput { dns: vec!["10.0.0.1".into(); limits::DNS_SERVERS + 1], ..base.clone() }),
+            ("name", PoolInput { name: "p".repeat(limits::NAME + 1), ..base.clone() }),
+        ];
+        for (field, input) in cases {
+            let e = validate(&input).err().unwrap_or_else(|| panic!("{field} accepted"));
+            assert!(matches!(&e, Error::Validation { field: Some(f), .. } if f == field), "{field}: {e}");
+        }
+        assert!(validate(&base).is_ok());
     }
 }

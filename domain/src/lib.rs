@@ -13,6 +13,7 @@ pub mod events;
 pub mod iam;
 pub mod ipam;
 pub mod jobs;
+pub mod limits;
 pub mod notifications;
 pub mod retention;
 pub mod services;

@@ -82,7 +82,12 @@ impl UserStore {
         .await;
         match inserted {
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                return Err(Error::Conflict(format!("user {} already exists", new.username)))
+                let existing = self.same_name_any_case(new.username).await?.unwrap_or_else(|| new.username.to_owned());
+                return Err(Error::Conflict(if existing == new.username {
+                    format!("user {} already exists", new.username)
+                } else {
+                    format!("user {existing} already exists; usernames are unique whatever their case")
+                }));
             }
             other => {
                 other?;
@@ -99,6 +104,14 @@ impl UserStore {
             .fetch_optional(self.db.pool())
             .await?;
         row.as_ref().map(from_row).transpose()
+    }
+
+    /// The username that equals `username` ignoring case, if any (`Admin` finds `admin`).
+    pub async fn same_name_any_case(&self, username: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT username FROM users WHERE lower(username) = lower($1)")
+            .bind(username)
+            .fetch_optional(self.db.pool())
+            .await?)
     }
 
     pub async fn by_id(&self, id: i64) -> Result<Option<User>> {

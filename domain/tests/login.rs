@@ -73,11 +73,16 @@ async fn every_failure_looks_the_same() {
     }
 }
 
+/// Three failures before the pair locks or the username slows down; delays of 50–100 ms.
+fn short(pair: u32) -> LockoutPolicy {
+    LockoutPolicy { max_failures_per_pair: pair, max_failures_per_ip: 100, free_failures_per_user: 3, first_delay_ms: 50, max_delay_ms: 100, window_ms: 60_000 }
+}
+
 #[tokio::test]
-async fn repeated_failures_lock_the_account_even_for_the_right_password() {
+async fn repeated_failures_from_one_address_lock_it_out_of_the_account_even_for_the_right_password() {
     for db in fresh_databases().await {
         add_user(&db, "kim", "correct horse battery").await;
-        let auth = service(&db, LockoutPolicy { max_failures_per_user: 3, max_failures_per_ip: 100, window_ms: 60_000 });
+        let auth = service(&db, short(3));
         for _ in 0..3 {
             assert!(auth.login("kim", "guess", IP).await.is_err());
         }
@@ -85,6 +90,37 @@ async fn repeated_failures_lock_the_account_even_for_the_right_password() {
         assert!(matches!(locked, Error::InvalidCredentials), "the lockout says nothing more");
         let sessions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions").fetch_one(db.pool()).await.unwrap();
         assert_eq!(sessions, 0, "{:?}", db.backend());
+        let audited: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'login' AND detail LIKE 'locked out%'")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(audited, 1, "the lockout is audited ({:?})", db.backend());
+        // The same account from another address is not locked.
+        let elsewhere = Origin { ip: Some("198.51.100.4"), user_agent: None };
+        assert!(auth.login("kim", "correct horse battery", elsewhere).await.is_ok(), "{:?}", db.backend());
+    }
+}
+
+#[tokio::test]
+async fn failures_from_many_addresses_slow_the_account_but_its_owner_still_gets_in() {
+    for db in fresh_databases().await {
+        add_user(&db, "admin2", "correct horse battery").await;
+        let auth = service(&db, short(3));
+        let addresses: Vec<String> = (1..=6).map(|i| format!("203.0.113.{i}")).collect();
+        for a in &addresses {
+            assert!(auth.login("admin2", "guess", Origin { ip: Some(a), user_agent: None }).await.is_err());
+        }
+        // Six failures: the next attempt waits the capped 100 ms, then gets in.
+        let started = std::time::Instant::now();
+        let owner = Origin { ip: Some("192.0.2.99"), user_agent: None };
+        assert!(auth.login("admin2", "correct horse battery", owner).await.is_ok(), "{:?}", db.backend());
+        assert!(started.elapsed() >= std::time::Duration::from_millis(100), "the attempt was slowed");
+        let details: Vec<String> = sqlx::query_scalar("SELECT detail FROM audit_log WHERE action = 'login' ORDER BY id")
+            .fetch_all(db.pool())
+            .await
+            .unwrap();
+        assert!(details[3].starts_with("wrong password (slowed by 50 ms after 3 recent failures"), "{details:?}");
+        assert!(details[6].starts_with("(slowed by 100 ms after 6 recent failures"), "the successful login notes it: {details:?}");
     }
 }
 
@@ -96,7 +132,7 @@ async fn parallel_guesses_cannot_overtake_the_lockout() {
             db.clone(),
             true,
             SessionPolicy::default(),
-            LockoutPolicy { max_failures_per_user: 3, max_failures_per_ip: 100, window_ms: 60_000 },
+            short(3),
         );
         let mut guesses = tokio::task::JoinSet::new();
         for i in 0..12 {

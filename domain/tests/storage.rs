@@ -32,6 +32,34 @@ async fn a_database_from_a_newer_proxfleet_is_refused_with_a_clear_error() {
     }
 }
 
+/// An older database with two users whose names differ only by case cannot take the unique
+/// index of schema 8: start-up refuses it, naming them, and changes nothing.
+#[tokio::test]
+async fn usernames_that_differ_only_by_case_stop_the_upgrade_with_their_names() {
+    for db in fresh_databases().await {
+        // Back to schema 7, as an older proxfleet left it.
+        for statement in [
+            "DROP INDEX users_username_lower",
+            "DELETE FROM _sqlx_migrations WHERE version = 8",
+            "UPDATE schema_version SET version = 7 WHERE id = 1",
+        ] {
+            sqlx::query(statement).execute(db.pool()).await.unwrap_or_else(|e| panic!("{statement}: {e}"));
+        }
+        let store = domain::users::UserStore::new(db.clone());
+        for name in ["admin", "Admin", "kim"] {
+            store.create(NewUser { username: name, password_hash: "x", role: "viewer", ..Default::default() }).await.unwrap();
+        }
+        let err = db.migrate().await.expect_err("the clash must stop the upgrade");
+        assert!(matches!(&err, DbError::UsernamesDifferOnlyByCase(groups) if groups == &[vec!["Admin".to_owned(), "admin".to_owned()]]), "{err}");
+        assert!(err.to_string().contains("Admin / admin"), "{err}");
+        assert_eq!(db.schema_version().await.ok().flatten(), Some(7), "nothing was migrated");
+        // Once one of them is renamed, the upgrade goes through.
+        sqlx::query("UPDATE users SET username = 'admin2' WHERE username = 'Admin'").execute(db.pool()).await.unwrap();
+        db.migrate().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(db.schema_version().await.ok().flatten(), Some(SCHEMA_VERSION));
+    }
+}
+
 #[tokio::test]
 async fn sqlite_creates_its_folder_and_runs_in_wal_mode() {
     let url = fresh_url(Backend::Sqlite).await.unwrap_or_default();

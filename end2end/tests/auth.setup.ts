@@ -1,4 +1,4 @@
-import { expect, test as setup, type Page } from "@playwright/test";
+import { expect, test as setup, type Page } from "./fixtures";
 import { ADMIN_STATE, adminPassword } from "./env";
 
 /** Collects console errors and uncaught exceptions. */

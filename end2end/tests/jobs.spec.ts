@@ -1,4 +1,4 @@
-import { expect, test } from "@playwright/test";
+import { expect, test } from "./fixtures";
 
 test("a test job started from the Jobs page shows live progress and a toast without a reload", async ({ page, javaScriptEnabled }) => {
   test.skip(!javaScriptEnabled, "live updates need JavaScript");

@@ -1,4 +1,4 @@
-import { expect, test } from "@playwright/test";
+import { expect, test } from "./fixtures";
 import { adminPassword } from "./env";
 
 // Signed out, in both flavours (hydrated and JavaScript off).

@@ -1,4 +1,4 @@
-import { expect, test } from "@playwright/test";
+import { expect, test } from "./fixtures";
 
 test("bulk-create three servers in the wizard, watch them run, stop one, delete one", async ({ page, javaScriptEnabled }) => {
   test.skip(!javaScriptEnabled, "the wizard and live updates need JavaScript");

@@ -1,7 +1,8 @@
 //! Request counts and latencies by route, in Prometheus' text format, for `GET /metrics`.
 //!
-//! Routes are labelled by their pattern (`/api/users/{username}`), never by the raw path, so
-//! the number of series stays bounded whatever clients request.
+//! Routes are labelled by their pattern (`/api/users/{username}`), never by the raw path, and
+//! methods outside HTTP's own set share the label `other`, so the number of series stays
+//! bounded whatever clients send.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -9,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 
@@ -92,22 +94,41 @@ fn escape(label: &str) -> String {
     label.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
-/// Middleware: times every request and records it under its route pattern.
-pub async fn track(State(metrics): State<Arc<HttpMetrics>>, req: Request, next: Next) -> Response {
-    let method = req.method().as_str().to_owned();
-    let route = match req.extensions().get::<MatchedPath>() {
+/// The method label: the methods HTTP defines, and `other` for the rest. Clients may send any
+/// token as a method (`FOO1`, `FOO2`, …); each must not become a series of its own.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
+}
+
+/// The route label: the matched pattern, or one of three fixed labels for requests no route
+/// matched (raw paths would let any client create unbounded series).
+fn route_label(req: &Request) -> String {
+    match req.extensions().get::<MatchedPath>() {
         Some(p) => p.as_str().to_owned(),
-        // Unmatched requests (static files, 404s) share one label: raw paths would let any
-        // client create unbounded series.
         None if req.uri().path().starts_with("/pkg/") => "/pkg/{file}".to_owned(),
-        None if req.method() == axum::http::Method::GET && !req.uri().path().starts_with("/api/") => {
-            "page".to_owned()
-        }
+        None if req.method() == Method::GET && !req.uri().path().starts_with("/api/") => "page".to_owned(),
         None => "unmatched".to_owned(),
-    };
+    }
+}
+
+/// Middleware: times every request and records it under its method and route labels.
+pub async fn track(State(metrics): State<Arc<HttpMetrics>>, req: Request, next: Next) -> Response {
+    let method = method_label(req.method());
+    let route = route_label(&req);
     let start = Instant::now();
     let response = next.run(req).await;
-    metrics.observe(&method, &route, response.status().as_u16(), start.elapsed().as_secs_f64());
+    metrics.observe(method, &route, response.status().as_u16(), start.elapsed().as_secs_f64());
     response
 }
 
@@ -130,5 +151,14 @@ mod tests {
         assert!(text.contains("route=\"/healthz\",le=\"+Inf\"} 3"));
         assert!(text.contains("proxfleet_http_request_duration_seconds_count{method=\"GET\",route=\"/healthz\"} 3"));
         assert!(text.contains("proxfleet_build_info{version=\""));
+    }
+
+    #[test]
+    fn made_up_methods_share_one_label() {
+        for made_up in ["FOO1", "FOO2", "PROPFIND"] {
+            let m = Method::from_bytes(made_up.as_bytes()).unwrap_or_default();
+            assert_eq!(method_label(&m), "other", "{made_up}");
+        }
+        assert_eq!(method_label(&Method::DELETE), "DELETE");
     }
 }

@@ -1,5 +1,6 @@
 //! `POST /prefs`: the no-JavaScript path of the theme and language switches. It stores the
-//! choice in a cookie and sends the browser back to the page it came from.
+//! choice in a cookie and sends the browser back to the page it came from, when that page is
+//! on this site (`redirect::same_site_referer`), else to `/`.
 
 use axum::extract::Form;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -8,6 +9,8 @@ use serde::Deserialize;
 
 use app::i18n::Locale;
 use app::prefs::{Theme, LANG_COOKIE, THEME_COOKIE};
+
+use crate::redirect::same_site_referer;
 
 #[derive(Debug, Deserialize)]
 pub struct PrefsForm {
@@ -32,7 +35,7 @@ pub async fn save(headers: HeaderMap, Form(form): Form<PrefsForm>) -> Response {
     let back = headers
         .get(header::REFERER)
         .and_then(|v| v.to_str().ok())
-        .and_then(|r| same_site_path(r, headers.get(header::HOST).and_then(|h| h.to_str().ok())))
+        .and_then(|r| same_site_referer(r, headers.get(header::HOST).and_then(|h| h.to_str().ok())))
         .unwrap_or_else(|| "/".to_owned());
     let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, back)]).into_response();
     for c in cookies {
@@ -45,29 +48,4 @@ pub async fn save(headers: HeaderMap, Form(form): Form<PrefsForm>) -> Response {
 
 fn cookie(name: &str, value: &str) -> String {
     format!("{name}={value}; Path=/; Max-Age=31536000; SameSite=Lax")
-}
-
-/// The path of a Referer on our own host; anything else (another site, a `//` path) is
-/// dropped so this endpoint cannot be used as an open redirect.
-fn same_site_path(referer: &str, host: Option<&str>) -> Option<String> {
-    let rest = referer.strip_prefix("http://").or_else(|| referer.strip_prefix("https://"))?;
-    let (authority, path) = rest.split_once('/').map_or((rest, "".into()), |(a, p)| (a, format!("/{p}")));
-    if Some(authority) != host || path.starts_with("//") {
-        return None;
-    }
-    Some(if path.is_empty() { "/".into() } else { path })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn redirects_only_within_our_own_site() {
-        assert_eq!(same_site_path("http://127.0.0.1:3000/servers?x=1", Some("127.0.0.1:3000")).as_deref(), Some("/servers?x=1"));
-        assert_eq!(same_site_path("http://127.0.0.1:3000", Some("127.0.0.1:3000")).as_deref(), Some("/"));
-        assert_eq!(same_site_path("https://evil.example/servers", Some("127.0.0.1:3000")), None);
-        assert_eq!(same_site_path("http://127.0.0.1:3000//evil.example", Some("127.0.0.1:3000")), None);
-        assert_eq!(same_site_path("javascript:alert(1)", Some("127.0.0.1:3000")), None);
-    }
 }

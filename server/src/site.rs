@@ -8,7 +8,7 @@ use std::path::Path;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, Uri};
+use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use domain::auth::Actor;
 use leptos::config::{Env, LeptosOptions};
@@ -117,7 +117,7 @@ pub async fn static_file_or_page(State(state): State<AppState>, req: Request) ->
         if res.status() != StatusCode::NOT_FOUND {
             if br || gz {
                 // The body depends on Accept-Encoding: shared caches must key on it.
-                res.headers_mut().append(axum::http::header::VARY, axum::http::HeaderValue::from_static("accept-encoding"));
+                res.headers_mut().append(header::VARY, HeaderValue::from_static("accept-encoding"));
             }
             return res.into_response();
         }
@@ -127,13 +127,27 @@ pub async fn static_file_or_page(State(state): State<AppState>, req: Request) ->
         return Redirect::to(&to).into_response();
     }
     let options = state.leptos_options.clone();
-    let render = leptos_axum::render_app_async_with_context(
-        leptos_context(&state, caller.actor),
-        move || app::shell(options.clone()),
-    );
+    // One nonce per answer: Leptos puts it on the inline scripts it writes, the policy allows
+    // exactly those (see `security_headers`).
+    let nonce = crate::security_headers::new_nonce();
+    let context = {
+        let base = leptos_context(&state, caller.actor);
+        let nonce = nonce.clone();
+        move || {
+            base();
+            provide_context(leptos::nonce::Nonce::from_value(nonce.clone()));
+        }
+    };
+    let render = leptos_axum::render_app_async_with_context(context, move || app::shell(options.clone()));
     let req = Request::from_parts(parts, body);
     match state.render_pool.run(render(req)).await {
-        Ok(res) => res,
+        Ok(mut res) => {
+            let dev_reload = (state.leptos_options.env == Env::DEV).then_some(state.leptos_options.reload_port);
+            if let Ok(v) = HeaderValue::from_str(&crate::security_headers::page_policy(&nonce, dev_reload)) {
+                res.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
+            }
+            res
+        }
         Err(e) => {
             tracing::error!(error = %e, "page render failed");
             (StatusCode::INTERNAL_SERVER_ERROR, "the page could not be rendered").into_response()

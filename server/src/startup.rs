@@ -17,7 +17,7 @@ use domain::{Database, Services};
 use crate::config::{redact_url, Config};
 use crate::http_metrics::{self, HttpMetrics};
 use crate::render_pool::RenderPool;
-use crate::{api, identity, prefs, site, AppState};
+use crate::{api, identity, prefs, security_headers, site, AppState};
 
 /// A configured instance, ready to serve.
 pub struct Instance {
@@ -158,6 +158,7 @@ pub fn build_router_with(state: AppState, extra: Router<AppState>) -> Router {
         // Runs before the route table's check: resolves who is calling, for every request.
         .layer(from_fn_with_state(state.clone(), identity::identify))
         .layer(from_fn_with_state(state.metrics.clone(), http_metrics::track))
+        .layer(axum::middleware::from_fn(security_headers::add))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let id = req

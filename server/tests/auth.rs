@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{client, spawn_each_backend, spawn_with_services, TestServer, PASSWORD};
+use common::{client, spawn_behind_proxy, spawn_each_backend, spawn_with_services, TestServer, PASSWORD};
 use domain::auth::lockout::LockoutPolicy;
 use domain::auth::sessions::SessionPolicy;
 use domain::{Backend, Database, Services};
@@ -125,12 +125,19 @@ fn short_lockout(db: Database, simulated: bool) -> Services {
         db,
         simulated,
         SessionPolicy::default(),
-        LockoutPolicy { max_failures_per_user: 3, max_failures_per_ip: 1000, window_ms: 1500 },
+        LockoutPolicy {
+            max_failures_per_pair: 3,
+            max_failures_per_ip: 1000,
+            free_failures_per_user: 3,
+            first_delay_ms: 10,
+            max_delay_ms: 20,
+            window_ms: 1500,
+        },
     )
 }
 
 #[tokio::test]
-async fn repeated_failures_lock_the_account_until_the_window_passes() {
+async fn repeated_failures_lock_the_address_out_of_the_account_until_the_window_passes() {
     for backend in [Backend::Sqlite, Backend::Postgres] {
         let Some(srv) = spawn_with_services(backend, short_lockout).await else { continue };
         srv.add_user("kim", "viewer").await;
@@ -151,6 +158,45 @@ async fn repeated_failures_lock_the_account_until_the_window_passes() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         assert!(started.elapsed() >= Duration::from_millis(1500), "released before the window ended");
+    }
+}
+
+/// Anyone may try the admin's password; nobody may lock the admin out with it. Failures from one
+/// address lock that address out of the account; failures from many only slow the account.
+#[tokio::test]
+async fn wrong_passwords_from_strangers_cannot_lock_the_admin_out() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(srv) = spawn_behind_proxy(backend, short_lockout).await else { continue };
+        srv.add_user("root", "admin").await;
+        let login_from = |address: &'static str, password: &'static str| {
+            client()
+                .post(srv.at("/login"))
+                .header("x-forwarded-for", address)
+                .json(&json!({ "username": "root", "password": password }))
+                .send()
+        };
+        for _ in 0..3 {
+            assert_eq!(login_from("198.51.100.1", "guessing-wrong").await.unwrap().status(), StatusCode::UNAUTHORIZED);
+        }
+        assert_eq!(login_from("198.51.100.1", PASSWORD).await.unwrap().status(), StatusCode::UNAUTHORIZED, "that address is locked out");
+        for stranger in ["198.51.100.2", "198.51.100.3", "198.51.100.4"] {
+            assert_eq!(login_from(stranger, "guessing-wrong").await.unwrap().status(), StatusCode::UNAUTHORIZED);
+        }
+        let admin = login_from("192.0.2.50", PASSWORD).await.unwrap();
+        assert_eq!(admin.status(), StatusCode::OK, "the real admin gets in from their own address ({})", srv.backend());
+        let auditor = srv.login_as("admin").await;
+        let (_, log) = body(auditor.get(&srv.at("/api/audit?action=login&per_page=100")).send().await.unwrap()).await;
+        // Newest first; only root's attempts.
+        let mut details: Vec<String> = log["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["target"] == "root")
+            .map(|e| e["detail"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        details.reverse();
+        assert!(details[3].starts_with("locked out"), "{details:?}");
+        assert!(details.iter().filter(|d| d.contains("slowed by")).count() >= 3, "the delays are audited: {details:?}");
     }
 }
 

@@ -21,13 +21,17 @@ pub fn Gauge(
         "gauge"
     };
     let shown = format!("{percent:.0}%");
-    let width = format!("width: {:.1}%", percent.clamp(0.0, 100.0));
+    // The bar's length is an SVG attribute, not a `style`: the Content-Security-Policy allows
+    // no inline styles (server/src/security_headers.rs).
+    let width = format!("{:.1}", percent.clamp(0.0, 100.0));
     let (aria_label, now, text) = (label.clone(), format!("{:.0}", percent.clamp(0.0, 100.0)), format!("{shown} {detail}"));
     view! {
         <div class=level role="meter" aria-label=aria_label aria-valuemin="0" aria-valuemax="100" aria-valuenow=now aria-valuetext=text>
             <span class="gauge-label">{label}</span>
             <span class="gauge-value">{shown}" "<span class="muted">{detail}</span></span>
-            <div class="gauge-track"><div class="gauge-fill" style=width></div></div>
+            <svg class="gauge-track" viewBox="0 0 100 1" preserveAspectRatio="none" aria-hidden="true">
+                <rect class="gauge-fill" width=width height="1"></rect>
+            </svg>
         </div>
     }
 }

@@ -235,7 +235,7 @@ pub async fn create_token(name: String, expires_in_days: Option<u32>) -> Result<
     let expires_at = match expires_in_days {
         None | Some(0) => None,
         Some(d @ 1..=3650) => Some(domain::clock::now_ms() + i64::from(d) * 24 * 60 * 60 * 1000),
-        Some(_) => return Err(ServerFnError::new("expiry is 1 to 3650 days")),
+        Some(_) => return Err(door::fail(domain::Error::validation("expires_in_days", "expiry is 1 to 3650 days"))),
     };
     let new = door::services()?.auth.create_token(&actor, &name, expires_at).await.map_err(door::fail)?;
     Ok(new.secret)

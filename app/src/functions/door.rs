@@ -7,26 +7,15 @@ pub fn services() -> Result<domain::Services, ServerFnError> {
     use_context::<domain::Services>().ok_or_else(|| ServerFnError::new("services are not available"))
 }
 
-/// The acting user; "authentication required" when the request has none.
+/// The acting user; "authentication required" (401, like REST) when the request has none.
 pub fn actor() -> Result<domain::auth::Actor, ServerFnError> {
-    use_context::<domain::auth::Actor>().ok_or_else(|| ServerFnError::new(domain::Error::Unauthenticated.to_string()))
+    use_context::<domain::auth::Actor>().ok_or_else(|| fail(domain::Error::Unauthenticated))
 }
 
 /// Domain errors reach the page as their message (internal causes stay in the log), with the
 /// same HTTP status the REST door gives them: bad input is a 4xx here too, not a server error.
 pub fn fail(e: domain::Error) -> ServerFnError {
-    use domain::Error as E;
-    let status = match &e {
-        E::Validation { .. } => http::StatusCode::BAD_REQUEST,
-        E::Unauthenticated | E::InvalidCredentials => http::StatusCode::UNAUTHORIZED,
-        E::Forbidden(_) => http::StatusCode::FORBIDDEN,
-        E::NotFound(_) => http::StatusCode::NOT_FOUND,
-        E::Conflict(_) => http::StatusCode::CONFLICT,
-        E::Unprocessable(_) => http::StatusCode::UNPROCESSABLE_ENTITY,
-        E::Upstream(_) => http::StatusCode::BAD_GATEWAY,
-        E::Unavailable(_) => http::StatusCode::SERVICE_UNAVAILABLE,
-        E::Internal(_) => http::StatusCode::INTERNAL_SERVER_ERROR,
-    };
+    let status = http::StatusCode::from_u16(e.status()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
     // Only for a call through `/sfn/…`: during server-side rendering the same function runs
     // inside a page, whose own status must not change because one panel failed.
     let is_call = use_context::<http::request::Parts>().is_some_and(|p| p.uri.path().starts_with("/sfn/"));

@@ -63,8 +63,8 @@ impl TokenStore {
 
     pub async fn create(&self, user_id: i64, name: &str, expires_at: Option<i64>) -> Result<NewToken> {
         let name = name.trim();
-        if name.is_empty() || name.chars().count() > 64 {
-            return Err(Error::validation("name", "a token name is 1–64 characters"));
+        if name.is_empty() || name.chars().nth(crate::limits::NAME).is_some() {
+            return Err(Error::validation("name", format!("a token name is 1–{} characters", crate::limits::NAME)));
         }
         let now = clock::now_ms();
         if expires_at.is_some_and(|e| e <= now) {

@@ -5,7 +5,7 @@ use std::sync::{Arc, OnceLock};
 
 use super::actor::{check, Access, Actor, AuthMethod};
 use super::api_tokens::{ApiToken, NewToken, TokenStore};
-use super::lockout::LoginLimiter;
+use super::lockout::{Attempt, LoginLimiter};
 use super::password;
 use super::permissions::{Permission, Role};
 use super::sessions::{NewSession, Session, SessionStore};
@@ -81,13 +81,23 @@ impl AuthService {
             return Err(Error::InvalidCredentials);
         }
         // Counted before the (slow) verification, so parallel guesses cannot overtake the limit.
-        let allowed = self.limiter.begin(username, origin.ip, now);
+        let attempt = self.limiter.begin(username, origin.ip, now);
+        let (allowed, slowed) = match attempt {
+            Attempt::Locked => (false, String::new()),
+            Attempt::Allowed { delay, .. } if delay.is_zero() => (true, String::new()),
+            Attempt::Allowed { delay, recent_failures } => {
+                // A username under attack: slow every attempt for it, never refuse the real
+                // user outright (see `lockout`).
+                tokio::time::sleep(delay).await;
+                (true, format!(" (slowed by {} ms after {recent_failures} recent failures for this username)", delay.as_millis()))
+            }
+        };
         let user = self.users.by_username(username).await?;
         let hash = user.as_ref().map_or_else(|| dummy_hash().to_owned(), |u| u.password_hash.clone());
         // Always pay for one verification, locked or not, known user or not.
         let matches = password::verify_blocking(password.to_owned(), hash).await;
         let refusal = match &user {
-            _ if !allowed => Some("locked out after repeated failures"),
+            _ if !allowed => Some("locked out: too many failures from this address"),
             None => Some("unknown user"),
             Some(_) if !matches => Some("wrong password"),
             Some(u) if !u.active => Some("account deactivated"),
@@ -104,7 +114,7 @@ impl AuthService {
         let user = match (user, refusal) {
             (Some(u), None) => u,
             (_, Some(reason)) => {
-                self.audit.record(record(false, reason)).await?;
+                self.audit.record(record(false, &format!("{reason}{slowed}"))).await?;
                 return Err(Error::InvalidCredentials);
             }
             (None, None) => return Err(Error::InvalidCredentials),
@@ -112,7 +122,7 @@ impl AuthService {
         self.limiter.succeeded(username, origin.ip);
         self.users.record_login(user.id, now).await?;
         let session = self.sessions.create(user.id, origin.ip, origin.user_agent).await?;
-        self.audit.record(record(true, "")).await?;
+        self.audit.record(record(true, slowed.trim_start())).await?;
         self.tell(user.id, "login", "Signed in", format!("Signed in from {}", origin.ip.unwrap_or("an unknown address"))).await?;
         let user = User { last_login_at: Some(now), ..user };
         Ok(LoggedIn { user, session })
@@ -175,8 +185,9 @@ impl AuthService {
             return Err(Error::validation("confirm_password", "the new password and its confirmation differ"));
         }
         // Guessing the current password with a stolen session is throttled like a login.
-        if !self.limiter.begin(&user.username, origin.ip, clock::now_ms()) {
-            return Err(Error::validation("current_password", "too many wrong passwords; try again later"));
+        match self.limiter.begin(&user.username, origin.ip, clock::now_ms()) {
+            Attempt::Locked => return Err(Error::validation("current_password", "too many wrong passwords; try again later")),
+            Attempt::Allowed { delay, .. } => tokio::time::sleep(delay).await,
         }
         if !password::verify_blocking(current.to_owned(), user.password_hash.clone()).await {
             return Err(Error::validation("current_password", "the current password is not correct"));

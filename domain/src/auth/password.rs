@@ -29,8 +29,8 @@ pub fn check_policy(username: &str, password: &str) -> Result<()> {
     if chars < MIN_LENGTH {
         return fail(&format!("a password needs at least {MIN_LENGTH} characters"));
     }
-    if password.len() > MAX_LENGTH {
-        return fail(&format!("a password may have at most {MAX_LENGTH} bytes"));
+    if chars > MAX_LENGTH {
+        return fail(&format!("a password may have at most {MAX_LENGTH} characters"));
     }
     let lower = password.to_lowercase();
     if !username.is_empty() && lower.contains(&username.to_lowercase()) {

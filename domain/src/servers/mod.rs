@@ -2,6 +2,7 @@
 //! lifecycle, and how the records stay in step with Proxmox.
 //!
 //! - `spec`: create requests (our field names and the old tool's) and their checks;
+//! - `ssh_keys`: the one-key-per-entry check of OpenSSH public keys;
 //! - `store`: the `servers` table;
 //! - `inventory`: sync with `/cluster/resources`, import of unmanaged VMs;
 //! - `create`: the create job (clone → configure → disks → start → agent → record);
@@ -19,6 +20,7 @@ pub mod logs;
 pub mod service;
 pub mod settings;
 pub mod spec;
+pub mod ssh_keys;
 pub mod store;
 
 pub use actions::Action;

@@ -325,7 +325,7 @@ impl ServerService {
                     }
                 }
                 if !image_stores.get(&node).is_some_and(|st| st.contains(&d.storage)) {
-                    errors.push(err(at(&format!("disks[{d_index}].datastore_id")), format!("no datastore {:?} for VM disks on node {node}", d.storage)));
+                    errors.push(err(at(&format!("disks[{d_index}].datastore_id")), format!("no datastore {} for VM disks on node {node}", crate::limits::shown(&d.storage))));
                 }
             }
             if let Some(boot) = s.disks.first() {
@@ -357,10 +357,10 @@ impl ServerService {
         for (pool, users) in &pool_needs {
             match self.ipam.pool(pool).await {
                 Ok(p) if (p.free() as usize) < users.len() => {
-                    errors.push(err_field(&users[0], format!("IP pool {pool:?} has {} free address(es); this request needs {}", p.free(), users.len())))
+                    errors.push(err_field(&users[0], format!("IP pool {} has {} free address(es); this request needs {}", crate::limits::shown(pool), p.free(), users.len())))
                 }
                 Ok(_) => {}
-                Err(Error::NotFound(_)) => errors.push(err_field(&users[0], format!("no IP pool {pool:?}"))),
+                Err(Error::NotFound(_)) => errors.push(err_field(&users[0], format!("no IP pool {}", crate::limits::shown(pool)))),
                 Err(e) => return Err(e),
             }
         }
@@ -449,28 +449,35 @@ fn err_field(field: &str, message: String) -> Error {
     Error::Validation { message: format!("{field}: {message}"), field: Some(field.to_owned()), details: None }
 }
 
-/// The first error, with every error listed in `details.errors`.
+/// How many errors one answer lists; the rest are counted (`details.more`), so a request with
+/// 200 bad servers still gets a short answer.
+const MAX_REPORTED_ERRORS: usize = 20;
+
+/// The first error, with the first `MAX_REPORTED_ERRORS` listed in `details.errors` and how
+/// many more there were in `details.more`.
 fn combine(errors: Vec<Error>) -> Option<Error> {
     let first = errors.first()?;
     let list: Vec<Value> = errors
         .iter()
+        .take(MAX_REPORTED_ERRORS)
         .map(|e| match e {
             Error::Validation { field, message, .. } => json!({"field": field, "message": message}),
             other => json!({"message": other.to_string()}),
         })
         .collect();
+    let more = errors.len() - list.len();
     let (field, message) = match first {
         Error::Validation { field, message, .. } => (field.clone(), message.clone()),
         other => (None, other.to_string()),
     };
-    let message = if list.len() > 1 { format!("{message} (and {} more)", list.len() - 1) } else { message };
-    Some(Error::Validation { field, message, details: Some(json!({ "errors": list })) })
+    let message = if errors.len() > 1 { format!("{message} (and {} more)", errors.len() - 1) } else { message };
+    Some(Error::Validation { field, message, details: Some(json!({ "errors": list, "more": more })) })
 }
 
 fn template_label(t: &TemplateRef) -> String {
     match t {
         TemplateRef::Id(id) => id.to_string(),
-        TemplateRef::Name(n) => format!("{n:?}"),
+        TemplateRef::Name(n) => crate::limits::shown(n),
     }
 }
 

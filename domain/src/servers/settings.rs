@@ -31,20 +31,30 @@ pub struct ServerSettings {
 
 /// What may change; absent fields stay.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SettingsChange {
+    /// vCPU cores (old name: `cpu`).
     #[serde(default, alias = "cpu")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 128))]
     pub cores: Option<u32>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 4))]
     pub sockets: Option<u32>,
+    /// MB.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 256, maximum = 4194304))]
     pub memory: Option<u64>,
-    /// 0 turns ballooning off.
+    /// Minimum memory in MB with ballooning, at most `memory`; 0 turns ballooning off.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(maximum = 4194304))]
     pub balloon: Option<u64>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 8192))]
     pub description: Option<String>,
+    /// Letters, digits, `-`, `_` and `.`; at most 32 characters each.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 32))]
     pub tags: Option<Vec<String>>,
 }
 
@@ -57,18 +67,23 @@ pub struct SettingsResult {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewDisk {
     /// scsi (default), virtio, sata
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(scsi|virtio|sata|ide)$"))]
     pub bus: Option<String>,
     /// Default: the next free index on the bus.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(maximum = 30))]
     pub index: Option<u32>,
-    /// Default: the default HDD datastore.
+    /// Default: the default HDD datastore (old names: `datastore_id`, `datastore`).
     #[serde(default, alias = "datastore_id", alias = "datastore")]
     pub storage: Option<String>,
+    /// GB (old name: `size`).
     #[serde(alias = "size")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 65536))]
     pub size_gb: u64,
 }
 
@@ -173,16 +188,15 @@ impl ServerService {
             changed.push("balloon".to_owned());
         }
         if let Some(d) = change.description.as_ref().filter(|d| **d != before.description) {
-            if d.len() > 8192 {
-                return Err(Error::validation("description", "at most 8 KiB"));
-            }
+            crate::limits::text("description", d, crate::limits::DESCRIPTION)?;
             update = update.description(d);
             changed.push("description".to_owned());
         }
         let tags: Option<Vec<String>> = change.tags.as_ref().map(|t| t.iter().map(|x| x.trim().to_lowercase()).filter(|x| !x.is_empty()).collect());
         if let Some(t) = tags.as_ref().filter(|t| **t != before.tags) {
-            if let Some(bad) = t.iter().find(|x| x.len() > 32 || !x.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))) {
-                return Err(Error::validation("tags", format!("{bad:?}: tags are letters, digits, '-', '_' and '.'")));
+            crate::limits::items("tags", t, crate::limits::TAGS)?;
+            if let Some(bad) = t.iter().find(|x| x.chars().nth(crate::limits::TAG).is_some() || !x.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))) {
+                return Err(Error::validation("tags", format!("{}: tags are letters, digits, '-', '_' and '.' (at most {} each)", crate::limits::shown(bad), crate::limits::TAG)));
             }
             let refs: Vec<&str> = t.iter().map(String::as_str).collect();
             update = update.tags(&refs);
@@ -210,7 +224,7 @@ impl ServerService {
         let (_, node, vmid) = self.located(actor, name).await?;
         let bus = disk.bus.clone().unwrap_or_else(|| "scsi".into());
         let Some((_, max)) = BUSES.iter().find(|(b, _)| *b == bus) else {
-            return Err(Error::validation("bus", format!("{bus:?}: use scsi, virtio, sata or ide")));
+            return Err(Error::validation("bus", format!("{}: use scsi, virtio, sata or ide", crate::limits::shown(&bus))));
         };
         let index = match disk.index {
             Some(i) => i,
@@ -233,7 +247,7 @@ impl ServerService {
         let client = self.cluster_client()?;
         let stores = client.storages(&node, Some("images")).await.map_err(from_pve)?;
         if !stores.iter().any(|s| s.storage == storage && s.holds("images")) {
-            return Err(Error::validation("storage", format!("no datastore {storage:?} for VM disks on node {node}")));
+            return Err(Error::validation("storage", format!("no datastore {} for VM disks on node {node}", crate::limits::shown(&storage))));
         }
         let update = ConfigUpdate::new().new_disk(&bus, u8::try_from(index).unwrap_or(0), &storage, disk.size_gb);
         client.vm_update_config(&node, vmid, &update).await.map_err(from_pve)?;

@@ -8,6 +8,8 @@ use std::net::Ipv4Addr;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
+use super::ssh_keys;
+use crate::limits::{self, shown};
 use crate::{Error, Result};
 
 /// A template by id (`9000`, `"9000"`) or by name (`"ubuntu-24.04"`).
@@ -18,13 +20,31 @@ pub enum TemplateRef {
     Name(String),
 }
 
+/// Written by hand: the derive cannot put a length on one variant of an untagged enum.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for TemplateRef {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, SchemaType, Type};
+        let id = ObjectBuilder::new().schema_type(SchemaType::new(Type::Integer)).minimum(Some(0)).maximum(Some(u32::MAX));
+        let name = ObjectBuilder::new().schema_type(SchemaType::new(Type::String)).max_length(Some(limits::TEMPLATE_NAME));
+        OneOfBuilder::new()
+            .item(id)
+            .item(name)
+            .description(Some("A template by VMID (`9000`) or by name (`ubuntu-24.04`)"))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for TemplateRef {}
+
 /// A number the old tool's UI may send as a string (`"24"`).
 fn loose_u32<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<u32>, D::Error> {
     match Option::<Value>::deserialize(d)? {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => n.as_u64().and_then(|n| u32::try_from(n).ok()).map(Some).ok_or_else(|| serde::de::Error::custom("expected a whole number")),
         Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-        Some(Value::String(s)) => s.trim().parse().map(Some).map_err(|_| serde::de::Error::custom(format!("{s:?} is not a whole number"))),
+        Some(Value::String(s)) => s.trim().parse().map(Some).map_err(|_| serde::de::Error::custom(format!("{} is not a whole number", shown(&s)))),
         Some(_) => Err(serde::de::Error::custom("expected a whole number")),
     }
 }
@@ -36,88 +56,135 @@ fn loose_u64<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<u64>
 /// One disk as sent: `{"size": 20, "interface": "scsi0", "datastore_id": "local-lvm"}` (old)
 /// or `{"size_gb": 20, "bus": "scsi", "index": 0, "storage": "local-lvm", "type": "ssd"}`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DiskRequest {
-    /// GB.
+    /// Size in GB (old name: `size`).
     #[serde(default, alias = "size", deserialize_with = "loose_u64")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 65536))]
     pub size_gb: Option<u64>,
     /// `scsi0`, `virtio1`, … (the old tool's name for bus + index).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(scsi([0-9]|[12][0-9]|30)|virtio([0-9]|1[0-5])|sata[0-5]|ide[013])$"))]
     pub interface: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(scsi|virtio|sata|ide)$"))]
     pub bus: Option<String>,
     #[serde(default, deserialize_with = "loose_u32")]
+    #[cfg_attr(feature = "openapi", schema(maximum = 30))]
     pub index: Option<u32>,
+    /// The datastore (old names: `datastore_id`, `datastore`); default: the HDD or SSD default.
     #[serde(default, alias = "datastore_id", alias = "datastore")]
     pub storage: Option<String>,
     /// `hdd` or `ssd`: which default datastore to use when `storage` is not given.
     #[serde(default, rename = "type", alias = "disk_type")]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^([hH][dD][dD]|[sS][sS][dD])$"))]
     pub kind: Option<String>,
 }
 
 /// One NIC as sent: `{"bridge","ip_address","subnet","gateway"}` (old) or with `ip_pool`,
 /// `vlan`, `dns`, `prefix`, `ip`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NicRequest {
+    /// The bridge (`vmbr0`); empty: the IP pool's bridge.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9]{0,15}$"))]
     pub bridge: Option<String>,
+    /// A static IPv4 address, optionally with its prefix (`10.0.0.5/24`); old name `ip_address`.
     #[serde(default, alias = "ip_address")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 18))]
     pub ip: Option<String>,
     /// Prefix length (the old tool called it `subnet`).
     #[serde(default, alias = "subnet", deserialize_with = "loose_u32")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 8, maximum = 32))]
     pub prefix: Option<u32>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 15))]
     pub gateway: Option<String>,
+    /// The IP pool to take an address from (default: `default`); old name `pool`.
     #[serde(default, alias = "pool")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
     pub ip_pool: Option<String>,
     #[serde(default, deserialize_with = "loose_u32")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 4094))]
     pub vlan: Option<u32>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 8))]
     pub dns: Vec<String>,
-    /// `dhcp`: no address from proxfleet.
+    /// `dhcp`: no address from proxfleet; `static` or `pool` (the default).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(dhcp|static|pool)$"))]
     pub mode: Option<String>,
 }
 
-/// One server as sent, in our names or the old tool's (aliases).
+/// One server as sent, in our names or the old tool's (aliases): `cpu` = `cores`,
+/// `memory_mb` = `memory`, `template_vm_id`/`template_vmid` = `template`, `network_devices` =
+/// `nics`, `vm_username` = `ci_user`, `vm_password` = `ci_password`, `firewall_group` =
+/// `security_group`. `name` is required when creating one server (in a bulk `spec` the pattern
+/// names them).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ServerRequest {
+    /// A DNS label: 1–63 letters, digits and `-`, not at the ends.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"))]
     pub name: Option<String>,
     #[serde(default, alias = "template_vm_id", alias = "template_vmid")]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub template: Option<TemplateRef>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 32))]
     pub os_type: Option<String>,
+    /// vCPU cores [default: 2].
     #[serde(default, alias = "cpu", deserialize_with = "loose_u32")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 128))]
     pub cores: Option<u32>,
     #[serde(default, deserialize_with = "loose_u32")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 4))]
     pub sockets: Option<u32>,
-    /// MB.
+    /// MB [default: 2048].
     #[serde(default, alias = "memory_mb", deserialize_with = "loose_u64")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 256, maximum = 4194304))]
     pub memory: Option<u64>,
+    /// The first disk is the boot disk (the template's, grown if larger).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true, min_items = 1, max_items = 16))]
     pub disks: Option<Vec<DiskRequest>>,
+    /// [default: one NIC with an address from the pool `default`]
     #[serde(default, alias = "network_devices")]
+    #[cfg_attr(feature = "openapi", schema(max_items = 8))]
     pub nics: Option<Vec<NicRequest>>,
     #[serde(default, alias = "vm_username")]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9_-]{0,32}$"))]
     pub ci_user: Option<String>,
     /// Stored only in the job's parameters (masked wherever a job is shown).
     #[serde(default, alias = "vm_password")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 256))]
     pub ci_password: Option<String>,
+    /// OpenSSH public keys, one per entry: `type base64 [comment]`.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 16))]
     pub ssh_keys: Option<Vec<String>>,
     /// `full` (default) or `linked`.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(full|linked)$"))]
     pub clone: Option<String>,
+    /// web, was, java, search, ftp or db.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(|web|was|java|search|ftp|db)$"))]
     pub role: Option<String>,
     #[serde(default, alias = "firewall_group")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
     pub security_group: Option<String>,
+    /// Letters, digits, `-`, `_` and `.`; at most 32 characters each.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 32))]
     pub tags: Option<Vec<String>>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 8192))]
     pub description: Option<String>,
     /// The old UI sends a redundant `disk` next to `disks`; accepted and ignored.
     #[serde(default, rename = "disk", skip_serializing)]
@@ -127,13 +194,18 @@ pub struct ServerRequest {
 /// A bulk request: the old tool's `{"servers": [...]}`, or ours: a name pattern with `{n}`
 /// and a count applied to one `spec`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BulkRequest {
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 200))]
     pub servers: Option<Vec<ServerRequest>>,
+    /// `web-{n}`: each name is the pattern with `{n}` replaced by its number.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 66, pattern = "\\{n\\}"))]
     pub name_pattern: Option<String>,
     #[serde(default, deserialize_with = "loose_u32")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 200))]
     pub count: Option<u32>,
     /// First `{n}` (default 1).
     #[serde(default, deserialize_with = "loose_u32")]
@@ -159,22 +231,35 @@ impl BulkRequest {
                 Ok(list)
             }
             (None, Some(pattern)) => {
-                if !pattern.contains("{n}") {
-                    return Err(Error::validation("name_pattern", "the pattern needs {n} where the number goes, e.g. web-{n}"));
-                }
                 let count = self.count.ok_or_else(|| Error::validation("count", "how many servers?"))? as usize;
                 if count == 0 || count > MAX_BULK {
                     return Err(Error::validation("count", format!("count must be 1–{MAX_BULK}")));
                 }
+                let start = u64::from(self.start.unwrap_or(1));
+                check_pattern(&pattern, start + count as u64 - 1)?;
                 let spec = self.spec.ok_or_else(|| Error::validation("spec", "the spec every server is made from"))?;
-                let start = self.start.unwrap_or(1);
-                Ok((0..count)
-                    .map(|i| ServerRequest { name: Some(pattern.replace("{n}", &(start as usize + i).to_string())), ..spec.clone() })
+                Ok((0..count as u64)
+                    .map(|i| ServerRequest { name: Some(pattern.replace("{n}", &(start + i).to_string())), ..spec.clone() })
                     .collect())
             }
             (None, None) => Err(Error::validation("servers", "give `servers` (a list) or `name_pattern` + `count` + `spec`")),
         }
     }
+}
+
+/// Checks a name pattern before any name is made from it: every name it makes differs from the
+/// one for the highest number only in having fewer digits, so when that name is valid, all are.
+fn check_pattern(pattern: &str, highest: u64) -> Result<()> {
+    // The longest valid pattern is a 63-character name with `{n}` in it; anything longer is
+    // refused before it is copied even once.
+    if pattern.chars().nth(63 + 3).is_some() {
+        return Err(Error::validation("name_pattern", "the pattern makes names longer than 63 characters"));
+    }
+    if !pattern.contains("{n}") {
+        return Err(Error::validation("name_pattern", "the pattern needs {n} where the number goes, e.g. web-{n}"));
+    }
+    check_name(&pattern.replace("{n}", &highest.to_string()))
+        .map_err(|m| Error::validation("name_pattern", format!("name_pattern {}: {m}", shown(pattern))))
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -247,7 +332,7 @@ pub fn check_name(name: &str) -> std::result::Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!("{name:?} is not a valid server name: use 1–63 letters, digits and '-' (not at the ends)"))
+        Err(format!("{} is not a valid server name: use 1–63 letters, digits and '-' (not at the ends)", shown(name)))
     }
 }
 
@@ -262,9 +347,12 @@ pub fn parse_device(text: &str) -> Option<(String, u32)> {
 /// The field path of a server in a request, for error messages: `servers[2] (web-3).memory`.
 fn at(position: usize, name: &str, field: &str) -> String {
     if name.is_empty() {
-        format!("servers[{position}].{field}")
-    } else {
-        format!("servers[{position}] ({name}).{field}")
+        return format!("servers[{position}].{field}");
+    }
+    // Only a valid name (at most 63 characters) is repeated whole.
+    match name.char_indices().nth(63) {
+        None => format!("servers[{position}] ({name}).{field}"),
+        Some((cut, _)) => format!("servers[{position}] ({}…).{field}", &name[..cut]),
     }
 }
 
@@ -280,6 +368,9 @@ pub fn normalise(position: usize, r: ServerRequest, default_keys: &[String]) -> 
     let name = r.name.clone().unwrap_or_default().trim().to_owned();
     check_name(&name).map_err(|m| invalid(position, &name, "name", m))?;
     let template = r.template.clone().ok_or_else(|| invalid(position, &name, "template", "which template (template_vm_id) to clone"))?;
+    if matches!(&template, TemplateRef::Name(t) if t.chars().nth(limits::TEMPLATE_NAME).is_some()) {
+        return Err(invalid(position, &name, "template", format!("a template name has at most {} characters", limits::TEMPLATE_NAME)));
+    }
     let cores = r.cores.unwrap_or(2);
     if !(1..=128).contains(&cores) {
         return Err(invalid(position, &name, "cores", "cores (cpu) must be 1–128"));
@@ -303,10 +394,10 @@ pub fn normalise(position: usize, r: ServerRequest, default_keys: &[String]) -> 
         }
         let (bus, index) = match (&d.interface, &d.bus) {
             (Some(iface), _) => parse_device(iface)
-                .ok_or_else(|| invalid(position, &name, &format!("{field}.interface"), format!("{iface:?} is not a disk device such as scsi0 or virtio1")))?,
+                .ok_or_else(|| invalid(position, &name, &format!("{field}.interface"), format!("{} is not a disk device such as scsi0 or virtio1", shown(iface))))?,
             (None, Some(bus)) => {
                 let Some((b, max)) = BUSES.iter().find(|(b, _)| b == bus) else {
-                    return Err(invalid(position, &name, &format!("{field}.bus"), format!("{bus:?}: use scsi, virtio, sata or ide")));
+                    return Err(invalid(position, &name, &format!("{field}.bus"), format!("{}: use scsi, virtio, sata or ide", shown(bus))));
                 };
                 // No index: the next free one on that bus.
                 let index = match d.index {
@@ -353,7 +444,7 @@ pub fn normalise(position: usize, r: ServerRequest, default_keys: &[String]) -> 
         let field = format!("network_devices[{i}]");
         let bridge = n.bridge.clone().unwrap_or_default();
         if !bridge.is_empty() && (bridge.len() > 15 || !bridge.chars().all(|c| c.is_ascii_alphanumeric())) {
-            return Err(invalid(position, &name, &format!("{field}.bridge"), format!("{bridge:?} is not a bridge name such as vmbr0")));
+            return Err(invalid(position, &name, &format!("{field}.bridge"), format!("{} is not a bridge name such as vmbr0", shown(&bridge))));
         }
         let vlan = match n.vlan {
             None => None,
@@ -373,7 +464,7 @@ pub fn normalise(position: usize, r: ServerRequest, default_keys: &[String]) -> 
                     Some((a, p)) => (a.to_owned(), p.parse::<u32>().ok()),
                     None => (ip.trim().to_owned(), None),
                 };
-                let parsed: Ipv4Addr = addr.parse().map_err(|_| invalid(position, &name, &format!("{field}.ip_address"), format!("{addr:?} is not an IPv4 address")))?;
+                let parsed: Ipv4Addr = addr.parse().map_err(|_| invalid(position, &name, &format!("{field}.ip_address"), format!("{} is not an IPv4 address", shown(&addr))))?;
                 let prefix = inline_prefix.or(n.prefix).unwrap_or(24);
                 if !(8..=32).contains(&prefix) {
                     return Err(invalid(position, &name, &format!("{field}.subnet"), "the prefix (subnet) must be 8–32"));
@@ -381,7 +472,7 @@ pub fn normalise(position: usize, r: ServerRequest, default_keys: &[String]) -> 
                 let gateway = match n.gateway.clone().filter(|g| !g.trim().is_empty()) {
                     None => None,
                     Some(g) => {
-                        let gw: Ipv4Addr = g.trim().parse().map_err(|_| invalid(position, &name, &format!("{field}.gateway"), format!("{g:?} is not an IPv4 address")))?;
+                        let gw: Ipv4Addr = g.trim().parse().map_err(|_| invalid(position, &name, &format!("{field}.gateway"), format!("{} is not an IPv4 address", shown(&g))))?;
                         let mask = if prefix == 32 { u32::MAX } else { u32::MAX << (32 - prefix) };
                         if u32::from(gw) & mask != u32::from(parsed) & mask {
                             return Err(invalid(position, &name, &format!("{field}.gateway"), format!("gateway {gw} is not in {parsed}/{prefix}")));
@@ -397,8 +488,11 @@ pub fn normalise(position: usize, r: ServerRequest, default_keys: &[String]) -> 
         if matches!(address, NicAddress::Static { .. }) && bridge.is_empty() {
             return Err(invalid(position, &name, &format!("{field}.bridge"), "a static address needs its bridge (e.g. vmbr0)"));
         }
+        if n.dns.len() > limits::DNS_SERVERS {
+            return Err(invalid(position, &name, &format!("{field}.dns"), format!("at most {} DNS servers", limits::DNS_SERVERS)));
+        }
         for d in &n.dns {
-            d.parse::<std::net::IpAddr>().map_err(|_| invalid(position, &name, &format!("{field}.dns"), format!("{d:?} is not an IP address")))?;
+            d.parse::<std::net::IpAddr>().map_err(|_| invalid(position, &name, &format!("{field}.dns"), format!("{} is not an IP address", shown(d))))?;
         }
         nics.push(NicSpec { index: i as u32, bridge, vlan, address, dns: n.dns.clone() });
     }
@@ -408,11 +502,11 @@ pub fn normalise(position: usize, r: ServerRequest, default_keys: &[String]) -> 
         return Err(invalid(position, &name, "vm_username", "a user name of letters, digits, '-' and '_'"));
     }
     let mut ssh_keys: Vec<String> = r.ssh_keys.clone().unwrap_or_default().into_iter().map(|k| k.trim().to_owned()).filter(|k| !k.is_empty()).collect();
+    if ssh_keys.len() > limits::SSH_KEYS {
+        return Err(invalid(position, &name, "ssh_keys", format!("at most {} keys", limits::SSH_KEYS)));
+    }
     for (i, k) in ssh_keys.iter().enumerate() {
-        let kind = k.split_whitespace().next().unwrap_or("");
-        if !(kind.starts_with("ssh-") || kind.starts_with("ecdsa-") || kind.starts_with("sk-")) || k.split_whitespace().count() < 2 {
-            return Err(invalid(position, &name, &format!("ssh_keys[{i}]"), "not an OpenSSH public key (ssh-ed25519 AAAA… comment)"));
-        }
+        ssh_keys::check(k).map_err(|m| invalid(position, &name, &format!("ssh_keys[{i}]"), m))?;
     }
     if ssh_keys.is_empty() {
         ssh_keys = default_keys.to_vec();
@@ -420,37 +514,52 @@ pub fn normalise(position: usize, r: ServerRequest, default_keys: &[String]) -> 
     let full_clone = match r.clone.as_deref() {
         None | Some("full") => true,
         Some("linked") => false,
-        Some(other) => return Err(invalid(position, &name, "clone", format!("{other:?}: full or linked"))),
+        Some(other) => return Err(invalid(position, &name, "clone", format!("{}: full or linked", shown(other)))),
     };
     let role = r.role.clone().unwrap_or_default().trim().to_owned();
     if !role.is_empty() && !ROLES.contains(&role.as_str()) {
-        return Err(invalid(position, &name, "role", format!("{role:?}: one of {}", ROLES.join(", "))));
+        return Err(invalid(position, &name, "role", format!("{}: one of {}", shown(&role), ROLES.join(", "))));
     }
     let tags: Vec<String> = r.tags.clone().unwrap_or_default().into_iter().map(|t| t.trim().to_lowercase()).filter(|t| !t.is_empty()).collect();
+    if tags.len() > limits::TAGS {
+        return Err(invalid(position, &name, "tags", format!("at most {} tags", limits::TAGS)));
+    }
     for t in &tags {
-        if t.len() > 32 || !t.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-            return Err(invalid(position, &name, "tags", format!("{t:?}: tags are letters, digits, '-', '_' and '.'")));
+        if t.chars().nth(limits::TAG).is_some() || !t.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+            return Err(invalid(position, &name, "tags", format!("{}: tags are letters, digits, '-', '_' and '.'", shown(t))));
         }
     }
     let description = r.description.clone().unwrap_or_default();
-    if description.len() > 8192 {
-        return Err(invalid(position, &name, "description", "at most 8 KiB"));
+    if description.chars().nth(limits::DESCRIPTION).is_some() {
+        return Err(invalid(position, &name, "description", format!("at most {} characters", limits::DESCRIPTION)));
+    }
+    let security_group = r.security_group.clone().unwrap_or_default().trim().to_owned();
+    if security_group.chars().nth(limits::NAME).is_some() {
+        return Err(invalid(position, &name, "security_group", format!("at most {} characters", limits::NAME)));
+    }
+    let os_type = r.os_type.clone().unwrap_or_default().trim().to_lowercase();
+    if os_type.chars().nth(limits::OS_TYPE).is_some() {
+        return Err(invalid(position, &name, "os_type", format!("at most {} characters", limits::OS_TYPE)));
+    }
+    let ci_password = r.ci_password.clone().filter(|p| !p.is_empty());
+    if ci_password.as_ref().is_some_and(|p| p.chars().nth(limits::CI_PASSWORD).is_some()) {
+        return Err(invalid(position, &name, "vm_password", format!("at most {} characters", limits::CI_PASSWORD)));
     }
     Ok(ServerSpec {
         name,
         template,
-        os_type: r.os_type.clone().unwrap_or_default().trim().to_lowercase(),
+        os_type,
         cores,
         sockets,
         memory_mb,
         disks,
         nics,
         ci_user,
-        ci_password: r.ci_password.clone().filter(|p| !p.is_empty()),
+        ci_password,
         ssh_keys,
         full_clone,
         role,
-        security_group: r.security_group.clone().unwrap_or_default().trim().to_owned(),
+        security_group,
         tags,
         description,
     })
@@ -517,5 +626,48 @@ mod tests {
         };
         let names: Vec<String> = bulk.expand().unwrap_or_else(|e| panic!("{e}")).into_iter().filter_map(|s| s.name).collect();
         assert_eq!(names, ["web-7", "web-8", "web-9"]);
+    }
+
+    #[test]
+    fn a_pattern_is_checked_before_any_name_is_made() {
+        let bulk = |pattern: String, count: u32, start: u32| BulkRequest {
+            name_pattern: Some(pattern),
+            count: Some(count),
+            start: Some(start),
+            spec: Some(ServerRequest { template: Some(TemplateRef::Id(9000)), ..Default::default() }),
+            ..Default::default()
+        };
+        let huge = format!("{}{{n}}", "a".repeat(1_800_000));
+        let e = bulk(huge, 40, 1).expand().unwrap_err();
+        assert!(matches!(&e, Error::Validation { field: Some(f), .. } if f == "name_pattern"), "{e}");
+        assert!(e.to_string().len() < 200, "the error does not repeat the pattern: {} bytes", e.to_string().len());
+        // 60 letters and 10099 make 65 characters: too long (the last names only).
+        let e = bulk(format!("{}{{n}}", "a".repeat(60)), 200, 9900).expand().unwrap_err();
+        assert!(e.to_string().contains("not a valid server name"), "{e}");
+        assert!(bulk(format!("{}{{n}}", "a".repeat(60)), 200, 1).expand().is_ok(), "three digits fit");
+        assert!(bulk("-{n}".into(), 2, 1).expand().is_err());
+        assert!(bulk("web".into(), 2, 1).expand().is_err());
+    }
+
+    #[test]
+    fn long_or_many_texts_are_refused_naming_the_field() {
+        for (field, value, expect) in [
+            ("description", Value::from("x".repeat(limits::DESCRIPTION + 1)), "description"),
+            ("tags", Value::from(vec!["t"; limits::TAGS + 1]), "tags"),
+            ("ssh_keys", Value::from(vec!["ssh-ed25519 AAAA"; limits::SSH_KEYS + 1]), "ssh_keys"),
+            ("os_type", Value::from("x".repeat(limits::OS_TYPE + 1)), "os_type"),
+            ("firewall_group", Value::from("x".repeat(limits::NAME + 1)), "security_group"),
+            ("vm_password", Value::from("x".repeat(limits::CI_PASSWORD + 1)), "vm_password"),
+        ] {
+            let mut body = old_tool_body();
+            body[field] = value;
+            let r: ServerRequest = serde_json::from_value(body).unwrap_or_else(|e| panic!("{e}"));
+            let e = normalise(0, r, &[]).unwrap_err();
+            assert!(matches!(&e, Error::Validation { field: Some(f), .. } if f.ends_with(expect)), "{field}: {e}");
+        }
+        let mut body = old_tool_body();
+        body["ssh_keys"] = serde_json::json!(["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C7okWi4q5AJwWT0V a\nssh-rsa AAAA b"]);
+        let e = normalise(0, serde_json::from_value(body).unwrap_or_else(|e| panic!("{e}")), &[]).unwrap_err();
+        assert!(matches!(&e, Error::Validation { field: Some(f), .. } if f.ends_with("ssh_keys[0]")), "{e}");
     }
 }

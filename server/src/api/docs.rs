@@ -10,8 +10,10 @@ use super::openapi::ApiDoc;
 /// The API reference as an HTML page.
 #[utoipa::path(get, path = "/api/docs", tag = "operations",
     responses((status = 200, description = "HTML page", content_type = "text/html")))]
-pub async fn page() -> Html<String> {
-    Html(render(&ApiDoc::openapi()))
+pub async fn page() -> Html<&'static str> {
+    // Rendered once, like the document it shows.
+    static PAGE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| render(&ApiDoc::openapi()));
+    Html(PAGE.as_str())
 }
 
 fn render(doc: &utoipa::openapi::OpenApi) -> String {

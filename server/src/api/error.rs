@@ -28,30 +28,28 @@ impl ApiError {
 impl From<domain::Error> for ApiError {
     fn from(err: domain::Error) -> Self {
         use domain::Error as E;
+        let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         match err {
             E::Validation { field, message, details } => {
                 let mut d = details.unwrap_or_else(|| json!({}));
                 if let (Some(f), Some(obj)) = (field, d.as_object_mut()) {
                     obj.insert("field".into(), json!(f));
                 }
-                ApiError::new(StatusCode::BAD_REQUEST, message).with_details(d)
+                ApiError::new(status, message).with_details(d)
             }
             // `authenticated: false` is what the old tool's session check answered; its
             // scripts look for it.
-            E::Unauthenticated => ApiError::new(StatusCode::UNAUTHORIZED, "authentication required")
+            E::Unauthenticated => ApiError::new(status, "authentication required")
                 .with_details(json!({ "authenticated": false })),
-            E::InvalidCredentials => ApiError::new(StatusCode::UNAUTHORIZED, "invalid username or password"),
-            E::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, m),
-            E::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, m),
-            E::Conflict(m) => ApiError::new(StatusCode::CONFLICT, m),
-            E::Unprocessable(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, m),
-            E::Upstream(m) => ApiError::new(StatusCode::BAD_GATEWAY, m),
-            E::Unavailable(m) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, m),
+            E::InvalidCredentials => ApiError::new(status, "invalid username or password"),
+            E::Forbidden(m) | E::NotFound(m) | E::Conflict(m) | E::Unprocessable(m) | E::Upstream(m) | E::Unavailable(m) => {
+                ApiError::new(status, m)
+            }
             E::Internal(m) => {
                 // The cause goes to the log, never to the client: it may name tables, paths or
                 // worse. The request id in the log line ties the two together.
                 tracing::error!(cause = %m, "internal error");
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error; see the server log")
+                ApiError::new(status, "internal error; see the server log")
             }
         }
     }

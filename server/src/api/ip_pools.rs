@@ -28,7 +28,7 @@ pub async fn get(State(state): State<AppState>, CurrentActor(actor): CurrentActo
 
 /// Creates a pool: `{name, cidr, gateway, dns: [...], bridge, vlan, reserved: "a-b,c", description}`.
 #[utoipa::path(post, path = "/api/ip-pools", tag = "ip-pools",
-    request_body(content = Object, example = json!({"name": "web", "cidr": "10.20.0.0/24", "gateway": "10.20.0.1", "dns": ["10.20.0.1"], "bridge": "vmbr0", "vlan": 20, "reserved": "10.20.0.1-10.20.0.20"})),
+    request_body(content = PoolInput, example = json!({"name": "web", "cidr": "10.20.0.0/24", "gateway": "10.20.0.1", "dns": ["10.20.0.1"], "bridge": "vmbr0", "vlan": 20, "reserved": "10.20.0.1-10.20.0.20"})),
     responses((status = 201, body = Envelope<Object>), (status = 400), (status = 409, description = "The name exists")))]
 pub async fn create(State(state): State<AppState>, CurrentActor(actor): CurrentActor, Json(body): Json<PoolInput>) -> Result<ApiOk<IpPool>, ApiError> {
     let pool = state.services.ipam.create_pool(&actor, &body).await?;
@@ -37,7 +37,7 @@ pub async fn create(State(state): State<AppState>, CurrentActor(actor): CurrentA
 }
 
 /// Changes a pool (all fields, as for create); the network cannot shrink away from addresses in use.
-#[utoipa::path(put, path = "/api/ip-pools/{name}", tag = "ip-pools", params(("name" = String, Path)), request_body(content = Object),
+#[utoipa::path(put, path = "/api/ip-pools/{name}", tag = "ip-pools", params(("name" = String, Path)), request_body(content = PoolInput),
     responses((status = 200, body = Envelope<Object>), (status = 400), (status = 404), (status = 409)))]
 pub async fn update(State(state): State<AppState>, CurrentActor(actor): CurrentActor, Path(name): Path<String>, Json(body): Json<PoolInput>) -> Result<ApiOk<IpPool>, ApiError> {
     Ok(ApiOk::new(state.services.ipam.update_pool(&actor, &name, &body).await?))

@@ -1,8 +1,14 @@
 //! The OpenAPI document, generated from the handlers' annotations. Every REST route is listed
 //! here; a test fails when a mounted `/api` route is missing from it.
 
-use axum::Json;
+use std::collections::BTreeMap;
+
+use axum::response::{IntoResponse, Response};
+use utoipa::openapi::Response as ApiResponse;
 use utoipa::OpenApi;
+
+use super::envelope::ErrorEnvelope;
+use super::routes::{self, Access};
 
 use super::{events, ip_pools, jobs, notifications, ops, server_settings, servers, session, system, tokens, users};
 
@@ -36,7 +42,7 @@ use super::{events, ip_pools, jobs, notifications, ops, server_settings, servers
         notifications::list, notifications::latest, notifications::unread_count, notifications::get, notifications::read,
         notifications::delete, notifications::clear_all, notifications::test, events::events, events::notifications,
     ),
-    modifiers(&Security),
+    modifiers(&Security, &ErrorResponses),
     tags(
         (name = "session", description = "Login, logout, own password, session state. Cookie sessions send \
             `X-CSRF-Token` (or a same-site `Origin`) on writes; API tokens go in `Authorization: Bearer`"),
@@ -70,9 +76,187 @@ impl utoipa::Modify for Security {
     }
 }
 
+/// Every failure a route can answer with, listed on its operation with the failure envelope:
+/// derived from the route table (who may call it, and `RouteSpec::fails`: what its service can
+/// fail with) and from the operation's own input (parameters, a body). One place decides; a
+/// handler's annotation only adds a more specific description where it has one.
+struct ErrorResponses;
+
+impl utoipa::Modify for ErrorResponses {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::HttpMethod;
+        use utoipa::{PartialSchema, ToSchema};
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.schemas.insert(ErrorEnvelope::name().into_owned(), ErrorEnvelope::schema());
+        for (path, item) in doc.paths.paths.iter_mut() {
+            let ops = [
+                (HttpMethod::Get, &mut item.get),
+                (HttpMethod::Post, &mut item.post),
+                (HttpMethod::Put, &mut item.put),
+                (HttpMethod::Delete, &mut item.delete),
+                (HttpMethod::Patch, &mut item.patch),
+            ];
+            for (method, op) in ops {
+                let Some(op) = op.as_mut() else { continue };
+                let Some(route) = routes::ROUTES.iter().find(|r| r.path == path.as_str() && r.method.as_str() == method_name(&method)) else {
+                    continue;
+                };
+                for (status, meaning) in error_statuses(route, op) {
+                    let entry = op.responses.responses.entry(status.to_string());
+                    let response = entry.or_insert_with(|| utoipa::openapi::RefOr::T(ApiResponse::new(meaning)));
+                    if let utoipa::openapi::RefOr::T(r) = response {
+                        r.content.entry("application/json".into()).or_insert_with(|| {
+                            utoipa::openapi::ContentBuilder::new().schema(Some(utoipa::openapi::Ref::from_schema_name(ErrorEnvelope::name()))).build()
+                        });
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn method_name(m: &utoipa::openapi::path::HttpMethod) -> &'static str {
+    use utoipa::openapi::path::HttpMethod as M;
+    match m {
+        M::Get => "GET",
+        M::Post => "POST",
+        M::Put => "PUT",
+        M::Delete => "DELETE",
+        M::Patch => "PATCH",
+        M::Head => "HEAD",
+        M::Options => "OPTIONS",
+        M::Trace => "TRACE",
+    }
+}
+
+/// The error statuses of one route, with what each means there.
+pub fn error_statuses(route: &routes::RouteSpec, op: &utoipa::openapi::path::Operation) -> BTreeMap<u16, &'static str> {
+    use domain::error::Kind;
+    use utoipa::openapi::path::ParameterIn;
+    let mut out = BTreeMap::new();
+    let mut add = |kind: Kind| {
+        out.insert(kind.status(), kind.meaning());
+    };
+    match route.access {
+        Access::Public => {}
+        Access::SignedIn => add(Kind::Unauthenticated),
+        // `Authenticated` refuses a user who must still change their password (403).
+        Access::Authenticated | Access::BrowserSession | Access::Permission(_) => {
+            add(Kind::Unauthenticated);
+            add(Kind::Forbidden);
+        }
+    }
+    // Writes from another site are refused (CSRF), whoever sends them.
+    if route.method != axum::http::Method::GET {
+        add(Kind::Forbidden);
+    }
+    let params = op.parameters.as_deref().unwrap_or_default();
+    if !params.is_empty() {
+        add(Kind::Validation);
+    }
+    if params.iter().any(|p| p.parameter_in == ParameterIn::Path) {
+        add(Kind::NotFound);
+    }
+    for kind in route.fails {
+        add(*kind);
+    }
+    if op.request_body.is_some() {
+        add(Kind::Validation);
+        out.insert(413, "The body is larger than the server accepts (2 MiB)");
+        out.insert(415, "The body's Content-Type is not one this endpoint reads");
+    }
+    out
+}
+
 /// This document.
 #[utoipa::path(get, path = "/api/openapi.json", tag = "operations",
     responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json")))]
-pub async fn spec() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+pub async fn spec() -> Response {
+    // Built once: the document is the same for the life of the process, and building it on
+    // every anonymous request would be CPU for the taking.
+    static BODY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| ApiDoc::openapi().to_json().unwrap_or_default());
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], BODY.as_str()).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    use super::*;
+
+    fn doc() -> Value {
+        serde_json::to_value(ApiDoc::openapi()).unwrap_or_default()
+    }
+
+    #[test]
+    fn every_operation_lists_its_errors_with_the_failure_envelope() {
+        let doc = ApiDoc::openapi();
+        let mut checked = 0;
+        for (path, item) in &doc.paths.paths {
+            for (method, op) in [("GET", &item.get), ("POST", &item.post), ("PUT", &item.put), ("DELETE", &item.delete)] {
+                let Some(op) = op else { continue };
+                let route = routes::ROUTES
+                    .iter()
+                    .find(|r| r.path == path.as_str() && r.method.as_str() == method)
+                    .unwrap_or_else(|| panic!("{method} {path} is not in the route table"));
+                for status in error_statuses(route, op).keys() {
+                    let Some(utoipa::openapi::RefOr::T(r)) = op.responses.responses.get(&status.to_string()) else {
+                        panic!("{method} {path} does not list {status}");
+                    };
+                    assert!(r.content.contains_key("application/json"), "{method} {path} {status} has no JSON body");
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked > 80, "{checked}");
+        // Spot checks of the derivation.
+        let json = doc_statuses("/api/users/{username}", "delete");
+        assert_eq!(json, ["200", "400", "401", "403", "404", "409", "503"]);
+        assert_eq!(doc_statuses("/healthz", "get"), ["200", "503"]);
+        assert!(doc_statuses("/api/servers", "post").contains(&"415".to_owned()));
+    }
+
+    fn doc_statuses(path: &str, method: &str) -> Vec<String> {
+        let d = doc();
+        d["paths"][path][method]["responses"].as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default()
+    }
+
+    /// The limits the domain enforces are the ones the document publishes.
+    #[test]
+    fn request_schemas_publish_the_domains_limits() {
+        use domain::limits as l;
+        let d = doc();
+        let schemas = &d["components"]["schemas"];
+        let prop = |schema: &str, field: &str, key: &str| -> u64 {
+            let p = &schemas[schema]["properties"][field];
+            p[key].as_u64().unwrap_or_else(|| panic!("{schema}.{field} has no {key}: {p}"))
+        };
+        let cases: &[(&str, &str, &str, usize)] = &[
+            ("PoolInput", "description", "maxLength", l::DESCRIPTION),
+            ("PoolInput", "reserved", "maxLength", l::RESERVED),
+            ("PoolInput", "dns", "maxItems", l::DNS_SERVERS),
+            ("ServerRequest", "description", "maxLength", l::DESCRIPTION),
+            ("ServerRequest", "tags", "maxItems", l::TAGS),
+            ("ServerRequest", "ssh_keys", "maxItems", l::SSH_KEYS),
+            ("ServerRequest", "os_type", "maxLength", l::OS_TYPE),
+            ("ServerRequest", "security_group", "maxLength", l::NAME),
+            ("ServerRequest", "ci_password", "maxLength", l::CI_PASSWORD),
+            ("NicRequest", "dns", "maxItems", l::DNS_SERVERS),
+            ("SettingsChange", "description", "maxLength", l::DESCRIPTION),
+            ("SettingsChange", "tags", "maxItems", l::TAGS),
+            ("CreateUserBody", "name", "maxLength", l::PERSON_NAME),
+            ("CreateUserBody", "email", "maxLength", l::EMAIL),
+            ("CreateUserBody", "password", "maxLength", domain::auth::password::MAX_LENGTH),
+            ("CreateUserBody", "password", "minLength", domain::auth::password::MIN_LENGTH),
+            ("CreateTokenBody", "name", "maxLength", l::NAME),
+            ("BulkRequest", "servers", "maxItems", domain::servers::spec::MAX_BULK),
+            ("BulkRequest", "count", "maximum", domain::servers::spec::MAX_BULK),
+        ];
+        for (schema, field, key, want) in cases {
+            assert_eq!(prop(schema, field, key), *want as u64, "{schema}.{field}.{key}");
+        }
+        let name = &schemas["TemplateRef"]["oneOf"];
+        assert!(name.to_string().contains(&format!("\"maxLength\":{}", l::TEMPLATE_NAME)), "{name}");
+        assert!(schemas["ErrorEnvelope"].is_object());
+    }
 }

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 
 pub use domain::auth::Access;
 use domain::auth::Permission;
+use domain::error::Kind;
 
 use super::ApiError;
 use crate::identity::{check_csrf, Caller};
@@ -20,11 +21,33 @@ pub struct RouteSpec {
     /// The axum route pattern, as `MatchedPath` reports it.
     pub path: &'static str,
     pub access: Access,
+    /// What the route's service can fail with, besides what its access and its input shape
+    /// already imply (401/403, and 400/404/413/415 for routes with parameters or a body). The
+    /// OpenAPI document lists exactly these (`openapi::ErrorResponses`).
+    pub fails: &'static [Kind],
 }
 
-const fn route(method: Method, path: &'static str, access: Access) -> RouteSpec {
-    RouteSpec { method, path, access }
+const fn route(method: Method, path: &'static str, access: Access, fails: &'static [Kind]) -> RouteSpec {
+    RouteSpec { method, path, access, fails }
 }
+
+/// Answers from this instance alone (no database, no cluster).
+const NONE: &[Kind] = &[];
+/// Reads and writes of the database.
+const READS: &[Kind] = &[Kind::Unavailable];
+/// The same, with input the service checks.
+const INPUT: &[Kind] = &[Kind::Validation, Kind::Unavailable];
+/// One object by its id or name.
+const LOOKUP: &[Kind] = &[Kind::NotFound, Kind::Unavailable];
+/// Changes to objects that may clash with others (names, the last admin, a job's state).
+const CHANGES: &[Kind] = &[Kind::Validation, Kind::NotFound, Kind::Conflict, Kind::Unavailable];
+/// Reads that ask Proxmox VE.
+const CLUSTER_READ: &[Kind] = &[Kind::Validation, Kind::NotFound, Kind::Conflict, Kind::Upstream, Kind::Unavailable];
+/// Changes made on Proxmox VE.
+const CLUSTER: &[Kind] = &[Kind::Validation, Kind::NotFound, Kind::Conflict, Kind::Upstream, Kind::Unavailable];
+/// Creating servers: also templates that cannot be cloned as asked.
+const CREATE: &[Kind] =
+    &[Kind::Validation, Kind::NotFound, Kind::Conflict, Kind::Unprocessable, Kind::Upstream, Kind::Unavailable];
 
 const GET: Method = Method::GET;
 const POST: Method = Method::POST;
@@ -40,110 +63,110 @@ const MANAGE_NETWORK: Access = Access::Permission(Permission::ManageNetwork);
 
 pub const ROUTES: &[RouteSpec] = &[
     // Operations and documentation.
-    route(GET, "/healthz", PUBLIC),
-    route(GET, "/metrics", PUBLIC),
-    route(GET, "/api/system/info", PUBLIC),
-    route(GET, "/api/openapi.json", PUBLIC),
-    route(GET, "/api/docs", PUBLIC),
+    route(GET, "/healthz", PUBLIC, NONE),
+    route(GET, "/metrics", PUBLIC, NONE),
+    route(GET, "/api/system/info", PUBLIC, NONE),
+    route(GET, "/api/openapi.json", PUBLIC, NONE),
+    route(GET, "/api/docs", PUBLIC, NONE),
     // The no-JavaScript theme/language switch: sets the caller's own cookies only.
-    route(POST, "/prefs", PUBLIC),
+    route(POST, "/prefs", PUBLIC, NONE),
     // Server functions check access themselves, in the domain services they call.
-    route(GET, "/sfn/{*fn_name}", PUBLIC),
-    route(POST, "/sfn/{*fn_name}", PUBLIC),
+    route(GET, "/sfn/{*fn_name}", PUBLIC, NONE),
+    route(POST, "/sfn/{*fn_name}", PUBLIC, NONE),
     // Session. The two GETs are pages: page rendering sends anonymous callers to the login
     // page and a user who must change their password to that page (`site::page_redirect`).
-    route(GET, "/login", PUBLIC),
-    route(POST, "/login", PUBLIC),
-    route(GET, "/change-password", PUBLIC),
-    route(GET, "/logout", SIGNED_IN),
-    route(POST, "/logout", SIGNED_IN),
-    route(POST, "/change-password", SIGNED_IN),
-    route(GET, "/api/session/check", SIGNED_IN),
-    route(GET, "/session/check", SIGNED_IN),
-    route(POST, "/api/session/refresh", SIGNED_IN),
-    route(POST, "/session/refresh", SIGNED_IN),
-    route(GET, "/api/current-user", SIGNED_IN),
-    route(GET, "/api/profile", SIGNED_IN),
+    route(GET, "/login", PUBLIC, NONE),
+    route(POST, "/login", PUBLIC, INPUT),
+    route(GET, "/change-password", PUBLIC, NONE),
+    route(GET, "/logout", SIGNED_IN, READS),
+    route(POST, "/logout", SIGNED_IN, READS),
+    route(POST, "/change-password", SIGNED_IN, INPUT),
+    route(GET, "/api/session/check", SIGNED_IN, READS),
+    route(GET, "/session/check", SIGNED_IN, READS),
+    route(POST, "/api/session/refresh", SIGNED_IN, READS),
+    route(POST, "/session/refresh", SIGNED_IN, READS),
+    route(GET, "/api/current-user", SIGNED_IN, READS),
+    route(GET, "/api/profile", SIGNED_IN, READS),
     // The caller's own API tokens.
-    route(GET, "/api/tokens", BROWSER),
-    route(POST, "/api/tokens", BROWSER),
-    route(DELETE, "/api/tokens/{id}", BROWSER),
+    route(GET, "/api/tokens", BROWSER, READS),
+    route(POST, "/api/tokens", BROWSER, INPUT),
+    route(DELETE, "/api/tokens/{id}", BROWSER, LOOKUP),
     // Users, IAM, audit.
-    route(GET, "/api/users", MANAGE_USERS),
-    route(POST, "/api/users", MANAGE_USERS),
-    route(DELETE, "/api/users/{username}", MANAGE_USERS),
-    route(POST, "/api/users/{username}/password", MANAGE_USERS),
-    route(POST, "/api/users/{username}/activate", MANAGE_USERS),
-    route(POST, "/api/users/{username}/deactivate", MANAGE_USERS),
-    route(GET, "/api/iam/data", MANAGE_USERS),
-    route(POST, "/api/iam/{username}/permissions", MANAGE_USERS),
-    route(POST, "/api/iam/{username}/role", MANAGE_USERS),
-    route(POST, "/api/admin/iam/{username}/permissions", MANAGE_USERS),
-    route(POST, "/api/admin/iam/{username}/role", MANAGE_USERS),
-    route(GET, "/api/debug/user-info", MANAGE_USERS),
-    route(GET, "/api/admin/", MANAGE_USERS),
-    route(GET, "/api/admin/users", MANAGE_USERS),
-    route(GET, "/api/admin/iam", MANAGE_USERS),
-    route(GET, "/api/audit", MANAGE_USERS),
+    route(GET, "/api/users", MANAGE_USERS, READS),
+    route(POST, "/api/users", MANAGE_USERS, CHANGES),
+    route(DELETE, "/api/users/{username}", MANAGE_USERS, CHANGES),
+    route(POST, "/api/users/{username}/password", MANAGE_USERS, CHANGES),
+    route(POST, "/api/users/{username}/activate", MANAGE_USERS, CHANGES),
+    route(POST, "/api/users/{username}/deactivate", MANAGE_USERS, CHANGES),
+    route(GET, "/api/iam/data", MANAGE_USERS, READS),
+    route(POST, "/api/iam/{username}/permissions", MANAGE_USERS, CHANGES),
+    route(POST, "/api/iam/{username}/role", MANAGE_USERS, CHANGES),
+    route(POST, "/api/admin/iam/{username}/permissions", MANAGE_USERS, CHANGES),
+    route(POST, "/api/admin/iam/{username}/role", MANAGE_USERS, CHANGES),
+    route(GET, "/api/debug/user-info", MANAGE_USERS, READS),
+    route(GET, "/api/admin/", MANAGE_USERS, READS),
+    route(GET, "/api/admin/users", MANAGE_USERS, READS),
+    route(GET, "/api/admin/iam", MANAGE_USERS, READS),
+    route(GET, "/api/audit", MANAGE_USERS, INPUT),
     // Jobs. Everyone sees their own jobs (view_all: everyone's); the service decides.
-    route(GET, "/api/tasks/status", AUTHENTICATED),
-    route(GET, "/api/tasks/config", AUTHENTICATED),
-    route(GET, "/api/tasks/{task_id}/status", AUTHENTICATED),
-    route(GET, "/api/celery/status", Access::Permission(Permission::ViewAll)),
-    route(POST, "/api/test/simple", MANAGE_USERS),
-    route(POST, "/api/test/error", MANAGE_USERS),
-    route(GET, "/api/jobs", AUTHENTICATED),
-    route(GET, "/api/jobs/{id}", AUTHENTICATED),
-    route(POST, "/api/jobs/{id}/cancel", AUTHENTICATED),
-    route(POST, "/api/jobs/{id}/retry", AUTHENTICATED),
+    route(GET, "/api/tasks/status", AUTHENTICATED, READS),
+    route(GET, "/api/tasks/config", AUTHENTICATED, READS),
+    route(GET, "/api/tasks/{task_id}/status", AUTHENTICATED, LOOKUP),
+    route(GET, "/api/celery/status", Access::Permission(Permission::ViewAll), READS),
+    route(POST, "/api/test/simple", MANAGE_USERS, INPUT),
+    route(POST, "/api/test/error", MANAGE_USERS, INPUT),
+    route(GET, "/api/jobs", AUTHENTICATED, INPUT),
+    route(GET, "/api/jobs/{id}", AUTHENTICATED, LOOKUP),
+    route(POST, "/api/jobs/{id}/cancel", AUTHENTICATED, CHANGES),
+    route(POST, "/api/jobs/{id}/retry", AUTHENTICATED, CHANGES),
     // Servers. Reads are filtered by the service (view_all: everyone's, else your own); each
     // action's permission (start/stop/reboot/delete_server) is checked by the service too.
-    route(GET, "/api/servers", AUTHENTICATED),
-    route(POST, "/api/servers", CREATE_SERVER),
-    route(POST, "/api/servers/async", CREATE_SERVER),
-    route(POST, "/api/create_servers_bulk", CREATE_SERVER),
-    route(GET, "/api/servers/brief", AUTHENTICATED),
-    route(POST, "/api/servers/bulk_action", AUTHENTICATED),
-    route(POST, "/api/servers/bulk_action/async", AUTHENTICATED),
-    route(POST, "/api/servers/{name}/start", Access::Permission(Permission::StartServer)),
-    route(POST, "/api/servers/{name}/stop", Access::Permission(Permission::StopServer)),
-    route(POST, "/api/servers/{name}/reboot", Access::Permission(Permission::RebootServer)),
-    route(POST, "/api/servers/{name}/delete", Access::Permission(Permission::DeleteServer)),
-    route(GET, "/api/all_server_status", AUTHENTICATED),
-    route(GET, "/api/server_status/{name}", AUTHENTICATED),
-    route(POST, "/api/sync_servers", CREATE_SERVER),
-    route(GET, "/api/server/config/{name}", AUTHENTICATED),
-    route(PUT, "/api/server/config/{name}", Access::Permission(Permission::ManageServer)),
-    route(POST, "/api/server/disk/{name}", Access::Permission(Permission::ManageServer)),
-    route(DELETE, "/api/server/disk/{name}/{device}", Access::Permission(Permission::ManageServer)),
-    route(GET, "/api/server/logs/{name}", AUTHENTICATED),
-    route(GET, "/api/server/logs/{name}/task", AUTHENTICATED),
-    route(GET, "/api/cleanup/status/{name}", AUTHENTICATED),
-    route(GET, "/api/cleanup/failed-servers", AUTHENTICATED),
-    route(POST, "/api/cleanup/clean/{name}", Access::Permission(Permission::DeleteServer)),
-    route(POST, "/api/cleanup/bulk-clean", Access::Permission(Permission::DeleteServer)),
+    route(GET, "/api/servers", AUTHENTICATED, INPUT),
+    route(POST, "/api/servers", CREATE_SERVER, CREATE),
+    route(POST, "/api/servers/async", CREATE_SERVER, CREATE),
+    route(POST, "/api/create_servers_bulk", CREATE_SERVER, CREATE),
+    route(GET, "/api/servers/brief", AUTHENTICATED, READS),
+    route(POST, "/api/servers/bulk_action", AUTHENTICATED, CLUSTER),
+    route(POST, "/api/servers/bulk_action/async", AUTHENTICATED, CLUSTER),
+    route(POST, "/api/servers/{name}/start", Access::Permission(Permission::StartServer), CLUSTER),
+    route(POST, "/api/servers/{name}/stop", Access::Permission(Permission::StopServer), CLUSTER),
+    route(POST, "/api/servers/{name}/reboot", Access::Permission(Permission::RebootServer), CLUSTER),
+    route(POST, "/api/servers/{name}/delete", Access::Permission(Permission::DeleteServer), CLUSTER),
+    route(GET, "/api/all_server_status", AUTHENTICATED, CLUSTER_READ),
+    route(GET, "/api/server_status/{name}", AUTHENTICATED, CLUSTER_READ),
+    route(POST, "/api/sync_servers", CREATE_SERVER, CLUSTER),
+    route(GET, "/api/server/config/{name}", AUTHENTICATED, CLUSTER_READ),
+    route(PUT, "/api/server/config/{name}", Access::Permission(Permission::ManageServer), CLUSTER),
+    route(POST, "/api/server/disk/{name}", Access::Permission(Permission::ManageServer), CLUSTER),
+    route(DELETE, "/api/server/disk/{name}/{device}", Access::Permission(Permission::ManageServer), CLUSTER),
+    route(GET, "/api/server/logs/{name}", AUTHENTICATED, CLUSTER_READ),
+    route(GET, "/api/server/logs/{name}/task", AUTHENTICATED, CLUSTER_READ),
+    route(GET, "/api/cleanup/status/{name}", AUTHENTICATED, CLUSTER_READ),
+    route(GET, "/api/cleanup/failed-servers", AUTHENTICATED, CLUSTER_READ),
+    route(POST, "/api/cleanup/clean/{name}", Access::Permission(Permission::DeleteServer), CLUSTER),
+    route(POST, "/api/cleanup/bulk-clean", Access::Permission(Permission::DeleteServer), CLUSTER),
     // Datastores: everyone signed in reads them; defaults need manage_storage.
-    route(GET, "/api/datastores", AUTHENTICATED),
-    route(POST, "/api/datastores/refresh", AUTHENTICATED),
-    route(POST, "/api/datastores/default", Access::Permission(Permission::ManageStorage)),
-    route(GET, "/api/proxmox_storage", AUTHENTICATED),
+    route(GET, "/api/datastores", AUTHENTICATED, CLUSTER_READ),
+    route(POST, "/api/datastores/refresh", AUTHENTICATED, CLUSTER_READ),
+    route(POST, "/api/datastores/default", Access::Permission(Permission::ManageStorage), CLUSTER),
+    route(GET, "/api/proxmox_storage", AUTHENTICATED, CLUSTER_READ),
     // IP pools: readable by everyone signed in (the create form offers them).
-    route(GET, "/api/ip-pools", AUTHENTICATED),
-    route(POST, "/api/ip-pools", MANAGE_NETWORK),
-    route(GET, "/api/ip-pools/{name}", AUTHENTICATED),
-    route(PUT, "/api/ip-pools/{name}", MANAGE_NETWORK),
-    route(DELETE, "/api/ip-pools/{name}", MANAGE_NETWORK),
+    route(GET, "/api/ip-pools", AUTHENTICATED, READS),
+    route(POST, "/api/ip-pools", MANAGE_NETWORK, CHANGES),
+    route(GET, "/api/ip-pools/{name}", AUTHENTICATED, LOOKUP),
+    route(PUT, "/api/ip-pools/{name}", MANAGE_NETWORK, CHANGES),
+    route(DELETE, "/api/ip-pools/{name}", MANAGE_NETWORK, CHANGES),
     // Notifications: each caller's own view.
-    route(GET, "/api/events", AUTHENTICATED),
-    route(GET, "/api/notifications/stream", AUTHENTICATED),
-    route(GET, "/api/notifications", AUTHENTICATED),
-    route(GET, "/api/notifications/latest", AUTHENTICATED),
-    route(GET, "/api/notifications/unread-count", AUTHENTICATED),
-    route(POST, "/api/notifications/clear-all", AUTHENTICATED),
-    route(GET, "/api/notifications/{id}", AUTHENTICATED),
-    route(DELETE, "/api/notifications/{id}", AUTHENTICATED),
-    route(POST, "/api/notifications/{id}/read", AUTHENTICATED),
-    route(POST, "/api/test/notification", AUTHENTICATED),
+    route(GET, "/api/events", AUTHENTICATED, READS),
+    route(GET, "/api/notifications/stream", AUTHENTICATED, READS),
+    route(GET, "/api/notifications", AUTHENTICATED, INPUT),
+    route(GET, "/api/notifications/latest", AUTHENTICATED, READS),
+    route(GET, "/api/notifications/unread-count", AUTHENTICATED, READS),
+    route(POST, "/api/notifications/clear-all", AUTHENTICATED, READS),
+    route(GET, "/api/notifications/{id}", AUTHENTICATED, LOOKUP),
+    route(DELETE, "/api/notifications/{id}", AUTHENTICATED, LOOKUP),
+    route(POST, "/api/notifications/{id}/read", AUTHENTICATED, LOOKUP),
+    route(POST, "/api/test/notification", AUTHENTICATED, INPUT),
 ];
 
 pub fn access_for(method: &Method, path: &str) -> Option<Access> {

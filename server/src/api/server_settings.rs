@@ -28,7 +28,7 @@ pub async fn get_config(State(state): State<AppState>, CurrentActor(actor): Curr
 /// Changes `cores` (or `cpu`), `sockets`, `memory` (MB), `balloon` (MB, 0 = off), `description`,
 /// `tags`; `needs_reboot` says when a running VM only gets the change at its next reboot.
 #[utoipa::path(put, path = "/api/server/config/{name}", tag = "servers", params(("name" = String, Path)),
-    request_body(content = Object, example = json!({"cores": 4, "memory": 8192, "tags": ["web"]})),
+    request_body(content = SettingsChange, example = json!({"cores": 4, "memory": 8192, "tags": ["web"]})),
     responses((status = 200, body = Envelope<Object>), (status = 400), (status = 403), (status = 404)))]
 pub async fn put_config(State(state): State<AppState>, CurrentActor(actor): CurrentActor, Path(name): Path<String>, Json(body): Json<SettingsChange>) -> Result<ApiOk<SettingsResult>, ApiError> {
     let result = state.services.servers.change_settings(&actor, &name, &body).await?;
@@ -43,7 +43,7 @@ pub async fn put_config(State(state): State<AppState>, CurrentActor(actor): Curr
 /// Adds a disk: `{"size_gb": 50, "bus": "scsi", "index": 2, "storage": "local-lvm"}` (bus,
 /// index and storage optional: next free SCSI slot, default HDD datastore).
 #[utoipa::path(post, path = "/api/server/disk/{name}", tag = "servers", params(("name" = String, Path)),
-    request_body(content = Object, example = json!({"size_gb": 50, "bus": "scsi", "storage": "local-lvm"})),
+    request_body(content = NewDisk, example = json!({"size_gb": 50, "bus": "scsi", "storage": "local-lvm"})),
     responses((status = 201, body = Envelope<Object>), (status = 400), (status = 409)))]
 pub async fn add_disk(State(state): State<AppState>, CurrentActor(actor): CurrentActor, Path(name): Path<String>, Json(body): Json<NewDisk>) -> Result<ApiOk<ServerSettings>, ApiError> {
     let settings = state.services.servers.add_disk(&actor, &name, &body).await?;

@@ -187,7 +187,7 @@ pub async fn sync(State(state): State<AppState>, CurrentActor(actor): CurrentAct
 /// vm_password`) and ours beside them (`ip_pool`, `vlan`, `dns` on a NIC; `ssh_keys`, `clone`:
 /// full|linked, `tags`, `sockets`, `description`).
 #[utoipa::path(post, path = "/api/servers", tag = "servers",
-    request_body(content = Object, description = "One server spec", example = json!({
+    request_body(content = ServerRequest, description = "One server spec", example = json!({
         "name": "web-1", "cpu": 2, "memory": 4096, "template_vm_id": 9000, "os_type": "ubuntu",
         "disks": [{"size": 40, "interface": "scsi0", "datastore_id": "local-lvm"}],
         "network_devices": [{"bridge": "vmbr0", "ip_pool": "default"}],
@@ -203,7 +203,7 @@ pub async fn create(State(state): State<AppState>, CurrentActor(actor): CurrentA
 /// Creates many servers in one job: `{"servers": [spec, …]}` (the old tool's shape) or
 /// `{"name_pattern": "web-{n}", "count": 3, "start": 1, "spec": {…}}`.
 #[utoipa::path(post, path = "/api/create_servers_bulk", tag = "servers",
-    request_body(content = Object, description = "A list of specs, or a name pattern with a count and one spec", example = json!({
+    request_body(content = BulkRequest, description = "A list of specs, or a name pattern with a count and one spec", example = json!({
         "name_pattern": "web-{n}", "count": 3,
         "spec": {"template_vm_id": 9000, "cpu": 2, "memory": 2048, "disks": [{"size": 20, "interface": "scsi0"}], "network_devices": [{"ip_pool": "default"}]}
     })),
@@ -270,7 +270,7 @@ pub async fn bulk_action_async(state: State<AppState>, actor: CurrentActor, body
 }
 
 /// The same as `POST /api/servers` (the old tool's async path).
-#[utoipa::path(post, path = "/api/servers/async", tag = "servers", request_body(content = Object, description = "One server spec (see POST /api/servers)"),
+#[utoipa::path(post, path = "/api/servers/async", tag = "servers", request_body(content = ServerRequest, description = "One server spec (see POST /api/servers)"),
     responses((status = 202, body = Envelope<Object>), (status = 400)))]
 pub async fn create_async(state: State<AppState>, actor: CurrentActor, body: Json<ServerRequest>) -> Result<Response, ApiError> {
     create(state, actor, body).await

@@ -45,8 +45,11 @@ impl From<ApiToken> for TokenJson {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateTokenBody {
+    /// 1–64 characters (blanks at the ends do not count).
+    #[schema(min_length = 1, max_length = 64)]
     pub name: String,
-    /// Days until it stops working (1–3650); absent = no expiry.
+    /// Days until it stops working (1–3650); absent or 0 = no expiry.
+    #[schema(maximum = 3650)]
     pub expires_in_days: Option<u32>,
 }
 

@@ -61,13 +61,21 @@ pub async fn admin_users(state: State<AppState>, actor: CurrentActor) -> Result<
 /// No `Debug`: it holds a password.
 #[derive(Deserialize, ToSchema)]
 pub struct CreateUserBody {
+    /// Letters, digits, `.`, `_`, `-`, starting with a letter or digit; unique whatever its case.
+    #[schema(pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
     pub username: String,
+    /// 10–1024 characters, not containing the username, not a common password.
+    #[schema(min_length = 10, max_length = 1024)]
     pub password: String,
     /// admin, developer, operator or viewer [default: developer].
+    #[schema(pattern = "^(admin|developer|operator|viewer)$")]
     pub role: Option<String>,
     /// Explicit permissions (catalogue or seed short names); empty = the role's defaults.
     pub permissions: Option<Vec<String>>,
+    /// Display name.
+    #[schema(max_length = 128)]
     pub name: Option<String>,
+    #[schema(max_length = 254)]
     pub email: Option<String>,
 }
 
@@ -116,6 +124,7 @@ pub async fn delete(
 /// No `Debug`: it holds a password.
 #[derive(Deserialize, ToSchema)]
 pub struct ResetPasswordBody {
+    #[schema(min_length = 10, max_length = 1024)]
     pub new_password: String,
     pub confirm_password: Option<String>,
 }
@@ -220,6 +229,7 @@ pub struct PermissionsBody {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RoleBody {
+    #[schema(pattern = "^(admin|developer|operator|viewer)$")]
     pub role: String,
     /// Given: exactly these permissions. Absent: the role's defaults.
     pub permissions: Option<Vec<String>>,

@@ -62,6 +62,13 @@ pub async fn spawn_with_inner(inner: Router<AppState>) -> TestServer {
     spawn_inner(Backend::Sqlite, Router::new(), inner, Services::new).await.unwrap()
 }
 
+/// Like `spawn_with_services`, behind a (pretend) reverse proxy: the client address is the last
+/// `X-Forwarded-For` entry, so a test can speak from many addresses.
+pub async fn spawn_behind_proxy(backend: Backend, make: fn(Database, bool) -> Services) -> Option<TestServer> {
+    let url = fresh_url(backend).await?;
+    Some(spawn_configured(url, Router::new(), Router::new(), make, |c| Config { behind_proxy: true, ..c }).await)
+}
+
 async fn spawn_inner(
     backend: Backend,
     extra: Router,
@@ -87,12 +94,22 @@ pub async fn spawn_with_site(site_root: std::path::PathBuf) -> TestServer {
 }
 
 async fn spawn_on_url(url: String, extra: Router, inner: Router<AppState>, make: fn(Database, bool) -> Services, site_root: Option<std::path::PathBuf>) -> TestServer {
+    spawn_configured(url, extra, inner, make, move |c| Config { site_root, ..c }).await
+}
+
+async fn spawn_configured(
+    url: String,
+    extra: Router,
+    inner: Router<AppState>,
+    make: fn(Database, bool) -> Services,
+    tweak: impl FnOnce(Config) -> Config + Send + 'static,
+) -> TestServer {
     let task = SERVER_RUNTIME.spawn(async move {
         let db = Database::open(&url).await.unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let services = make(db, true);
-        let instance = Instance::with_services(services.clone(), &Config { site_root, ..config(addr) }).unwrap();
+        let instance = Instance::with_services(services.clone(), &tweak(config(addr))).unwrap();
         let router = build_router_with(instance.state, inner).merge(extra);
         let (tx, rx) = oneshot::channel::<()>();
         let handle = tokio::spawn(serve(listener, router, async move {
