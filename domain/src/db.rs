@@ -160,7 +160,15 @@ impl Database {
         for n in names {
             groups.entry(n.to_ascii_lowercase()).or_default().push(n);
         }
-        Ok(groups.into_values().filter(|g| g.len() > 1).collect())
+        // Sorted here, not by the database: PostgreSQL's collation may order `admin` first.
+        Ok(groups
+            .into_values()
+            .filter(|g| g.len() > 1)
+            .map(|mut g| {
+                g.sort();
+                g
+            })
+            .collect())
     }
 
     /// The schema version recorded in the database, or `None` before the first migration.

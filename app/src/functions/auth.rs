@@ -102,7 +102,7 @@ mod door {
 /// The signed-in user, or `None` (the login page).
 #[server(prefix = "/sfn", endpoint = "current_user")]
 pub async fn fetch_current_user() -> Result<Option<CurrentUser>, ServerFnError> {
-    let Ok(actor) = door::actor() else { return Ok(None) };
+    let Some(actor) = door::signed_in() else { return Ok(None) };
     let u = door::services()?.auth.me(&actor).await.map_err(door::fail)?;
     Ok(Some(CurrentUser {
         username: u.username,

@@ -9,7 +9,13 @@ pub fn services() -> Result<domain::Services, ServerFnError> {
 
 /// The acting user; "authentication required" (401, like REST) when the request has none.
 pub fn actor() -> Result<domain::auth::Actor, ServerFnError> {
-    use_context::<domain::auth::Actor>().ok_or_else(|| fail(domain::Error::Unauthenticated))
+    signed_in().ok_or_else(|| fail(domain::Error::Unauthenticated))
+}
+
+/// The acting user if there is one, for functions that also answer anonymous callers (with no
+/// error status: their answer is a success either way).
+pub fn signed_in() -> Option<domain::auth::Actor> {
+    use_context::<domain::auth::Actor>()
 }
 
 /// Domain errors reach the page as their message (internal causes stay in the log), with the

@@ -130,7 +130,7 @@ pub async fn list_notifications(limit: u32) -> Result<Vec<NoteRow>, ServerFnErro
 
 #[server(prefix = "/sfn", endpoint = "unread_notifications")]
 pub async fn unread_notifications() -> Result<i64, ServerFnError> {
-    let Ok(actor) = door::actor() else { return Ok(0) };
+    let Some(actor) = door::signed_in() else { return Ok(0) };
     door::services()?.notifications.unread_count(&actor).await.map_err(door::fail)
 }
 

@@ -1,7 +1,7 @@
 //! Login throttling. Three counters of failures within a window:
 //!
-//! - per **address**: an address that fails too often (a spray across many accounts) is locked
-//!   until the window ends;
+//! - per **address** (an IPv4 address, or an IPv6 /64): an address that fails too often (a spray
+//!   across many accounts) is locked until the window ends;
 //! - per **(username, address)** pair: one address guessing one account is locked for that
 //!   account until the window ends;
 //! - per **username** alone: failures from anywhere only *slow* further attempts for that
@@ -72,12 +72,25 @@ fn user_key(username: &str) -> String {
     format!("user:{}", username.to_lowercase())
 }
 
+/// The unit an address is counted in: the address itself for IPv4, its /64 for IPv6 (one
+/// host usually holds a whole /64 and could otherwise try from a new address every time).
+fn address(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Ok(std::net::IpAddr::V6(v6)) => v6.to_ipv4_mapped().map_or_else(|| ip.to_owned(), |v4| v4.to_string()),
+        _ => ip.to_owned(),
+    }
+}
+
 fn ip_key(ip: &str) -> String {
-    format!("ip:{ip}")
+    format!("ip:{}", address(ip))
 }
 
 fn pair_key(username: &str, ip: &str) -> String {
-    format!("pair:{ip}:{}", username.to_lowercase())
+    format!("pair:{}:{}", address(ip), username.to_lowercase())
 }
 
 impl LoginLimiter {
@@ -175,6 +188,18 @@ mod tests {
         assert_eq!(allowed(l.begin("admin", Some("192.0.2.7"), 9)), Some(350));
         l.succeeded("admin", Some("192.0.2.7"));
         assert_eq!(allowed(l.begin("admin", Some("192.0.2.7"), 10)), Some(0), "a right password clears the delay");
+    }
+
+    #[test]
+    fn an_ipv6_host_is_counted_by_its_slash_64() {
+        let l = LoginLimiter::new(policy());
+        for i in 0..3 {
+            assert!(allowed(l.begin("kim", Some(&format!("2001:db8:1:2::{i:x}")), i)).is_some());
+        }
+        assert_eq!(l.begin("kim", Some("2001:db8:1:2:ffff::1"), 4), Attempt::Locked, "the same /64 is one address");
+        assert!(allowed(l.begin("kim", Some("2001:db8:1:3::1"), 5)).is_some(), "another /64 is another address");
+        assert_eq!(address("::ffff:192.0.2.1"), "192.0.2.1");
+        assert_eq!(address("192.0.2.1"), "192.0.2.1");
     }
 
     #[test]

@@ -238,6 +238,9 @@ impl BulkRequest {
                 let start = u64::from(self.start.unwrap_or(1));
                 check_pattern(&pattern, start + count as u64 - 1)?;
                 let spec = self.spec.ok_or_else(|| Error::validation("spec", "the spec every server is made from"))?;
+                // Check the spec once before copying it `count` times: afterwards every text in
+                // it is within its limit, so the copies are bounded too.
+                normalise(0, ServerRequest { name: Some(pattern.replace("{n}", &start.to_string())), ..spec.clone() }, &[])?;
                 Ok((0..count as u64)
                     .map(|i| ServerRequest { name: Some(pattern.replace("{n}", &(start + i).to_string())), ..spec.clone() })
                     .collect())
@@ -367,6 +370,12 @@ fn invalid(position: usize, name: &str, field: &str, message: impl Into<String>)
 pub fn normalise(position: usize, r: ServerRequest, default_keys: &[String]) -> Result<ServerSpec> {
     let name = r.name.clone().unwrap_or_default().trim().to_owned();
     check_name(&name).map_err(|m| invalid(position, &name, "name", m))?;
+    // The old UI's redundant `disk` (a size) is ignored, but must stay small: it is copied.
+    match &r.legacy_disk {
+        None | Some(Value::Null | Value::Number(_)) => {}
+        Some(Value::String(t)) if t.len() <= 32 => {}
+        Some(_) => return Err(invalid(position, &name, "disk", "the old `disk` field is a size in GB (use `disks`)")),
+    }
     let template = r.template.clone().ok_or_else(|| invalid(position, &name, "template", "which template (template_vm_id) to clone"))?;
     if matches!(&template, TemplateRef::Name(t) if t.chars().nth(limits::TEMPLATE_NAME).is_some()) {
         return Err(invalid(position, &name, "template", format!("a template name has at most {} characters", limits::TEMPLATE_NAME)));
@@ -426,7 +435,11 @@ pub fn normalise(position: usize, r: ServerRequest, default_keys: &[String]) -> 
         if kind != "hdd" && kind != "ssd" {
             return Err(invalid(position, &name, &format!("{field}.type"), "hdd or ssd"));
         }
-        disks.push(DiskSpec { bus, index, storage: d.storage.clone().unwrap_or_default().trim().to_owned(), size_gb, kind });
+        let storage = d.storage.clone().unwrap_or_default().trim().to_owned();
+        if storage.chars().nth(limits::NAME).is_some() {
+            return Err(invalid(position, &name, &format!("{field}.datastore_id"), format!("at most {} characters", limits::NAME)));
+        }
+        disks.push(DiskSpec { bus, index, storage, size_gb, kind });
     }
     if disks.is_empty() {
         return Err(invalid(position, &name, "disks", "at least one disk (the first one is the boot disk)"));
@@ -481,6 +494,9 @@ pub fn normalise(position: usize, r: ServerRequest, default_keys: &[String]) -> 
                     }
                 };
                 NicAddress::Static { ip: parsed.to_string(), prefix: prefix as u8, gateway }
+            }
+            (None, Some(pool), _) if pool.chars().nth(limits::NAME).is_some() => {
+                return Err(invalid(position, &name, &format!("{field}.ip_pool"), format!("at most {} characters", limits::NAME)));
             }
             (None, Some(pool), _) => NicAddress::Pool { pool },
             (None, None, _) => NicAddress::Pool { pool: "default".into() },
@@ -621,7 +637,7 @@ mod tests {
             name_pattern: Some("web-{n}".into()),
             count: Some(3),
             start: Some(7),
-            spec: Some(ServerRequest { template: Some(TemplateRef::Id(9000)), ..Default::default() }),
+            spec: Some(ServerRequest { template: Some(TemplateRef::Id(9000)), disks: Some(vec![DiskRequest { size_gb: Some(20), ..Default::default() }]), ..Default::default() }),
             ..Default::default()
         };
         let names: Vec<String> = bulk.expand().unwrap_or_else(|e| panic!("{e}")).into_iter().filter_map(|s| s.name).collect();
@@ -634,7 +650,7 @@ mod tests {
             name_pattern: Some(pattern),
             count: Some(count),
             start: Some(start),
-            spec: Some(ServerRequest { template: Some(TemplateRef::Id(9000)), ..Default::default() }),
+            spec: Some(ServerRequest { template: Some(TemplateRef::Id(9000)), disks: Some(vec![DiskRequest { size_gb: Some(20), ..Default::default() }]), ..Default::default() }),
             ..Default::default()
         };
         let huge = format!("{}{{n}}", "a".repeat(1_800_000));
@@ -647,6 +663,13 @@ mod tests {
         assert!(bulk(format!("{}{{n}}", "a".repeat(60)), 200, 1).expand().is_ok(), "three digits fit");
         assert!(bulk("-{n}".into(), 2, 1).expand().is_err());
         assert!(bulk("web".into(), 2, 1).expand().is_err());
+        // The spec is checked once before it is copied: a long description is refused as such.
+        let mut long = bulk("web-{n}".into(), 200, 1);
+        if let Some(spec) = long.spec.as_mut() {
+            spec.description = Some("x".repeat(1_900_000));
+        }
+        let e = long.expand().unwrap_err();
+        assert!(matches!(&e, Error::Validation { field: Some(f), .. } if f.ends_with("description")), "{e}");
     }
 
     #[test]

@@ -22,8 +22,10 @@ pub fn check(entry: &str) -> Result<(), String> {
     if entry.chars().nth(limits::SSH_KEY).is_some() {
         return Err(format!("at most {} characters", limits::SSH_KEY));
     }
-    if entry.chars().any(char::is_control) {
-        return Err("one key per entry: line breaks and control characters are not allowed".into());
+    // Not only `\n`: YAML, which cloud-init reads the keys from, also breaks lines at U+0085,
+    // U+2028 and U+2029. Any control character or blank other than a plain space is refused.
+    if entry.chars().any(|c| c.is_control() || (c.is_whitespace() && c != ' ') || c == '\u{feff}') {
+        return Err("one key per entry, its parts separated by single spaces: line breaks, tabs and control characters are not allowed".into());
     }
     let mut parts = entry.splitn(3, ' ');
     let kind = parts.next().unwrap_or_default();
@@ -99,6 +101,10 @@ mod tests {
         let two_lines = format!("{ED25519}\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C7okWi4q5AJwWT0V evil");
         assert!(check(&two_lines).unwrap_err().contains("one key per entry"));
         assert!(check(&format!("{ED25519}\r")).is_err());
+        for separator in ['\u{2028}', '\u{2029}', '\u{85}', '\t'] {
+            assert!(check(&format!("{ED25519}{separator}- ssh-rsa AAAA evil")).is_err(), "{separator:?}");
+        }
+        assert_eq!(check(&format!("{ED25519} 김민수의 노트북")), Ok(()), "a comment may be in any script");
         assert!(check(&format!("command=\"rm -rf /\" {ED25519}")).unwrap_err().contains("not an OpenSSH public key"));
         assert!(check("ssh-ed25519 not-base64!").unwrap_err().contains("base64"));
         assert!(check("ssh-ed25519").is_err());

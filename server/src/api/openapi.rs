@@ -42,7 +42,7 @@ use super::{events, ip_pools, jobs, notifications, ops, server_settings, servers
         notifications::list, notifications::latest, notifications::unread_count, notifications::get, notifications::read,
         notifications::delete, notifications::clear_all, notifications::test, events::events, events::notifications,
     ),
-    modifiers(&Security, &ErrorResponses),
+    modifiers(&Security, &ErrorResponses, &OldFieldNames),
     tags(
         (name = "session", description = "Login, logout, own password, session state. Cookie sessions send \
             `X-CSRF-Token` (or a same-site `Origin`) on writes; API tokens go in `Authorization: Bearer`"),
@@ -111,6 +111,68 @@ impl utoipa::Modify for ErrorResponses {
                     }
                 }
             }
+        }
+    }
+}
+
+/// The old tool's field names that request bodies accept beside ours (serde aliases, which the
+/// schema derive does not see): `(schema, old name, our name)`.
+const OLD_NAMES: &[(&str, &str, &str)] = &[
+    ("ServerRequest", "cpu", "cores"),
+    ("ServerRequest", "memory_mb", "memory"),
+    ("ServerRequest", "template_vm_id", "template"),
+    ("ServerRequest", "template_vmid", "template"),
+    ("ServerRequest", "network_devices", "nics"),
+    ("ServerRequest", "vm_username", "ci_user"),
+    ("ServerRequest", "vm_password", "ci_password"),
+    ("ServerRequest", "firewall_group", "security_group"),
+    ("DiskRequest", "size", "size_gb"),
+    ("DiskRequest", "datastore_id", "storage"),
+    ("DiskRequest", "datastore", "storage"),
+    ("DiskRequest", "disk_type", "type"),
+    ("NicRequest", "ip_address", "ip"),
+    ("NicRequest", "subnet", "prefix"),
+    ("NicRequest", "pool", "ip_pool"),
+    ("SettingsChange", "cpu", "cores"),
+    ("NewDisk", "size", "size_gb"),
+    ("NewDisk", "datastore_id", "storage"),
+    ("NewDisk", "datastore", "storage"),
+];
+
+/// Lists the old names as properties of their own (same schema, a description saying whose
+/// name they are), so a body in the old tool's names is valid against the document. A field
+/// with an old name is no longer `required` under our name alone: either name will do.
+struct OldFieldNames;
+
+impl utoipa::Modify for OldFieldNames {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type};
+        use utoipa::openapi::RefOr;
+        let Some(components) = doc.components.as_mut() else { return };
+        let describe = |schema: &mut RefOr<Schema>, text: String| {
+            if let RefOr::T(Schema::Object(o)) = schema {
+                o.description = Some(text);
+            } else if let RefOr::T(Schema::Array(a)) = schema {
+                a.description = Some(text);
+            } else if let RefOr::T(Schema::OneOf(o)) = schema {
+                o.description = Some(text);
+            }
+        };
+        for (schema, old, ours) in OLD_NAMES {
+            let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(*schema) else { continue };
+            let Some(mut property) = object.properties.get(*ours).cloned() else { continue };
+            describe(&mut property, format!("The old tool's name for `{ours}`."));
+            object.properties.insert((*old).to_owned(), property);
+            object.required.retain(|r| r.as_str() != *ours);
+        }
+        // The old UI's redundant `disk` beside `disks`: a size, accepted and ignored.
+        if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut("ServerRequest") {
+            let size = OneOfBuilder::new()
+                .item(ObjectBuilder::new().schema_type(SchemaType::new(Type::Integer)))
+                .item(ObjectBuilder::new().schema_type(SchemaType::new(Type::String)).max_length(Some(32)))
+                .item(ObjectBuilder::new().schema_type(SchemaType::new(Type::Null)))
+                .description(Some("The old UI's redundant disk size beside `disks`: accepted and ignored."));
+            object.properties.insert("disk".into(), size.into());
         }
     }
 }
@@ -213,7 +275,14 @@ mod tests {
         let json = doc_statuses("/api/users/{username}", "delete");
         assert_eq!(json, ["200", "400", "401", "403", "404", "409", "503"]);
         assert_eq!(doc_statuses("/healthz", "get"), ["200", "503"]);
-        assert!(doc_statuses("/api/servers", "post").contains(&"415".to_owned()));
+        // A permission, a path parameter and a Proxmox call.
+        assert_eq!(doc_statuses("/api/servers/{name}/start", "post"), ["202", "400", "401", "403", "404", "409", "502", "503"]);
+        // Query parameters only, any signed-in caller with a current password.
+        assert_eq!(doc_statuses("/api/servers", "get"), ["200", "400", "401", "403", "503"]);
+        // A body, a permission, a name that may clash.
+        assert_eq!(doc_statuses("/api/ip-pools", "post"), ["201", "400", "401", "403", "404", "409", "413", "415", "503"]);
+        // Public, a body, nothing else but its own 401.
+        assert_eq!(doc_statuses("/login", "post"), ["200", "303", "400", "401", "403", "413", "415", "503"]);
     }
 
     fn doc_statuses(path: &str, method: &str) -> Vec<String> {
@@ -255,6 +324,12 @@ mod tests {
         for (schema, field, key, want) in cases {
             assert_eq!(prop(schema, field, key), *want as u64, "{schema}.{field}.{key}");
         }
+        for (schema, old, ours) in OLD_NAMES {
+            let props = &schemas[*schema]["properties"];
+            assert!(props[*old].is_object(), "{schema}.{old} (old name of {ours}) is not listed");
+            assert!(!schemas[*schema]["required"].as_array().is_some_and(|r| r.iter().any(|x| x == ours)), "{schema}.{ours} is required though {old} may replace it");
+        }
+        assert!(schemas["ServerRequest"]["properties"]["disk"].is_object());
         let name = &schemas["TemplateRef"]["oneOf"];
         assert!(name.to_string().contains(&format!("\"maxLength\":{}", l::TEMPLATE_NAME)), "{name}");
         assert!(schemas["ErrorEnvelope"].is_object());
