@@ -83,7 +83,7 @@ pub const AUDIT_PER_PAGE: u32 = 50;
 
 #[cfg(feature = "ssr")]
 mod door {
-    pub use crate::functions::door::{actor, fail, services};
+    pub use crate::functions::door::{actor, fail, services, signed_in};
 
     pub fn user_row(u: domain::users::User) -> super::UserRow {
         super::UserRow {

@@ -40,7 +40,7 @@ pub struct NoteRow {
 
 #[cfg(feature = "ssr")]
 mod door {
-    pub use crate::functions::door::{actor, fail, services};
+    pub use crate::functions::door::{actor, fail, services, signed_in};
 
     pub fn row(j: domain::jobs::Job) -> super::JobRow {
         super::JobRow {
