@@ -18,8 +18,7 @@ fn main() {
     for locale in LOCALES {
         let path = dir.join(format!("{locale}.json"));
         println!("cargo:rerun-if-changed={}", path.display());
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
         let table: BTreeMap<String, String> = serde_json::from_str(&text)
             .unwrap_or_else(|e| panic!("{} is not a flat JSON object of strings: {e}", path.display()));
         tables.push(table);

@@ -20,6 +20,9 @@ trap cleanup EXIT
 
 log() { printf '\n\033[1;34m== %s\033[0m\n' "$*"; }
 
+log "house format (rustfmt.toml)"
+scripts/fmt.sh --check
+
 log "throwaway PostgreSQL"
 PROXFLEET_TEST_POSTGRES_URL=$(scripts/pg.sh start "$work/pg")
 export PROXFLEET_TEST_POSTGRES_URL PROXFLEET_REQUIRE_POSTGRES=1

@@ -55,9 +55,7 @@ impl Locale {
         for part in accept_language.unwrap_or("").split(',') {
             let mut pieces = part.split(';');
             let tag = pieces.next().unwrap_or("");
-            let q = pieces
-                .find_map(|p| p.trim().strip_prefix("q=").and_then(|v| v.parse::<f32>().ok()))
-                .unwrap_or(1.0);
+            let q = pieces.find_map(|p| p.trim().strip_prefix("q=").and_then(|v| v.parse::<f32>().ok())).unwrap_or(1.0);
             if let Some(l) = Locale::from_code(tag) {
                 if q > 0.0 && best.is_none_or(|(bq, _)| q > bq) {
                     best = Some((q, l));

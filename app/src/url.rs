@@ -18,6 +18,9 @@ pub fn percent_encode(s: &str) -> String {
 mod tests {
     #[test]
     fn reserved_and_non_ascii_bytes_are_encoded() {
-        assert_eq!(super::percent_encode("UPID:pve1:0A:root@pam: ü/x"), "UPID%3Apve1%3A0A%3Aroot%40pam%3A%20%C3%BC%2Fx");
+        assert_eq!(
+            super::percent_encode("UPID:pve1:0A:root@pam: ü/x"),
+            "UPID%3Apve1%3A0A%3Aroot%40pam%3A%20%C3%BC%2Fx"
+        );
     }
 }

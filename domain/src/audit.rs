@@ -38,7 +38,13 @@ pub struct Record<'a> {
 impl<'a> Record<'a> {
     /// An action by `actor` on `target` with the outcome of `result`: its error text becomes
     /// the detail of a failure.
-    pub fn of<T>(actor: &'a Actor, action: &'a str, target: Option<&'a str>, result: &Result<T>, detail: String) -> Self {
+    pub fn of<T>(
+        actor: &'a Actor,
+        action: &'a str,
+        target: Option<&'a str>,
+        result: &Result<T>,
+        detail: String,
+    ) -> Self {
         let (success, detail) = match result {
             Ok(_) => (true, detail),
             Err(e) => (false, if detail.is_empty() { e.to_string() } else { format!("{detail}: {e}") }),

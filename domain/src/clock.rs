@@ -12,9 +12,8 @@ pub fn now_ms() -> i64 {
 
 /// RFC 3339 in UTC (`2026-11-26T12:00:00.000Z`), the form every API response uses for times.
 pub fn to_rfc3339(ms: i64) -> String {
-    let format = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .ok()
         .and_then(|t| t.format(&format).ok())

@@ -32,7 +32,9 @@ pub fn from_pve(e: PveError) -> Error {
     match e.kind {
         pve::ErrorKind::NotFound => Error::NotFound(e.message),
         pve::ErrorKind::AlreadyExists | pve::ErrorKind::Locked => Error::Conflict(e.message),
-        pve::ErrorKind::Unreachable | pve::ErrorKind::Timeout => Error::Unavailable(format!("Proxmox VE: {}", e.message)),
+        pve::ErrorKind::Unreachable | pve::ErrorKind::Timeout => {
+            Error::Unavailable(format!("Proxmox VE: {}", e.message))
+        }
         pve::ErrorKind::Auth => Error::Upstream("Proxmox VE refused proxfleet's credentials".into()),
         pve::ErrorKind::Rejected => Error::Upstream(format!("Proxmox VE: {}", e.message)),
     }

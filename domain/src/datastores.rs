@@ -92,7 +92,10 @@ impl Datastores {
             match list.datastores.iter().find(|d| d.id == id) {
                 None => return Err(Error::NotFound(format!("no datastore {id:?}"))),
                 Some(d) if !d.content.iter().any(|c| c == "images") => {
-                    return Err(Error::validation(field, format!("{id} does not hold VM disks (content: {})", d.content.join(","))))
+                    return Err(Error::validation(
+                        field,
+                        format!("{id} does not hold VM disks (content: {})", d.content.join(",")),
+                    ))
                 }
                 Some(_) => {}
             }

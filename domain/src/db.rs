@@ -84,10 +84,8 @@ impl Database {
             Backend::Sqlite => {
                 if let Some(path) = sqlite_file_path(&url) {
                     if let Some(dir) = Path::new(&path).parent().filter(|d| !d.as_os_str().is_empty()) {
-                        std::fs::create_dir_all(dir).map_err(|source| DbError::CreateDir {
-                            path: dir.display().to_string(),
-                            source,
-                        })?;
+                        std::fs::create_dir_all(dir)
+                            .map_err(|source| DbError::CreateDir { path: dir.display().to_string(), source })?;
                     }
                     if !url.contains("mode=") {
                         url.push_str(if url.contains('?') { "&mode=rwc" } else { "?mode=rwc" });
@@ -95,21 +93,19 @@ impl Database {
                 }
                 let in_memory = url.contains(":memory:");
                 // An in-memory database lives and dies with its one connection.
-                pool = pool.max_connections(if in_memory { 1 } else { 8 }).after_connect(
-                    move |conn, _meta| {
-                        Box::pin(async move {
-                            // WAL lets readers proceed while one writer commits; the busy timeout
-                            // makes concurrent writers wait instead of failing with SQLITE_BUSY.
-                            if !in_memory {
-                                sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
-                            }
-                            sqlx::query("PRAGMA busy_timeout = 5000").execute(&mut *conn).await?;
-                            sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
-                            sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
-                            Ok(())
-                        })
-                    },
-                );
+                pool = pool.max_connections(if in_memory { 1 } else { 8 }).after_connect(move |conn, _meta| {
+                    Box::pin(async move {
+                        // WAL lets readers proceed while one writer commits; the busy timeout
+                        // makes concurrent writers wait instead of failing with SQLITE_BUSY.
+                        if !in_memory {
+                            sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
+                        }
+                        sqlx::query("PRAGMA busy_timeout = 5000").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
+                        Ok(())
+                    })
+                });
             }
             Backend::Postgres => {
                 pool = pool.max_connections(16);
@@ -155,7 +151,8 @@ impl Database {
 
     /// Groups of usernames that are equal ignoring (ASCII) case, the only letters usernames have.
     async fn usernames_differing_only_by_case(&self) -> Result<Vec<Vec<String>>, DbError> {
-        let names: Vec<String> = sqlx::query_scalar("SELECT username FROM users ORDER BY username").fetch_all(&self.pool).await?;
+        let names: Vec<String> =
+            sqlx::query_scalar("SELECT username FROM users ORDER BY username").fetch_all(&self.pool).await?;
         let mut groups: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
         for n in names {
             groups.entry(n.to_ascii_lowercase()).or_default().push(n);
@@ -174,19 +171,23 @@ impl Database {
     /// The schema version recorded in the database, or `None` before the first migration.
     pub async fn schema_version(&self) -> Result<Option<i64>, DbError> {
         let exists: bool = match self.backend {
-            Backend::Sqlite => sqlx::query_scalar::<_, i64>(
-                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'",
-            )
-            .fetch_one(&self.pool)
-            .await?
-                > 0,
-            Backend::Postgres => sqlx::query_scalar::<_, i64>(
-                "SELECT COUNT(*) FROM information_schema.tables \
+            Backend::Sqlite => {
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'",
+                )
+                .fetch_one(&self.pool)
+                .await?
+                    > 0
+            }
+            Backend::Postgres => {
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT COUNT(*) FROM information_schema.tables \
                  WHERE table_schema = current_schema() AND table_name = 'schema_version'",
-            )
-            .fetch_one(&self.pool)
-            .await?
-                > 0,
+                )
+                .fetch_one(&self.pool)
+                .await?
+                    > 0
+            }
         };
         if !exists {
             return Ok(None);

@@ -118,9 +118,7 @@ impl From<sqlx::Error> for Error {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
                 Error::Unavailable("database unavailable".into())
             }
-            sqlx::Error::Database(db) if db.is_unique_violation() => {
-                Error::Conflict("already exists".into())
-            }
+            sqlx::Error::Database(db) if db.is_unique_violation() => Error::Conflict("already exists".into()),
             _ => Error::Internal(format!("database: {err}")),
         }
     }

@@ -51,13 +51,14 @@ impl EventBus {
     /// `NOTIFY` to every other instance (streams drop the echo of their own by id).
     pub async fn publish(&self, user_id: Option<i64>, kind: &str, payload: Value) -> Result<Event> {
         let at = clock::now_ms();
-        let id: i64 = sqlx::query_scalar("INSERT INTO events (at, user_id, kind, payload) VALUES ($1, $2, $3, $4) RETURNING id")
-            .bind(at)
-            .bind(user_id)
-            .bind(kind)
-            .bind(payload.to_string())
-            .fetch_one(self.db.pool())
-            .await?;
+        let id: i64 =
+            sqlx::query_scalar("INSERT INTO events (at, user_id, kind, payload) VALUES ($1, $2, $3, $4) RETURNING id")
+                .bind(at)
+                .bind(user_id)
+                .bind(kind)
+                .bind(payload.to_string())
+                .fetch_one(self.db.pool())
+                .await?;
         let event = Event { id, at, user_id, kind: kind.to_owned(), payload };
         // No subscribers is fine.
         let _ = self.tx.send(event.clone());
@@ -102,7 +103,10 @@ impl EventBus {
                 }
             };
             let Ok(id) = n.payload().parse::<i64>() else { continue };
-            let row = sqlx::query("SELECT id, at, user_id, kind, payload FROM events WHERE id = $1").bind(id).fetch_optional(self.db.pool()).await?;
+            let row = sqlx::query("SELECT id, at, user_id, kind, payload FROM events WHERE id = $1")
+                .bind(id)
+                .fetch_optional(self.db.pool())
+                .await?;
             if let Some(event) = row.as_ref().and_then(|r| from_row(r).ok()) {
                 let _ = self.tx.send(event);
             }
@@ -127,12 +131,18 @@ impl EventBus {
 
     /// The newest event id (a fresh subscriber without Last-Event-ID starts after it).
     pub async fn last_id(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(id) FROM events").fetch_one(self.db.pool()).await?.unwrap_or(0))
+        Ok(sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(id) FROM events")
+            .fetch_one(self.db.pool())
+            .await?
+            .unwrap_or(0))
     }
 
     /// Drops events older than `max_age_ms`.
     pub async fn prune(&self, max_age_ms: i64) -> Result<u64> {
-        let done = sqlx::query("DELETE FROM events WHERE at < $1").bind(clock::now_ms() - max_age_ms).execute(self.db.pool()).await?;
+        let done = sqlx::query("DELETE FROM events WHERE at < $1")
+            .bind(clock::now_ms() - max_age_ms)
+            .execute(self.db.pool())
+            .await?;
         Ok(done.rows_affected())
     }
 }

@@ -113,7 +113,13 @@ impl UserAdmin {
         Ok(IamData { users: self.users.list().await?, permissions: permission_catalogue(), roles: role_catalogue() })
     }
 
-    pub async fn audit_log(&self, actor: &Actor, filter: &AuditFilter, page: u32, per_page: u32) -> Result<(Vec<AuditEntry>, i64)> {
+    pub async fn audit_log(
+        &self,
+        actor: &Actor,
+        filter: &AuditFilter,
+        page: u32,
+        per_page: u32,
+    ) -> Result<(Vec<AuditEntry>, i64)> {
         actor.require(Permission::ManageUsers)?;
         self.audit.list(filter, page, per_page).await
     }
@@ -137,9 +143,13 @@ impl UserAdmin {
         crate::limits::text("email", &new.email, crate::limits::EMAIL)?;
         password::check_policy(&new.username, &new.password)?;
         match self.users.same_name_any_case(&new.username).await? {
-            Some(existing) if existing == new.username => return Err(Error::Conflict(format!("user {existing} already exists"))),
+            Some(existing) if existing == new.username => {
+                return Err(Error::Conflict(format!("user {existing} already exists")))
+            }
             Some(existing) => {
-                return Err(Error::Conflict(format!("user {existing} already exists; usernames are unique whatever their case")))
+                return Err(Error::Conflict(format!(
+                    "user {existing} already exists; usernames are unique whatever their case"
+                )))
             }
             None => {}
         }
@@ -184,12 +194,20 @@ impl UserAdmin {
         result
     }
 
-    async fn reset_password_inner(&self, actor: &Actor, username: &str, new: &str, confirm: Option<&str>) -> Result<()> {
+    async fn reset_password_inner(
+        &self,
+        actor: &Actor,
+        username: &str,
+        new: &str,
+        confirm: Option<&str>,
+    ) -> Result<()> {
         let user = self.find(username).await?;
         if user.id == actor.user_id {
             // Otherwise a stolen admin session or token could take over the account without
             // knowing its password.
-            return Err(Error::Conflict("to change your own password, use your profile (the current password is needed)".into()));
+            return Err(Error::Conflict(
+                "to change your own password, use your profile (the current password is needed)".into(),
+            ));
         }
         if confirm.is_some_and(|c| c != new) {
             return Err(Error::validation("confirm_password", "the new password and its confirmation differ"));
@@ -205,7 +223,13 @@ impl UserAdmin {
 
     /// Sets a role. Without `permissions` the user gets the role's defaults; with them, exactly
     /// those.
-    pub async fn set_role(&self, actor: &Actor, username: &str, role: &str, permissions: Option<&[String]>) -> Result<User> {
+    pub async fn set_role(
+        &self,
+        actor: &Actor,
+        username: &str,
+        role: &str,
+        permissions: Option<&[String]>,
+    ) -> Result<User> {
         actor.require(Permission::ManageUsers)?;
         let result = self.set_role_inner(username, role, permissions).await;
         let detail = format!("role {}", role.chars().take(32).collect::<String>());
@@ -221,8 +245,10 @@ impl UserAdmin {
             Some(list) => parse_names(list)?,
             None => names(&role.default_permissions()),
         };
-        self.ensure_an_admin_remains(&user, |u| Some(User { role: role.as_str().into(), permissions: perms.clone(), ..u.clone() }))
-            .await?;
+        self.ensure_an_admin_remains(&user, |u| {
+            Some(User { role: role.as_str().into(), permissions: perms.clone(), ..u.clone() })
+        })
+        .await?;
         self.users.set_role_and_permissions(user.id, role.as_str(), &perms).await?;
         self.find(username).await
     }
@@ -279,7 +305,9 @@ impl UserAdmin {
     /// leave no active admin able to manage users.
     async fn ensure_an_admin_remains(&self, target: &User, after: impl Fn(&User) -> Option<User>) -> Result<()> {
         let can_administer = |u: &User| {
-            u.active && u.role == Role::Admin.as_str() && u.permissions.iter().any(|p| p == Permission::ManageUsers.as_str())
+            u.active
+                && u.role == Role::Admin.as_str()
+                && u.permissions.iter().any(|p| p == Permission::ManageUsers.as_str())
         };
         if !can_administer(target) {
             return Ok(());

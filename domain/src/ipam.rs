@@ -33,7 +33,10 @@ impl Cidr {
         }
         let cidr = Cidr { network, prefix };
         if u32::from(network) & !cidr.mask() != 0 {
-            return Err(format!("{text} has host bits set; the network is {}/{prefix}", Ipv4Addr::from(u32::from(network) & cidr.mask())));
+            return Err(format!(
+                "{text} has host bits set; the network is {}/{prefix}",
+                Ipv4Addr::from(u32::from(network) & cidr.mask())
+            ));
         }
         Ok(cidr)
     }
@@ -170,7 +173,8 @@ impl Plan {
             .map(|(a, b)| (u32::from(a), u32::from(b)))
             .collect();
         if let Some(g) = input.gateway.as_deref().filter(|g| !g.is_empty()) {
-            let gw: Ipv4Addr = g.parse().map_err(|_| Error::validation("gateway", format!("{} is not an IPv4 address", shown(g))))?;
+            let gw: Ipv4Addr =
+                g.parse().map_err(|_| Error::validation("gateway", format!("{} is not an IPv4 address", shown(g))))?;
             if !cidr.contains(gw) {
                 return Err(Error::validation("gateway", format!("gateway {gw} is outside {cidr}")));
             }
@@ -250,8 +254,14 @@ fn merge(mut ranges: Vec<(u32, u32)>, within: (u32, u32)) -> Vec<(u32, u32)> {
 
 fn validate(input: &PoolInput) -> Result<Plan> {
     let name = input.name.trim();
-    if name.is_empty() || name.chars().nth(limits::NAME).is_some() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-        return Err(Error::validation("name", format!("pool names are 1–{} letters, digits, '-', '_' or '.'", limits::NAME)));
+    if name.is_empty()
+        || name.chars().nth(limits::NAME).is_some()
+        || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return Err(Error::validation(
+            "name",
+            format!("pool names are 1–{} letters, digits, '-', '_' or '.'", limits::NAME),
+        ));
     }
     if input.bridge.is_empty() || !input.bridge.chars().all(|c| c.is_ascii_alphanumeric()) || input.bridge.len() > 15 {
         return Err(Error::validation("bridge", "a bridge name such as vmbr0"));
@@ -263,12 +273,16 @@ fn validate(input: &PoolInput) -> Result<Plan> {
     }
     limits::items("dns", &input.dns, limits::DNS_SERVERS)?;
     for d in &input.dns {
-        d.parse::<std::net::IpAddr>().map_err(|_| Error::validation("dns", format!("{} is not an IP address", shown(d))))?;
+        d.parse::<std::net::IpAddr>()
+            .map_err(|_| Error::validation("dns", format!("{} is not an IP address", shown(d))))?;
     }
     limits::text("description", &input.description, limits::DESCRIPTION)?;
     limits::text("reserved", &input.reserved, limits::RESERVED)?;
     if input.reserved.split(',').filter(|i| !i.trim().is_empty()).nth(limits::RESERVED_ITEMS).is_some() {
-        return Err(Error::validation("reserved", format!("reserved: at most {} addresses or ranges", limits::RESERVED_ITEMS)));
+        return Err(Error::validation(
+            "reserved",
+            format!("reserved: at most {} addresses or ranges", limits::RESERVED_ITEMS),
+        ));
     }
     Plan::of(input)
 }
@@ -301,7 +315,9 @@ impl Ipam {
     /// Every pool with its size and use. Anyone signed in may read them (the create form
     /// offers them).
     pub async fn pools(&self) -> Result<Vec<IpPool>> {
-        let rows = sqlx::query(&format!("SELECT {POOL_COLUMNS} FROM ip_pools ORDER BY name")).fetch_all(self.db.pool()).await?;
+        let rows = sqlx::query(&format!("SELECT {POOL_COLUMNS} FROM ip_pools ORDER BY name"))
+            .fetch_all(self.db.pool())
+            .await?;
         let taken = self.taken().await?;
         let mut out = Vec::new();
         for r in &rows {
@@ -335,11 +351,17 @@ impl Ipam {
     }
 
     fn plan_input(p: &IpPool) -> PoolInput {
-        PoolInput { cidr: p.cidr.clone(), gateway: p.gateway.clone(), reserved: p.reserved.clone(), ..Default::default() }
+        PoolInput {
+            cidr: p.cidr.clone(),
+            gateway: p.gateway.clone(),
+            reserved: p.reserved.clone(),
+            ..Default::default()
+        }
     }
 
     async fn taken(&self) -> Result<BTreeSet<u32>> {
-        let all: Vec<String> = sqlx::query_scalar("SELECT address FROM ip_allocations").fetch_all(self.db.pool()).await?;
+        let all: Vec<String> =
+            sqlx::query_scalar("SELECT address FROM ip_allocations").fetch_all(self.db.pool()).await?;
         Ok(all.iter().filter_map(|a| a.parse::<Ipv4Addr>().ok()).map(u32::from).collect())
     }
 
@@ -396,7 +418,10 @@ impl Ipam {
     }
 
     async fn addresses_of_pool(&self, pool_id: i64) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar("SELECT address FROM ip_allocations WHERE pool_id = $1").bind(pool_id).fetch_all(self.db.pool()).await?)
+        Ok(sqlx::query_scalar("SELECT address FROM ip_allocations WHERE pool_id = $1")
+            .bind(pool_id)
+            .fetch_all(self.db.pool())
+            .await?)
     }
 
     /// Takes the next free address of `pool` for `server`. Races with other allocators are
@@ -466,12 +491,19 @@ impl Ipam {
 
     /// The server holding `address`, if any.
     pub async fn holder(&self, address: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT server_name FROM ip_allocations WHERE address = $1").bind(address).fetch_optional(self.db.pool()).await?)
+        Ok(sqlx::query_scalar("SELECT server_name FROM ip_allocations WHERE address = $1")
+            .bind(address)
+            .fetch_optional(self.db.pool())
+            .await?)
     }
 
     /// Frees every address of `server`; returns how many.
     pub async fn release_server(&self, server: &str) -> Result<u64> {
-        Ok(sqlx::query("DELETE FROM ip_allocations WHERE server_name = $1").bind(server).execute(self.db.pool()).await?.rows_affected())
+        Ok(sqlx::query("DELETE FROM ip_allocations WHERE server_name = $1")
+            .bind(server)
+            .execute(self.db.pool())
+            .await?
+            .rows_affected())
     }
 
     /// The addresses `server` holds.
@@ -485,7 +517,10 @@ impl Ipam {
     /// Ensures the pool `default` exists (the embedded demo starts with it).
     pub async fn ensure_default_pool(&self, input: &PoolInput) -> Result<()> {
         validate(input)?;
-        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM ip_pools WHERE name = $1").bind(input.name.trim()).fetch_optional(self.db.pool()).await?;
+        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM ip_pools WHERE name = $1")
+            .bind(input.name.trim())
+            .fetch_optional(self.db.pool())
+            .await?;
         if exists.is_none() {
             self.insert_pool(input).await?;
         }
@@ -529,7 +564,12 @@ mod tests {
     }
 
     fn plan(cidr: &str, gateway: Option<&str>, reserved: &str) -> Plan {
-        let input = PoolInput { cidr: cidr.into(), gateway: gateway.map(Into::into), reserved: reserved.into(), ..Default::default() };
+        let input = PoolInput {
+            cidr: cidr.into(),
+            gateway: gateway.map(Into::into),
+            reserved: reserved.into(),
+            ..Default::default()
+        };
         Plan::of(&input).unwrap_or_else(|e| panic!("{e}"))
     }
 
@@ -539,15 +579,27 @@ mod tests {
         for (cidr, gw, reserved) in [
             ("10.20.0.0/24", Some("10.20.0.1"), "10.20.0.1-10.20.0.20,10.20.0.254"),
             ("10.20.0.0/28", None, ""),
-            ("10.20.0.0/28", Some("10.20.0.14"), "10.20.0.0-10.20.0.3,10.20.0.2-10.20.0.6,10.20.0.7,10.30.0.0-10.30.0.9"),
+            (
+                "10.20.0.0/28",
+                Some("10.20.0.14"),
+                "10.20.0.0-10.20.0.3,10.20.0.2-10.20.0.6,10.20.0.7,10.30.0.0-10.30.0.9",
+            ),
             ("10.20.0.0/29", None, "10.20.0.0-10.20.0.255"),
         ] {
             let p = plan(cidr, gw, reserved);
-            let walked: Vec<u32> = p.cidr.hosts().map(u32::from).filter(|ip| {
-                let excluded = parse_ranges(reserved).unwrap_or_default().iter().any(|(a, b)| (u32::from(*a)..=u32::from(*b)).contains(ip))
-                    || gw.is_some_and(|g| g.parse::<Ipv4Addr>().map(u32::from) == Ok(*ip));
-                !excluded
-            }).collect();
+            let walked: Vec<u32> = p
+                .cidr
+                .hosts()
+                .map(u32::from)
+                .filter(|ip| {
+                    let excluded = parse_ranges(reserved)
+                        .unwrap_or_default()
+                        .iter()
+                        .any(|(a, b)| (u32::from(*a)..=u32::from(*b)).contains(ip))
+                        || gw.is_some_and(|g| g.parse::<Ipv4Addr>().map(u32::from) == Ok(*ip));
+                    !excluded
+                })
+                .collect();
             assert_eq!(p.size(), walked.len() as i64, "{cidr} {reserved}");
             let all: Vec<u32> = (u32::from(p.cidr.network)..=(u32::from(p.cidr.network) | !p.cidr.mask())).collect();
             let candidates: Vec<u32> = all.iter().copied().filter(|ip| p.is_candidate(*ip)).collect();
@@ -581,10 +633,14 @@ mod tests {
 
     #[test]
     fn long_or_many_texts_are_refused() {
-        let base = PoolInput { name: "p".into(), cidr: "10.0.0.0/24".into(), bridge: "vmbr0".into(), ..Default::default() };
+        let base =
+            PoolInput { name: "p".into(), cidr: "10.0.0.0/24".into(), bridge: "vmbr0".into(), ..Default::default() };
         let cases = [
             ("description", PoolInput { description: "x".repeat(limits::DESCRIPTION + 1), ..base.clone() }),
-            ("reserved", PoolInput { reserved: vec!["10.0.0.1"; limits::RESERVED_ITEMS + 1].join(","), ..base.clone() }),
+            (
+                "reserved",
+                PoolInput { reserved: vec!["10.0.0.1"; limits::RESERVED_ITEMS + 1].join(","), ..base.clone() },
+            ),
             ("dns", PoolInput { dns: vec!["10.0.0.1".into(); limits::DNS_SERVERS + 1], ..base.clone() }),
             ("name", PoolInput { name: "p".repeat(limits::NAME + 1), ..base.clone() }),
         ];

@@ -16,8 +16,8 @@ pub mod jobs;
 pub mod limits;
 pub mod notifications;
 pub mod retention;
-pub mod services;
 pub mod servers;
+pub mod services;
 pub mod settings;
 pub mod users;
 

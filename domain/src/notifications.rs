@@ -78,9 +78,11 @@ pub struct Notifications {
 }
 
 /// What a reader sees: their own and broadcasts, minus what they hid, with their read state.
-const VISIBLE: &str = "FROM notifications n LEFT JOIN notification_states s ON s.notification_id = n.id AND s.user_id = $1 \
+const VISIBLE: &str =
+    "FROM notifications n LEFT JOIN notification_states s ON s.notification_id = n.id AND s.user_id = $1 \
      WHERE (n.user_id = $1 OR n.user_id IS NULL) AND COALESCE(s.hidden, 0) = 0";
-const COLUMNS: &str = "n.id, n.user_id, n.kind, n.title, n.message, n.details, n.severity, n.job_id, n.created_at, s.read_at";
+const COLUMNS: &str =
+    "n.id, n.user_id, n.kind, n.title, n.message, n.details, n.severity, n.job_id, n.created_at, s.read_at";
 
 impl Notifications {
     pub fn new(db: Database, events: EventBus) -> Self {
@@ -112,7 +114,10 @@ impl Notifications {
     }
 
     pub async fn list(&self, actor: &Actor, page: u32, per_page: u32) -> Result<(Vec<Notification>, i64)> {
-        let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) {VISIBLE}")).bind(actor.user_id).fetch_one(self.db.pool()).await?;
+        let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) {VISIBLE}"))
+            .bind(actor.user_id)
+            .fetch_one(self.db.pool())
+            .await?;
         let limit = i64::from(per_page);
         let offset = i64::from(page.saturating_sub(1)) * limit;
         let rows = sqlx::query(&format!("SELECT {COLUMNS} {VISIBLE} ORDER BY n.id DESC LIMIT {limit} OFFSET {offset}"))
@@ -127,7 +132,10 @@ impl Notifications {
     }
 
     pub async fn unread_count(&self, actor: &Actor) -> Result<i64> {
-        Ok(sqlx::query_scalar(&format!("SELECT COUNT(*) {VISIBLE} AND s.read_at IS NULL")).bind(actor.user_id).fetch_one(self.db.pool()).await?)
+        Ok(sqlx::query_scalar(&format!("SELECT COUNT(*) {VISIBLE} AND s.read_at IS NULL"))
+            .bind(actor.user_id)
+            .fetch_one(self.db.pool())
+            .await?)
     }
 
     /// One notification the actor may see; anyone else's is "not found".
@@ -170,7 +178,8 @@ impl Notifications {
 
     /// Clears the actor's view; returns how many were cleared.
     pub async fn clear_all(&self, actor: &Actor) -> Result<usize> {
-        let ids: Vec<i64> = sqlx::query_scalar(&format!("SELECT n.id {VISIBLE}")).bind(actor.user_id).fetch_all(self.db.pool()).await?;
+        let ids: Vec<i64> =
+            sqlx::query_scalar(&format!("SELECT n.id {VISIBLE}")).bind(actor.user_id).fetch_all(self.db.pool()).await?;
         for id in &ids {
             self.set_state(actor, *id, true, true).await?;
         }
@@ -180,7 +189,10 @@ impl Notifications {
     /// Deletes notifications older than `max_age_ms` and keeps at most `keep` per user
     /// (broadcasts counted apart); returns how many went.
     pub async fn prune(&self, max_age_ms: i64, keep: i64) -> Result<u64> {
-        let old = sqlx::query("DELETE FROM notifications WHERE created_at < $1").bind(clock::now_ms() - max_age_ms).execute(self.db.pool()).await?;
+        let old = sqlx::query("DELETE FROM notifications WHERE created_at < $1")
+            .bind(clock::now_ms() - max_age_ms)
+            .execute(self.db.pool())
+            .await?;
         let extra = sqlx::query(
             "DELETE FROM notifications WHERE id IN (SELECT id FROM (SELECT id, ROW_NUMBER() OVER \
              (PARTITION BY COALESCE(user_id, -1) ORDER BY id DESC) AS rank FROM notifications) ranked WHERE rank > $1)",

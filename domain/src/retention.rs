@@ -33,10 +33,15 @@ impl RetentionPolicy {
     /// The policy from settings; a missing or invalid value keeps its default.
     pub async fn from_settings(settings: &SettingsStore) -> Result<Self> {
         let d = RetentionPolicy::default();
-        let get = |v: Option<serde_json::Value>, default: i64| v.and_then(|v| v.as_i64()).filter(|n| *n > 0).unwrap_or(default);
+        let get = |v: Option<serde_json::Value>, default: i64| {
+            v.and_then(|v| v.as_i64()).filter(|n| *n > 0).unwrap_or(default)
+        };
         Ok(RetentionPolicy {
             notification_days: get(settings.get("retention.notification_days").await?, d.notification_days),
-            notifications_per_user: get(settings.get("retention.notifications_per_user").await?, d.notifications_per_user),
+            notifications_per_user: get(
+                settings.get("retention.notifications_per_user").await?,
+                d.notifications_per_user,
+            ),
             event_days: get(settings.get("retention.event_days").await?, d.event_days),
             job_days: get(settings.get("retention.job_days").await?, d.job_days),
         })

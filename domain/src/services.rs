@@ -8,8 +8,8 @@ use crate::auth::api_tokens::TokenStore;
 use crate::auth::lockout::{LockoutPolicy, LoginLimiter};
 use crate::auth::sessions::{SessionPolicy, SessionStore};
 use crate::auth::AuthService;
-use crate::db::{Database, SCHEMA_VERSION};
 use crate::cluster::ClusterService;
+use crate::db::{Database, SCHEMA_VERSION};
 use crate::iam::UserAdmin;
 use crate::jobs::{JobService, JobStore};
 use crate::settings::SettingsStore;
@@ -61,7 +61,12 @@ impl Services {
     }
 
     /// With explicit session and lockout policies (tests shorten them).
-    pub fn with_policies(db: Database, simulated_cluster: bool, sessions: SessionPolicy, lockout: LockoutPolicy) -> Self {
+    pub fn with_policies(
+        db: Database,
+        simulated_cluster: bool,
+        sessions: SessionPolicy,
+        lockout: LockoutPolicy,
+    ) -> Self {
         let users = UserStore::new(db.clone());
         let sessions = SessionStore::new(db.clone(), sessions);
         let audit = AuditLog::new(db.clone());
@@ -140,9 +145,6 @@ impl Services {
 
     /// Readiness: the database answers.
     pub async fn health(&self) -> Result<()> {
-        self.db
-            .ping()
-            .await
-            .map_err(|e| crate::Error::Unavailable(format!("database unreachable: {e}")))
+        self.db.ping().await.map_err(|e| crate::Error::Unavailable(format!("database unreachable: {e}")))
     }
 }

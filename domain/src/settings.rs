@@ -26,10 +26,8 @@ impl SettingsStore {
     }
 
     pub async fn get(&self, key: &str) -> Result<Option<Value>> {
-        let row = sqlx::query("SELECT value FROM settings WHERE key = $1")
-            .bind(key)
-            .fetch_optional(self.db.pool())
-            .await?;
+        let row =
+            sqlx::query("SELECT value FROM settings WHERE key = $1").bind(key).fetch_optional(self.db.pool()).await?;
         match row {
             None => Ok(None),
             Some(row) => {
@@ -57,17 +55,13 @@ impl SettingsStore {
 
     /// Removes a setting; `false` when there was none.
     pub async fn delete(&self, key: &str) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM settings WHERE key = $1")
-            .bind(key)
-            .execute(self.db.pool())
-            .await?;
+        let done = sqlx::query("DELETE FROM settings WHERE key = $1").bind(key).execute(self.db.pool()).await?;
         Ok(done.rows_affected() > 0)
     }
 
     pub async fn list(&self) -> Result<Vec<Setting>> {
-        let rows = sqlx::query("SELECT key, value, updated_at FROM settings ORDER BY key")
-            .fetch_all(self.db.pool())
-            .await?;
+        let rows =
+            sqlx::query("SELECT key, value, updated_at FROM settings ORDER BY key").fetch_all(self.db.pool()).await?;
         rows.iter()
             .map(|row| {
                 let key: String = row.try_get("key")?;

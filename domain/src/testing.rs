@@ -13,12 +13,7 @@ use crate::{Backend, Database};
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn unique_name(prefix: &str) -> String {
-    format!(
-        "{prefix}_{}_{}_{}",
-        std::process::id(),
-        crate::clock::now_ms(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
+    format!("{prefix}_{}_{}_{}", std::process::id(), crate::clock::now_ms(), COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
 /// A URL for a new, empty database of `backend`, or `None` if that backend is not available.
@@ -44,10 +39,7 @@ pub async fn fresh_url(backend: Backend) -> Option<String> {
             };
             let name = unique_name("pf");
             let admin = Database::connect(&admin_url).await.expect("connect to test PostgreSQL");
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(admin.pool())
-                .await
-                .expect("create test database");
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(admin.pool()).await.expect("create test database");
             admin.close().await;
             let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(b, _)| b);
             Some(format!("{base}/{name}"))

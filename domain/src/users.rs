@@ -93,9 +93,7 @@ impl UserStore {
                 other?;
             }
         }
-        self.by_username(new.username)
-            .await?
-            .ok_or_else(|| Error::Internal("user vanished right after insert".into()))
+        self.by_username(new.username).await?.ok_or_else(|| Error::Internal("user vanished right after insert".into()))
     }
 
     pub async fn by_username(&self, username: &str) -> Result<Option<User>> {
@@ -123,15 +121,18 @@ impl UserStore {
     }
 
     pub async fn list(&self) -> Result<Vec<User>> {
-        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM users ORDER BY username"))
-            .fetch_all(self.db.pool())
-            .await?;
+        let rows =
+            sqlx::query(&format!("SELECT {COLUMNS} FROM users ORDER BY username")).fetch_all(self.db.pool()).await?;
         rows.iter().map(from_row).collect()
     }
 
     /// Stamps a successful login.
     pub async fn record_login(&self, id: i64, at: i64) -> Result<()> {
-        sqlx::query("UPDATE users SET last_login_at = $1 WHERE id = $2").bind(at).bind(id).execute(self.db.pool()).await?;
+        sqlx::query("UPDATE users SET last_login_at = $1 WHERE id = $2")
+            .bind(at)
+            .bind(id)
+            .execute(self.db.pool())
+            .await?;
         Ok(())
     }
 
@@ -174,10 +175,7 @@ impl UserStore {
 
     /// Deletes a user and, through the foreign key, their sessions; `false` if there was none.
     pub async fn delete(&self, username: &str) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM users WHERE username = $1")
-            .bind(username)
-            .execute(self.db.pool())
-            .await?;
+        let done = sqlx::query("DELETE FROM users WHERE username = $1").bind(username).execute(self.db.pool()).await?;
         Ok(done.rows_affected() > 0)
     }
 }

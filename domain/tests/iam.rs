@@ -17,7 +17,13 @@ async fn admin(s: &Services) -> Actor {
 }
 
 fn new_user(name: &str, role: Option<&str>, permissions: Option<Vec<String>>) -> CreateUser {
-    CreateUser { username: name.into(), password: PW.into(), role: role.map(Into::into), permissions, ..Default::default() }
+    CreateUser {
+        username: name.into(),
+        password: PW.into(),
+        role: role.map(Into::into),
+        permissions,
+        ..Default::default()
+    }
 }
 
 #[tokio::test]
@@ -28,7 +34,8 @@ async fn roles_give_their_defaults_unless_permissions_are_explicit() {
         let dev = s.iam.create(&a, new_user("dev1", None, None)).await.unwrap();
         assert_eq!(dev.role, "developer", "the old tool's default role");
         assert!(dev.permissions.contains(&"create_server".to_owned()));
-        let custom = s.iam.create(&a, new_user("ops1", Some("operator"), Some(vec!["manage_backups".into()]))).await.unwrap();
+        let custom =
+            s.iam.create(&a, new_user("ops1", Some("operator"), Some(vec!["manage_backups".into()]))).await.unwrap();
         assert_eq!(custom.permissions, vec!["backup_management".to_owned()], "seed short names expand");
         let viewer = s.iam.set_role(&a, "dev1", "viewer", None).await.unwrap();
         assert_eq!(viewer.permissions, vec!["view_all".to_owned()], "a role change resets to its defaults");
@@ -87,7 +94,10 @@ async fn deactivation_and_password_resets_end_sessions_and_stop_tokens() {
 
         s.iam.set_active(&a, "kim", false).await.unwrap();
         assert!(s.auth.authenticate_session(&logged.session.secret, None).await.unwrap().is_none());
-        assert!(s.auth.authenticate_token(&token.secret, None).await.unwrap().is_none(), "tokens of a deactivated user stop");
+        assert!(
+            s.auth.authenticate_token(&token.secret, None).await.unwrap().is_none(),
+            "tokens of a deactivated user stop"
+        );
         s.iam.set_active(&a, "kim", true).await.unwrap();
         assert!(s.auth.authenticate_token(&token.secret, None).await.unwrap().is_some());
 
@@ -99,7 +109,10 @@ async fn deactivation_and_password_resets_end_sessions_and_stop_tokens() {
         let logged = s.auth.login("kim", PW, Origin::default()).await.unwrap();
         s.iam.reset_password(&a, "kim", "a brand new secret", Some("a brand new secret")).await.unwrap();
         assert!(s.auth.authenticate_session(&logged.session.secret, None).await.unwrap().is_none());
-        assert!(s.auth.authenticate_token(&token.secret, None).await.unwrap().is_none(), "a reset revokes the tokens too");
+        assert!(
+            s.auth.authenticate_token(&token.secret, None).await.unwrap().is_none(),
+            "a reset revokes the tokens too"
+        );
         let again = s.auth.login("kim", "a brand new secret", Origin::default()).await.unwrap();
         assert!(again.user.must_change_password, "a reset password is temporary");
         let own = s.iam.reset_password(&a, "admin", "another admin secret", None).await.unwrap_err();
@@ -122,9 +135,11 @@ async fn changing_ones_password_checks_the_current_one_and_ends_other_sessions()
         let (kim, _) = s.auth.authenticate_session(&laptop.session.secret, None).await.unwrap().unwrap();
         let wrong = s.auth.change_own_password(&kim, "not it", "another good one", None, Origin::default()).await;
         assert!(matches!(wrong, Err(Error::Validation { field: Some(ref f), .. }) if f == "current_password"));
-        let mismatch = s.auth.change_own_password(&kim, PW, "another good one", Some("another good 1"), Origin::default()).await;
+        let mismatch =
+            s.auth.change_own_password(&kim, PW, "another good one", Some("another good 1"), Origin::default()).await;
         assert!(matches!(mismatch, Err(Error::Validation { field: Some(ref f), .. }) if f == "confirm_password"));
-        let fresh = s.auth.change_own_password(&kim, PW, "another good one", None, Origin::default()).await.unwrap().unwrap();
+        let fresh =
+            s.auth.change_own_password(&kim, PW, "another good one", None, Origin::default()).await.unwrap().unwrap();
         for old in [&laptop.session.secret, &phone.session.secret] {
             assert!(s.auth.authenticate_session(old, None).await.unwrap().is_none());
         }
@@ -137,7 +152,11 @@ async fn the_audit_log_records_who_what_target_result_and_filters() {
     for db in fresh_databases().await {
         let s = Services::new(db, true);
         let a = admin(&s).await;
-        assert!(s.auth.login("admin", "wrong one", Origin { ip: Some("198.51.100.7"), user_agent: None }).await.is_err());
+        assert!(s
+            .auth
+            .login("admin", "wrong one", Origin { ip: Some("198.51.100.7"), user_agent: None })
+            .await
+            .is_err());
         s.auth.login("admin", PW, Origin { ip: Some("198.51.100.7"), user_agent: None }).await.unwrap();
         s.iam.create(&a, new_user("kim", Some("viewer"), None)).await.unwrap();
         assert!(s.iam.delete(&a, "nobody").await.is_err());

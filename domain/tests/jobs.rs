@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use domain::jobs::{wait_finished, FnHandler, JobRunner, JobStatus, JobStore, KeyedLimits, NewJob, RunnerConfig, StepOutcome, Stop};
+use domain::jobs::{
+    wait_finished, FnHandler, JobRunner, JobStatus, JobStore, KeyedLimits, NewJob, RunnerConfig, StepOutcome, Stop,
+};
 use domain::testing::fresh_databases;
 use serde_json::json;
 use tokio::sync::Notify;
@@ -16,11 +18,23 @@ use tokio::sync::Notify;
 const WAIT: Duration = Duration::from_secs(20);
 
 fn config(instance: &str) -> RunnerConfig {
-    RunnerConfig { instance: instance.into(), workers: 2, lease: Duration::from_millis(400), poll: Duration::from_millis(20), max_attempts: 3 }
+    RunnerConfig {
+        instance: instance.into(),
+        workers: 2,
+        lease: Duration::from_millis(400),
+        poll: Duration::from_millis(20),
+        max_attempts: 3,
+    }
 }
 
 fn job(kind: &str, items: &[&str]) -> NewJob {
-    NewJob { kind: kind.into(), params: json!({}), owner: "kim".into(), items: items.iter().map(|s| s.to_string()).collect(), ..Default::default() }
+    NewJob {
+        kind: kind.into(),
+        params: json!({}),
+        owner: "kim".into(),
+        items: items.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
+    }
 }
 
 #[tokio::test]
@@ -48,7 +62,8 @@ async fn steps_items_and_outcomes() {
             }))
             .register(FnHandler::new("test.items", |ctx| {
                 Box::pin(async move {
-                    let items: Vec<(i64, String)> = ctx.items().await?.into_iter().map(|i| (i.position, i.name)).collect();
+                    let items: Vec<(i64, String)> =
+                        ctx.items().await?.into_iter().map(|i| (i.position, i.name)).collect();
                     ctx.plan(items.len());
                     for (pos, name) in items {
                         let failing = name.starts_with("bad");
@@ -67,14 +82,22 @@ async fn steps_items_and_outcomes() {
         let ok = store.enqueue(&job("test.ok", &[])).await.unwrap();
         runner.wake();
         let ok = wait_finished(&store, ok.id, WAIT).await.unwrap();
-        assert_eq!((ok.status, ok.progress, ok.steps_done, ok.attempts), (JobStatus::Succeeded, 100, 3, 1), "{:?}", db.backend());
+        assert_eq!(
+            (ok.status, ok.progress, ok.steps_done, ok.attempts),
+            (JobStatus::Succeeded, 100, 3, 1),
+            "{:?}",
+            db.backend()
+        );
         assert_eq!(ok.result, Some(json!({"answer": 42})));
         let lines: Vec<String> = store.logs(ok.id).await.unwrap().into_iter().map(|l| l.line).collect();
         assert_eq!(lines, ["step 1: prepare", "step 2: work", "step 3: finish", "finished: succeeded"]);
 
         let failed = store.enqueue(&job("test.fail", &[])).await.unwrap();
         let failed = wait_finished(&store, failed.id, WAIT).await.unwrap();
-        assert_eq!((failed.status, failed.error.as_deref(), failed.steps_done), (JobStatus::Failed, Some("disk full on local-lvm"), 1));
+        assert_eq!(
+            (failed.status, failed.error.as_deref(), failed.steps_done),
+            (JobStatus::Failed, Some("disk full on local-lvm"), 1)
+        );
 
         let names = ["web-1", "bad-2", "web-3"];
         let bulk = store.enqueue(&job("test.items", &names)).await.unwrap();
@@ -89,7 +112,10 @@ async fn steps_items_and_outcomes() {
         let retry = store.retry_failed_items(bulk.id, None, "kim").await.unwrap();
         assert_eq!((retry.retry_of, retry.kind.as_str()), (Some(bulk.id), "test.items"));
         assert_eq!(store.items(retry.id).await.unwrap().iter().map(|i| i.name.as_str()).collect::<Vec<_>>(), ["bad-2"]);
-        assert!(store.retry_failed_items(ok.id, None, "kim").await.is_err(), "nothing to retry in a job that succeeded");
+        assert!(
+            store.retry_failed_items(ok.id, None, "kim").await.is_err(),
+            "nothing to retry in a job that succeeded"
+        );
         let retried = wait_finished(&store, retry.id, WAIT).await.unwrap();
         assert_eq!((retried.status, retried.error.as_deref()), (JobStatus::Failed, Some("every item failed")));
 
@@ -106,9 +132,8 @@ async fn cancel_a_queued_job_at_once_and_a_running_one_at_a_step_boundary() {
         let entered = Arc::new(Notify::new());
         let later_steps = Arc::new(AtomicUsize::new(0));
         let (g, e, l) = (gate.clone(), entered.clone(), later_steps.clone());
-        let runner = JobRunner::new(store.clone(), RunnerConfig { workers: 1, ..config("a") }, KeyedLimits::new()).register(FnHandler::new(
-            "test.slow",
-            move |ctx| {
+        let runner = JobRunner::new(store.clone(), RunnerConfig { workers: 1, ..config("a") }, KeyedLimits::new())
+            .register(FnHandler::new("test.slow", move |ctx| {
                 let (g, e, l) = (g.clone(), e.clone(), l.clone());
                 Box::pin(async move {
                     ctx.plan(2);
@@ -125,8 +150,7 @@ async fn cancel_a_queued_job_at_once_and_a_running_one_at_a_step_boundary() {
                     .await?;
                     Ok(StepOutcome::default())
                 })
-            },
-        ));
+            }));
         let queued = store.enqueue(&job("test.slow", &["a"])).await.unwrap();
         assert!(store.request_cancel(queued.id).await.unwrap());
         assert_eq!(store.get(queued.id).await.unwrap().unwrap().status, JobStatus::Cancelled);
@@ -153,9 +177,8 @@ async fn a_job_whose_instance_died_is_resumed_and_finishes_exactly_once() {
         let entered = Arc::new(Notify::new());
         let make = |instance: &str, hang: bool| {
             let (runs, entered) = (runs.clone(), entered.clone());
-            JobRunner::new(store.clone(), RunnerConfig { workers: 1, ..config(instance) }, KeyedLimits::new()).register(FnHandler::new(
-                "test.crash",
-                move |ctx| {
+            JobRunner::new(store.clone(), RunnerConfig { workers: 1, ..config(instance) }, KeyedLimits::new()).register(
+                FnHandler::new("test.crash", move |ctx| {
                     let (runs, entered) = (runs.clone(), entered.clone());
                     Box::pin(async move {
                         ctx.plan(3);
@@ -173,8 +196,8 @@ async fn a_job_whose_instance_died_is_resumed_and_finishes_exactly_once() {
                         }
                         Ok(StepOutcome::default())
                     })
-                },
-            ))
+                }),
+            )
         };
         let a = make("instance-a", true);
         let workers_a = a.start();
@@ -193,7 +216,10 @@ async fn a_job_whose_instance_died_is_resumed_and_finishes_exactly_once() {
         assert_eq!(runs.get("two"), Some(&2), "the interrupted step runs again");
         assert_eq!(runs.get("three"), Some(&1));
         let lines: Vec<String> = store.logs(id).await.unwrap().into_iter().map(|l| l.line).collect();
-        assert!(lines.iter().any(|l| l.starts_with("resumed after an interrupted run (attempt 2), after step 1")), "{lines:?}");
+        assert!(
+            lines.iter().any(|l| l.starts_with("resumed after an interrupted run (attempt 2), after step 1")),
+            "{lines:?}"
+        );
     }
 }
 
@@ -204,20 +230,23 @@ async fn a_job_that_keeps_dying_fails_with_a_clear_reason() {
         let entered = Arc::new(Notify::new());
         let make = |instance: &str| {
             let entered = entered.clone();
-            JobRunner::new(store.clone(), RunnerConfig { workers: 1, max_attempts: 1, ..config(instance) }, KeyedLimits::new()).register(
-                FnHandler::new("test.doomed", move |ctx| {
-                    let entered = entered.clone();
-                    Box::pin(async move {
-                        ctx.step("hang", || async move {
-                            entered.notify_one();
-                            std::future::pending::<()>().await;
-                            Ok(())
-                        })
-                        .await?;
-                        Err(Stop::Failed("unreachable".into()))
-                    })
-                }),
+            JobRunner::new(
+                store.clone(),
+                RunnerConfig { workers: 1, max_attempts: 1, ..config(instance) },
+                KeyedLimits::new(),
             )
+            .register(FnHandler::new("test.doomed", move |ctx| {
+                let entered = entered.clone();
+                Box::pin(async move {
+                    ctx.step("hang", || async move {
+                        entered.notify_one();
+                        std::future::pending::<()>().await;
+                        Ok(())
+                    })
+                    .await?;
+                    Err(Stop::Failed("unreachable".into()))
+                })
+            }))
         };
         let a = make("a");
         let wa = a.start();
@@ -239,9 +268,8 @@ async fn two_runners_share_one_queue_and_every_job_runs_once() {
         let counts: Arc<Mutex<HashMap<i64, usize>>> = Arc::default();
         let make = |instance: &str| {
             let counts = counts.clone();
-            JobRunner::new(store.clone(), RunnerConfig { workers: 3, ..config(instance) }, KeyedLimits::new()).register(FnHandler::new(
-                "test.count",
-                move |ctx| {
+            JobRunner::new(store.clone(), RunnerConfig { workers: 3, ..config(instance) }, KeyedLimits::new()).register(
+                FnHandler::new("test.count", move |ctx| {
                     let counts = counts.clone();
                     Box::pin(async move {
                         let id = ctx.job.id;
@@ -252,8 +280,8 @@ async fn two_runners_share_one_queue_and_every_job_runs_once() {
                         .await?;
                         Ok(StepOutcome::default())
                     })
-                },
-            ))
+                }),
+            )
         };
         let mut ids = Vec::new();
         for _ in 0..40 {
@@ -299,7 +327,11 @@ async fn concurrency_limits_are_shared_between_instances() {
         // Other keys are independent, also across instances.
         b.acquire("storage:pve2/local-lvm", 2).await.unwrap().release().await;
         // (A bounded look: several of B's polls must pass without it getting a slot.)
-        assert!(tokio::time::timeout(Duration::from_millis(700), got.recv()).await.is_err(), "B must wait while A holds both slots ({:?})", db.backend());
+        assert!(
+            tokio::time::timeout(Duration::from_millis(700), got.recv()).await.is_err(),
+            "B must wait while A holds both slots ({:?})",
+            db.backend()
+        );
         first.release().await;
         tokio::time::timeout(WAIT, got.recv()).await.unwrap().unwrap();
         let held_by_b = waiter.await.unwrap();
@@ -307,13 +339,17 @@ async fn concurrency_limits_are_shared_between_instances() {
         // An instance that died leaves its rows behind; once their lease ran out they are free.
         drop(held_by_b);
         let c = KeyedLimits::shared(db.clone(), "c");
-        sqlx::query("UPDATE job_slots SET lease_until = 0 WHERE slot_key = 'storage:pve1/local-lvm'").execute(db.pool()).await.unwrap();
-        let p1 = tokio::time::timeout(WAIT, c.acquire("storage:pve1/local-lvm", 2)).await.unwrap().unwrap();
-        let p2 = tokio::time::timeout(WAIT, c.acquire("storage:pve1/local-lvm", 2)).await.unwrap().unwrap();
-        let holders: Vec<String> = sqlx::query_scalar("SELECT holder FROM job_slots WHERE slot_key = 'storage:pve1/local-lvm' ORDER BY slot")
-            .fetch_all(db.pool())
+        sqlx::query("UPDATE job_slots SET lease_until = 0 WHERE slot_key = 'storage:pve1/local-lvm'")
+            .execute(db.pool())
             .await
             .unwrap();
+        let p1 = tokio::time::timeout(WAIT, c.acquire("storage:pve1/local-lvm", 2)).await.unwrap().unwrap();
+        let p2 = tokio::time::timeout(WAIT, c.acquire("storage:pve1/local-lvm", 2)).await.unwrap().unwrap();
+        let holders: Vec<String> =
+            sqlx::query_scalar("SELECT holder FROM job_slots WHERE slot_key = 'storage:pve1/local-lvm' ORDER BY slot")
+                .fetch_all(db.pool())
+                .await
+                .unwrap();
         assert!(holders.len() == 2 && holders.iter().all(|h| h.starts_with("c#")), "{holders:?}");
         p1.release().await;
         p2.release().await;

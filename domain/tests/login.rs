@@ -17,7 +17,14 @@ fn service(db: &Database, policy: LockoutPolicy) -> AuthService {
 async fn add_user(db: &Database, name: &str, pw: &str) {
     let hash = password::hash(pw).unwrap();
     UserStore::new(db.clone())
-        .create(NewUser { username: name, password_hash: &hash, role: "viewer", permissions: &[], must_change_password: false, ..Default::default() })
+        .create(NewUser {
+            username: name,
+            password_hash: &hash,
+            role: "viewer",
+            permissions: &[],
+            must_change_password: false,
+            ..Default::default()
+        })
         .await
         .unwrap();
 }
@@ -75,7 +82,14 @@ async fn every_failure_looks_the_same() {
 
 /// Three failures before the pair locks or the username slows down; delays of 50–100 ms.
 fn short(pair: u32) -> LockoutPolicy {
-    LockoutPolicy { max_failures_per_pair: pair, max_failures_per_ip: 100, free_failures_per_user: 3, first_delay_ms: 50, max_delay_ms: 100, window_ms: 60_000 }
+    LockoutPolicy {
+        max_failures_per_pair: pair,
+        max_failures_per_ip: 100,
+        free_failures_per_user: 3,
+        first_delay_ms: 50,
+        max_delay_ms: 100,
+        window_ms: 60_000,
+    }
 }
 
 #[tokio::test]
@@ -90,10 +104,11 @@ async fn repeated_failures_from_one_address_lock_it_out_of_the_account_even_for_
         assert!(matches!(locked, Error::InvalidCredentials), "the lockout says nothing more");
         let sessions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions").fetch_one(db.pool()).await.unwrap();
         assert_eq!(sessions, 0, "{:?}", db.backend());
-        let audited: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'login' AND detail LIKE 'locked out%'")
-            .fetch_one(db.pool())
-            .await
-            .unwrap();
+        let audited: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'login' AND detail LIKE 'locked out%'")
+                .fetch_one(db.pool())
+                .await
+                .unwrap();
         assert_eq!(audited, 1, "the lockout is audited ({:?})", db.backend());
         // The same account from another address is not locked.
         let elsewhere = Origin { ip: Some("198.51.100.4"), user_agent: None };
@@ -115,12 +130,16 @@ async fn failures_from_many_addresses_slow_the_account_but_its_owner_still_gets_
         let owner = Origin { ip: Some("192.0.2.99"), user_agent: None };
         assert!(auth.login("admin2", "correct horse battery", owner).await.is_ok(), "{:?}", db.backend());
         assert!(started.elapsed() >= std::time::Duration::from_millis(100), "the attempt was slowed");
-        let details: Vec<String> = sqlx::query_scalar("SELECT detail FROM audit_log WHERE action = 'login' ORDER BY id")
-            .fetch_all(db.pool())
-            .await
-            .unwrap();
+        let details: Vec<String> =
+            sqlx::query_scalar("SELECT detail FROM audit_log WHERE action = 'login' ORDER BY id")
+                .fetch_all(db.pool())
+                .await
+                .unwrap();
         assert!(details[3].starts_with("wrong password (slowed by 50 ms after 3 recent failures"), "{details:?}");
-        assert!(details[6].starts_with("(slowed by 100 ms after 6 recent failures"), "the successful login notes it: {details:?}");
+        assert!(
+            details[6].starts_with("(slowed by 100 ms after 6 recent failures"),
+            "the successful login notes it: {details:?}"
+        );
     }
 }
 
@@ -128,12 +147,7 @@ async fn failures_from_many_addresses_slow_the_account_but_its_owner_still_gets_
 async fn parallel_guesses_cannot_overtake_the_lockout() {
     for db in fresh_databases().await {
         add_user(&db, "kim", "correct horse battery").await;
-        let s = Services::with_policies(
-            db.clone(),
-            true,
-            SessionPolicy::default(),
-            short(3),
-        );
+        let s = Services::with_policies(db.clone(), true, SessionPolicy::default(), short(3));
         let mut guesses = tokio::task::JoinSet::new();
         for i in 0..12 {
             let auth = s.auth.clone();
@@ -142,10 +156,11 @@ async fn parallel_guesses_cannot_overtake_the_lockout() {
         while let Some(refused) = guesses.join_next().await {
             assert!(refused.unwrap());
         }
-        let checked: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'login' AND detail = 'wrong password'")
-            .fetch_one(db.pool())
-            .await
-            .unwrap();
+        let checked: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'login' AND detail = 'wrong password'")
+                .fetch_one(db.pool())
+                .await
+                .unwrap();
         assert_eq!(checked, 3, "only as many passwords were tried as the limit allows ({:?})", db.backend());
         assert!(s.auth.login("kim", "correct horse battery", IP).await.is_err(), "and the account is locked");
     }

@@ -15,13 +15,32 @@ use domain::{Error, Services};
 const PW: &str = "correct horse battery";
 
 fn note(user_id: Option<i64>, title: &str) -> NewNotification {
-    NewNotification { user_id, kind: "test".into(), title: title.into(), message: "m".into(), details: String::new(), severity: Severity::Info, job_id: None }
+    NewNotification {
+        user_id,
+        kind: "test".into(),
+        title: title.into(),
+        message: "m".into(),
+        details: String::new(),
+        severity: Severity::Info,
+        job_id: None,
+    }
 }
 
 async fn users(s: &Services) -> (Actor, Actor) {
     s.auth.ensure_first_admin(Some(PW)).await.unwrap();
     let admin = Actor::from_user(&s.users.by_username("admin").await.unwrap().unwrap(), AuthMethod::Session, None);
-    s.iam.create(&admin, CreateUser { username: "kim".into(), password: PW.into(), role: Some("viewer".into()), ..Default::default() }).await.unwrap();
+    s.iam
+        .create(
+            &admin,
+            CreateUser {
+                username: "kim".into(),
+                password: PW.into(),
+                role: Some("viewer".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
     let kim = Actor::from_user(&s.users.by_username("kim").await.unwrap().unwrap(), AuthMethod::Session, None);
     (admin, kim)
 }
@@ -42,7 +61,10 @@ async fn read_and_cleared_state_is_per_user_and_private_stays_private() {
 
         n.mark_read(&kim, broadcast).await.unwrap();
         assert_eq!(n.unread_count(&kim).await.unwrap(), 0);
-        assert!(!n.get(&admin, broadcast).await.unwrap().is_read, "a broadcast read by one stays unread for the others");
+        assert!(
+            !n.get(&admin, broadcast).await.unwrap().is_read,
+            "a broadcast read by one stays unread for the others"
+        );
 
         n.delete(&kim, broadcast).await.unwrap();
         assert_eq!(n.list(&kim, 1, 20).await.unwrap().1, 0);
@@ -66,7 +88,8 @@ async fn retention_prunes_old_and_surplus_notifications() {
         sqlx::query("UPDATE notifications SET created_at = 0 WHERE title = 'n0'").execute(db.pool()).await.unwrap();
         let pruned = s.notifications.prune(86_400_000, 3).await.unwrap();
         assert_eq!(pruned, 2, "one too old, one over the count ({:?})", db.backend());
-        let titles: Vec<String> = s.notifications.list(&admin, 1, 20).await.unwrap().0.into_iter().map(|n| n.title).collect();
+        let titles: Vec<String> =
+            s.notifications.list(&admin, 1, 20).await.unwrap().0.into_iter().map(|n| n.title).collect();
         assert_eq!(titles, ["n4", "n3", "n2"]);
     }
 }
@@ -98,7 +121,10 @@ async fn finished_jobs_logins_and_password_changes_notify_the_user() {
         assert_eq!((n.kind.as_str(), n.severity), ("job", Severity::Error));
         assert!(n.title.contains(&format!("#{}", job.id)) && n.title.ends_with("failed"), "{}", n.title);
         assert!(n.details.contains("simulated error (test job)"), "the log is in the details: {}", n.details);
-        assert!(s.notifications.list(&kim, 1, 20).await.unwrap().0.iter().all(|x| x.job_id.is_none()), "not sent to others");
+        assert!(
+            s.notifications.list(&kim, 1, 20).await.unwrap().0.iter().all(|x| x.job_id.is_none()),
+            "not sent to others"
+        );
 
         s.auth.login("kim", PW, Origin { ip: Some("203.0.113.5"), user_agent: None }).await.unwrap();
         let login = s.notifications.latest(&kim).await.unwrap().unwrap();
@@ -121,9 +147,24 @@ async fn retention_follows_its_settings() {
         let policy = RetentionPolicy::from_settings(&s.settings).await.unwrap();
         assert_eq!((policy.job_days, policy.event_days), (1, 7), "invalid values keep the default");
 
-        let old = s.jobs.store().enqueue(&NewJob { kind: "x".into(), owner: "admin".into(), ..Default::default() }).await.unwrap();
-        let fresh = s.jobs.store().enqueue(&NewJob { kind: "x".into(), owner: "admin".into(), ..Default::default() }).await.unwrap();
-        let running = s.jobs.store().enqueue(&NewJob { kind: "x".into(), owner: "admin".into(), ..Default::default() }).await.unwrap();
+        let old = s
+            .jobs
+            .store()
+            .enqueue(&NewJob { kind: "x".into(), owner: "admin".into(), ..Default::default() })
+            .await
+            .unwrap();
+        let fresh = s
+            .jobs
+            .store()
+            .enqueue(&NewJob { kind: "x".into(), owner: "admin".into(), ..Default::default() })
+            .await
+            .unwrap();
+        let running = s
+            .jobs
+            .store()
+            .enqueue(&NewJob { kind: "x".into(), owner: "admin".into(), ..Default::default() })
+            .await
+            .unwrap();
         s.jobs.store().finish(old.id, domain::jobs::JobStatus::Succeeded, None, None).await.unwrap();
         s.jobs.store().finish(fresh.id, domain::jobs::JobStatus::Succeeded, None, None).await.unwrap();
         sqlx::query("UPDATE jobs SET finished_at = 1 WHERE id = $1").bind(old.id).execute(db.pool()).await.unwrap();

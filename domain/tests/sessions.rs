@@ -11,7 +11,14 @@ use domain::{Database, Services};
 async fn user(db: &Database, name: &str) -> i64 {
     Services::new(db.clone(), true)
         .users
-        .create(NewUser { username: name, password_hash: "h", role: "viewer", permissions: &[], must_change_password: false, ..Default::default() })
+        .create(NewUser {
+            username: name,
+            password_hash: "h",
+            role: "viewer",
+            permissions: &[],
+            must_change_password: false,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .id

@@ -47,10 +47,16 @@ async fn usernames_that_differ_only_by_case_stop_the_upgrade_with_their_names() 
         }
         let store = domain::users::UserStore::new(db.clone());
         for name in ["admin", "Admin", "kim"] {
-            store.create(NewUser { username: name, password_hash: "x", role: "viewer", ..Default::default() }).await.unwrap();
+            store
+                .create(NewUser { username: name, password_hash: "x", role: "viewer", ..Default::default() })
+                .await
+                .unwrap();
         }
         let err = db.migrate().await.expect_err("the clash must stop the upgrade");
-        assert!(matches!(&err, DbError::UsernamesDifferOnlyByCase(groups) if groups == &[vec!["Admin".to_owned(), "admin".to_owned()]]), "{err}");
+        assert!(
+            matches!(&err, DbError::UsernamesDifferOnlyByCase(groups) if groups == &[vec!["Admin".to_owned(), "admin".to_owned()]]),
+            "{err}"
+        );
         assert!(err.to_string().contains("Admin / admin"), "{err}");
         assert_eq!(db.schema_version().await.ok().flatten(), Some(7), "nothing was migrated");
         // Once one of them is renamed, the upgrade goes through.
@@ -65,15 +71,11 @@ async fn sqlite_creates_its_folder_and_runs_in_wal_mode() {
     let url = fresh_url(Backend::Sqlite).await.unwrap_or_default();
     let nested = url.replace("proxfleet-tests/", "proxfleet-tests/nested/deeper/");
     let db = Database::open(&nested).await.unwrap_or_else(|e| panic!("{e}"));
-    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
-        .fetch_one(db.pool())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mode: String =
+        sqlx::query_scalar("PRAGMA journal_mode").fetch_one(db.pool()).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(mode.to_lowercase(), "wal");
-    let timeout: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
-        .fetch_one(db.pool())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let timeout: i64 =
+        sqlx::query_scalar("PRAGMA busy_timeout").fetch_one(db.pool()).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(timeout >= 1000, "busy timeout {timeout}");
 }
 
@@ -136,7 +138,14 @@ async fn users_are_created_listed_unique_and_deleted() {
         let dup = users.create(new).await.expect_err("duplicate must be refused");
         assert!(matches!(dup, Error::Conflict(_)), "{b:?}: {dup:?}");
 
-        let bad = NewUser { username: "../etc", password_hash: "x", role: "viewer", permissions: &[], must_change_password: false, ..Default::default() };
+        let bad = NewUser {
+            username: "../etc",
+            password_hash: "x",
+            role: "viewer",
+            permissions: &[],
+            must_change_password: false,
+            ..Default::default()
+        };
         assert!(matches!(users.create(bad).await, Err(Error::Validation { .. })), "{b:?}");
 
         assert_eq!(users.count().await.ok(), Some(1), "{b:?}");
@@ -154,7 +163,14 @@ async fn deleting_a_user_removes_their_sessions() {
     for db in fresh_databases().await {
         let users = Services::new(db.clone(), true).users;
         let u = users
-            .create(NewUser { username: "lee", password_hash: "h", role: "viewer", permissions: &[], must_change_password: false, ..Default::default() })
+            .create(NewUser {
+                username: "lee",
+                password_hash: "h",
+                role: "viewer",
+                permissions: &[],
+                must_change_password: false,
+                ..Default::default()
+            })
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         sqlx::query("INSERT INTO sessions (id, user_id, csrf_token, created_at, last_seen_at, expires_at) VALUES ('s1', $1, 'c', 1, 1, 2)")

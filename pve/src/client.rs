@@ -114,9 +114,13 @@ impl PveClient {
         // Straight from the bytes into `T` (no intermediate JSON tree: the inventory of a
         // large cluster decodes several times faster this way).
         let body = self.call_bytes(req).await?;
-        serde_json::from_slice::<Envelope<T>>(&body)
-            .map(|e| e.data)
-            .map_err(|e| PveError::new(ErrorKind::Rejected, 200, format!("unexpected answer to {} {}: {e}", req.method.as_str(), req.template)))
+        serde_json::from_slice::<Envelope<T>>(&body).map(|e| e.data).map_err(|e| {
+            PveError::new(
+                ErrorKind::Rejected,
+                200,
+                format!("unexpected answer to {} {}: {e}", req.method.as_str(), req.template),
+            )
+        })
     }
 
     /// The raw `data` value.
@@ -153,7 +157,8 @@ impl PveClient {
         let mut builder = self.http.request(method, &url);
         // Path parameters are in the path; the schema lists them too, but PVE refuses them
         // repeated in the body with other values, so send only the rest.
-        let params: Vec<&(String, String)> = req.params.0.iter().filter(|(k, _)| !req.template.contains(&format!("{{{k}}}"))).collect();
+        let params: Vec<&(String, String)> =
+            req.params.0.iter().filter(|(k, _)| !req.template.contains(&format!("{{{k}}}"))).collect();
         builder = match req.method {
             Method::Get | Method::Delete => builder.query(&params),
             Method::Post | Method::Put => builder.form(&params),
@@ -175,12 +180,18 @@ impl PveClient {
         let errors: BTreeMap<String, String> = json
             .get("errors")
             .and_then(Value::as_object)
-            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned))).collect())
+            .map(|m| {
+                m.iter().map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned))).collect()
+            })
             .unwrap_or_default();
         Err(PveError::from_response(status, &message, errors))
     }
 
-    async fn authorize(&self, builder: reqwest::RequestBuilder, method: Method) -> Result<reqwest::RequestBuilder, PveError> {
+    async fn authorize(
+        &self,
+        builder: reqwest::RequestBuilder,
+        method: Method,
+    ) -> Result<reqwest::RequestBuilder, PveError> {
         match &self.config.auth {
             Auth::Token { user, token_id, secret } => {
                 Ok(builder.header("Authorization", format!("PVEAPIToken={user}!{token_id}={secret}")))

@@ -47,9 +47,15 @@ fn number(v: &Value) -> Option<f64> {
 pub fn check_value(prop: &Value, value: &str) -> Result<(), String> {
     let ty = prop.get("type").and_then(Value::as_str).unwrap_or("string");
     match ty {
-        "boolean" if value != "0" && value != "1" => return Err(format!("type check ('boolean') failed - got '{value}'")),
-        "integer" if value.parse::<i64>().is_err() => return Err(format!("type check ('integer') failed - got '{value}'")),
-        "number" if value.parse::<f64>().is_err() => return Err(format!("type check ('number') failed - got '{value}'")),
+        "boolean" if value != "0" && value != "1" => {
+            return Err(format!("type check ('boolean') failed - got '{value}'"))
+        }
+        "integer" if value.parse::<i64>().is_err() => {
+            return Err(format!("type check ('integer') failed - got '{value}'"))
+        }
+        "number" if value.parse::<f64>().is_err() => {
+            return Err(format!("type check ('number') failed - got '{value}'"))
+        }
         _ => {}
     }
     if let Some(options) = prop.get("enum").and_then(Value::as_array) {
@@ -140,7 +146,9 @@ fn check_returns(schema: &Value, v: &Value, at: &str, problems: &mut Vec<String>
         (None, _) | (Some("any"), _) => true,
         (_, Value::Null) => ty == Some("null") || schema.get("optional").is_some(),
         (Some("null"), _) => false,
-        (Some("array"), Value::Array(_)) | (Some("object"), Value::Object(_)) | (Some("string"), Value::String(_)) => true,
+        (Some("array"), Value::Array(_)) | (Some("object"), Value::Object(_)) | (Some("string"), Value::String(_)) => {
+            true
+        }
         (Some("string"), Value::Number(_)) => true,
         (Some("integer" | "number"), _) => number(v).is_some(),
         (Some("boolean"), Value::Bool(_)) => true,
@@ -186,7 +194,11 @@ mod tests {
         let low = Params::new().str("node", "pve").int("vmid", 99).int("newid", 101);
         assert_eq!(check_params("POST", clone, &low).unwrap_err()["vmid"], "value must have a minimum value of 100");
         // Indexed keys match their `[n]` property.
-        let cfg = Params::new().str("node", "pve").int("vmid", 100).str("net0", "virtio,bridge=vmbr0").str("ipconfig0", "ip=dhcp");
+        let cfg = Params::new()
+            .str("node", "pve")
+            .int("vmid", 100)
+            .str("net0", "virtio,bridge=vmbr0")
+            .str("ipconfig0", "ip=dhcp");
         assert_eq!(check_params("PUT", "/nodes/{node}/qemu/{vmid}/config", &cfg), Ok(()));
     }
 

@@ -53,7 +53,9 @@ pub fn bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     match v {
         None | Some(Value::Null) => Ok(false),
         Some(Value::Bool(b)) => Ok(b),
-        Some(v) => to_f64(&v).map(|f| f != 0.0).ok_or_else(|| de::Error::custom(format!("expected a boolean, got {v}"))),
+        Some(v) => {
+            to_f64(&v).map(|f| f != 0.0).ok_or_else(|| de::Error::custom(format!("expected a boolean, got {v}")))
+        }
     }
 }
 
@@ -83,7 +85,9 @@ mod tests {
 
     #[test]
     fn accepts_perl_shapes() {
-        for (json, a, b) in [(r#"{"a":"101","b":1}"#, 101, true), (r#"{"a":7,"b":"0"}"#, 7, false), (r#"{"a":2.0}"#, 2, false)] {
+        for (json, a, b) in
+            [(r#"{"a":"101","b":1}"#, 101, true), (r#"{"a":7,"b":"0"}"#, 7, false), (r#"{"a":2.0}"#, 2, false)]
+        {
             let t: T = serde_json::from_str(json).unwrap_or_else(|e| panic!("{json}: {e}"));
             assert_eq!((t.a, t.b), (a, b));
         }

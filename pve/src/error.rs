@@ -80,9 +80,15 @@ mod tests {
 
     #[test]
     fn classifies_by_status_and_message() {
-        assert_eq!(kind(500, "Configuration file 'nodes/pve/qemu-server/999.conf' does not exist\n"), ErrorKind::NotFound);
+        assert_eq!(
+            kind(500, "Configuration file 'nodes/pve/qemu-server/999.conf' does not exist\n"),
+            ErrorKind::NotFound
+        );
         assert_eq!(kind(500, "no such security group 'web'"), ErrorKind::NotFound);
-        assert_eq!(kind(500, "unable to create VM 100 - VM 100 already exists on node 'pve'"), ErrorKind::AlreadyExists);
+        assert_eq!(
+            kind(500, "unable to create VM 100 - VM 100 already exists on node 'pve'"),
+            ErrorKind::AlreadyExists
+        );
         assert_eq!(kind(500, "VM is locked (clone)"), ErrorKind::Locked);
         assert_eq!(kind(500, "VM quit/powerdown failed - got timeout"), ErrorKind::Timeout);
         assert_eq!(kind(401, ""), ErrorKind::Auth);

@@ -150,7 +150,10 @@ mod tests {
     #[test]
     fn booleans_are_one_and_zero_and_sshkeys_round_trip() {
         let p = Params::new().bool("full", true).bool("force", false).opt_int("x", None).int("newid", 101);
-        assert_eq!(p.0, vec![("full".into(), "1".into()), ("force".into(), "0".into()), ("newid".into(), "101".into())]);
+        assert_eq!(
+            p.0,
+            vec![("full".into(), "1".into()), ("force".into(), "0".into()), ("newid".into(), "101".into())]
+        );
         let keys = ["ssh-ed25519 AAAAC3Nza+C1 kim@host", "ssh-rsa AAAAB3/x== lee@host"];
         let enc = encode_sshkeys(&keys);
         assert_eq!(enc, "ssh-ed25519%20AAAAC3Nza%2BC1%20kim%40host%0Assh-rsa%20AAAAB3%2Fx%3D%3D%20lee%40host");

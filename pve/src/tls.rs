@@ -82,7 +82,10 @@ pub fn client_config(mode: &TlsMode) -> Result<rustls::ClientConfig, String> {
             .with_no_client_auth(),
         TlsMode::Insecure => {
             tracing::warn!("TLS verification of the Proxmox VE API is OFF (insecure mode): anyone on the path can impersonate the cluster");
-            builder.dangerous().with_custom_certificate_verifier(Arc::new(AcceptAll { provider: provider() })).with_no_client_auth()
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AcceptAll { provider: provider() }))
+                .with_no_client_auth()
         }
     };
     Ok(config)
@@ -92,11 +95,21 @@ pub fn client_config(mode: &TlsMode) -> Result<rustls::ClientConfig, String> {
 /// certificate decision differs.
 macro_rules! handshake_signatures_from_provider {
     () => {
-        fn verify_tls12_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, TlsError> {
+        fn verify_tls12_signature(
+            &self,
+            m: &[u8],
+            c: &CertificateDer<'_>,
+            d: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, TlsError> {
             verify_tls12_signature(m, c, d, &self.provider.signature_verification_algorithms)
         }
 
-        fn verify_tls13_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, TlsError> {
+        fn verify_tls13_signature(
+            &self,
+            m: &[u8],
+            c: &CertificateDer<'_>,
+            d: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, TlsError> {
             verify_tls13_signature(m, c, d, &self.provider.signature_verification_algorithms)
         }
 

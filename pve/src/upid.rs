@@ -52,16 +52,7 @@ impl Upid {
     /// Builds a UPID the way PVE encodes it (the simulator uses this).
     pub fn new(node: &str, pid: u32, pstart: u64, starttime: u32, kind: &str, id: &str, user: &str) -> Upid {
         let raw = format!("UPID:{node}:{pid:08X}:{pstart:08X}:{starttime:08X}:{kind}:{id}:{user}:");
-        Upid {
-            node: node.into(),
-            pid,
-            pstart,
-            starttime,
-            kind: kind.into(),
-            id: id.into(),
-            user: user.into(),
-            raw,
-        }
+        Upid { node: node.into(), pid, pstart, starttime, kind: kind.into(), id: id.into(), user: user.into(), raw }
     }
 
     pub fn as_str(&self) -> &str {
@@ -82,11 +73,15 @@ mod tests {
     #[test]
     fn parses_real_upids_and_refuses_bad_ones() {
         let u = Upid::parse("UPID:pve:000A1B2C:01F3A4B5:6763E1A0:qmstart:100:root@pam:").unwrap_or_else(|| panic!());
-        assert_eq!((u.node.as_str(), u.kind.as_str(), u.id.as_str(), u.user.as_str()), ("pve", "qmstart", "100", "root@pam"));
+        assert_eq!(
+            (u.node.as_str(), u.kind.as_str(), u.id.as_str(), u.user.as_str()),
+            ("pve", "qmstart", "100", "root@pam")
+        );
         assert_eq!(u.pid, 0x000A1B2C);
         // 9-digit pstart, empty id, token user.
         assert!(Upid::parse("UPID:node-2:0000002A:1F3A4B5C6:6763E1A0:vzdump::root@pam!ci:").is_some());
-        for bad in ["UPID:pve:1:2:3:qm:1:u:", "UPID:-pve:000A1B2C:01F3A4B5:6763E1A0:qmstart:100:root@pam:", "nope", ""] {
+        for bad in ["UPID:pve:1:2:3:qm:1:u:", "UPID:-pve:000A1B2C:01F3A4B5:6763E1A0:qmstart:100:root@pam:", "nope", ""]
+        {
             assert!(Upid::parse(bad).is_none(), "{bad}");
         }
         let built = Upid::new("pve", 42, 7, 0x6763E1A0, "qmclone", "9000", "root@pam");

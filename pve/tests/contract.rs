@@ -4,8 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may fail loudly
 
-use pve::api::qemu::{self, Timeframe};
 use pve::api::firewall::{self, RuleSpec};
+use pve::api::qemu::{self, Timeframe};
 use pve::api::storage::{self, BackupOptions, RestoreOptions};
 use pve::api::{access, cluster, tasks};
 use pve::{contract, CloneOptions, ConfigUpdate, Power, Request, ResourceKind, Upid};
@@ -107,8 +107,17 @@ fn all_requests() -> Vec<Request> {
         storage::status("pve1", "local"),
         storage::content("pve1", "local", Some("backup"), Some(100)),
         storage::delete_volume("pve1", "local", "local:backup/vzdump-qemu-100-2026_01_15-10_00_00.vma.zst"),
-        storage::vzdump("pve1", 100, &BackupOptions { storage: "local".into(), notes_template: Some("{{guestname}}".into()), protected: true }),
-        storage::restore("pve1", 100, "local:backup/vzdump-qemu-100-2026_01_15-10_00_00.vma.zst", &RestoreOptions { force: true, unique: true, storage: Some("local-lvm".into()) }),
+        storage::vzdump(
+            "pve1",
+            100,
+            &BackupOptions { storage: "local".into(), notes_template: Some("{{guestname}}".into()), protected: true },
+        ),
+        storage::restore(
+            "pve1",
+            100,
+            "local:backup/vzdump-qemu-100-2026_01_15-10_00_00.vma.zst",
+            &RestoreOptions { force: true, unique: true, storage: Some("local-lvm".into()) },
+        ),
     ]);
     for tf in [Timeframe::Hour, Timeframe::Day, Timeframe::Week, Timeframe::Month, Timeframe::Year] {
         out.push(qemu::rrddata("pve1", 100, tf));

@@ -26,7 +26,8 @@ async fn flaky(failures: usize) -> (String, Arc<AtomicUsize>, Arc<AtomicUsize>) 
                     if n < failures {
                         (StatusCode::SERVICE_UNAVAILABLE, "{\"data\":null}").into_response_parts()
                     } else {
-                        (StatusCode::OK, "{\"data\":{\"version\":\"9.1.1\",\"release\":\"9.1\",\"repoid\":\"abc\"}}").into_response_parts()
+                        (StatusCode::OK, "{\"data\":{\"version\":\"9.1.1\",\"release\":\"9.1\",\"repoid\":\"abc\"}}")
+                            .into_response_parts()
                     }
                 }
             }),
@@ -56,7 +57,11 @@ impl Parts for (StatusCode, &'static str) {
 }
 
 fn client(url: &str) -> PveClient {
-    let mut config = PveConfig::new(url, Auth::Token { user: "root@pam".into(), token_id: "t".into(), secret: "s".into() }, TlsMode::System);
+    let mut config = PveConfig::new(
+        url,
+        Auth::Token { user: "root@pam".into(), token_id: "t".into(), secret: "s".into() },
+        TlsMode::System,
+    );
     config.backoff = Duration::from_millis(1);
     config.read_retries = 3;
     PveClient::new(config).unwrap()

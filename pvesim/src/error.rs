@@ -32,7 +32,11 @@ impl SimError {
     }
 
     pub fn not_implemented(method: &str, path: &str) -> SimError {
-        SimError { status: StatusCode::NOT_IMPLEMENTED, message: format!("Method '{method} {path}' not implemented"), errors: BTreeMap::new() }
+        SimError {
+            status: StatusCode::NOT_IMPLEMENTED,
+            message: format!("Method '{method} {path}' not implemented"),
+            errors: BTreeMap::new(),
+        }
     }
 
     /// 401 from the authentication phase: an empty body, as pveproxy sends it.

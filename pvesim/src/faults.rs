@@ -27,7 +27,11 @@ pub struct Faults {
 
 impl Faults {
     pub fn validate(&self) -> Result<(), String> {
-        for (name, p) in [("read_error_rate", self.read_error_rate), ("write_error_rate", self.write_error_rate), ("task_failure_rate", self.task_failure_rate)] {
+        for (name, p) in [
+            ("read_error_rate", self.read_error_rate),
+            ("write_error_rate", self.write_error_rate),
+            ("task_failure_rate", self.task_failure_rate),
+        ] {
             if !(0.0..=1.0).contains(&p) {
                 return Err(format!("{name} must be between 0 and 1"));
             }

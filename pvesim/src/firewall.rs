@@ -25,9 +25,25 @@ pub struct VmFirewall {
     pub rules: Vec<Rule>,
 }
 
-const RULE_FIELDS: [&str; 12] = ["type", "action", "enable", "macro", "proto", "dport", "sport", "source", "dest", "iface", "log", "comment"];
+const RULE_FIELDS: [&str; 12] =
+    ["type", "action", "enable", "macro", "proto", "dport", "sport", "source", "dest", "iface", "log", "comment"];
 const MACROS: [&str; 16] = [
-    "SSH", "HTTP", "HTTPS", "Ping", "DNS", "SMTP", "IMAP", "POP3", "MySQL", "PostgreSQL", "RDP", "FTP", "NTP", "SNMP", "Web", "Telnet",
+    "SSH",
+    "HTTP",
+    "HTTPS",
+    "Ping",
+    "DNS",
+    "SMTP",
+    "IMAP",
+    "POP3",
+    "MySQL",
+    "PostgreSQL",
+    "RDP",
+    "FTP",
+    "NTP",
+    "SNMP",
+    "Web",
+    "Telnet",
 ];
 const MODIFIED: &str = "detected modified configuration - file changed by other user? Try again.";
 
@@ -80,7 +96,10 @@ fn apply_fields(rule: &mut Rule, p: &BTreeMap<String, String>, allowed_types: &[
     }
     let ty = rule.get("type").cloned().unwrap_or_default();
     if !allowed_types.contains(&ty.as_str()) {
-        return Err(SimError::param("type", format!("value '{ty}' does not have a value in the enumeration '{}'", allowed_types.join(", "))));
+        return Err(SimError::param(
+            "type",
+            format!("value '{ty}' does not have a value in the enumeration '{}'", allowed_types.join(", ")),
+        ));
     }
     if let Some(m) = rule.get("macro").cloned() {
         match MACROS.iter().find(|k| k.eq_ignore_ascii_case(&m)) {
@@ -93,7 +112,10 @@ fn apply_fields(rule: &mut Rule, p: &BTreeMap<String, String>, allowed_types: &[
     if ty != "group" {
         let action = rule.get("action").map(String::as_str).unwrap_or("");
         if !["ACCEPT", "DROP", "REJECT"].contains(&action) {
-            return Err(SimError::param("action", format!("value '{action}' does not have a value in the enumeration 'ACCEPT, DROP, REJECT'")));
+            return Err(SimError::param(
+                "action",
+                format!("value '{action}' does not have a value in the enumeration 'ACCEPT, DROP, REJECT'"),
+            ));
         }
     }
     for port in ["dport", "sport"] {
@@ -115,7 +137,10 @@ impl Sim {
         let meta: Vec<Rule> = c
             .groups
             .iter()
-            .map(|(name, g)| [("group".to_owned(), name.clone()), ("comment".to_owned(), g.comment.clone().unwrap_or_default())].into())
+            .map(|(name, g)| {
+                [("group".to_owned(), name.clone()), ("comment".to_owned(), g.comment.clone().unwrap_or_default())]
+                    .into()
+            })
             .collect();
         let list_digest = digest(meta.iter());
         Value::Array(
@@ -138,7 +163,8 @@ impl Sim {
         let mut c = self.lock();
         match p.get("rename") {
             Some(old) => {
-                let mut g = c.groups.remove(old).ok_or_else(|| SimError::die(format!("no such security group '{old}'")))?;
+                let mut g =
+                    c.groups.remove(old).ok_or_else(|| SimError::die(format!("no such security group '{old}'")))?;
                 if old != &name && c.groups.contains_key(&name) {
                     c.groups.insert(old.clone(), g);
                     return Err(SimError::param("group", format!("Security group '{name}' already exists")));
@@ -162,7 +188,10 @@ impl Sim {
                 if c.groups.contains_key(&name) {
                     return Err(SimError::param("group", format!("Security group '{name}' already exists")));
                 }
-                c.groups.insert(name, Group { comment: p.get("comment").cloned().filter(|c| !c.is_empty()), rules: Vec::new() });
+                c.groups.insert(
+                    name,
+                    Group { comment: p.get("comment").cloned().filter(|c| !c.is_empty()), rules: Vec::new() },
+                );
             }
         }
         Ok(Value::Null)
@@ -188,7 +217,8 @@ impl Sim {
     ) -> Result<T, SimError> {
         let mut c = self.lock();
         if let Some(group) = p.get("group") {
-            let g = c.groups.get_mut(group).ok_or_else(|| SimError::die(format!("no such security group '{group}'")))?;
+            let g =
+                c.groups.get_mut(group).ok_or_else(|| SimError::die(format!("no such security group '{group}'")))?;
             f(&mut g.rules, &["in", "out", "forward"])
         } else {
             let node = req(p, "node")?;
@@ -209,7 +239,10 @@ impl Sim {
         let at = pos(p)?;
         self.with_rules(p, |rules, _| {
             let d = digest(rules.iter());
-            rules.get(at).map(|r| rule_json(at, r, &d)).ok_or_else(|| SimError::die(format!("no rule at position {at}")))
+            rules
+                .get(at)
+                .map(|r| rule_json(at, r, &d))
+                .ok_or_else(|| SimError::die(format!("no rule at position {at}")))
         })
     }
 
@@ -233,7 +266,9 @@ impl Sim {
                 return Err(SimError::die(format!("no rule at position {at}")));
             }
             if let Some(to) = p.get("moveto") {
-                let to: usize = to.parse().map_err(|_| SimError::param("moveto", format!("type check ('integer') failed - got '{to}'")))?;
+                let to: usize = to
+                    .parse()
+                    .map_err(|_| SimError::param("moveto", format!("type check ('integer') failed - got '{to}'")))?;
                 let rule = rules.remove(at);
                 rules.insert(to.min(rules.len()), rule);
                 return Ok(Value::Null);
@@ -280,7 +315,18 @@ impl Sim {
         c.vm(&node, vmid)?;
         let fw = c.vm_firewalls.entry(vmid).or_default();
         check_digest(p, &digest(std::iter::once(&fw.options)))?;
-        for k in ["enable", "policy_in", "policy_out", "dhcp", "macfilter", "ipfilter", "ndp", "radv", "log_level_in", "log_level_out"] {
+        for k in [
+            "enable",
+            "policy_in",
+            "policy_out",
+            "dhcp",
+            "macfilter",
+            "ipfilter",
+            "ndp",
+            "radv",
+            "log_level_in",
+            "log_level_out",
+        ] {
             if let Some(v) = p.get(k) {
                 fw.options.insert(k.to_owned(), v.clone());
             }

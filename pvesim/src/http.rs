@@ -61,7 +61,9 @@ async fn faults(State(st): State<AppState>, method: Method, headers: HeaderMap, 
         let parsed: Result<crate::faults::Faults, _> = serde_json::from_slice(&body);
         match parsed.map_err(|e| e.to_string()).and_then(|f| st.sim.faults.set(f)) {
             Ok(()) => {}
-            Err(e) => return (StatusCode::BAD_REQUEST, axum::Json(json!({"data": null, "message": e}))).into_response(),
+            Err(e) => {
+                return (StatusCode::BAD_REQUEST, axum::Json(json!({"data": null, "message": e}))).into_response()
+            }
         }
     }
     let reads = st.sim.faults.reads.load(std::sync::atomic::Ordering::Relaxed);
@@ -114,13 +116,14 @@ fn route(method: &str, path: &str) -> Option<(&'static str, BTreeMap<String, Str
             continue;
         }
         let mut params = BTreeMap::new();
-        let matched = tsegs.iter().zip(&segs).all(|(t, s)| match t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
-            Some(name) => {
-                params.insert(name.to_owned(), decode(s));
-                !s.is_empty()
-            }
-            None => t == s,
-        });
+        let matched =
+            tsegs.iter().zip(&segs).all(|(t, s)| match t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
+                Some(name) => {
+                    params.insert(name.to_owned(), decode(s));
+                    !s.is_empty()
+                }
+                None => t == s,
+            });
         if matched {
             return Some((template, params));
         }
@@ -139,16 +142,26 @@ async fn handle(State(st): State<AppState>, method: Method, uri: Uri, headers: H
     let node = path.strip_prefix("/nodes/").and_then(|r| r.split('/').next()).unwrap_or("");
     if !node.is_empty() && st.sim.faults.node_down(node) {
         let msg = format!("Connection refused: proxy to node '{node}' failed");
-        return SimError { status: StatusCode::from_u16(595).unwrap_or(StatusCode::BAD_GATEWAY), message: msg, errors: BTreeMap::new() }.into_response();
+        return SimError {
+            status: StatusCode::from_u16(595).unwrap_or(StatusCode::BAD_GATEWAY),
+            message: msg,
+            errors: BTreeMap::new(),
+        }
+        .into_response();
     }
     if !write && st.sim.faults.hit(|f| f.read_error_rate) {
-        return SimError { status: StatusCode::SERVICE_UNAVAILABLE, message: "simulated unavailability (fault injection)".into(), errors: BTreeMap::new() }
-            .into_response();
+        return SimError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: "simulated unavailability (fault injection)".into(),
+            errors: BTreeMap::new(),
+        }
+        .into_response();
     }
     if write && st.sim.faults.hit(|f| f.write_error_rate) {
         return SimError::die("simulated failure (fault injection)").into_response();
     }
-    let gzip_ok = headers.get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("gzip"));
+    let gzip_ok =
+        headers.get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("gzip"));
     match handle_inner(&st, &method, &uri, &headers, &body) {
         Ok(Answer::Data(data, extra)) => {
             let mut envelope = json!({ "data": data });
@@ -198,7 +211,9 @@ fn cached_resources(st: &AppState, kind: Option<&String>) -> CachedBody {
     if let Some(c) = cache.get(&key).filter(|c| c.version == version && c.second == second) {
         return c.clone();
     }
-    let plain = Bytes::from(serde_json::to_vec(&json!({ "data": st.sim.resources(kind.map(String::as_str)) })).unwrap_or_default());
+    let plain = Bytes::from(
+        serde_json::to_vec(&json!({ "data": st.sim.resources(kind.map(String::as_str)) })).unwrap_or_default(),
+    );
     let body = CachedBody { version, second, gzip: gzip(&plain), plain };
     cache.insert(key, body.clone());
     body
@@ -211,7 +226,13 @@ enum Answer {
 
 type Extra = Option<(&'static str, Value)>;
 
-fn handle_inner(st: &AppState, method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> Result<Answer, SimError> {
+fn handle_inner(
+    st: &AppState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Answer, SimError> {
     let path = uri.path().strip_prefix("/api2/json").unwrap_or(uri.path());
     let m = method.as_str();
     let Some((template, path_params)) = route(m, path) else {
@@ -220,7 +241,11 @@ fn handle_inner(st: &AppState, method: &Method, uri: &Uri, headers: &HeaderMap, 
     let mut params = BTreeMap::new();
     if matches!(*method, Method::GET | Method::DELETE) {
         if !body.is_empty() {
-            return Err(SimError { status: StatusCode::NOT_IMPLEMENTED, message: format!("Unexpected content for method '{m}'"), errors: BTreeMap::new() });
+            return Err(SimError {
+                status: StatusCode::NOT_IMPLEMENTED,
+                message: format!("Unexpected content for method '{m}'"),
+                errors: BTreeMap::new(),
+            });
         }
     } else {
         params.extend(body_params(headers, body)?);
@@ -280,13 +305,16 @@ fn handle_inner(st: &AppState, method: &Method, uri: &Uri, headers: &HeaderMap, 
         ("GET", "/cluster/firewall/groups") => sim.fw_groups(),
         ("POST", "/cluster/firewall/groups") => sim.fw_group_create(p)?,
         ("DELETE", "/cluster/firewall/groups/{group}") => sim.fw_group_delete(p)?,
-        ("GET", "/cluster/firewall/groups/{group}") | ("GET", "/nodes/{node}/qemu/{vmid}/firewall/rules") => sim.fw_rules(p)?,
-        ("POST", "/cluster/firewall/groups/{group}") | ("POST", "/nodes/{node}/qemu/{vmid}/firewall/rules") => sim.fw_rule_add(p)?,
+        ("GET", "/cluster/firewall/groups/{group}") | ("GET", "/nodes/{node}/qemu/{vmid}/firewall/rules") => {
+            sim.fw_rules(p)?
+        }
+        ("POST", "/cluster/firewall/groups/{group}") | ("POST", "/nodes/{node}/qemu/{vmid}/firewall/rules") => {
+            sim.fw_rule_add(p)?
+        }
         ("GET", "/cluster/firewall/groups/{group}/{pos}") => sim.fw_rule(p)?,
         ("PUT", "/cluster/firewall/groups/{group}/{pos}") => sim.fw_rule_update(p)?,
-        ("DELETE", "/cluster/firewall/groups/{group}/{pos}") | ("DELETE", "/nodes/{node}/qemu/{vmid}/firewall/rules/{pos}") => {
-            sim.fw_rule_delete(p)?
-        }
+        ("DELETE", "/cluster/firewall/groups/{group}/{pos}")
+        | ("DELETE", "/nodes/{node}/qemu/{vmid}/firewall/rules/{pos}") => sim.fw_rule_delete(p)?,
         ("GET", "/nodes/{node}/qemu/{vmid}/firewall/options") => sim.fw_options(p)?,
         ("PUT", "/nodes/{node}/qemu/{vmid}/firewall/options") => sim.fw_options_set(p)?,
         ("GET", "/nodes/{node}/storage") => sim.storages(p)?,
@@ -305,9 +333,11 @@ fn body_params(headers: &HeaderMap, body: &Bytes) -> Result<BTreeMap<String, Str
     if body.is_empty() {
         return Ok(BTreeMap::new());
     }
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/x-www-form-urlencoded");
+    let ct =
+        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/x-www-form-urlencoded");
     if ct.starts_with("application/json") {
-        let v: Value = serde_json::from_slice(body).map_err(|e| SimError::param("(body)", format!("invalid JSON: {e}")))?;
+        let v: Value =
+            serde_json::from_slice(body).map_err(|e| SimError::param("(body)", format!("invalid JSON: {e}")))?;
         let Value::Object(map) = v else { return Err(SimError::param("(body)", "JSON body must be an object")) };
         // JSON bodies may use real booleans; everything reaches the schema check as text.
         Ok(map
@@ -315,14 +345,21 @@ fn body_params(headers: &HeaderMap, body: &Bytes) -> Result<BTreeMap<String, Str
             .map(|(k, v)| {
                 let text = match v {
                     Value::String(s) => s,
-                    Value::Bool(b) => if b { "1".into() } else { "0".into() },
+                    Value::Bool(b) => {
+                        if b {
+                            "1".into()
+                        } else {
+                            "0".into()
+                        }
+                    }
                     other => other.to_string(),
                 };
                 (k, text)
             })
             .collect())
     } else {
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).map_err(|e| SimError::param("(body)", format!("invalid form body: {e}")))?;
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+            .map_err(|e| SimError::param("(body)", format!("invalid form body: {e}")))?;
         Ok(pairs.into_iter().collect())
     }
 }
@@ -348,7 +385,9 @@ fn authenticate(st: &AppState, method: &Method, headers: &HeaderMap) -> Result<S
         .or_else(|| auth.strip_prefix("PVEAuthCookie=").map(decode));
     let Some(ticket) = cookie_ticket else { return Err(SimError::unauthorized("No ticket")) };
     let tickets = st.tickets.lock().unwrap_or_else(|p| p.into_inner());
-    let Some(TicketEntry { user, csrf, issued }) = tickets.get(&ticket) else { return Err(SimError::unauthorized("Authentication failed!")) };
+    let Some(TicketEntry { user, csrf, issued }) = tickets.get(&ticket) else {
+        return Err(SimError::unauthorized("Authentication failed!"));
+    };
     if now_s() - issued > TICKET_LIFETIME_S {
         return Err(SimError::unauthorized("Authentication failed!"));
     }
@@ -371,7 +410,8 @@ fn ticket(st: &AppState, p: &BTreeMap<String, String>) -> Result<Value, SimError
     }
     let password = p.get("password").cloned().unwrap_or_default();
     let mut tickets = st.tickets.lock().unwrap_or_else(|pp| pp.into_inner());
-    let renewing = tickets.get(&password).is_some_and(|t| t.user == username && now_s() - t.issued <= TICKET_LIFETIME_S);
+    let renewing =
+        tickets.get(&password).is_some_and(|t| t.user == username && now_s() - t.issued <= TICKET_LIFETIME_S);
     let ok = renewing || st.access.users.get(&username).is_some_and(|pw| *pw == password);
     if !ok {
         return Err(SimError::unauthorized("authentication failure"));

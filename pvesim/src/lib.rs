@@ -61,7 +61,13 @@ impl Drop for Running {
 
 /// Starts a simulator on `listen` (port 0 = any free port) with one API token and, for ticket
 /// logins, `root@pam` with `password`.
-pub async fn start(listen: SocketAddr, layout: &Layout, profile: Profile, token_secret: &str, password: &str) -> std::io::Result<Running> {
+pub async fn start(
+    listen: SocketAddr,
+    layout: &Layout,
+    profile: Profile,
+    token_secret: &str,
+    password: &str,
+) -> std::io::Result<Running> {
     let listener = TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     let sim = Sim::new(layout, profile);

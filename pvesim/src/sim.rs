@@ -9,7 +9,9 @@ use pve::Upid;
 use serde_json::{json, Value};
 
 use crate::error::SimError;
-use crate::state::{format_size, is_disk_key, noise, parse_size, Cluster, Node, Storage, Task, TaskState, Vm, GIB, MIB};
+use crate::state::{
+    format_size, is_disk_key, noise, parse_size, Cluster, Node, Storage, Task, TaskState, Vm, GIB, MIB,
+};
 use crate::timing::{Profile, Work};
 
 pub fn now_ms() -> u64 {
@@ -83,12 +85,36 @@ impl Sim {
         let booted = now_s().saturating_sub(86_400 * 12);
         for i in 1..=layout.nodes.max(1) {
             let name = format!("pve{i}");
-            c.nodes.insert(name.clone(), Node { name: name.clone(), cpus: 32, memory: 256 * GIB, online: true, booted_at: booted });
-            c.storages.push(Storage { id: "local".into(), node: Some(name.clone()), kind: "dir", content: "backup,iso,snippets,vztmpl", total: 100 * GIB, used: 12 * GIB });
-            c.storages.push(Storage { id: "local-lvm".into(), node: Some(name.clone()), kind: "lvmthin", content: "images,rootdir", total: 4096 * GIB, used: 0 });
+            c.nodes.insert(
+                name.clone(),
+                Node { name: name.clone(), cpus: 32, memory: 256 * GIB, online: true, booted_at: booted },
+            );
+            c.storages.push(Storage {
+                id: "local".into(),
+                node: Some(name.clone()),
+                kind: "dir",
+                content: "backup,iso,snippets,vztmpl",
+                total: 100 * GIB,
+                used: 12 * GIB,
+            });
+            c.storages.push(Storage {
+                id: "local-lvm".into(),
+                node: Some(name.clone()),
+                kind: "lvmthin",
+                content: "images,rootdir",
+                total: 4096 * GIB,
+                used: 0,
+            });
         }
         if layout.shared_storage {
-            c.storages.push(Storage { id: "shared-nfs".into(), node: None, kind: "nfs", content: "images,backup,iso", total: 16384 * GIB, used: 0 });
+            c.storages.push(Storage {
+                id: "shared-nfs".into(),
+                node: None,
+                kind: "nfs",
+                content: "images,backup,iso",
+                total: 16384 * GIB,
+                used: 0,
+            });
         }
         let first = c.nodes.keys().next().cloned().unwrap_or_else(|| "pve1".into());
         for (vmid, name, ostype) in TEMPLATES {
@@ -99,7 +125,18 @@ impl Sim {
             let mac = c.new_mac();
             config.insert("net0".into(), format!("virtio={mac},bridge=vmbr0,firewall=1"));
             let _ = c.allocate(&first, "local-lvm", 20 * GIB);
-            c.vms.insert(vmid, Vm { vmid, node: first.clone(), config, running: false, started_at: None, lock: None, agent_ready_at: None });
+            c.vms.insert(
+                vmid,
+                Vm {
+                    vmid,
+                    node: first.clone(),
+                    config,
+                    running: false,
+                    started_at: None,
+                    lock: None,
+                    agent_ready_at: None,
+                },
+            );
         }
         // Two security groups like an operator would have.
         for (name, comment, rules) in [
@@ -132,7 +169,18 @@ impl Sim {
             let _ = c.allocate(&node, "local-lvm", 32 * GIB);
             let running = c.rng.unit() < 0.7;
             let started = running.then(|| now_s().saturating_sub(3600 + c.rng.next_u64() % 86_400));
-            c.vms.insert(vmid, Vm { vmid, node, config, running, started_at: started, lock: None, agent_ready_at: running.then_some(0) });
+            c.vms.insert(
+                vmid,
+                Vm {
+                    vmid,
+                    node,
+                    config,
+                    running,
+                    started_at: started,
+                    lock: None,
+                    agent_ready_at: running.then_some(0),
+                },
+            );
         }
         Sim {
             cluster: Arc::new(Mutex::new(c)),
@@ -166,7 +214,12 @@ impl Sim {
     pub(crate) fn spawn_task(&self, c: &mut Cluster, spec: TaskSpec<'_>, effect: Effect) -> Upid {
         let TaskSpec { node, kind, id, user, work, wait } = spec;
         let upid = c.new_upid(node, kind, &id, user, now_s());
-        let task = Task { upid: upid.clone(), state: TaskState::Running, log: vec![format!("starting {kind} {id}")], endtime: None };
+        let task = Task {
+            upid: upid.clone(),
+            state: TaskState::Running,
+            log: vec![format!("starting {kind} {id}")],
+            endtime: None,
+        };
         c.tasks.insert(upid.as_str().to_owned(), task);
         let duration = wait + self.profile.duration(work);
         // Fault injection: this task will fail midway (its work rolled back).
@@ -248,27 +301,34 @@ impl Sim {
         if let Some(st) = p.get("storage") {
             match c.storage(&target, st) {
                 None => return Err(SimError::param("storage", format!("storage '{st}' does not exist"))),
-                Some(s) if !s.holds_images() => return Err(SimError::param("storage", format!("storage '{st}' does not support vm images"))),
+                Some(s) if !s.holds_images() => {
+                    return Err(SimError::param("storage", format!("storage '{st}' does not support vm images")))
+                }
                 Some(_) => {}
             }
         }
         // The new VM exists at once, locked, with new MACs and renamed disks.
         let mut config = source.config.clone();
         config.remove("template");
-        let default_name = format!("Copy-of-VM-{}", source.config.get("name").cloned().unwrap_or_else(|| vmid.to_string()));
+        let default_name =
+            format!("Copy-of-VM-{}", source.config.get("name").cloned().unwrap_or_else(|| vmid.to_string()));
         config.insert("name".into(), p.get("name").cloned().unwrap_or(default_name));
         if let Some(d) = p.get("description") {
             config.insert("description".into(), d.clone());
         }
         let mut allocated = Vec::new();
         for (i, d) in disks.iter().enumerate() {
-            let storage = if full { p.get("storage").cloned().unwrap_or_else(|| d.storage.clone()) } else { d.storage.clone() };
+            let storage =
+                if full { p.get("storage").cloned().unwrap_or_else(|| d.storage.clone()) } else { d.storage.clone() };
             if full {
                 c.allocate(&target, &storage, d.size).map_err(SimError::die)?;
                 allocated.push((storage.clone(), d.size));
             }
             let rest: Vec<&str> = source.config[&d.key].split(',').skip(1).collect();
-            config.insert(d.key.clone(), format!("{storage}:vm-{newid}-disk-{i},{}", rest.join(",")).trim_end_matches(',').to_owned());
+            config.insert(
+                d.key.clone(),
+                format!("{storage}:vm-{newid}-disk-{i},{}", rest.join(",")).trim_end_matches(',').to_owned(),
+            );
         }
         let nets: Vec<String> = config.keys().filter(|k| k.starts_with("net")).cloned().collect();
         for k in nets {
@@ -282,7 +342,18 @@ impl Sim {
             let storage = ci.split(':').next().unwrap_or("local-lvm").to_owned();
             config.insert("ide2".into(), format!("{storage}:vm-{newid}-cloudinit,media=cdrom"));
         }
-        c.vms.insert(newid, Vm { vmid: newid, node: target.clone(), config, running: false, started_at: None, lock: Some("clone".into()), agent_ready_at: None });
+        c.vms.insert(
+            newid,
+            Vm {
+                vmid: newid,
+                node: target.clone(),
+                config,
+                running: false,
+                started_at: None,
+                lock: Some("clone".into()),
+                agent_ready_at: None,
+            },
+        );
         // The VM firewall file is copied with the VM.
         if let Some(fw) = c.vm_firewalls.get(&vmid).cloned() {
             c.vm_firewalls.insert(newid, fw);
@@ -295,7 +366,8 @@ impl Sim {
         }
         let wait = self.queue(&keys, work);
         let lock_timeout = self.profile.duration(Work::Start) * 7;
-        let (timed_out, wait) = if full && wait > lock_timeout && !lock_timeout.is_zero() { (true, lock_timeout) } else { (false, wait) };
+        let (timed_out, wait) =
+            if full && wait > lock_timeout && !lock_timeout.is_zero() { (true, lock_timeout) } else { (false, wait) };
         let effect: Effect = Box::new(move |c, aborted| {
             if aborted || timed_out {
                 c.vms.remove(&newid);
@@ -303,14 +375,22 @@ impl Sim {
                 for (s, size) in &allocated {
                     c.release(&target, s, *size);
                 }
-                return Err(if aborted { "interrupted by signal".into() } else { format!("can't lock file '/var/lock/qemu-server/lock-{vmid}.conf' - got timeout") });
+                return Err(if aborted {
+                    "interrupted by signal".into()
+                } else {
+                    format!("can't lock file '/var/lock/qemu-server/lock-{vmid}.conf' - got timeout")
+                });
             }
             if let Some(vm) = c.vms.get_mut(&newid) {
                 vm.lock = None;
             }
             Ok(vec![format!("create {} clone of drive scsi0", if full { "full" } else { "linked" })])
         });
-        let upid = self.spawn_task(&mut c, TaskSpec { wait, ..TaskSpec::vm(&node, "qmclone", vmid, user, Work::Clone { full }) }, effect);
+        let upid = self.spawn_task(
+            &mut c,
+            TaskSpec { wait, ..TaskSpec::vm(&node, "qmclone", vmid, user, Work::Clone { full }) },
+            effect,
+        );
         Ok(json!(upid.as_str()))
     }
 
@@ -336,7 +416,10 @@ impl Sim {
             if aborted {
                 return Err("received interrupt".into());
             }
-            let vm = c.vms.get_mut(&vmid).ok_or_else(|| format!("Configuration file 'nodes/{}/qemu-server/{vmid}.conf' does not exist", node))?;
+            let vm = c
+                .vms
+                .get_mut(&vmid)
+                .ok_or_else(|| format!("Configuration file 'nodes/{}/qemu-server/{vmid}.conf' does not exist", node))?;
             if let Some(lock) = &vm.lock {
                 return Err(format!("VM is locked ({lock})"));
             }
@@ -380,9 +463,8 @@ impl Sim {
             let value = match k.as_str() {
                 // Integer and boolean keys come back as JSON numbers; `memory` (a property
                 // string since PVE 8.1) and everything else as strings.
-                "cores" | "sockets" | "balloon" | "onboot" | "template" | "protection" | "vcpus" | "numa" | "ciupgrade" => {
-                    v.parse::<i64>().map_or_else(|_| json!(v), |n| json!(n))
-                }
+                "cores" | "sockets" | "balloon" | "onboot" | "template" | "protection" | "vcpus" | "numa"
+                | "ciupgrade" => v.parse::<i64>().map_or_else(|_| json!(v), |n| json!(n)),
                 "cipassword" => json!("**********"),
                 _ => json!(v),
             };
@@ -400,13 +482,20 @@ impl Sim {
         const CONTROL: [&str; 7] = ["node", "vmid", "digest", "delete", "skiplock", "force", "background_delay"];
         let node = req(p, "node")?;
         let vmid = int(p, "vmid")?;
-        let deletes: Vec<String> = p.get("delete").map(|d| d.split([',', ';', ' ']).filter(|s| !s.is_empty()).map(str::to_owned).collect()).unwrap_or_default();
-        let sets: Vec<(String, String)> = p.iter().filter(|(k, _)| !CONTROL.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let deletes: Vec<String> = p
+            .get("delete")
+            .map(|d| d.split([',', ';', ' ']).filter(|s| !s.is_empty()).map(str::to_owned).collect())
+            .unwrap_or_default();
+        let sets: Vec<(String, String)> =
+            p.iter().filter(|(k, _)| !CONTROL.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
         if sets.is_empty() && deletes.is_empty() {
             return Err(SimError::die("no options specified"));
         }
         if let Some(both) = deletes.iter().find(|d| p.contains_key(d.as_str())) {
-            return Err(SimError::param("delete", format!("you can't use '-{both}' and -delete {both}' at the same time")));
+            return Err(SimError::param(
+                "delete",
+                format!("you can't use '-{both}' and -delete {both}' at the same time"),
+            ));
         }
         let mut c = self.lock();
         let vm = c.vm(&node, vmid)?;
@@ -418,7 +507,11 @@ impl Sim {
         if let Some(lock) = &vm.lock {
             return Err(SimError::die(format!("VM is locked ({lock})")));
         }
-        let memory = sets.iter().find(|(k, _)| k == "memory").and_then(|(_, v)| v.parse::<u64>().ok()).unwrap_or(vm.memory_mib());
+        let memory = sets
+            .iter()
+            .find(|(k, _)| k == "memory")
+            .and_then(|(_, v)| v.parse::<u64>().ok())
+            .unwrap_or(vm.memory_mib());
         if let Some((_, b)) = sets.iter().find(|(k, _)| k == "balloon") {
             if b.parse::<u64>().unwrap_or(0) > memory {
                 return Err(SimError::die("balloon value too large (must be smaller than assigned memory)"));
@@ -427,10 +520,16 @@ impl Sim {
         let mut vm = vm.clone();
         let mut disk_index = vm.disks().len();
         for (k, v) in sets {
-            let value = if k.starts_with("net") && !v.contains('=') || (k.starts_with("net") && !v.split(',').next().unwrap_or("").contains('=')) {
+            let value = if k.starts_with("net") && !v.contains('=')
+                || (k.starts_with("net") && !v.split(',').next().unwrap_or("").contains('='))
+            {
                 let mac = c.new_mac();
                 let (model, rest) = v.split_once(',').unwrap_or((&v, ""));
-                if rest.is_empty() { format!("{model}={mac}") } else { format!("{model}={mac},{rest}") }
+                if rest.is_empty() {
+                    format!("{model}={mac}")
+                } else {
+                    format!("{model}={mac},{rest}")
+                }
             } else if is_disk_key(&k) && v.ends_with(":cloudinit") {
                 let storage = v.trim_end_matches(":cloudinit");
                 format!("{storage}:vm-{vmid}-cloudinit,media=cdrom")
@@ -440,13 +539,19 @@ impl Sim {
                 let bytes = size.parse::<f64>().map(|g| (g * GIB as f64) as u64).unwrap_or(0);
                 match c.storage(&node, storage) {
                     None => return Err(SimError::die(format!("storage '{storage}' does not exist"))),
-                    Some(s) if !s.holds_images() => return Err(SimError::die(format!("storage '{storage}' does not support vm images"))),
+                    Some(s) if !s.holds_images() => {
+                        return Err(SimError::die(format!("storage '{storage}' does not support vm images")))
+                    }
                     Some(_) => {}
                 }
                 c.allocate(&node, storage, bytes).map_err(SimError::die)?;
                 let name = format!("{storage}:vm-{vmid}-disk-{disk_index}");
                 disk_index += 1;
-                if opts.is_empty() { format!("{name},size={}", format_size(bytes)) } else { format!("{name},{opts},size={}", format_size(bytes)) }
+                if opts.is_empty() {
+                    format!("{name},size={}", format_size(bytes))
+                } else {
+                    format!("{name},{opts},size={}", format_size(bytes))
+                }
             } else if k == "cipassword" {
                 // PVE stores a hash; it never reads back.
                 format!("$5${}", noise(u64::from(vmid), v.len() as u64).to_bits())
@@ -496,7 +601,10 @@ impl Sim {
             if aborted {
                 return Err("received interrupt".into());
             }
-            let vm = c.vms.get(&vmid).ok_or_else(|| format!("Configuration file 'nodes/{n2}/qemu-server/{vmid}.conf' does not exist"))?;
+            let vm = c
+                .vms
+                .get(&vmid)
+                .ok_or_else(|| format!("Configuration file 'nodes/{n2}/qemu-server/{vmid}.conf' does not exist"))?;
             if let Some(lock) = &vm.lock {
                 return Err(format!("VM is locked ({lock})"));
             }
@@ -504,7 +612,8 @@ impl Sim {
             if value.contains("media=cdrom") {
                 return Err("you can't resize a cdrom".into());
             }
-            let current = crate::state::Disk::parse(&disk, &value).ok_or_else(|| format!("disk '{disk}' does not exist"))?;
+            let current =
+                crate::state::Disk::parse(&disk, &value).ok_or_else(|| format!("disk '{disk}' does not exist"))?;
             let new = if grow { current.size + bytes } else { bytes };
             if new < current.size {
                 return Err("shrinking disks is not supported".into());
@@ -589,7 +698,8 @@ impl Sim {
         let c = self.lock();
         let vmid = int(p, "vmid")?;
         let vm = c.vm(&req(p, "node")?, vmid)?;
-        let agent_on = vm.config.get("agent").is_some_and(|a| a == "1" || a.contains("enabled=1") || a.starts_with("1,"));
+        let agent_on =
+            vm.config.get("agent").is_some_and(|a| a == "1" || a.contains("enabled=1") || a.starts_with("1,"));
         if !agent_on {
             return Err(SimError::die("No QEMU guest agent configured"));
         }
@@ -599,7 +709,12 @@ impl Sim {
         if vm.agent_ready_at.is_some_and(|t| now_ms() < t) {
             return Err(SimError::die("QEMU guest agent is not running"));
         }
-        let mac = vm.config.get("net0").and_then(|n| n.split(',').next()).and_then(|m| m.split_once('=')).map(|(_, m)| m.to_lowercase());
+        let mac = vm
+            .config
+            .get("net0")
+            .and_then(|n| n.split(',').next())
+            .and_then(|m| m.split_once('='))
+            .map(|(_, m)| m.to_lowercase());
         let ip = vm
             .config
             .get("ipconfig0")
@@ -682,7 +797,8 @@ impl Sim {
         let mut out = Vec::new();
         if kind.is_none_or(|k| k == "node") {
             for n in c.nodes.values() {
-                let used: u64 = c.vms.values().filter(|v| v.node == n.name && v.running).map(|v| v.memory_mib() * MIB / 2).sum();
+                let used: u64 =
+                    c.vms.values().filter(|v| v.node == n.name && v.running).map(|v| v.memory_mib() * MIB / 2).sum();
                 out.push(json!({
                     "id": format!("node/{}", n.name), "type": "node", "node": n.name,
                     "status": if n.online && !self.faults.node_down(&n.name) { "online" } else { "offline" },
@@ -853,14 +969,21 @@ impl Sim {
             .tasks
             .values()
             .filter(|t| t.upid.node == node)
-            .filter(|t| !matches!((&t.state, source), (TaskState::Running, "archive") | (TaskState::Stopped(_), "active")))
+            .filter(|t| {
+                !matches!((&t.state, source), (TaskState::Running, "archive") | (TaskState::Stopped(_), "active"))
+            })
             .filter(|t| vmid.is_none_or(|v| &t.upid.id == v))
             .filter(|t| kind.is_none_or(|k| &t.upid.kind == k))
             .filter(|t| user.as_ref().is_none_or(|u| t.upid.user.to_lowercase().contains(u.as_str())))
-            .filter(|t| since.is_none_or(|s| u64::from(t.upid.starttime) >= s) && until.is_none_or(|u| u64::from(t.upid.starttime) <= u))
+            .filter(|t| {
+                since.is_none_or(|s| u64::from(t.upid.starttime) >= s)
+                    && until.is_none_or(|u| u64::from(t.upid.starttime) <= u)
+            })
             .filter(|t| !errors_only || !matches!(&t.state, TaskState::Stopped(exit) if exit == "OK"))
             .collect();
-        tasks.sort_by_key(|t| (!matches!(t.state, TaskState::Running), std::cmp::Reverse((t.upid.starttime, t.upid.pid))));
+        tasks.sort_by_key(|t| {
+            (!matches!(t.state, TaskState::Running), std::cmp::Reverse((t.upid.starttime, t.upid.pid)))
+        });
         let total = tasks.len();
         let list = tasks
             .into_iter()
@@ -891,7 +1014,8 @@ impl Sim {
         let task = c.tasks.get(&raw).ok_or_else(|| SimError::param("upid", "no such task"))?;
         let start = p.get("start").and_then(|s| s.parse::<usize>().ok()).unwrap_or(0);
         let limit = p.get("limit").and_then(|s| s.parse::<usize>().ok()).unwrap_or(50);
-        let lines: Vec<Value> = task.log.iter().enumerate().skip(start).take(limit).map(|(i, t)| json!({"n": i + 1, "t": t})).collect();
+        let lines: Vec<Value> =
+            task.log.iter().enumerate().skip(start).take(limit).map(|(i, t)| json!({"n": i + 1, "t": t})).collect();
         Ok((Value::Array(lines), task.log.len()))
     }
 }

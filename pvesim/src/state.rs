@@ -106,9 +106,9 @@ impl Vm {
 }
 
 pub fn is_disk_key(key: &str) -> bool {
-    ["scsi", "virtio", "sata", "ide"].iter().any(|bus| {
-        key.strip_prefix(bus).is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
-    })
+    ["scsi", "virtio", "sata", "ide"]
+        .iter()
+        .any(|bus| key.strip_prefix(bus).is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit())))
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -248,7 +248,11 @@ impl Cluster {
 
     pub fn node(&self, node: &str) -> Result<&Node, SimError> {
         // A real cluster fails the hostname lookup for an unknown node.
-        self.nodes.get(node).ok_or_else(|| SimError::die(format!("hostname lookup '{node}' failed - failed to get address info for: {node}: Name or service not known")))
+        self.nodes.get(node).ok_or_else(|| {
+            SimError::die(format!(
+                "hostname lookup '{node}' failed - failed to get address info for: {node}: Name or service not known"
+            ))
+        })
     }
 
     pub fn storage(&self, node: &str, id: &str) -> Option<&Storage> {

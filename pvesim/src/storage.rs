@@ -45,7 +45,8 @@ fn stamp(secs: u64) -> String {
 
 fn used_by_images(c: &Cluster, node: &str, storage: &str) -> Vec<Value> {
     let mut out = Vec::new();
-    for vm in c.vms.values().filter(|vm| vm.node == node || c.storage(node, storage).is_some_and(|s| s.node.is_none())) {
+    for vm in c.vms.values().filter(|vm| vm.node == node || c.storage(node, storage).is_some_and(|s| s.node.is_none()))
+    {
         for d in vm.disks().into_iter().filter(|d| d.storage == storage) {
             out.push(json!({"volid": d.volume, "content": "images", "format": "raw", "size": d.size, "vmid": vm.vmid}));
         }
@@ -80,8 +81,10 @@ impl Sim {
         let c = self.lock();
         c.node(&node)?;
         let s = c.storage(&node, &id).ok_or_else(|| SimError::die(format!("storage '{id}' does not exist")))?;
-        Ok(json!({"type": s.kind, "content": s.content, "active": 1, "enabled": 1, "shared": u8::from(s.node.is_none()),
-            "total": s.total, "used": s.used, "avail": s.total - s.used}))
+        Ok(
+            json!({"type": s.kind, "content": s.content, "active": 1, "enabled": 1, "shared": u8::from(s.node.is_none()),
+            "total": s.total, "used": s.used, "avail": s.total - s.used}),
+        )
     }
 
     pub fn storage_content(&self, p: &BTreeMap<String, String>) -> Result<Value, SimError> {
@@ -126,7 +129,8 @@ impl Sim {
         let storage = p.get("storage").cloned().unwrap_or_else(|| "local".into());
         let mut c = self.lock();
         let vm = c.vm(&node, vmid)?.clone();
-        let target = c.storage(&node, &storage).ok_or_else(|| SimError::die(format!("storage '{storage}' does not exist")))?;
+        let target =
+            c.storage(&node, &storage).ok_or_else(|| SimError::die(format!("storage '{storage}' does not exist")))?;
         if !target.content.split(',').any(|c| c == "backup") {
             return Err(SimError::die(format!("storage '{storage}' does not support backups")));
         }
@@ -138,7 +142,10 @@ impl Sim {
             v.lock = Some("backup".into());
         }
         let notes = p.get("notes-template").map(|t| {
-            t.replace("{{guestname}}", &vm.name()).replace("{{vmid}}", &vmid.to_string()).replace("{{node}}", &node).replace("{{cluster}}", "pvesim")
+            t.replace("{{guestname}}", &vm.name())
+                .replace("{{vmid}}", &vmid.to_string())
+                .replace("{{node}}", &node)
+                .replace("{{cluster}}", "pvesim")
         });
         let protected = p.get("protected").is_some_and(|v| v == "1");
         // Compressed size: about a third of the allocated disks.
@@ -155,8 +162,22 @@ impl Sim {
             let volid = format!("{storage}:backup/vzdump-qemu-{vmid}-{}.vma.zst", stamp(now));
             c.allocate(&n2, &storage, size)?;
             let config = c.vms.get(&vmid).map(|v| v.config.clone()).unwrap_or_default();
-            c.backups.push(Backup { volid: volid.clone(), storage: storage.clone(), node: (!shared).then(|| n2.clone()), vmid, ctime: now, size, notes, protected, config });
-            Ok(vec![format!("creating vzdump archive '{volid}'"), format!("archive file size: {}", format_size(size)), format!("Finished Backup of VM {vmid}")])
+            c.backups.push(Backup {
+                volid: volid.clone(),
+                storage: storage.clone(),
+                node: (!shared).then(|| n2.clone()),
+                vmid,
+                ctime: now,
+                size,
+                notes,
+                protected,
+                config,
+            });
+            Ok(vec![
+                format!("creating vzdump archive '{volid}'"),
+                format!("archive file size: {}", format_size(size)),
+                format!("Finished Backup of VM {vmid}"),
+            ])
         });
         let upid = self.spawn_task(&mut c, TaskSpec::vm(&node, "vzdump", vmid, user, Work::Backup), effect);
         Ok(json!(upid.as_str()))
@@ -167,18 +188,28 @@ impl Sim {
         let node = req(p, "node")?;
         let vmid = int(p, "vmid")?;
         let Some(archive) = p.get("archive").cloned() else {
-            return Err(SimError::die("creating VMs from scratch is not simulated; clone a template or restore a backup"));
+            return Err(SimError::die(
+                "creating VMs from scratch is not simulated; clone a template or restore a backup",
+            ));
         };
         let force = p.get("force").is_some_and(|f| f == "1");
         let mut c = self.lock();
         c.node(&node)?;
-        let backup = c.backups.iter().find(|b| b.volid == archive).cloned().ok_or_else(|| SimError::die(format!("volume '{archive}' does not exist")))?;
+        let backup = c
+            .backups
+            .iter()
+            .find(|b| b.volid == archive)
+            .cloned()
+            .ok_or_else(|| SimError::die(format!("volume '{archive}' does not exist")))?;
         if let Some(existing) = c.vms.get(&vmid) {
             if existing.running {
                 return Err(SimError::die(format!("unable to restore VM {vmid} - vm is running")));
             }
             if !force {
-                return Err(SimError::die(format!("unable to restore VM {vmid} - VM {vmid} already exists on node '{}'", existing.node)));
+                return Err(SimError::die(format!(
+                    "unable to restore VM {vmid} - VM {vmid} already exists on node '{}'",
+                    existing.node
+                )));
             }
             if let Some(lock) = &existing.lock {
                 return Err(SimError::die(format!("VM is locked ({lock})")));
@@ -193,7 +224,8 @@ impl Sim {
                 continue;
             }
             let (vol, rest) = v.split_once(',').unwrap_or((&v, ""));
-            let storage = target_storage.clone().unwrap_or_else(|| vol.split(':').next().unwrap_or("local-lvm").to_owned());
+            let storage =
+                target_storage.clone().unwrap_or_else(|| vol.split(':').next().unwrap_or("local-lvm").to_owned());
             let disk = vol.rsplit('-').next().unwrap_or("0");
             config.insert(k, format!("{storage}:vm-{vmid}-disk-{disk},{rest}").trim_end_matches(',').to_owned());
         }
@@ -207,7 +239,18 @@ impl Sim {
                 config.insert(k, format!("{model}={mac},{rest}").trim_end_matches(',').to_owned());
             }
         }
-        c.vms.insert(vmid, Vm { vmid, node: node.clone(), config, running: false, started_at: None, lock: Some("create".into()), agent_ready_at: None });
+        c.vms.insert(
+            vmid,
+            Vm {
+                vmid,
+                node: node.clone(),
+                config,
+                running: false,
+                started_at: None,
+                lock: Some("create".into()),
+                agent_ready_at: None,
+            },
+        );
         let effect: Effect = Box::new(move |c, aborted| {
             if aborted {
                 c.vms.remove(&vmid);
@@ -245,7 +288,11 @@ impl Sim {
             }
             Ok(vec![format!("removed volume '{volid}'")])
         });
-        let upid = self.spawn_task(&mut c, TaskSpec { id: storage.clone(), ..TaskSpec::vm(&node, "imgdel", 0, user, Work::Config) }, effect);
+        let upid = self.spawn_task(
+            &mut c,
+            TaskSpec { id: storage.clone(), ..TaskSpec::vm(&node, "imgdel", 0, user, Work::Config) },
+            effect,
+        );
         Ok(json!(upid.as_str()))
     }
 }

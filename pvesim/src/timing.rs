@@ -15,7 +15,9 @@ pub enum Profile {
 /// The kinds of work whose duration the profile decides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Work {
-    Clone { full: bool },
+    Clone {
+        full: bool,
+    },
     Start,
     Stop,
     Shutdown,

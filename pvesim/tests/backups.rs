@@ -36,7 +36,11 @@ async fn storages_report_capacity_and_content() {
     assert!(disks.iter().any(|v| v.volid == "local-lvm:base-9000-disk-0"));
     let missing = c.storage_status("pve1", "nope").await.unwrap_err();
     assert_eq!(missing.kind, ErrorKind::NotFound);
-    for req in [storage::storages("pve1", None), storage::status("pve1", "local"), storage::content("pve1", "local-lvm", None, None)] {
+    for req in [
+        storage::storages("pve1", None),
+        storage::status("pve1", "local"),
+        storage::content("pve1", "local-lvm", None, None),
+    ] {
         let data = c.call_value(&req).await.unwrap();
         assert!(contract::check_response(req.method.as_str(), req.template, &data).is_empty(), "{}", req.template);
     }
@@ -46,7 +50,11 @@ async fn storages_report_capacity_and_content() {
 async fn back_up_restore_and_delete() {
     let (_s, c) = sim(Profile::Fast).await;
     let before = c.storage_status("pve1", "local").await.unwrap().used.unwrap();
-    let options = BackupOptions { storage: "local".into(), notes_template: Some("{{guestname}} nightly".into()), protected: false };
+    let options = BackupOptions {
+        storage: "local".into(),
+        notes_template: Some("{{guestname}} nightly".into()),
+        protected: false,
+    };
     let task = c.vzdump("pve1", 100, &options).await.unwrap();
     // While the backup runs the VM is locked: other changes are refused.
     let busy = c.vm_update_config("pve1", 100, &pve::ConfigUpdate::new().cores(3)).await.unwrap_err();
@@ -55,19 +63,25 @@ async fn back_up_restore_and_delete() {
     let log = c.task_log(&task, 0, 50).await.unwrap();
     assert!(log.iter().any(|l| l.t.starts_with("creating vzdump archive 'local:backup/vzdump-qemu-100-")));
     let backup = c.latest_backup("pve1", "local", 100).await.unwrap().expect("a backup volume");
-    assert!(backup.volid.starts_with("local:backup/vzdump-qemu-100-") && backup.volid.ends_with(".vma.zst"), "{}", backup.volid);
+    assert!(
+        backup.volid.starts_with("local:backup/vzdump-qemu-100-") && backup.volid.ends_with(".vma.zst"),
+        "{}",
+        backup.volid
+    );
     assert_eq!(backup.notes.as_deref(), Some("web-01 nightly"));
     assert!(c.storage_status("pve1", "local").await.unwrap().used.unwrap() > before, "capacity is accounted");
 
     // Restore next to the original, then over it (it must be stopped and forced).
-    let copy = c.restore("pve1", 300, &backup.volid, &RestoreOptions { unique: true, ..Default::default() }).await.unwrap();
+    let copy =
+        c.restore("pve1", 300, &backup.volid, &RestoreOptions { unique: true, ..Default::default() }).await.unwrap();
     c.wait_task(&copy, WAIT, fast()).await.unwrap();
     let restored = c.vm_config("pve1", 300).await.unwrap();
     assert_eq!(restored.get("name"), Some("web-01"));
     assert!(restored.get("scsi0").unwrap().starts_with("local-lvm:vm-300-disk-0"));
     let exists = c.restore("pve1", 300, &backup.volid, &RestoreOptions::default()).await.unwrap_err();
     assert_eq!(exists.message, "unable to restore VM 300 - VM 300 already exists on node 'pve1'");
-    let forced = c.restore("pve1", 300, &backup.volid, &RestoreOptions { force: true, ..Default::default() }).await.unwrap();
+    let forced =
+        c.restore("pve1", 300, &backup.volid, &RestoreOptions { force: true, ..Default::default() }).await.unwrap();
     c.wait_task(&forced, WAIT, fast()).await.unwrap();
 
     let del = c.delete_volume("pve1", "local", &backup.volid).await.unwrap().expect("a task");

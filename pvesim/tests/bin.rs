@@ -18,8 +18,10 @@ async fn the_binary_serves_a_cluster_with_its_token() {
         .unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap().trim_end_matches("/api2/json").to_owned();
-    let token = |secret: &str| Auth::Token { user: "root@pam".into(), token_id: "proxfleet".into(), secret: secret.into() };
+    let url =
+        line.split_whitespace().find(|w| w.starts_with("http://")).unwrap().trim_end_matches("/api2/json").to_owned();
+    let token =
+        |secret: &str| Auth::Token { user: "root@pam".into(), token_id: "proxfleet".into(), secret: secret.into() };
     let good = PveClient::new(PveConfig::new(&url, token("bin-secret"), TlsMode::System)).unwrap();
     assert_eq!(good.nodes().await.unwrap().len(), 2);
     let bad = PveClient::new(PveConfig::new(&url, token("nope"), TlsMode::System)).unwrap();
@@ -27,7 +29,8 @@ async fn the_binary_serves_a_cluster_with_its_token() {
     child.kill().unwrap();
     child.wait().unwrap();
 
-    let refused = Command::new(env!("CARGO_BIN_EXE_pvesim")).args(["--token", "x", "--profile", "sometimes"]).output().unwrap();
+    let refused =
+        Command::new(env!("CARGO_BIN_EXE_pvesim")).args(["--token", "x", "--profile", "sometimes"]).output().unwrap();
     assert_eq!(refused.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("unknown timing profile"));
 }

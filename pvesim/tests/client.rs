@@ -6,12 +6,15 @@
 use std::time::{Duration, Instant};
 
 use pve::api::qemu::Timeframe;
-use pve::{contract, Auth, CloneOptions, ConfigUpdate, ErrorKind, Polling, Power, PveClient, PveConfig, Request, TlsMode};
+use pve::{
+    contract, Auth, CloneOptions, ConfigUpdate, ErrorKind, Polling, Power, PveClient, PveConfig, Request, TlsMode,
+};
 use pvesim::{Layout, Profile, Running};
 
 async fn sim(profile: Profile) -> (Running, PveClient) {
     let layout = Layout { nodes: 2, seed: 7, vms: 6, shared_storage: true };
-    let running = pvesim::start("127.0.0.1:0".parse().unwrap(), &layout, profile, "s3cret-token", "root-password").await.unwrap();
+    let running =
+        pvesim::start("127.0.0.1:0".parse().unwrap(), &layout, profile, "s3cret-token", "root-password").await.unwrap();
     let client = PveClient::new(PveConfig::new(&running.url, running.auth(), TlsMode::System)).unwrap();
     (running, client)
 }
@@ -63,7 +66,15 @@ async fn inventory_reads_match_the_schema() {
 #[tokio::test]
 async fn clone_configure_start_and_read_the_agent_ip() {
     let (_s, c) = sim(Profile::Fast).await;
-    let upid = c.vm_clone("pve1", 9000, 120, &CloneOptions { name: Some("web-1".into()), full: Some(true), ..Default::default() }).await.unwrap();
+    let upid = c
+        .vm_clone(
+            "pve1",
+            9000,
+            120,
+            &CloneOptions { name: Some("web-1".into()), full: Some(true), ..Default::default() },
+        )
+        .await
+        .unwrap();
     assert_eq!((upid.kind.as_str(), upid.id.as_str(), upid.node.as_str()), ("qmclone", "9000", "pve1"));
     // While the clone runs, the new VM exists and is locked: PVE refuses changes.
     let locked = c.vm_update_config("pve1", 120, &ConfigUpdate::new().cores(4)).await.unwrap_err();
@@ -95,10 +106,18 @@ async fn clone_configure_start_and_read_the_agent_ip() {
     assert_eq!(after.get("cores"), Some("4"));
     assert_eq!(after.get("memory"), Some("4096"));
     assert_eq!(after.get("cipassword"), Some("**********"), "never read back");
-    assert_eq!(pve::params::decode_sshkeys(after.get("sshkeys").unwrap()), vec![key.to_owned()], "stored still encoded");
-    assert!(after.get("scsi1").unwrap().starts_with("local-lvm:vm-120-disk-1") && after.get("scsi1").unwrap().ends_with("size=50G"));
+    assert_eq!(
+        pve::params::decode_sshkeys(after.get("sshkeys").unwrap()),
+        vec![key.to_owned()],
+        "stored still encoded"
+    );
+    assert!(
+        after.get("scsi1").unwrap().starts_with("local-lvm:vm-120-disk-1")
+            && after.get("scsi1").unwrap().ends_with("size=50G")
+    );
     // The old digest no longer matches.
-    let stale = c.vm_update_config("pve1", 120, &ConfigUpdate::new().cores(2).digest(&before.digest)).await.unwrap_err();
+    let stale =
+        c.vm_update_config("pve1", 120, &ConfigUpdate::new().cores(2).digest(&before.digest)).await.unwrap_err();
     assert!(stale.message.contains("checksum mismatch"), "{stale}");
 
     let grow = c.vm_resize("pve1", 120, "scsi0", "+10G").await.unwrap().expect("resize is a task since PVE 8");
@@ -150,11 +169,19 @@ async fn prechecks_answer_like_pve() {
     assert_eq!(dup.message, "unable to create VM 8000: config file already exists");
     assert_eq!(dup.kind, ErrorKind::AlreadyExists);
     let linked_storage = c
-        .vm_clone("pve1", 9000, 130, &CloneOptions { full: Some(false), target_storage: Some("local-lvm".into()), ..Default::default() })
+        .vm_clone(
+            "pve1",
+            9000,
+            130,
+            &CloneOptions { full: Some(false), target_storage: Some("local-lvm".into()), ..Default::default() },
+        )
         .await
         .unwrap_err();
     assert!(linked_storage.message.contains("not allowed for linked clones"));
-    let far = c.vm_clone("pve1", 9000, 131, &CloneOptions { target_node: Some("pve2".into()), ..Default::default() }).await.unwrap_err();
+    let far = c
+        .vm_clone("pve1", 9000, 131, &CloneOptions { target_node: Some("pve2".into()), ..Default::default() })
+        .await
+        .unwrap_err();
     assert_eq!(far.message, "can't clone VM to node 'pve2' (VM uses local storage)");
     let ghost_node = c.vm_status("nosuchnode", 100).await.unwrap_err();
     assert_eq!(ghost_node.status, 500);
@@ -164,8 +191,9 @@ async fn prechecks_answer_like_pve() {
     assert_eq!(both.status, 400);
     assert!(both.errors["delete"].contains("at the same time"));
     // A request that breaks the schema gets PVE's 400 with per-parameter errors.
-    let bad = pve::Request::new(pve::Method::Post, "/nodes/{node}/qemu/{vmid}/clone", "/nodes/pve1/qemu/9000/clone".into())
-        .with(pve::Params::new().str("newid", "abc").str("full", "true"));
+    let bad =
+        pve::Request::new(pve::Method::Post, "/nodes/{node}/qemu/{vmid}/clone", "/nodes/pve1/qemu/9000/clone".into())
+            .with(pve::Params::new().str("newid", "abc").str("full", "true"));
     let e = c.call_value(&bad).await.unwrap_err();
     assert_eq!(e.status, 400);
     assert_eq!(e.errors["full"], "type check ('boolean') failed - got 'true'");
@@ -216,7 +244,12 @@ async fn tickets_with_csrf_and_bad_tokens() {
     let upid = ticket_client.vm_clone("pve1", 9000, 160, &CloneOptions::default()).await.unwrap();
     assert_eq!(upid.user, "root@pam");
 
-    let wrong = PveClient::new(PveConfig::new(&s.url, Auth::Password { username: "root@pam".into(), password: "nope".into() }, TlsMode::System)).unwrap();
+    let wrong = PveClient::new(PveConfig::new(
+        &s.url,
+        Auth::Password { username: "root@pam".into(), password: "nope".into() },
+        TlsMode::System,
+    ))
+    .unwrap();
     assert_eq!(wrong.nodes().await.unwrap_err().kind, ErrorKind::Auth);
     let bad_token = PveClient::new(PveConfig::new(
         &s.url,
@@ -261,7 +294,10 @@ async fn async_config_and_converting_to_a_template() {
     let (_s, c) = sim(Profile::Instant).await;
     let clone = c.vm_clone("pve1", 9000, 170, &CloneOptions { full: Some(true), ..Default::default() }).await.unwrap();
     c.wait_task(&clone, WAIT, fast()).await.unwrap();
-    let task = c.vm_update_config_async("pve1", 170, &ConfigUpdate::new().description("golden image").tags(&["base", "web"])).await.unwrap();
+    let task = c
+        .vm_update_config_async("pve1", 170, &ConfigUpdate::new().description("golden image").tags(&["base", "web"]))
+        .await
+        .unwrap();
     c.wait_task(&task.expect("POST config answers a task"), WAIT, fast()).await.unwrap();
     let cfg = c.vm_config("pve1", 170).await.unwrap();
     assert_eq!((cfg.get("description"), cfg.get("tags")), (Some("golden image"), Some("base;web")));
@@ -282,11 +318,29 @@ async fn task_history_is_newest_first_filtered_by_guest_and_source() {
     use pve::{TaskSource, Upid};
     // A full clone takes 800 ms here, long enough to see it active on a busy machine.
     let (_s, c) = sim(Profile::Realistic(0.1)).await;
-    let clone = c.vm_clone("pve1", 9000, 130, &CloneOptions { name: Some("hist-1".into()), full: Some(true), ..Default::default() }).await.unwrap();
+    let clone = c
+        .vm_clone(
+            "pve1",
+            9000,
+            130,
+            &CloneOptions { name: Some("hist-1".into()), full: Some(true), ..Default::default() },
+        )
+        .await
+        .unwrap();
     // While the clone runs it is active, not yet in the archive (PVE's default source).
     let active = c.tasks("pve1", Some(9000), TaskSource::Active, 50).await.unwrap();
-    assert!(active.iter().any(|t| t.upid == clone.as_str() && t.status.as_deref() == Some("RUNNING") && t.succeeded().is_none()), "{active:?}");
-    assert!(c.tasks("pve1", Some(9000), TaskSource::Archive, 50).await.unwrap().iter().all(|t| t.upid != clone.as_str()));
+    assert!(
+        active
+            .iter()
+            .any(|t| t.upid == clone.as_str() && t.status.as_deref() == Some("RUNNING") && t.succeeded().is_none()),
+        "{active:?}"
+    );
+    assert!(c
+        .tasks("pve1", Some(9000), TaskSource::Archive, 50)
+        .await
+        .unwrap()
+        .iter()
+        .all(|t| t.upid != clone.as_str()));
     c.wait_task(&clone, WAIT, fast()).await.unwrap();
     let start = c.vm_power("pve1", 130, Power::Start).await.unwrap();
     c.wait_task(&start, WAIT, fast()).await.unwrap();
@@ -298,7 +352,10 @@ async fn task_history_is_newest_first_filtered_by_guest_and_source() {
     assert_eq!(kinds, ["qmstop", "qmstart"], "only the guest's own tasks (the clone is the template's), newest first");
     let typed = c.tasks("pve1", Some(130), TaskSource::Archive, 1).await.unwrap();
     assert_eq!(typed.len(), 1, "limit is honoured");
-    assert_eq!((typed[0].upid.as_str(), typed[0].status.as_deref(), typed[0].succeeded()), (stop.as_str(), Some("OK"), Some(true)));
+    assert_eq!(
+        (typed[0].upid.as_str(), typed[0].status.as_deref(), typed[0].succeeded()),
+        (stop.as_str(), Some("OK"), Some(true))
+    );
     assert!(typed[0].endtime.is_some_and(|e| e >= typed[0].starttime));
     // The UPID in the list parses to the node the task ran on.
     assert_eq!(Upid::parse(&typed[0].upid).unwrap().node, "pve1");

@@ -93,7 +93,13 @@ async fn faults_are_set_at_run_time_with_the_api_token() {
     let anon = http.put(&url).body(r#"{"latency_ms": 5}"#).send().await.unwrap();
     assert_eq!(anon.status(), 401);
     let auth = format!("PVEAPIToken={}={}", s.token_id, s.token_secret);
-    let ok = http.put(&url).header("Authorization", &auth).body(r#"{"latency_ms": 5, "down_nodes": ["pve2"]}"#).send().await.unwrap();
+    let ok = http
+        .put(&url)
+        .header("Authorization", &auth)
+        .body(r#"{"latency_ms": 5, "down_nodes": ["pve2"]}"#)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ok.status(), 200);
     assert_eq!(s.sim.faults.get().down_nodes, vec!["pve2".to_owned()]);
     let bad = http.put(&url).header("Authorization", &auth).body(r#"{"read_error_rate": 2}"#).send().await.unwrap();

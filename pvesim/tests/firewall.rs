@@ -15,7 +15,14 @@ async fn sim() -> (pvesim::Running, PveClient) {
 }
 
 fn tcp(port: &str, enable: bool) -> RuleSpec {
-    RuleSpec { kind: "in".into(), action: "ACCEPT".into(), enable, proto: Some("tcp".into()), dport: Some(port.into()), ..Default::default() }
+    RuleSpec {
+        kind: "in".into(),
+        action: "ACCEPT".into(),
+        enable,
+        proto: Some("tcp".into()),
+        dport: Some(port.into()),
+        ..Default::default()
+    }
 }
 
 #[tokio::test]
@@ -32,7 +39,10 @@ async fn groups_and_rules_behave_like_pve_firewall() {
     c.add_security_group_rule("app", &tcp("8080", true)).await.unwrap();
     c.add_security_group_rule("app", &tcp("8443", false)).await.unwrap();
     let rules = c.security_group_rules("app").await.unwrap();
-    assert_eq!(rules.iter().map(|r| (r.pos, r.dport.clone().unwrap(), r.enable)).collect::<Vec<_>>(), [(0, "8443".into(), false), (1, "8080".into(), true)]);
+    assert_eq!(
+        rules.iter().map(|r| (r.pos, r.dport.clone().unwrap(), r.enable)).collect::<Vec<_>>(),
+        [(0, "8443".into(), false), (1, "8080".into(), true)]
+    );
 
     // Move with the current digest; a stale digest is refused.
     let digest = rules[0].digest.clone();
@@ -43,13 +53,24 @@ async fn groups_and_rules_behave_like_pve_firewall() {
     let missing = c.security_group_rule("app", 9).await.unwrap_err();
     assert_eq!((missing.status, missing.message.as_str()), (500, "no rule at position 9"));
 
-    let mut ssh = RuleSpec { kind: "in".into(), action: "ACCEPT".into(), enable: true, macro_name: Some("ssh".into()), ..Default::default() };
+    let mut ssh = RuleSpec {
+        kind: "in".into(),
+        action: "ACCEPT".into(),
+        enable: true,
+        macro_name: Some("ssh".into()),
+        ..Default::default()
+    };
     c.add_security_group_rule("app", &ssh).await.unwrap();
-    assert_eq!(c.security_group_rule("app", 0).await.unwrap().macro_name.as_deref(), Some("SSH"), "stored in preferred case");
+    assert_eq!(
+        c.security_group_rule("app", 0).await.unwrap().macro_name.as_deref(),
+        Some("SSH"),
+        "stored in preferred case"
+    );
     ssh.macro_name = Some("teleport".into());
     let e = c.add_security_group_rule("app", &ssh).await.unwrap_err();
     assert_eq!(e.errors["macro"], "unknown macro 'teleport'");
-    let no_proto = RuleSpec { kind: "in".into(), action: "ACCEPT".into(), dport: Some("22".into()), ..Default::default() };
+    let no_proto =
+        RuleSpec { kind: "in".into(), action: "ACCEPT".into(), dport: Some("22".into()), ..Default::default() };
     assert_eq!(c.add_security_group_rule("app", &no_proto).await.unwrap_err().status, 400);
 
     let not_empty = c.delete_security_group("app").await.unwrap_err();

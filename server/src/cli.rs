@@ -7,8 +7,8 @@ use clap::Parser;
 use tokio::net::TcpListener;
 
 use crate::config::{Cli, Config};
-use crate::startup::{build_router, serve, shutdown_signal, Instance};
 use crate::logging;
+use crate::startup::{build_router, serve, shutdown_signal, Instance};
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -41,9 +41,8 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(mut config: Config) -> Result<(), String> {
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let listener =
+        TcpListener::bind(config.listen).await.map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     // With port 0 the OS picks one; everything after this uses the real address.
     config.listen = listener.local_addr().map_err(|e| format!("cannot read the bound address: {e}"))?;
     let Instance { state, simulator } = Instance::start(&config).await?;
@@ -63,7 +62,9 @@ async fn run(mut config: Config) -> Result<(), String> {
             println!("First start: created user 'admin' with the one-time password: {one_time}");
             println!("It is shown only now and must be changed at the first login.");
         }
-        None if chosen.is_some() => tracing::info!("admin account exists (PROXFLEET_ADMIN_PASSWORD applies only on first start)"),
+        None if chosen.is_some() => {
+            tracing::info!("admin account exists (PROXFLEET_ADMIN_PASSWORD applies only on first start)")
+        }
         None => {}
     }
     let mode = if config.simulated_cluster() { "simulated cluster (demo)" } else { "Proxmox VE" };

@@ -138,10 +138,7 @@ impl Config {
         {
             return Err(ConfigError::Invalid {
                 setting: "DATABASE_URL",
-                message: format!(
-                    "{} must start with sqlite:// or postgres://",
-                    redact_url(&database_url)
-                ),
+                message: format!("{} must start with sqlite:// or postgres://", redact_url(&database_url)),
             });
         }
         let pve_url = cli.pve_url.or(file.pve_url);
@@ -170,7 +167,8 @@ impl Config {
         let pve_tls = match (fingerprint, ca_file, insecure) {
             (None, None, false) => pve::TlsMode::System,
             (Some(fp), None, false) => pve::TlsMode::Fingerprint(
-                pve::tls::parse_fingerprint(&fp).map_err(|message| ConfigError::Invalid { setting: "PROXFLEET_PVE_FINGERPRINT", message })?,
+                pve::tls::parse_fingerprint(&fp)
+                    .map_err(|message| ConfigError::Invalid { setting: "PROXFLEET_PVE_FINGERPRINT", message })?,
             ),
             (None, Some(path), false) => pve::TlsMode::CaFile(path),
             (None, None, true) => pve::TlsMode::Insecure,
@@ -193,7 +191,8 @@ impl Config {
             behind_proxy: cli.behind_proxy || file.behind_proxy.unwrap_or(false),
             sim_profile: match cli.sim_profile.or(file.sim_profile) {
                 None => pvesim::Profile::Realistic(1.0),
-                Some(p) => pvesim::Profile::parse(&p).map_err(|message| ConfigError::Invalid { setting: "sim_profile", message })?,
+                Some(p) => pvesim::Profile::parse(&p)
+                    .map_err(|message| ConfigError::Invalid { setting: "sim_profile", message })?,
             },
         })
     }
@@ -221,10 +220,8 @@ fn parse_pve_token(text: &str) -> Result<pve::Auth, ConfigError> {
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
-    toml::from_str(&text).map_err(|e| ConfigError::Parse {
-        path: path.display().to_string(),
-        message: e.message().to_owned(),
-    })
+    toml::from_str(&text)
+        .map_err(|e| ConfigError::Parse { path: path.display().to_string(), message: e.message().to_owned() })
 }
 
 /// The URL with any password replaced, safe for logs and error messages.
@@ -299,11 +296,19 @@ mod tests {
 
         let err = Config::resolve(cli(&["--pve-url", "https://pve:8006"])).err().map(|e| e.to_string());
         assert!(err.as_deref().is_some_and(|e| e.contains("PROXFLEET_PVE_TOKEN")), "{err:?}");
-        let err = Config::resolve(cli(&["--pve-url", "https://pve:8006", "--pve-token", "root@pam!x=s3cret", "--pve-fingerprint", "AB"]))
-            .err()
-            .map(|e| e.to_string());
+        let err = Config::resolve(cli(&[
+            "--pve-url",
+            "https://pve:8006",
+            "--pve-token",
+            "root@pam!x=s3cret",
+            "--pve-fingerprint",
+            "AB",
+        ]))
+        .err()
+        .map(|e| e.to_string());
         assert!(err.as_deref().is_some_and(|e| e.contains("FINGERPRINT") && !e.contains("s3cret")), "{err:?}");
-        let ok = Config::resolve(cli(&["--pve-url", "https://pve:8006", "--pve-token", "root@pam!x=s3cret"])).unwrap_or_else(|e| panic!("{e}"));
+        let ok = Config::resolve(cli(&["--pve-url", "https://pve:8006", "--pve-token", "root@pam!x=s3cret"]))
+            .unwrap_or_else(|e| panic!("{e}"));
         assert!(!format!("{ok:?}").contains("s3cret"), "the token secret stays out of debug output");
         assert_eq!(ok.pve_tls, pve::TlsMode::System, "TLS is verified unless told otherwise");
 

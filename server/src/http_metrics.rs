@@ -80,7 +80,11 @@ impl HttpMetrics {
         for ((method, route), s) in map.iter() {
             let labels = format!("method=\"{method}\",route=\"{}\"", escape(route));
             for (i, le) in BUCKETS.iter().enumerate() {
-                let _ = writeln!(out, "proxfleet_http_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {}", s.buckets[i]);
+                let _ = writeln!(
+                    out,
+                    "proxfleet_http_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {}",
+                    s.buckets[i]
+                );
             }
             let _ = writeln!(out, "proxfleet_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", s.count);
             let _ = writeln!(out, "proxfleet_http_request_duration_seconds_sum{{{labels}}} {:.6}", s.sum_seconds);
@@ -143,7 +147,10 @@ mod tests {
         m.observe("GET", "/healthz", 200, 0.2);
         m.observe("GET", "/healthz", 503, 0.0005);
         let text = m.render();
-        assert!(text.contains("proxfleet_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 2"), "{text}");
+        assert!(
+            text.contains("proxfleet_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 2"),
+            "{text}"
+        );
         assert!(text.contains("proxfleet_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"503\"} 1"));
         assert!(text.contains("route=\"/healthz\",le=\"0.001\"} 1"));
         assert!(text.contains("route=\"/healthz\",le=\"0.005\"} 2"));

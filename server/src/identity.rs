@@ -217,7 +217,11 @@ mod tests {
         let peer = Some(IpAddr::from([10, 0, 0, 1]));
         let h = headers(&[("x-forwarded-for", "6.6.6.6, 203.0.113.9")]);
         assert_eq!(client_ip(peer, &h, false).as_deref(), Some("10.0.0.1"), "a client cannot choose its address");
-        assert_eq!(client_ip(peer, &h, true).as_deref(), Some("203.0.113.9"), "the proxy's entry, not the client's claim");
+        assert_eq!(
+            client_ip(peer, &h, true).as_deref(),
+            Some("203.0.113.9"),
+            "the proxy's entry, not the client's claim"
+        );
         assert_eq!(client_ip(peer, &headers(&[("x-forwarded-for", "junk")]), true).as_deref(), Some("10.0.0.1"));
     }
 

@@ -41,9 +41,8 @@ impl RenderPool {
                     }
                 }
             })?;
-            let handle = ready_rx
-                .recv()
-                .map_err(|_| std::io::Error::other("render thread exited during start-up"))??;
+            let handle =
+                ready_rx.recv().map_err(|_| std::io::Error::other("render thread exited during start-up"))??;
             handles.push(handle);
             stops.push(stop_tx);
         }

@@ -11,7 +11,9 @@
 //! script at all.
 
 use axum::extract::Request;
-use axum::http::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS};
+use axum::http::header::{
+    CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -77,7 +79,15 @@ mod tests {
     fn the_page_policy_allows_only_our_files_and_this_answers_nonce() {
         let p = page_policy("abc123", None);
         assert!(p.contains("script-src 'self' 'wasm-unsafe-eval' 'nonce-abc123';"), "{p}");
-        for part in ["default-src 'self'", "style-src 'self';", "img-src 'self' data:", "connect-src 'self';", "frame-ancestors 'none'", "base-uri 'none'", "form-action 'self'"] {
+        for part in [
+            "default-src 'self'",
+            "style-src 'self';",
+            "img-src 'self' data:",
+            "connect-src 'self';",
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+        ] {
             assert!(p.contains(part), "{part} missing from {p}");
         }
         assert!(!p.contains("unsafe-inline") && !static_policy().contains("nonce-"));

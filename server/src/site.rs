@@ -54,14 +54,8 @@ pub fn read_leptos_toml(path: &Path) -> Result<LeptosToml, String> {
 pub fn leptos_options(site_root: Option<&Path>, listen: SocketAddr) -> Result<LeptosOptions, String> {
     let file = read_leptos_toml(Path::new("Leptos.toml"))?;
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    let root = site_root
-        .map(|p| p.display().to_string())
-        .or_else(|| env("LEPTOS_SITE_ROOT"))
-        .unwrap_or(file.site_root);
-    let reload_port = env("LEPTOS_RELOAD_PORT")
-        .and_then(|p| p.parse().ok())
-        .or(file.reload_port)
-        .unwrap_or(3001);
+    let root = site_root.map(|p| p.display().to_string()).or_else(|| env("LEPTOS_SITE_ROOT")).unwrap_or(file.site_root);
+    let reload_port = env("LEPTOS_RELOAD_PORT").and_then(|p| p.parse().ok()).or(file.reload_port).unwrap_or(3001);
     Ok(LeptosOptions::builder()
         .output_name(env("LEPTOS_OUTPUT_NAME").unwrap_or(file.output_name))
         .site_root(root)

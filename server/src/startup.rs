@@ -70,7 +70,11 @@ impl Instance {
                 description: "Demo pool of the built-in simulated cluster".into(),
                 ..Default::default()
             };
-            services.ipam.ensure_default_pool(&pool).await.map_err(|e| format!("cannot create the default IP pool: {e}"))?;
+            services
+                .ipam
+                .ensure_default_pool(&pool)
+                .await
+                .map_err(|e| format!("cannot create the default IP pool: {e}"))?;
         }
         let mut instance = Self::with_services(services, config)?;
         instance.simulator = simulator;
@@ -81,16 +85,15 @@ impl Instance {
     pub fn with_services(services: Services, config: &Config) -> Result<Instance, String> {
         let leptos_options = site::leptos_options(config.site_root.as_deref(), config.listen)?;
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let render_pool =
-            RenderPool::new(threads).map_err(|e| format!("cannot start the render threads: {e}"))?;
+        let render_pool = RenderPool::new(threads).map_err(|e| format!("cannot start the render threads: {e}"))?;
         // The job workers: every job kind's handler, sharing one set of concurrency limits
         // with every other instance on this database.
         let runner_config = domain::jobs::RunnerConfig { workers: services.jobs.workers(), ..Default::default() };
         let limits = domain::jobs::KeyedLimits::shared(services.db.clone(), &runner_config.instance);
         let runner = domain::jobs::JobRunner::new(services.jobs.store().clone(), runner_config, limits)
-        .with_wake(services.jobs.waker())
-        .with_notifications(services.notifications.clone())
-        .with_events(services.events.clone());
+            .with_wake(services.jobs.waker())
+            .with_notifications(services.notifications.clone())
+            .with_events(services.events.clone());
         let runner = services.servers.register_jobs(runner);
         let job_workers = domain::jobs::service::register_test_jobs(runner).start();
         // Housekeeping: the server records follow Proxmox every 30 s (one /cluster/resources
@@ -102,13 +105,17 @@ impl Instance {
                 for tick in 0u64.. {
                     every.tick().await;
                     if let Ok(client) = services.cluster.client() {
-                        if let Err(e) = domain::servers::inventory::sync(&services.servers.store, client, &services.events).await {
+                        if let Err(e) =
+                            domain::servers::inventory::sync(&services.servers.store, client, &services.events).await
+                        {
                             tracing::warn!(error = %e, "inventory sync failed");
                         }
                     }
                     if tick % 20 == 0 {
                         match domain::retention::prune(&services).await {
-                            Ok(p) if p != domain::retention::Pruned::default() => tracing::info!(?p, "retention pruned old records"),
+                            Ok(p) if p != domain::retention::Pruned::default() => {
+                                tracing::info!(?p, "retention pruned old records")
+                            }
                             Ok(_) => {}
                             Err(e) => tracing::warn!(error = %e, "retention pass failed"),
                         }

@@ -99,22 +99,31 @@ async fn the_session_id_changes_at_login_and_logout_ends_it() {
         };
         assert_eq!(check(first).await, StatusCode::UNAUTHORIZED, "the old session ended at the new login");
         assert_eq!(check(second.clone()).await, StatusCode::OK);
-        let (status, b) = body(client().get(srv.at("/session/check")).header("cookie", &second).send().await.unwrap()).await;
+        let (status, b) =
+            body(client().get(srv.at("/session/check")).header("cookie", &second).send().await.unwrap()).await;
         assert_eq!((status, &b["data"]["authenticated"]), (StatusCode::OK, &json!(true)), "the old tool's path");
 
         // Another site's link or image does not log anyone out.
-        let forged = client().get(srv.at("/logout")).header("cookie", &second).header("sec-fetch-site", "cross-site").send().await.unwrap();
+        let forged = client()
+            .get(srv.at("/logout"))
+            .header("cookie", &second)
+            .header("sec-fetch-site", "cross-site")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(forged.headers()["location"], "/");
         assert_eq!(check(second.clone()).await, StatusCode::OK);
         // A method the route table does not declare is refused, not passed on.
         let undeclared = client().put(srv.at("/api/session/check")).header("cookie", &second).send().await.unwrap();
         assert_eq!(undeclared.status(), StatusCode::METHOD_NOT_ALLOWED);
 
-        let out = client().post(srv.at("/logout")).header("cookie", &second).header("origin", &srv.url).send().await.unwrap();
+        let out =
+            client().post(srv.at("/logout")).header("cookie", &second).header("origin", &srv.url).send().await.unwrap();
         assert_eq!(out.status(), StatusCode::SEE_OTHER);
         assert_eq!(out.headers()["location"], "/login");
         assert!(out.headers()["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
-        let (status, b) = body(client().get(srv.at("/api/session/check")).header("cookie", &second).send().await.unwrap()).await;
+        let (status, b) =
+            body(client().get(srv.at("/api/session/check")).header("cookie", &second).send().await.unwrap()).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         assert_eq!(b["details"]["authenticated"], false);
     }
@@ -178,7 +187,11 @@ async fn wrong_passwords_from_strangers_cannot_lock_the_admin_out() {
         for _ in 0..3 {
             assert_eq!(login_from("198.51.100.1", "guessing-wrong").await.unwrap().status(), StatusCode::UNAUTHORIZED);
         }
-        assert_eq!(login_from("198.51.100.1", PASSWORD).await.unwrap().status(), StatusCode::UNAUTHORIZED, "that address is locked out");
+        assert_eq!(
+            login_from("198.51.100.1", PASSWORD).await.unwrap().status(),
+            StatusCode::UNAUTHORIZED,
+            "that address is locked out"
+        );
         for stranger in ["198.51.100.2", "198.51.100.3", "198.51.100.4"] {
             assert_eq!(login_from(stranger, "guessing-wrong").await.unwrap().status(), StatusCode::UNAUTHORIZED);
         }
@@ -214,7 +227,13 @@ async fn cookie_writes_need_a_same_site_origin_or_the_csrf_token() {
             .await
             .unwrap();
         assert_eq!(cross.status(), StatusCode::FORBIDDEN);
-        let no_proof = client().post(srv.at("/api/users")).header("cookie", &admin.cookie).json(&new_user("evil2")).send().await.unwrap();
+        let no_proof = client()
+            .post(srv.at("/api/users"))
+            .header("cookie", &admin.cookie)
+            .json(&new_user("evil2"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(no_proof.status(), StatusCode::FORBIDDEN);
         assert!(srv.services.users.by_username("evil1").await.unwrap().is_none());
         assert!(srv.services.users.by_username("evil2").await.unwrap().is_none());
@@ -229,7 +248,8 @@ async fn cookie_writes_need_a_same_site_origin_or_the_csrf_token() {
             .unwrap();
         assert_eq!(with_token.status(), StatusCode::CREATED);
         // And the browser's same-site Origin is enough.
-        let (status, b) = body(admin.post(&srv.at("/api/users")).json(&new_user("browser")).send().await.unwrap()).await;
+        let (status, b) =
+            body(admin.post(&srv.at("/api/users")).json(&new_user("browser")).send().await.unwrap()).await;
         assert_eq!(status, StatusCode::CREATED, "{b}");
         // A cross-site login form (login CSRF) is refused too.
         let forged = client()
@@ -248,7 +268,14 @@ async fn tokens_act_as_their_user_until_revoked_or_the_user_is_deactivated() {
     for srv in spawn_each_backend().await {
         let admin = srv.login_as("admin").await;
         let dev = srv.login_as("developer").await;
-        let (status, created) = body(dev.post(&srv.at("/api/tokens")).json(&json!({ "name": "ci", "expires_in_days": 30 })).send().await.unwrap()).await;
+        let (status, created) = body(
+            dev.post(&srv.at("/api/tokens"))
+                .json(&json!({ "name": "ci", "expires_in_days": 30 }))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
         assert_eq!(status, StatusCode::CREATED, "{created}");
         let secret = created["data"]["secret"].as_str().unwrap().to_owned();
         let id = created["data"]["token"]["id"].as_i64().unwrap();
@@ -257,28 +284,51 @@ async fn tokens_act_as_their_user_until_revoked_or_the_user_is_deactivated() {
 
         let (status, me) = body(as_token("/api/current-user").await.unwrap()).await;
         assert_eq!((status, me["data"]["username"].as_str()), (StatusCode::OK, Some("developer1")));
-        assert_eq!(as_token("/api/users").await.unwrap().status(), StatusCode::FORBIDDEN, "the user's permissions, no more");
-        assert_eq!(as_token("/api/tokens").await.unwrap().status(), StatusCode::FORBIDDEN, "tokens cannot manage tokens");
+        assert_eq!(
+            as_token("/api/users").await.unwrap().status(),
+            StatusCode::FORBIDDEN,
+            "the user's permissions, no more"
+        );
+        assert_eq!(
+            as_token("/api/tokens").await.unwrap().status(),
+            StatusCode::FORBIDDEN,
+            "tokens cannot manage tokens"
+        );
 
         // The list never shows the secret.
         let (_, list) = body(dev.get(&srv.at("/api/tokens")).send().await.unwrap()).await;
         assert_eq!(list["data"][0]["name"], "ci");
-        assert!(!list.to_string().contains(&secret) && list["data"][0]["prefix"].as_str().is_some_and(|p| secret.starts_with(p)));
+        assert!(
+            !list.to_string().contains(&secret)
+                && list["data"][0]["prefix"].as_str().is_some_and(|p| secret.starts_with(p))
+        );
 
         // Deactivation stops it; activation brings it back.
         admin.post(&srv.at("/api/users/developer1/deactivate")).send().await.unwrap();
         assert_eq!(as_token("/api/current-user").await.unwrap().status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(dev.get(&srv.at("/api/current-user")).send().await.unwrap().status(), StatusCode::UNAUTHORIZED, "sessions ended");
+        assert_eq!(
+            dev.get(&srv.at("/api/current-user")).send().await.unwrap().status(),
+            StatusCode::UNAUTHORIZED,
+            "sessions ended"
+        );
         admin.post(&srv.at("/api/users/developer1/activate")).send().await.unwrap();
         assert_eq!(as_token("/api/current-user").await.unwrap().status(), StatusCode::OK);
 
         // Revocation is immediate.
         let dev = srv.session_for("developer1").await;
-        let (status, _) = body(dev.request(reqwest::Method::DELETE, &srv.at(&format!("/api/tokens/{id}"))).send().await.unwrap()).await;
+        let (status, _) =
+            body(dev.request(reqwest::Method::DELETE, &srv.at(&format!("/api/tokens/{id}"))).send().await.unwrap())
+                .await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(as_token("/api/current-user").await.unwrap().status(), StatusCode::UNAUTHORIZED);
         // A garbage bearer never falls back to a cookie.
-        let mixed = client().get(srv.at("/api/current-user")).bearer_auth("pft_nope").header("cookie", &dev.cookie).send().await.unwrap();
+        let mixed = client()
+            .get(srv.at("/api/current-user"))
+            .bearer_auth("pft_nope")
+            .header("cookie", &dev.cookie)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(mixed.status(), StatusCode::UNAUTHORIZED);
     }
 }
@@ -297,7 +347,9 @@ async fn the_first_admin_must_change_the_one_time_password_before_anything_else(
         assert_eq!(resp.status(), StatusCode::SEE_OTHER);
         assert_eq!(resp.headers()["location"], "/change-password");
         let cookie = session_cookie(&resp).unwrap();
-        let req = |m: reqwest::Method, p: &str| client().request(m, srv.at(p)).header("cookie", &cookie).header("origin", &srv.url);
+        let req = |m: reqwest::Method, p: &str| {
+            client().request(m, srv.at(p)).header("cookie", &cookie).header("origin", &srv.url)
+        };
         let (status, b) = body(req(reqwest::Method::GET, "/api/users").send().await.unwrap()).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
         assert!(b["error"].as_str().unwrap().contains("change your password"));
@@ -322,17 +374,29 @@ async fn the_first_admin_must_change_the_one_time_password_before_anything_else(
         assert_eq!((status, b["details"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("new_password")));
 
         let ok = req(reqwest::Method::POST, "/change-password")
-            .form(&[("current_password", otp.as_str()), ("new_password", "a much better secret"), ("confirm_password", "a much better secret")])
+            .form(&[
+                ("current_password", otp.as_str()),
+                ("new_password", "a much better secret"),
+                ("confirm_password", "a much better secret"),
+            ])
             .send()
             .await
             .unwrap();
         assert_eq!(ok.headers()["location"], "/");
         let fresh = session_cookie(&ok).expect("a new session for this browser");
         assert_ne!(fresh, cookie);
-        assert_eq!(req(reqwest::Method::GET, "/api/current-user").send().await.unwrap().status(), StatusCode::UNAUTHORIZED, "old session ended");
+        assert_eq!(
+            req(reqwest::Method::GET, "/api/current-user").send().await.unwrap().status(),
+            StatusCode::UNAUTHORIZED,
+            "old session ended"
+        );
         let users = client().get(srv.at("/api/users")).header("cookie", &fresh).send().await.unwrap();
         assert_eq!(users.status(), StatusCode::OK);
-        assert_eq!(json_login(&srv, "admin", &otp).await.status(), StatusCode::UNAUTHORIZED, "the one-time password is gone");
+        assert_eq!(
+            json_login(&srv, "admin", &otp).await.status(),
+            StatusCode::UNAUTHORIZED,
+            "the one-time password is gone"
+        );
     }
 }
 
@@ -342,22 +406,36 @@ async fn admins_manage_users_roles_and_permissions_and_everything_is_audited() {
         let admin = srv.login_as("admin").await;
         let post = |path: &str, body: Value| admin.post(&srv.at(path)).json(&body).send();
 
-        let (status, b) = body(post("/api/users", json!({"username": "kim", "password": PASSWORD, "email": "kim@example.com"})).await.unwrap()).await;
+        let (status, b) = body(
+            post("/api/users", json!({"username": "kim", "password": PASSWORD, "email": "kim@example.com"}))
+                .await
+                .unwrap(),
+        )
+        .await;
         assert_eq!(status, StatusCode::CREATED, "{b}");
         assert_eq!(b["data"]["role"], "developer");
-        let (status, b) = body(post("/api/users", json!({"username": "kim", "password": PASSWORD})).await.unwrap()).await;
+        let (status, b) =
+            body(post("/api/users", json!({"username": "kim", "password": PASSWORD})).await.unwrap()).await;
         assert_eq!(status, StatusCode::CONFLICT, "{b}");
-        let (status, b) = body(post("/api/users", json!({"username": "lee", "password": "lee-password-1"})).await.unwrap()).await;
+        let (status, b) =
+            body(post("/api/users", json!({"username": "lee", "password": "lee-password-1"})).await.unwrap()).await;
         assert_eq!((status, b["details"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("password")), "{b}");
 
         let (_, b) = body(post("/api/iam/kim/role", json!({"role": "viewer"})).await.unwrap()).await;
         assert_eq!(b["data"]["permissions"], json!(["view_all"]));
-        let (_, b) = body(post("/api/admin/iam/kim/permissions", json!({"permissions": ["view_all", "manage_backups"]})).await.unwrap()).await;
+        let (_, b) = body(
+            post("/api/admin/iam/kim/permissions", json!({"permissions": ["view_all", "manage_backups"]}))
+                .await
+                .unwrap(),
+        )
+        .await;
         assert_eq!(b["data"]["permissions"], json!(["view_all", "backup_management"]));
-        let (status, _) = body(post("/api/iam/kim/permissions", json!({"permissions": ["make_me_admin"]})).await.unwrap()).await;
+        let (status, _) =
+            body(post("/api/iam/kim/permissions", json!({"permissions": ["make_me_admin"]})).await.unwrap()).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
 
-        let (status, b) = body(post("/api/users/kim/password", json!({"new_password": "temporary secret 1"})).await.unwrap()).await;
+        let (status, b) =
+            body(post("/api/users/kim/password", json!({"new_password": "temporary secret 1"})).await.unwrap()).await;
         assert_eq!(status, StatusCode::OK, "{b}");
         let (_, listed) = body(admin.get(&srv.at("/api/users")).send().await.unwrap()).await;
         let kim = listed["data"]["users"].as_array().unwrap().iter().find(|u| u["username"] == "kim").unwrap().clone();
@@ -370,12 +448,15 @@ async fn admins_manage_users_roles_and_permissions_and_everything_is_audited() {
         assert!(iam["data"].get("db_uri").is_none(), "the old tool leaked it; we do not");
 
         // The last admin stays.
-        let (status, b) = body(admin.request(reqwest::Method::DELETE, &srv.at("/api/users/admin1")).send().await.unwrap()).await;
+        let (status, b) =
+            body(admin.request(reqwest::Method::DELETE, &srv.at("/api/users/admin1")).send().await.unwrap()).await;
         assert_eq!(status, StatusCode::CONFLICT, "{b}");
-        let (status, _) = body(admin.request(reqwest::Method::DELETE, &srv.at("/api/users/kim")).send().await.unwrap()).await;
+        let (status, _) =
+            body(admin.request(reqwest::Method::DELETE, &srv.at("/api/users/kim")).send().await.unwrap()).await;
         assert_eq!(status, StatusCode::OK);
 
-        let (status, audit) = body(admin.get(&srv.at("/api/audit?action=user.&per_page=50")).send().await.unwrap()).await;
+        let (status, audit) =
+            body(admin.get(&srv.at("/api/audit?action=user.&per_page=50")).send().await.unwrap()).await;
         assert_eq!(status, StatusCode::OK);
         let actions: Vec<(&str, bool)> = audit["data"]
             .as_array()
@@ -399,7 +480,10 @@ async fn admins_manage_users_roles_and_permissions_and_everything_is_audited() {
             srv.backend()
         );
         let entry = &audit["data"][0];
-        assert_eq!((entry["actor"].as_str(), entry["target"].as_str(), entry["source_ip"].as_str()), (Some("admin1"), Some("kim"), Some("127.0.0.1")));
+        assert_eq!(
+            (entry["actor"].as_str(), entry["target"].as_str(), entry["source_ip"].as_str()),
+            (Some("admin1"), Some("kim"), Some("127.0.0.1"))
+        );
         assert_eq!(audit["pagination"]["total"], 8);
         assert!(!audit.to_string().contains(PASSWORD));
         let (status, _) = body(admin.get(&srv.at("/api/audit?per_page=0")).send().await.unwrap()).await;
@@ -416,17 +500,30 @@ async fn pages_need_a_login_and_the_login_page_works_without_javascript() {
         let page = client().get(srv.at("/login")).send().await.unwrap();
         assert_eq!(page.status(), StatusCode::OK);
         let html = page.text().await.unwrap();
-        assert!(html.contains("<form") && html.contains("action=\"/login\"") && html.contains("name=\"password\""), "{html}");
+        assert!(
+            html.contains("<form") && html.contains("action=\"/login\"") && html.contains("name=\"password\""),
+            "{html}"
+        );
         // Where to go after login is in the server-rendered form itself (no JavaScript needed).
         let html = client().get(srv.at("/login?next=%2Fservers")).send().await.unwrap().text().await.unwrap();
         assert!(html.contains("name=\"next\" value=\"/servers\""), "{html}");
 
         srv.add_user("kim", "viewer").await;
-        let wrong = client().post(srv.at("/login")).form(&[("username", "kim"), ("password", "nope nope nope"), ("next", "/servers")]).send().await.unwrap();
+        let wrong = client()
+            .post(srv.at("/login"))
+            .form(&[("username", "kim"), ("password", "nope nope nope"), ("next", "/servers")])
+            .send()
+            .await
+            .unwrap();
         assert_eq!(wrong.headers()["location"], "/login?error=invalid&next=%2Fservers");
         let html = client().get(srv.at("/login?error=invalid")).send().await.unwrap().text().await.unwrap();
         assert!(html.contains("Invalid username or password"));
-        let ok = client().post(srv.at("/login")).form(&[("username", "kim"), ("password", PASSWORD), ("next", "//evil.example")]).send().await.unwrap();
+        let ok = client()
+            .post(srv.at("/login"))
+            .form(&[("username", "kim"), ("password", PASSWORD), ("next", "//evil.example")])
+            .send()
+            .await
+            .unwrap();
         assert_eq!(ok.headers()["location"], "/", "no open redirect");
         let cookie = session_cookie(&ok).unwrap();
         let home = client().get(srv.at("/")).header("cookie", &cookie).send().await.unwrap();

@@ -64,7 +64,8 @@ async fn request(srv: &TestServer, who: &Who, method: &Method, path: &str) -> (S
     let resp = builder.header("content-type", "application/json").body("{}").send().await.unwrap();
     let status = resp.status();
     // A live stream that was allowed never ends: its status is the answer.
-    let is_stream = resp.headers().get("content-type").is_some_and(|v| v.to_str().unwrap_or("").starts_with("text/event-stream"));
+    let is_stream =
+        resp.headers().get("content-type").is_some_and(|v| v.to_str().unwrap_or("").starts_with("text/event-stream"));
     if is_stream {
         return (status, String::new());
     }

@@ -9,12 +9,7 @@ use std::process::{Command, Stdio};
 const BIN: &str = env!("CARGO_BIN_EXE_proxfleet");
 
 fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(BIN)
-        .args(args)
-        .env_remove("DATABASE_URL")
-        .env_remove("PROXFLEET_CONFIG")
-        .output()
-        .unwrap();
+    let out = Command::new(BIN).args(args).env_remove("DATABASE_URL").env_remove("PROXFLEET_CONFIG").output().unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -12,7 +12,13 @@ use serde_json::Value;
 async fn the_dashboard_counts_the_cluster_from_one_inventory_call() {
     let srv = spawn_with_cluster().await;
     let me = srv.login_as("viewer").await;
-    let resp = me.post(&srv.at("/sfn/cluster_overview")).header("content-type", "application/x-www-form-urlencoded").body("").send().await.unwrap();
+    let resp = me
+        .post(&srv.at("/sfn/cluster_overview"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     let o: Value = resp.json().await.unwrap();
     assert_eq!((o["nodes_online"].as_u64(), o["nodes_total"].as_u64()), (Some(2), Some(2)));
@@ -25,7 +31,13 @@ async fn the_dashboard_counts_the_cluster_from_one_inventory_call() {
     assert!(html.contains("data-testid=\"cluster-overview\""), "{html}");
 
     // Anonymous callers get nothing.
-    let anon = client().post(srv.at("/sfn/cluster_overview")).header("content-type", "application/x-www-form-urlencoded").body("").send().await.unwrap();
+    let anon = client()
+        .post(srv.at("/sfn/cluster_overview"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("")
+        .send()
+        .await
+        .unwrap();
     assert_ne!(anon.status(), StatusCode::OK);
 }
 
@@ -33,7 +45,13 @@ async fn the_dashboard_counts_the_cluster_from_one_inventory_call() {
 async fn without_a_cluster_the_dashboard_says_so() {
     let srv = spawn().await;
     let me = srv.login_as("viewer").await;
-    let resp = me.post(&srv.at("/sfn/cluster_overview")).header("content-type", "application/x-www-form-urlencoded").body("").send().await.unwrap();
+    let resp = me
+        .post(&srv.at("/sfn/cluster_overview"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("")
+        .send()
+        .await
+        .unwrap();
     assert!(resp.status().is_server_error());
     assert!(resp.text().await.unwrap().contains("no Proxmox VE cluster is configured"));
 }

@@ -50,7 +50,11 @@ impl Reader {
                 }
                 continue;
             }
-            let chunk = tokio::time::timeout(Duration::from_secs(10), self.resp.chunk()).await.expect("an event within 10 s").unwrap().expect("stream open");
+            let chunk = tokio::time::timeout(Duration::from_secs(10), self.resp.chunk())
+                .await
+                .expect("an event within 10 s")
+                .unwrap()
+                .expect("stream open");
             self.buf.push_str(&String::from_utf8_lossy(&chunk));
         }
     }
@@ -69,7 +73,15 @@ fn reader(resp: reqwest::Response) -> Reader {
 }
 
 fn note(user: Option<i64>, title: &str) -> NewNotification {
-    NewNotification { user_id: user, kind: "test".into(), title: title.into(), message: "m".into(), details: String::new(), severity: Severity::Info, job_id: None }
+    NewNotification {
+        user_id: user,
+        kind: "test".into(),
+        title: title.into(),
+        message: "m".into(),
+        details: String::new(),
+        severity: Severity::Info,
+        job_id: None,
+    }
 }
 
 #[tokio::test]
@@ -100,11 +112,21 @@ async fn a_reconnecting_client_gets_what_it_missed_and_nothing_private_of_others
     n.create(&note(Some(me_id), "one")).await.unwrap();
     n.create(&note(Some(me_id), "two")).await.unwrap();
     n.create(&note(None, "three (everyone)")).await.unwrap();
-    let first = srv.services.events.since(&domain::auth::Actor::from_user(
-        &srv.services.users.by_username("operator1").await.unwrap().unwrap(),
-        domain::auth::AuthMethod::Session,
-        None,
-    ), 0, 10).await.unwrap()[0].id;
+    let first = srv
+        .services
+        .events
+        .since(
+            &domain::auth::Actor::from_user(
+                &srv.services.users.by_username("operator1").await.unwrap().unwrap(),
+                domain::auth::AuthMethod::Session,
+                None,
+            ),
+            0,
+            10,
+        )
+        .await
+        .unwrap()[0]
+        .id;
 
     // Resume after "one": "two" and "three" are replayed from the database, in order.
     let mut mine = reader(open(&srv, &me, "/api/notifications/stream", Some(first)).await);
@@ -193,6 +215,7 @@ async fn two_instances_on_one_postgres_share_events_and_jobs() {
     }
     let detail: Value = on_b.get(&b.at(&format!("/api/jobs/{job}"))).send().await.unwrap().json().await.unwrap();
     assert_eq!(detail["data"]["attempts"], 1, "claimed once");
-    let finished = detail["data"]["log"].as_array().unwrap().iter().filter(|l| l["line"] == "finished: succeeded").count();
+    let finished =
+        detail["data"]["log"].as_array().unwrap().iter().filter(|l| l["line"] == "finished: succeeded").count();
     assert_eq!(finished, 1, "ran once");
 }

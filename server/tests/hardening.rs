@@ -68,7 +68,8 @@ async fn a_huge_name_pattern_is_refused_before_it_is_expanded() {
     let srv = spawn().await;
     let admin = srv.login_as("admin").await;
     let pattern = format!("{}{{n}}", "a".repeat(1_800_000));
-    let request = json!({ "name_pattern": pattern, "count": 40, "spec": { "template_vm_id": 9000, "disks": [{ "size": 20 }] } });
+    let request =
+        json!({ "name_pattern": pattern, "count": 40, "spec": { "template_vm_id": 9000, "disks": [{ "size": 20 }] } });
     let started = Instant::now();
     let resp = admin.post(&srv.at("/api/create_servers_bulk")).json(&request).send().await.unwrap();
     let status = resp.status();
@@ -86,8 +87,13 @@ async fn a_huge_name_pattern_is_refused_before_it_is_expanded() {
 async fn many_bad_servers_get_a_short_answer_that_counts_the_rest() {
     let srv = spawn().await;
     let admin = srv.login_as("admin").await;
-    let servers: Vec<Value> = (0..200).map(|i| json!({ "name": format!("-bad-{i}-{}", "x".repeat(5_000)), "template_vm_id": 9000 })).collect();
-    let (status, b) = body(admin.post(&srv.at("/api/create_servers_bulk")).json(&json!({ "servers": servers })).send().await.unwrap()).await;
+    let servers: Vec<Value> = (0..200)
+        .map(|i| json!({ "name": format!("-bad-{i}-{}", "x".repeat(5_000)), "template_vm_id": 9000 }))
+        .collect();
+    let (status, b) = body(
+        admin.post(&srv.at("/api/create_servers_bulk")).json(&json!({ "servers": servers })).send().await.unwrap(),
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(b["details"]["errors"].as_array().unwrap().len(), 20, "at most 20 listed");
     assert_eq!(b["details"]["more"], 180);
@@ -98,7 +104,11 @@ async fn many_bad_servers_get_a_short_answer_that_counts_the_rest() {
 /// A memory figure of a process, in KiB, from `/proc`: `VmRSS` (now) or `VmHWM` (its peak).
 fn mem_kib(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status.lines().find_map(|l| l.strip_prefix(field)).and_then(|v| v.trim_start_matches(':').trim().trim_end_matches("kB").trim().parse().ok()).unwrap()
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim_start_matches(':').trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
 }
 
 /// The real binary in its own process, so its memory can be read: the pattern request no longer
@@ -127,10 +137,21 @@ async fn a_huge_name_pattern_does_not_grow_the_servers_memory() {
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let url = line.trim().strip_prefix("proxfleet is running at ").unwrap().trim_end_matches('/').to_owned();
     let http = client();
-    let login = http.post(format!("{url}/login")).json(&json!({"username": "admin", "password": password})).send().await.unwrap();
+    let login = http
+        .post(format!("{url}/login"))
+        .json(&json!({"username": "admin", "password": password}))
+        .send()
+        .await
+        .unwrap();
     let cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
     let request = json!({ "name_pattern": format!("{}{{n}}", "a".repeat(1_800_000)), "count": 40, "spec": { "template_vm_id": 9000 } });
-    let send = || http.post(format!("{url}/api/create_servers_bulk")).header("cookie", &cookie).header("origin", &url).json(&request).send();
+    let send = || {
+        http.post(format!("{url}/api/create_servers_bulk"))
+            .header("cookie", &cookie)
+            .header("origin", &url)
+            .json(&request)
+            .send()
+    };
     let peak_before = mem_kib(child.id(), "VmHWM");
     for _ in 0..2 {
         assert_eq!(send().await.unwrap().status(), StatusCode::BAD_REQUEST, "warm-up");
@@ -171,7 +192,8 @@ async fn a_slash_8_pool_with_a_hundred_ranges_lists_at_once_and_healthz_is_unaff
         // Four lists at once, and a health check among them.
         let lists: Vec<_> = (0..4).map(|_| admin.get(&srv.at("/api/ip-pools")).send()).collect();
         let started = Instant::now();
-        let (lists, health) = tokio::join!(futures_util::future::join_all(lists), client().get(srv.at("/healthz")).send());
+        let (lists, health) =
+            tokio::join!(futures_util::future::join_all(lists), client().get(srv.at("/healthz")).send());
         assert_eq!(health.unwrap().status(), StatusCode::OK);
         for l in lists {
             let (status, b) = body(l.unwrap()).await;
@@ -188,7 +210,11 @@ async fn a_slash_8_pool_with_a_hundred_ranges_lists_at_once_and_healthz_is_unaff
 async fn redirects_never_leave_the_site_from_either_door() {
     let srv = spawn().await;
     let host = srv.url.trim_start_matches("http://").to_owned();
-    for referer in [format!("http://{host}/\\evil.example"), format!("http://{host}//evil.example"), "https://evil.example/".into()] {
+    for referer in [
+        format!("http://{host}/\\evil.example"),
+        format!("http://{host}//evil.example"),
+        "https://evil.example/".into(),
+    ] {
         let resp = client()
             .post(srv.at("/prefs"))
             .header("referer", &referer)
@@ -240,8 +266,19 @@ async fn answers_carry_security_headers_and_pages_a_nonce_policy() {
         assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/html"), "{path}");
         assert_eq!(resp.headers()["x-frame-options"], "DENY", "{path}");
         let csp = resp.headers()["content-security-policy"].to_str().unwrap().to_owned();
-        let nonce = csp.split("'nonce-").nth(1).and_then(|r| r.split('\'').next()).unwrap_or_else(|| panic!("{path}: no nonce in {csp}"));
-        for part in ["default-src 'self'", "'wasm-unsafe-eval'", "style-src 'self';", "frame-ancestors 'none'", "base-uri 'none'", "form-action 'self'"] {
+        let nonce = csp
+            .split("'nonce-")
+            .nth(1)
+            .and_then(|r| r.split('\'').next())
+            .unwrap_or_else(|| panic!("{path}: no nonce in {csp}"));
+        for part in [
+            "default-src 'self'",
+            "'wasm-unsafe-eval'",
+            "style-src 'self';",
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+        ] {
             assert!(csp.contains(part), "{path}: {part} missing from {csp}");
         }
         let html = resp.text().await.unwrap();
@@ -282,11 +319,15 @@ async fn an_ssh_key_with_a_second_line_is_refused_and_nothing_is_created() {
 async fn free_text_has_limits_that_name_the_field() {
     for srv in spawn_each_backend().await {
         let admin = srv.login_as("admin").await;
-        let pool = json!({ "name": "p1", "cidr": "10.1.0.0/24", "bridge": "vmbr0", "description": "x".repeat(1_500_000) });
+        let pool =
+            json!({ "name": "p1", "cidr": "10.1.0.0/24", "bridge": "vmbr0", "description": "x".repeat(1_500_000) });
         let (status, b) = create_pool(&admin, &srv, pool).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{b}");
         assert_eq!(b["details"]["field"], "description");
-        assert!(b["error"].as_str().unwrap().contains(&domain::limits::DESCRIPTION.to_string()), "the limit is said: {b}");
+        assert!(
+            b["error"].as_str().unwrap().contains(&domain::limits::DESCRIPTION.to_string()),
+            "the limit is said: {b}"
+        );
         let (_, pools) = body(admin.get(&srv.at("/api/ip-pools")).send().await.unwrap()).await;
         assert_eq!(pools["data"], json!([]), "nothing was stored");
         let user = json!({ "username": "lee", "password": "a long enough passphrase", "name": "x".repeat(129) });
@@ -303,15 +344,35 @@ async fn free_text_has_limits_that_name_the_field() {
 async fn server_functions_answer_401_and_403_like_rest() {
     let srv = spawn().await;
     // Functions that also serve anonymous callers still answer 200 to them.
-    let who = client().post(srv.at("/sfn/current_user")).header("content-type", "application/x-www-form-urlencoded").send().await.unwrap();
+    let who = client()
+        .post(srv.at("/sfn/current_user"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(who.status(), StatusCode::OK, "{}", who.text().await.unwrap());
-    let anonymous = client().post(srv.at("/sfn/list_users")).header("content-type", "application/x-www-form-urlencoded").send().await.unwrap();
+    let anonymous = client()
+        .post(srv.at("/sfn/list_users"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED, "{}", anonymous.text().await.unwrap());
     let viewer = srv.login_as("viewer").await;
-    let refused = viewer.post(&srv.at("/sfn/list_users")).header("content-type", "application/x-www-form-urlencoded").send().await.unwrap();
+    let refused = viewer
+        .post(&srv.at("/sfn/list_users"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     let admin = srv.login_as("admin").await;
-    let ok = admin.post(&srv.at("/sfn/list_users")).header("content-type", "application/x-www-form-urlencoded").send().await.unwrap();
+    let ok = admin
+        .post(&srv.at("/sfn/list_users"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ok.status(), StatusCode::OK);
 }
 
@@ -319,7 +380,12 @@ async fn server_functions_answer_401_and_403_like_rest() {
 async fn usernames_are_unique_whatever_their_case() {
     for srv in spawn_each_backend().await {
         let admin = srv.login_as("admin").await;
-        let create = |name: &str| admin.post(&srv.at("/api/users")).json(&json!({ "username": name, "password": "a long enough passphrase" })).send();
+        let create = |name: &str| {
+            admin
+                .post(&srv.at("/api/users"))
+                .json(&json!({ "username": name, "password": "a long enough passphrase" }))
+                .send()
+        };
         assert_eq!(create("kim.lee").await.unwrap().status(), StatusCode::CREATED);
         for clash in ["Kim.Lee", "KIM.LEE"] {
             let (status, b) = body(create(clash).await.unwrap()).await;
@@ -328,7 +394,16 @@ async fn usernames_are_unique_whatever_their_case() {
         }
         // The store itself refuses too (the unique index), whichever door is used.
         let hash = domain::auth::password::hash("whatever it is 123").unwrap();
-        let direct = srv.services.users.create(domain::users::NewUser { username: "KIM.lee", password_hash: &hash, role: "viewer", ..Default::default() }).await;
+        let direct = srv
+            .services
+            .users
+            .create(domain::users::NewUser {
+                username: "KIM.lee",
+                password_hash: &hash,
+                role: "viewer",
+                ..Default::default()
+            })
+            .await;
         assert!(matches!(direct, Err(domain::Error::Conflict(_))), "{direct:?}");
     }
 }

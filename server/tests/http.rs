@@ -143,10 +143,28 @@ async fn pages_render_on_the_server_in_the_requested_language_and_theme() {
     // Async SSR: the instance details are in the HTML itself, not streamed in by script.
     assert!(text.contains("data-testid=\"system-info\"") && text.contains("sqlite"));
 
-    let text = c.get(srv.at("/")).header("cookie", &me.cookie).header("accept-language", "ko-KR,ko;q=0.9").send().await.unwrap().text().await.unwrap();
+    let text = c
+        .get(srv.at("/"))
+        .header("cookie", &me.cookie)
+        .header("accept-language", "ko-KR,ko;q=0.9")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(text.contains("<html lang=\"ko\"") && text.contains("대시보드"));
 
-    let text = c.get(srv.at("/")).header("cookie", format!("pf_theme=dark; pf_lang=en; {}", me.cookie)).header("accept-language", "ko").send().await.unwrap().text().await.unwrap();
+    let text = c
+        .get(srv.at("/"))
+        .header("cookie", format!("pf_theme=dark; pf_lang=en; {}", me.cookie))
+        .header("accept-language", "ko")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(text.contains("data-theme=\"dark\"") && text.contains("lang=\"en\""));
 
     let resp = c.get(srv.at("/no/such/page")).header("cookie", &me.cookie).send().await.unwrap();
@@ -307,7 +325,9 @@ async fn precompressed_assets_are_served_only_while_fresh() {
     let asset: Vec<u8> = (0..8192u32).map(|i| (i % 251) as u8).collect();
     std::fs::write(pkg.join("app.wasm"), &asset).unwrap();
     std::fs::write(pkg.join("app.wasm.br"), b"precompressed bytes").unwrap();
-    let set_mtime = |at: SystemTime| std::fs::File::options().write(true).open(pkg.join("app.wasm")).unwrap().set_modified(at).unwrap();
+    let set_mtime = |at: SystemTime| {
+        std::fs::File::options().write(true).open(pkg.join("app.wasm")).unwrap().set_modified(at).unwrap()
+    };
     set_mtime(SystemTime::now() - Duration::from_secs(60));
     let srv = spawn_with_site(dir.path().to_path_buf()).await;
     let get = |br: bool| {
@@ -319,9 +339,17 @@ async fn precompressed_assets_are_served_only_while_fresh() {
             (resp.status(), encoding, resp.bytes().await.unwrap().to_vec())
         }
     };
-    assert_eq!(get(true).await, (StatusCode::OK, Some("br".into()), b"precompressed bytes".to_vec()), "the fresh .br file as is");
+    assert_eq!(
+        get(true).await,
+        (StatusCode::OK, Some("br".into()), b"precompressed bytes".to_vec()),
+        "the fresh .br file as is"
+    );
     let vary = client().get(srv.at("/pkg/app.wasm")).header("Accept-Encoding", "br").send().await.unwrap();
-    assert!(vary.headers().get_all("vary").iter().any(|v| v.to_str().unwrap().to_lowercase().contains("accept-encoding")), "{:?}", vary.headers());
+    assert!(
+        vary.headers().get_all("vary").iter().any(|v| v.to_str().unwrap().to_lowercase().contains("accept-encoding")),
+        "{:?}",
+        vary.headers()
+    );
     assert_eq!(get(false).await, (StatusCode::OK, None, asset.clone()), "a client without brotli gets the asset");
     // A newer asset than its .br (a build without -P): the stale file is never sent.
     set_mtime(SystemTime::now() + Duration::from_secs(60));

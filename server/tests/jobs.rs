@@ -20,7 +20,8 @@ async fn json(resp: reqwest::Response) -> (StatusCode, Value) {
 async fn until_done(srv: &TestServer, who: &Login, task_id: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let (status, body) = json(who.get(&srv.at(&format!("/api/tasks/{task_id}/status"))).send().await.unwrap()).await;
+        let (status, body) =
+            json(who.get(&srv.at(&format!("/api/tasks/{task_id}/status"))).send().await.unwrap()).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         if !matches!(body["status"].as_str(), Some("pending" | "running")) {
             return body;
@@ -38,23 +39,36 @@ async fn test_jobs_run_and_report_in_the_old_tools_shape() {
         assert_eq!(status, StatusCode::ACCEPTED, "{started}");
         let ok_id = started["data"]["task_id"].as_str().unwrap().to_owned();
         let done = until_done(&srv, &admin, &ok_id).await;
-        assert_eq!((done["status"].as_str(), done["progress"].as_i64()), (Some("completed"), Some(100)), "{}", srv.backend());
+        assert_eq!(
+            (done["status"].as_str(), done["progress"].as_i64()),
+            (Some("completed"), Some(100)),
+            "{}",
+            srv.backend()
+        );
         assert_eq!(done["result"]["message"], "test job finished");
         assert_eq!(done["data"]["status"], "completed", "also inside the envelope");
 
         let (_, started) = json(admin.post(&srv.at("/api/test/error")).send().await.unwrap()).await;
         let err_id = started["data"]["task_id"].as_str().unwrap().to_owned();
         let failed = until_done(&srv, &admin, &err_id).await;
-        assert_eq!((failed["status"].as_str(), failed["error"].as_str()), (Some("failed"), Some("simulated error (test job)")));
-        let (_, by_query) = json(admin.get(&srv.at(&format!("/api/tasks/status?task_id={err_id}"))).send().await.unwrap()).await;
+        assert_eq!(
+            (failed["status"].as_str(), failed["error"].as_str()),
+            (Some("failed"), Some("simulated error (test job)"))
+        );
+        let (_, by_query) =
+            json(admin.get(&srv.at(&format!("/api/tasks/status?task_id={err_id}"))).send().await.unwrap()).await;
         assert_eq!(by_query["status"], "failed");
         let (status, _) = json(admin.get(&srv.at("/api/tasks/status?task_id=abc")).send().await.unwrap()).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
 
         // The full job: items, log, attempts.
         let (_, detail) = json(admin.get(&srv.at(&format!("/api/jobs/{ok_id}"))).send().await.unwrap()).await;
-        assert_eq!((detail["data"]["status"].as_str(), detail["data"]["kind"].as_str()), (Some("succeeded"), Some("test.simple")));
-        let log: Vec<&str> = detail["data"]["log"].as_array().unwrap().iter().map(|l| l["line"].as_str().unwrap()).collect();
+        assert_eq!(
+            (detail["data"]["status"].as_str(), detail["data"]["kind"].as_str()),
+            (Some("succeeded"), Some("test.simple"))
+        );
+        let log: Vec<&str> =
+            detail["data"]["log"].as_array().unwrap().iter().map(|l| l["line"].as_str().unwrap()).collect();
         assert_eq!(log, ["step 1: prepare", "step 2: work", "step 3: finish", "finished: succeeded"]);
 
         let (_, list) = json(admin.get(&srv.at("/api/jobs?status=failed")).send().await.unwrap()).await;
@@ -63,8 +77,12 @@ async fn test_jobs_run_and_report_in_the_old_tools_shape() {
         let (status, _) = json(admin.get(&srv.at("/api/jobs?status=exploded")).send().await.unwrap()).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         let (_, by_kind) = json(admin.get(&srv.at("/api/jobs?kind=test.simple")).send().await.unwrap()).await;
-        assert_eq!((by_kind["pagination"]["total"].as_i64(), by_kind["data"][0]["kind"].as_str()), (Some(1), Some("test.simple")));
-        let (_, by_owner) = json(admin.get(&srv.at("/api/jobs?owner=admin1&kind=test.error")).send().await.unwrap()).await;
+        assert_eq!(
+            (by_kind["pagination"]["total"].as_i64(), by_kind["data"][0]["kind"].as_str()),
+            (Some(1), Some("test.simple"))
+        );
+        let (_, by_owner) =
+            json(admin.get(&srv.at("/api/jobs?owner=admin1&kind=test.error")).send().await.unwrap()).await;
         assert_eq!(by_owner["pagination"]["total"], 1);
         let (_, nobodys) = json(admin.get(&srv.at("/api/jobs?owner=operator")).send().await.unwrap()).await;
         assert_eq!(nobodys["pagination"]["total"], 0);
@@ -115,7 +133,10 @@ async fn notifications_over_rest() {
         assert_eq!(status, StatusCode::OK);
         let (_, count) = json(me.get(&srv.at("/api/notifications/unread-count")).send().await.unwrap()).await;
         assert_eq!(count["data"]["count"], 0);
-        let (status, _) = json(me.request(reqwest::Method::DELETE, &srv.at(&format!("/api/notifications/{id}"))).send().await.unwrap()).await;
+        let (status, _) = json(
+            me.request(reqwest::Method::DELETE, &srv.at(&format!("/api/notifications/{id}"))).send().await.unwrap(),
+        )
+        .await;
         assert_eq!(status, StatusCode::OK);
         let (_, cleared) = json(me.post(&srv.at("/api/notifications/clear-all")).send().await.unwrap()).await;
         assert_eq!(cleared["data"]["cleared"], 0);

@@ -24,7 +24,8 @@ pub fn Gauge(
     // The bar's length is an SVG attribute, not a `style`: the Content-Security-Policy allows
     // no inline styles (server/src/security_headers.rs).
     let width = format!("{:.1}", percent.clamp(0.0, 100.0));
-    let (aria_label, now, text) = (label.clone(), format!("{:.0}", percent.clamp(0.0, 100.0)), format!("{shown} {detail}"));
+    let (aria_label, now, text) =
+        (label.clone(), format!("{:.0}", percent.clamp(0.0, 100.0)), format!("{shown} {detail}"));
     view! {
         <div class=level role="meter" aria-label=aria_label aria-valuemin="0" aria-valuemax="100" aria-valuenow=now aria-valuetext=text>
             <span class="gauge-label">{label}</span>

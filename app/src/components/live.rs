@@ -98,7 +98,9 @@ pub fn JobToast() -> impl IntoView {
             e.data
                 .split(&format!("\"{name}\":"))
                 .nth(1)
-                .map(|rest| rest.trim_start().trim_start_matches('"').split(['"', ',', '}']).next().unwrap_or("").to_owned())
+                .map(|rest| {
+                    rest.trim_start().trim_start_matches('"').split(['"', ',', '}']).next().unwrap_or("").to_owned()
+                })
                 .unwrap_or_default()
         };
         let id = field("job_id").parse::<i64>().unwrap_or(0);

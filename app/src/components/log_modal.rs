@@ -87,7 +87,9 @@ fn copy_text(text: &str) {
         use wasm_bindgen::JsValue;
         let Some(window) = web_sys::window() else { return };
         let navigator = window.navigator();
-        let has_clipboard = js_sys::Reflect::get(&navigator, &JsValue::from_str("clipboard")).map(|v| !v.is_undefined()).unwrap_or(false);
+        let has_clipboard = js_sys::Reflect::get(&navigator, &JsValue::from_str("clipboard"))
+            .map(|v| !v.is_undefined())
+            .unwrap_or(false);
         if has_clipboard {
             let _ = navigator.clipboard().write_text(text);
         } else if let (Some(doc), Ok(Some(sel))) = (window.document(), window.get_selection()) {
@@ -99,4 +101,3 @@ fn copy_text(text: &str) {
     #[cfg(not(feature = "hydrate"))]
     let _ = text;
 }
-

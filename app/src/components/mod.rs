@@ -1,10 +1,10 @@
+pub mod confirm;
+pub mod gauge;
 pub mod icons;
 pub mod language;
 pub mod layout;
+pub mod live;
 pub mod local_time;
 pub mod log_modal;
-pub mod theme;
-pub mod confirm;
-pub mod gauge;
-pub mod live;
 pub mod notifications;
+pub mod theme;

@@ -6,9 +6,11 @@ use leptos::prelude::*;
 
 use crate::components::confirm::ConfirmSubmit;
 use crate::components::live::Live;
-use crate::components::log_modal::{LogModal, LogText};
 use crate::components::local_time::LocalTime;
-use crate::functions::jobs::{list_notifications, unread_notifications, ClearNotifications, DeleteNotification, NoteRow, ReadNotification};
+use crate::components::log_modal::{LogModal, LogText};
+use crate::functions::jobs::{
+    list_notifications, unread_notifications, ClearNotifications, DeleteNotification, NoteRow, ReadNotification,
+};
 use crate::i18n::{t, Key};
 
 /// How many notifications the dropdown shows; the page has the rest.
@@ -35,7 +37,12 @@ pub struct NoteActions {
 
 impl NoteActions {
     pub fn new() -> Self {
-        NoteActions { read: ServerAction::new(), delete: ServerAction::new(), clear: ServerAction::new(), log: RwSignal::new(None) }
+        NoteActions {
+            read: ServerAction::new(),
+            delete: ServerAction::new(),
+            clear: ServerAction::new(),
+            log: RwSignal::new(None),
+        }
     }
 
     /// Changes whenever one of the actions finished: lists reload on it.
@@ -97,7 +104,13 @@ pub fn NotificationBell() -> impl IntoView {
     let unread = Resource::new(move || (live.tick.get(), actions.version()), |_| unread_notifications());
     let notes = Resource::new(
         move || (open.get(), live.tick.get(), actions.version()),
-        |(open, _, _)| async move { if open { list_notifications(DROPDOWN_SIZE).await } else { Ok(Vec::new()) } },
+        |(open, _, _)| async move {
+            if open {
+                list_notifications(DROPDOWN_SIZE).await
+            } else {
+                Ok(Vec::new())
+            }
+        },
     );
     let wrap = NodeRef::<leptos::html::Div>::new();
     // Escape anywhere, or a click outside the bell, closes the dropdown (the log modal stops

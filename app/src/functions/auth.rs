@@ -138,7 +138,13 @@ pub async fn list_users() -> Result<Vec<UserRow>, ServerFnError> {
 }
 
 #[server(prefix = "/sfn", endpoint = "create_user")]
-pub async fn create_user(username: String, password: String, role: String, name: String, email: String) -> Result<String, ServerFnError> {
+pub async fn create_user(
+    username: String,
+    password: String,
+    role: String,
+    name: String,
+    email: String,
+) -> Result<String, ServerFnError> {
     let new = domain::iam::CreateUser { username, password, role: Some(role), permissions: None, name, email };
     let user = door::services()?.iam.create(&door::actor()?, new).await.map_err(door::fail)?;
     Ok(user.username)
@@ -164,7 +170,11 @@ pub async fn load_iam() -> Result<IamView, ServerFnError> {
     let data = door::services()?.iam.iam_data(&door::actor()?).await.map_err(door::fail)?;
     Ok(IamView {
         users: data.users.into_iter().map(door::user_row).collect(),
-        permissions: data.permissions.into_iter().map(|p| PermissionRow { name: p.name, description: p.description }).collect(),
+        permissions: data
+            .permissions
+            .into_iter()
+            .map(|p| PermissionRow { name: p.name, description: p.description })
+            .collect(),
         roles: data.roles.into_iter().map(|r| r.name).collect(),
     })
 }
@@ -177,7 +187,12 @@ pub async fn set_user_role(username: String, role: String) -> Result<(), ServerF
 
 #[server(prefix = "/sfn", endpoint = "set_user_permissions")]
 pub async fn set_user_permissions(username: String, permissions: Vec<String>) -> Result<(), ServerFnError> {
-    door::services()?.iam.set_permissions(&door::actor()?, &username, &permissions).await.map(|_| ()).map_err(door::fail)
+    door::services()?
+        .iam
+        .set_permissions(&door::actor()?, &username, &permissions)
+        .await
+        .map(|_| ())
+        .map_err(door::fail)
 }
 
 #[server(prefix = "/sfn", endpoint = "audit_page")]

@@ -69,7 +69,8 @@ pub async fn list_jobs(status: String, kind: String, owner: String) -> Result<Ve
 #[server(prefix = "/sfn", endpoint = "recent_jobs")]
 pub async fn recent_jobs(limit: u32) -> Result<Vec<JobRow>, ServerFnError> {
     let filter = domain::jobs::JobFilter::default();
-    let (jobs, _) = door::services()?.jobs.list(&door::actor()?, filter, 1, limit.clamp(1, 50)).await.map_err(door::fail)?;
+    let (jobs, _) =
+        door::services()?.jobs.list(&door::actor()?, filter, 1, limit.clamp(1, 50)).await.map_err(door::fail)?;
     Ok(jobs.into_iter().map(door::row).collect())
 }
 
@@ -112,7 +113,8 @@ pub async fn start_test_job(fail: bool) -> Result<i64, ServerFnError> {
 
 #[server(prefix = "/sfn", endpoint = "list_notifications")]
 pub async fn list_notifications(limit: u32) -> Result<Vec<NoteRow>, ServerFnError> {
-    let (items, _) = door::services()?.notifications.list(&door::actor()?, 1, limit.clamp(1, 100)).await.map_err(door::fail)?;
+    let (items, _) =
+        door::services()?.notifications.list(&door::actor()?, 1, limit.clamp(1, 100)).await.map_err(door::fail)?;
     Ok(items
         .into_iter()
         .map(|n| NoteRow {

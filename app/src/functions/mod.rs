@@ -2,10 +2,10 @@
 //! REST namespace of the seed API) and are thin: read the `domain::Services` from context, call
 //! one service method, map the result.
 
-pub mod system;
 pub mod auth;
 pub mod cluster;
-pub mod jobs;
-pub mod servers;
 #[cfg(feature = "ssr")]
 pub mod door;
+pub mod jobs;
+pub mod servers;
+pub mod system;

@@ -121,11 +121,24 @@ mod door {
             owner: s.owner,
             cpu: s.cpu,
             mem_used: s.mem_used,
-            disks: s.disks.into_iter().map(|d| super::DiskRow { device: d.device, storage: d.storage, size_gb: d.size_gb }).collect(),
+            disks: s
+                .disks
+                .into_iter()
+                .map(|d| super::DiskRow { device: d.device, storage: d.storage, size_gb: d.size_gb })
+                .collect(),
             nics: s
                 .nics
                 .into_iter()
-                .map(|n| super::NicRow { index: n.index, bridge: n.bridge, vlan: n.vlan, mac: n.mac, ip: n.ip, prefix: n.prefix, gateway: n.gateway, pool: n.pool })
+                .map(|n| super::NicRow {
+                    index: n.index,
+                    bridge: n.bridge,
+                    vlan: n.vlan,
+                    mac: n.mac,
+                    ip: n.ip,
+                    prefix: n.prefix,
+                    gateway: n.gateway,
+                    pool: n.pool,
+                })
                 .collect(),
         }
     }
@@ -151,7 +164,15 @@ pub async fn list_servers(filter: ServerFilter) -> Result<ServerList, ServerFnEr
     let page = filter.page.max(1);
     let (rows, total) = servers.list(&actor, &query, page, PAGE_SIZE).await.map_err(door::fail)?;
     let (nodes, roles, tags) = servers.filter_choices(&actor).await.map_err(door::fail)?;
-    Ok(ServerList { nodes, roles, tags, servers: rows.into_iter().map(door::row).collect(), total, page, pages: total.div_ceil(PAGE_SIZE as usize).max(1) as u32 })
+    Ok(ServerList {
+        nodes,
+        roles,
+        tags,
+        servers: rows.into_iter().map(door::row).collect(),
+        total,
+        page,
+        pages: total.div_ceil(PAGE_SIZE as usize).max(1) as u32,
+    })
 }
 
 #[server(prefix = "/sfn", endpoint = "server_detail")]
@@ -162,21 +183,29 @@ pub async fn server_detail(name: String) -> Result<ServerRow, ServerFnError> {
 /// Starts one job acting on the servers; returns its id.
 #[server(prefix = "/sfn", endpoint = "act_on_servers")]
 pub async fn act_on_servers(names: Vec<String>, action: String) -> Result<i64, ServerFnError> {
-    let action = domain::servers::Action::parse(&action).ok_or_else(|| door::fail(domain::Error::validation("action", format!("unknown action {action:?}"))))?;
+    let action = domain::servers::Action::parse(&action)
+        .ok_or_else(|| door::fail(domain::Error::validation("action", format!("unknown action {action:?}"))))?;
     door::services()?.servers.act(&door::actor()?, &names, action).await.map(|j| j.id).map_err(door::fail)
 }
 
 #[server(prefix = "/sfn", endpoint = "create_choices")]
 pub async fn create_choices() -> Result<CreateFormChoices, ServerFnError> {
     let o = door::services()?.servers.create_options(&door::actor()?).await.map_err(door::fail)?;
-    Ok(CreateFormChoices { templates: o.templates, datastores: o.datastores, pools: o.pools, default_hdd: o.default_hdd, default_ssd: o.default_ssd })
+    Ok(CreateFormChoices {
+        templates: o.templates,
+        datastores: o.datastores,
+        pools: o.pools,
+        default_hdd: o.default_hdd,
+        default_ssd: o.default_ssd,
+    })
 }
 
 /// Creates the servers of a bulk request (the REST body of `POST /api/create_servers_bulk`,
 /// as JSON); returns the job id. Validation errors come back naming server and field.
 #[server(prefix = "/sfn", endpoint = "create_servers")]
 pub async fn create_servers(request: String) -> Result<i64, ServerFnError> {
-    let bulk: domain::servers::BulkRequest = leptos::serde_json::from_str(&request).map_err(|e| door::fail(domain::Error::validation("request", format!("invalid request: {e}"))))?;
+    let bulk: domain::servers::BulkRequest = leptos::serde_json::from_str(&request)
+        .map_err(|e| door::fail(domain::Error::validation("request", format!("invalid request: {e}"))))?;
     let requests = bulk.expand().map_err(door::fail)?;
     door::services()?.servers.create(&door::actor()?, requests).await.map(|j| j.id).map_err(door::fail)
 }
@@ -206,10 +235,21 @@ pub async fn list_pools() -> Result<Vec<PoolRow>, ServerFnError> {
 /// argument per form field is how an `ActionForm` maps its inputs.
 #[allow(clippy::too_many_arguments)]
 #[server(prefix = "/sfn", endpoint = "create_pool")]
-pub async fn create_pool(name: String, cidr: String, gateway: String, dns: String, bridge: String, vlan: String, reserved: String, description: String) -> Result<(), ServerFnError> {
+pub async fn create_pool(
+    name: String,
+    cidr: String,
+    gateway: String,
+    dns: String,
+    bridge: String,
+    vlan: String,
+    reserved: String,
+    description: String,
+) -> Result<(), ServerFnError> {
     let vlan = match vlan.trim() {
         "" => None,
-        v => Some(v.parse::<u16>().map_err(|_| door::fail(domain::Error::validation("vlan", "vlan: a number 1–4094")))?),
+        v => {
+            Some(v.parse::<u16>().map_err(|_| door::fail(domain::Error::validation("vlan", "vlan: a number 1–4094")))?)
+        }
     };
     let input = domain::ipam::PoolInput {
         name,
@@ -253,7 +293,11 @@ fn settings_view(s: domain::servers::settings::ServerSettings) -> SettingsView {
         description: s.description,
         tags: s.tags,
         running: s.running,
-        disks: s.disks.into_iter().map(|d| DiskRow { device: d.device, storage: d.storage, size_gb: d.size_gb }).collect(),
+        disks: s
+            .disks
+            .into_iter()
+            .map(|d| DiskRow { device: d.device, storage: d.storage, size_gb: d.size_gb })
+            .collect(),
         next_free: s.next_free.into_iter().collect(),
     }
 }
@@ -265,7 +309,14 @@ pub async fn server_settings(name: String) -> Result<SettingsView, ServerFnError
 
 /// Applies the settings form; returns whether a reboot is needed to apply them.
 #[server(prefix = "/sfn", endpoint = "change_server_settings")]
-pub async fn change_server_settings(name: String, cores: u32, sockets: u32, memory: u64, description: String, tags: String) -> Result<bool, ServerFnError> {
+pub async fn change_server_settings(
+    name: String,
+    cores: u32,
+    sockets: u32,
+    memory: u64,
+    description: String,
+    tags: String,
+) -> Result<bool, ServerFnError> {
     let change = domain::servers::settings::SettingsChange {
         cores: Some(cores),
         sockets: Some(sockets),
@@ -280,7 +331,12 @@ pub async fn change_server_settings(name: String, cores: u32, sockets: u32, memo
 
 #[server(prefix = "/sfn", endpoint = "add_server_disk")]
 pub async fn add_server_disk(name: String, bus: String, size_gb: u64, storage: String) -> Result<(), ServerFnError> {
-    let disk = domain::servers::settings::NewDisk { bus: Some(bus), index: None, storage: (!storage.is_empty()).then_some(storage), size_gb };
+    let disk = domain::servers::settings::NewDisk {
+        bus: Some(bus),
+        index: None,
+        storage: (!storage.is_empty()).then_some(storage),
+        size_gb,
+    };
     door::services()?.servers.add_disk(&door::actor()?, &name, &disk).await.map(|_| ()).map_err(door::fail)
 }
 
@@ -315,12 +371,24 @@ pub struct ServerHistory {
 
 #[server(prefix = "/sfn", endpoint = "server_logs")]
 pub async fn server_logs(name: String) -> Result<ServerHistory, ServerFnError> {
-    let logs = door::services()?.servers.logs(&door::actor()?, &name, domain::servers::LogKind::All).await.map_err(door::fail)?;
+    let logs = door::services()?
+        .servers
+        .logs(&door::actor()?, &name, domain::servers::LogKind::All)
+        .await
+        .map_err(door::fail)?;
     Ok(ServerHistory {
         tasks: logs
             .tasks
             .into_iter()
-            .map(|t| TaskRow { upid: t.upid, node: t.node, kind: t.kind, user: t.user, started_ms: i64::try_from(t.starttime).unwrap_or(0).saturating_mul(1000), status: t.status, ok: t.ok })
+            .map(|t| TaskRow {
+                upid: t.upid,
+                node: t.node,
+                kind: t.kind,
+                user: t.user,
+                started_ms: i64::try_from(t.starttime).unwrap_or(0).saturating_mul(1000),
+                status: t.status,
+                ok: t.ok,
+            })
             .collect(),
         tasks_error: logs.tasks_error,
         lines: logs.jobs.into_iter().map(|l| (l.at, l.level, l.line, l.job_id)).collect(),

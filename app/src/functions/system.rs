@@ -17,8 +17,7 @@ pub struct SystemInfoView {
 
 #[server(prefix = "/sfn", endpoint = "system_info")]
 pub async fn system_info() -> Result<SystemInfoView, ServerFnError> {
-    let services = use_context::<domain::Services>()
-        .ok_or_else(|| ServerFnError::new("services are not available"))?;
+    let services = use_context::<domain::Services>().ok_or_else(|| ServerFnError::new("services are not available"))?;
     let info = services.system_info();
     Ok(SystemInfoView {
         version: info.version.to_owned(),

@@ -8,11 +8,11 @@ use leptos::prelude::*;
 use crate::components::gauge::{percent, size, Gauge};
 use crate::components::live::Live;
 use crate::components::local_time::LocalTime;
-use crate::functions::cluster::{cluster_overview, fleet_overview, storage_usage, FleetView, DatastoreUsage};
+use crate::functions::cluster::{cluster_overview, fleet_overview, storage_usage, DatastoreUsage, FleetView};
 use crate::functions::jobs::{recent_jobs, JobRow};
-use crate::pages::jobs::status_badge as job_badge;
 use crate::functions::system::SystemInfoResource;
 use crate::i18n::{t, Key};
+use crate::pages::jobs::status_badge as job_badge;
 use crate::PageHeader;
 
 #[component]

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 
 use crate::components::gauge::{percent, size, Gauge};
 use crate::functions::auth::CurrentUserResource;
-use crate::functions::cluster::{storage_usage, SetDefaultDatastores, DatastoreUsage};
+use crate::functions::cluster::{storage_usage, DatastoreUsage, SetDefaultDatastores};
 use crate::i18n::{t, Key};
 use crate::PageHeader;
 

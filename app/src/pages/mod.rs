@@ -1,12 +1,12 @@
+pub mod admin;
+pub mod auth;
 pub mod coming_soon;
 pub mod dashboard;
 pub mod datastores;
-pub mod admin;
-pub mod auth;
+pub mod ip_pools;
+pub mod jobs;
 pub mod not_found;
 pub mod profile;
-pub mod jobs;
-pub mod ip_pools;
 pub mod server_create;
-pub mod servers;
 pub mod server_detail;
+pub mod servers;

@@ -53,7 +53,9 @@ impl NicForm {
 
     fn to_json(self) -> Value {
         let mut nic = match self.mode.get_untracked().as_str() {
-            "static" => json!({"ip_address": self.ip.get_untracked(), "subnet": self.prefix.get_untracked(), "gateway": self.gateway.get_untracked(), "bridge": self.bridge.get_untracked()}),
+            "static" => {
+                json!({"ip_address": self.ip.get_untracked(), "subnet": self.prefix.get_untracked(), "gateway": self.gateway.get_untracked(), "bridge": self.bridge.get_untracked()})
+            }
             "dhcp" => json!({"mode": "dhcp", "bridge": self.bridge.get_untracked()}),
             _ => json!({"ip_pool": self.pool.get_untracked()}),
         };
@@ -99,7 +101,12 @@ pub fn ServerCreatePage() -> impl IntoView {
     let role = RwSignal::new(String::new());
     let tags = RwSignal::new(String::new());
     let description = RwSignal::new(String::new());
-    let disks = RwSignal::new(vec![DiskForm { key: row_key(), interface: RwSignal::new("scsi0".into()), size: RwSignal::new("20".into()), datastore: RwSignal::new(String::new()) }]);
+    let disks = RwSignal::new(vec![DiskForm {
+        key: row_key(),
+        interface: RwSignal::new("scsi0".into()),
+        size: RwSignal::new("20".into()),
+        datastore: RwSignal::new(String::new()),
+    }]);
     let nics = RwSignal::new(vec![NicForm::new("default")]);
     let review = RwSignal::new(Vec::<ReviewRow>::new());
 
@@ -130,7 +137,12 @@ pub fn ServerCreatePage() -> impl IntoView {
         let n: usize = count.get().trim().parse().unwrap_or(0).min(200);
         review.set(
             (1..=n)
-                .map(|i| ReviewRow { key: row_key(), name: RwSignal::new(pattern.get().replace("{n}", &i.to_string())), cores: RwSignal::new(cores.get()), memory: RwSignal::new(memory.get()) })
+                .map(|i| ReviewRow {
+                    key: row_key(),
+                    name: RwSignal::new(pattern.get().replace("{n}", &i.to_string())),
+                    cores: RwSignal::new(cores.get()),
+                    memory: RwSignal::new(memory.get()),
+                })
                 .collect(),
         );
     };
@@ -163,7 +175,11 @@ pub fn ServerCreatePage() -> impl IntoView {
             if review.get_untracked().is_empty() {
                 make_review(());
             }
-            review.get_untracked().iter().map(|r| spec(r.name.get_untracked(), r.cores.get_untracked(), r.memory.get_untracked())).collect()
+            review
+                .get_untracked()
+                .iter()
+                .map(|r| spec(r.name.get_untracked(), r.cores.get_untracked(), r.memory.get_untracked()))
+                .collect()
         } else {
             vec![spec(name.get_untracked(), cores.get_untracked(), memory.get_untracked())]
         };

@@ -6,13 +6,16 @@ use leptos_router::hooks::use_params_map;
 
 use crate::components::confirm::ConfirmSubmit;
 use crate::components::live::Live;
-use crate::functions::auth::CurrentUserResource;
 use crate::components::local_time::LocalTime;
 use crate::components::log_modal::{LogModal, LogText};
-use crate::functions::servers::{server_detail, server_logs, server_settings, server_task_log, ServerHistory, ActOnServers, AddServerDisk, ChangeServerSettings, RemoveServerDisk};
+use crate::functions::auth::CurrentUserResource;
+use crate::functions::servers::{
+    server_detail, server_logs, server_settings, server_task_log, ActOnServers, AddServerDisk, ChangeServerSettings,
+    RemoveServerDisk, ServerHistory,
+};
 use crate::i18n::{t, Key};
-use crate::url::percent_encode;
 use crate::pages::servers::status_badge;
+use crate::url::percent_encode;
 use crate::PageHeader;
 
 #[component]
@@ -25,7 +28,10 @@ pub fn ServerDetailPage() -> impl IntoView {
     let change = ServerAction::<ChangeServerSettings>::new();
     let add_disk = ServerAction::<AddServerDisk>::new();
     let remove_disk = ServerAction::<RemoveServerDisk>::new();
-    let server = Resource::new(move || (name(), live.tick.get(), act.version().get(), change.version().get()), |(n, _, _, _)| server_detail(n));
+    let server = Resource::new(
+        move || (name(), live.tick.get(), act.version().get(), change.version().get()),
+        |(n, _, _, _)| server_detail(n),
+    );
     let settings = Resource::new(
         move || (name(), change.version().get(), add_disk.version().get(), remove_disk.version().get()),
         |(n, _, _, _)| server_settings(n),
@@ -232,4 +238,3 @@ fn History(
         </pre>
     }
 }
-

@@ -40,9 +40,18 @@ pub fn ServersPage() -> impl IntoView {
     let me = expect_context::<CurrentUserResource>().0;
     let query = use_query_map();
     let param = move |name: &'static str| move || query.with(|q| q.get(name).unwrap_or_default());
-    let (search, status, role, node, tag, sort) = (param("search"), param("status"), param("role"), param("node"), param("tag"), param("sort"));
+    let (search, status, role, node, tag, sort) =
+        (param("search"), param("status"), param("role"), param("node"), param("tag"), param("sort"));
     let page = move || query.with(|q| q.get("page").and_then(|p| p.parse::<u32>().ok()).unwrap_or(1));
-    let filter = move || ServerFilter { page: page(), search: search(), status: status(), role: role(), node: node(), tag: tag(), sort: sort() };
+    let filter = move || ServerFilter {
+        page: page(),
+        search: search(),
+        status: status(),
+        role: role(),
+        node: node(),
+        tag: tag(),
+        sort: sort(),
+    };
     let act = ServerAction::<ActOnServers>::new();
     let list = Resource::new(move || (filter(), live.tick.get(), act.version().get()), |(f, _, _)| list_servers(f));
     let selected = RwSignal::new(BTreeSet::<String>::new());
@@ -174,24 +183,46 @@ pub fn ServersPage() -> impl IntoView {
 fn pager(f: &ServerFilter, page: u32, pages: u32) -> impl IntoView {
     let href = |p: u32| {
         let mut q = vec![format!("page={p}")];
-        for (k, v) in [("search", &f.search), ("status", &f.status), ("role", &f.role), ("node", &f.node), ("tag", &f.tag), ("sort", &f.sort)] {
+        for (k, v) in [
+            ("search", &f.search),
+            ("status", &f.status),
+            ("role", &f.role),
+            ("node", &f.node),
+            ("tag", &f.tag),
+            ("sort", &f.sort),
+        ] {
             if !v.is_empty() {
-                let encoded: String = v.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-_.".contains(&b) { char::from(b).to_string() } else { format!("%{b:02X}") }).collect();
+                let encoded: String = v
+                    .bytes()
+                    .map(|b| {
+                        if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {
+                            char::from(b).to_string()
+                        } else {
+                            format!("%{b:02X}")
+                        }
+                    })
+                    .collect();
                 q.push(format!("{k}={encoded}"));
             }
         }
         format!("/servers?{}", q.join("&"))
     };
-    (pages > 1).then(|| view! {
-        <nav class="form-row" aria-label="pages" data-testid="pager">
-            {(page > 1).then(|| view! { <a class="button" href=href(page - 1)>"←"</a> })}
-            <span>{format!("{page} / {pages}")}</span>
-            {(page < pages).then(|| view! { <a class="button" href=href(page + 1)>"→"</a> })}
-        </nav>
+    (pages > 1).then(|| {
+        view! {
+            <nav class="form-row" aria-label="pages" data-testid="pager">
+                {(page > 1).then(|| view! { <a class="button" href=href(page - 1)>"←"</a> })}
+                <span>{format!("{page} / {pages}")}</span>
+                {(page < pages).then(|| view! { <a class="button" href=href(page + 1)>"→"</a> })}
+            </nav>
+        }
     })
 }
 
-fn server_row(s: ServerRow, selected: RwSignal<BTreeSet<String>>, expanded: RwSignal<BTreeSet<String>>) -> impl IntoView {
+fn server_row(
+    s: ServerRow,
+    selected: RwSignal<BTreeSet<String>>,
+    expanded: RwSignal<BTreeSet<String>>,
+) -> impl IntoView {
     let name = s.name.clone();
     let (n1, n2) = (name.clone(), name.clone());
     let key = StoredValue::new(name.clone());

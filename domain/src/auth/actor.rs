@@ -39,12 +39,7 @@ impl Actor {
     pub fn from_user(user: &User, method: AuthMethod, source_ip: Option<String>) -> Actor {
         // Stored names were validated on the way in; an unknown one (from a newer version,
         // say) grants nothing rather than failing the request.
-        let permissions = user
-            .permissions
-            .iter()
-            .filter_map(|p| parse_permissions(&[p]).ok())
-            .flatten()
-            .collect();
+        let permissions = user.permissions.iter().filter_map(|p| parse_permissions(&[p]).ok()).flatten().collect();
         Actor {
             user_id: user.id,
             username: user.username.clone(),
@@ -133,7 +128,9 @@ pub fn check(access: Access, actor: Option<&Actor>) -> Result<()> {
     match access {
         Access::Public | Access::SignedIn | Access::Authenticated => Ok(()),
         Access::BrowserSession if actor.method == AuthMethod::Session => Ok(()),
-        Access::BrowserSession => Err(Error::Forbidden("API tokens cannot do this; log in with a browser session".into())),
+        Access::BrowserSession => {
+            Err(Error::Forbidden("API tokens cannot do this; log in with a browser session".into()))
+        }
         Access::Permission(p) => actor.require(p),
     }
 }

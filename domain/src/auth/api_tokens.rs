@@ -93,10 +93,12 @@ impl TokenStore {
     }
 
     pub async fn list_for_user(&self, user_id: i64) -> Result<Vec<ApiToken>> {
-        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM api_tokens WHERE user_id = $1 ORDER BY created_at DESC, id DESC"))
-            .bind(user_id)
-            .fetch_all(self.db.pool())
-            .await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM api_tokens WHERE user_id = $1 ORDER BY created_at DESC, id DESC"
+        ))
+        .bind(user_id)
+        .fetch_all(self.db.pool())
+        .await?;
         rows.iter().map(from_row).collect()
     }
 

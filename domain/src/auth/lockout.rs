@@ -107,7 +107,9 @@ impl LoginLimiter {
         map.retain(|_, f| now - f.since < p.window_ms);
         let count = |map: &HashMap<String, Failures>, key: &str| map.get(key).map_or(0, |f| f.count);
         if let Some(ip) = ip {
-            if count(&map, &ip_key(ip)) >= p.max_failures_per_ip || count(&map, &pair_key(username, ip)) >= p.max_failures_per_pair {
+            if count(&map, &ip_key(ip)) >= p.max_failures_per_ip
+                || count(&map, &pair_key(username, ip)) >= p.max_failures_per_pair
+            {
                 return Attempt::Locked;
             }
         }
@@ -182,7 +184,8 @@ mod tests {
     #[test]
     fn failures_from_many_addresses_slow_an_account_but_never_lock_it() {
         let l = LoginLimiter::new(policy());
-        let delays: Vec<Option<u64>> = (0..8).map(|i| allowed(l.begin("admin", Some(&format!("10.0.1.{i}")), i))).collect();
+        let delays: Vec<Option<u64>> =
+            (0..8).map(|i| allowed(l.begin("admin", Some(&format!("10.0.1.{i}")), i))).collect();
         assert_eq!(delays, [Some(0), Some(0), Some(0), Some(100), Some(200), Some(350), Some(350), Some(350)]);
         // The real admin, from their own address, is slowed by the cap at worst.
         assert_eq!(allowed(l.begin("admin", Some("192.0.2.7"), 9)), Some(350));
@@ -211,7 +214,11 @@ mod tests {
         assert_eq!(l.begin("f", Some("10.0.0.1"), 10), Attempt::Locked);
         assert!(allowed(l.begin("f", Some("10.0.0.2"), 10)).is_some());
         l.succeeded("f", Some("10.0.0.2"));
-        assert_eq!(l.begin("f", Some("10.0.0.1"), 10), Attempt::Locked, "success elsewhere does not unlock the address");
+        assert_eq!(
+            l.begin("f", Some("10.0.0.1"), 10),
+            Attempt::Locked,
+            "success elsewhere does not unlock the address"
+        );
     }
 
     #[test]

@@ -60,7 +60,15 @@ impl AuthService {
     /// Tells a user about something done with their account (login, password change).
     async fn tell(&self, user_id: i64, kind: &str, title: &str, message: String) -> Result<()> {
         self.notifications
-            .create(&NewNotification { user_id: Some(user_id), kind: kind.into(), title: title.into(), message, details: String::new(), severity: Severity::Info, job_id: None })
+            .create(&NewNotification {
+                user_id: Some(user_id),
+                kind: kind.into(),
+                title: title.into(),
+                message,
+                details: String::new(),
+                severity: Severity::Info,
+                job_id: None,
+            })
             .await
             .map(|_| ())
     }
@@ -89,7 +97,13 @@ impl AuthService {
                 // A username under attack: slow every attempt for it, never refuse the real
                 // user outright (see `lockout`).
                 tokio::time::sleep(delay).await;
-                (true, format!(" (slowed by {} ms after {recent_failures} recent failures for this username)", delay.as_millis()))
+                (
+                    true,
+                    format!(
+                        " (slowed by {} ms after {recent_failures} recent failures for this username)",
+                        delay.as_millis()
+                    ),
+                )
             }
         };
         let user = self.users.by_username(username).await?;
@@ -123,7 +137,13 @@ impl AuthService {
         self.users.record_login(user.id, now).await?;
         let session = self.sessions.create(user.id, origin.ip, origin.user_agent).await?;
         self.audit.record(record(true, slowed.trim_start())).await?;
-        self.tell(user.id, "login", "Signed in", format!("Signed in from {}", origin.ip.unwrap_or("an unknown address"))).await?;
+        self.tell(
+            user.id,
+            "login",
+            "Signed in",
+            format!("Signed in from {}", origin.ip.unwrap_or("an unknown address")),
+        )
+        .await?;
         let user = User { last_login_at: Some(now), ..user };
         Ok(LoggedIn { user, session })
     }
@@ -186,7 +206,9 @@ impl AuthService {
         }
         // Guessing the current password with a stolen session is throttled like a login.
         match self.limiter.begin(&user.username, origin.ip, clock::now_ms()) {
-            Attempt::Locked => return Err(Error::validation("current_password", "too many wrong passwords; try again later")),
+            Attempt::Locked => {
+                return Err(Error::validation("current_password", "too many wrong passwords; try again later"))
+            }
             Attempt::Allowed { delay, .. } => tokio::time::sleep(delay).await,
         }
         if !password::verify_blocking(current.to_owned(), user.password_hash.clone()).await {
@@ -200,7 +222,13 @@ impl AuthService {
         let hash = password::hash_blocking(new.to_owned()).await?;
         self.users.set_password_hash(user.id, &hash, false).await?;
         self.sessions.end_all_for_user(user.id).await?;
-        self.tell(user.id, "password", "Password changed", "Your password was changed; other sessions were signed out.".into()).await?;
+        self.tell(
+            user.id,
+            "password",
+            "Password changed",
+            "Your password was changed; other sessions were signed out.".into(),
+        )
+        .await?;
         if actor.method == AuthMethod::Session {
             Ok(Some(self.sessions.create(user.id, origin.ip, origin.user_agent).await?))
         } else {
@@ -277,9 +305,19 @@ impl AuthService {
             .await;
         match created {
             Ok(_) => {
-                let detail = if must_change { "first start, one-time password" } else { "first start, password from the environment" };
+                let detail = if must_change {
+                    "first start, one-time password"
+                } else {
+                    "first start, password from the environment"
+                };
                 self.audit
-                    .record(Record { action: "user.create", target: Some("admin"), success: true, detail: detail.into(), ..Default::default() })
+                    .record(Record {
+                        action: "user.create",
+                        target: Some("admin"),
+                        success: true,
+                        detail: detail.into(),
+                        ..Default::default()
+                    })
                     .await?;
                 Ok(must_change.then_some(secret))
             }

@@ -125,7 +125,9 @@ impl Role {
                 P::BackupManagement,
                 P::ViewLogs,
             ],
-            Role::Operator => &[P::ViewAll, P::StartServer, P::StopServer, P::RebootServer, P::BackupManagement, P::ViewLogs],
+            Role::Operator => {
+                &[P::ViewAll, P::StartServer, P::StopServer, P::RebootServer, P::BackupManagement, P::ViewLogs]
+            }
             Role::Viewer => &[P::ViewAll],
         };
         list.iter().copied().collect()

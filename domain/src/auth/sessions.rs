@@ -97,12 +97,11 @@ impl SessionStore {
     /// The live session for a secret, refreshing its idle clock; expired sessions are removed.
     pub async fn resolve(&self, secret: &str) -> Result<Option<Session>> {
         let id = digest(secret);
-        let row = sqlx::query(
-            "SELECT user_id, csrf_token, created_at, last_seen_at, expires_at FROM sessions WHERE id = $1",
-        )
-        .bind(&id)
-        .fetch_optional(self.db.pool())
-        .await?;
+        let row =
+            sqlx::query("SELECT user_id, csrf_token, created_at, last_seen_at, expires_at FROM sessions WHERE id = $1")
+                .bind(&id)
+                .fetch_optional(self.db.pool())
+                .await?;
         let Some(row) = row else { return Ok(None) };
         let session = Session {
             user_id: row.try_get("user_id")?,
@@ -128,7 +127,8 @@ impl SessionStore {
 
     /// Logout: `false` when there was no such session.
     pub async fn end(&self, secret: &str) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM sessions WHERE id = $1").bind(digest(secret)).execute(self.db.pool()).await?;
+        let done =
+            sqlx::query("DELETE FROM sessions WHERE id = $1").bind(digest(secret)).execute(self.db.pool()).await?;
         Ok(done.rows_affected() > 0)
     }
 

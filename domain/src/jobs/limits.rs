@@ -170,13 +170,14 @@ async fn renew(db: Database, key: String, slot: i64, holder: String) {
     loop {
         every.tick().await;
         let until = now_ms() + i64::try_from(SLOT_LEASE.as_millis()).unwrap_or(30_000);
-        let renewed = sqlx::query("UPDATE job_slots SET lease_until = $1 WHERE slot_key = $2 AND slot = $3 AND holder = $4")
-            .bind(until)
-            .bind(&key)
-            .bind(slot)
-            .bind(&holder)
-            .execute(db.pool())
-            .await;
+        let renewed =
+            sqlx::query("UPDATE job_slots SET lease_until = $1 WHERE slot_key = $2 AND slot = $3 AND holder = $4")
+                .bind(until)
+                .bind(&key)
+                .bind(slot)
+                .bind(&holder)
+                .execute(db.pool())
+                .await;
         if let Err(e) = renewed {
             tracing::warn!(key = %key, error = %e, "could not renew a concurrency slot");
         }

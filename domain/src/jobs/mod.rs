@@ -16,7 +16,10 @@ pub mod store;
 use serde::{Deserialize, Serialize};
 
 pub use limits::KeyedLimits;
-pub use runner::{wait_finished, FnHandler, HandlerFuture, ItemRecorder, JobContext, JobHandler, JobRunner, RunnerConfig, RunnerHandle, StepOutcome, Stop};
+pub use runner::{
+    wait_finished, FnHandler, HandlerFuture, ItemRecorder, JobContext, JobHandler, JobRunner, RunnerConfig,
+    RunnerHandle, StepOutcome, Stop,
+};
 pub use service::{JobDetail, JobService, QueueStatus};
 pub use store::{JobFilter, JobStore};
 
@@ -129,7 +132,11 @@ fn redacted<S: serde::Serializer>(params: &serde_json::Value, s: S) -> std::resu
             serde_json::Value::Object(map) => map
                 .iter()
                 .map(|(k, v)| {
-                    let masked = if k.contains("password") && !v.is_null() { serde_json::Value::String("********".into()) } else { mask(v) };
+                    let masked = if k.contains("password") && !v.is_null() {
+                        serde_json::Value::String("********".into())
+                    } else {
+                        mask(v)
+                    };
                     (k.clone(), masked)
                 })
                 .collect(),

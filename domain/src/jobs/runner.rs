@@ -120,7 +120,13 @@ impl JobContext {
     /// A handle that concurrent tasks of this job use to record their items (a bulk create
     /// runs servers side by side). Call `tally_items` when they are done.
     pub fn item_recorder(&self) -> ItemRecorder {
-        ItemRecorder { store: self.store.clone(), events: self.events.clone(), job_id: self.job.id, owner_id: self.job.owner_id, kind: self.job.kind.clone() }
+        ItemRecorder {
+            store: self.store.clone(),
+            events: self.events.clone(),
+            job_id: self.job.id,
+            owner_id: self.job.owner_id,
+            kind: self.job.kind.clone(),
+        }
     }
 
     /// Takes the item counts for the job's outcome from the stored item states (which also
@@ -243,7 +249,15 @@ impl Drop for RunnerHandle {
 
 impl JobRunner {
     pub fn new(store: JobStore, config: RunnerConfig, limits: KeyedLimits) -> Self {
-        JobRunner { notifications: None, events: None, store, handlers: Arc::new(HashMap::new()), config, limits, wake: Arc::new(Notify::new()) }
+        JobRunner {
+            notifications: None,
+            events: None,
+            store,
+            handlers: Arc::new(HashMap::new()),
+            config,
+            limits,
+            wake: Arc::new(Notify::new()),
+        }
     }
 
     /// Job progress and results go out as live events to the job's owner.
@@ -321,12 +335,29 @@ impl JobRunner {
         if job.attempts > 1 {
             let _ = self
                 .store
-                .log(id, "warn", None, &format!("resumed after an interrupted run (attempt {}), after step {}", job.attempts, job.steps_done))
+                .log(
+                    id,
+                    "warn",
+                    None,
+                    &format!(
+                        "resumed after an interrupted run (attempt {}), after step {}",
+                        job.attempts, job.steps_done
+                    ),
+                )
                 .await;
         }
         let Some(handler) = self.handlers.get(&job.kind).cloned() else { return };
         let (owner_id, kind) = (job.owner_id, job.kind.clone());
-        let mut ctx = JobContext { job, store: self.store.clone(), events: self.events.clone(), limits: self.limits.clone(), next_step: 0, total_steps: 1, failed_items: 0, ok_items: 0 };
+        let mut ctx = JobContext {
+            job,
+            store: self.store.clone(),
+            events: self.events.clone(),
+            limits: self.limits.clone(),
+            next_step: 0,
+            total_steps: 1,
+            failed_items: 0,
+            ok_items: 0,
+        };
         // The heartbeat runs in this same task, beside the handler: if the worker dies, the
         // lease stops being renewed with it (a separate task could outlive it).
         let every = self.config.lease / 3;
@@ -345,10 +376,14 @@ impl JobRunner {
             }
         };
         let (status, result, error) = match outcome {
-            Ok(out) if ctx.failed_items > 0 && ctx.ok_items == 0 => (JobStatus::Failed, out.result, Some("every item failed".to_owned())),
-            Ok(out) if ctx.failed_items > 0 => {
-                (JobStatus::PartiallyFailed, out.result, Some(format!("{} of {} items failed", ctx.failed_items, ctx.failed_items + ctx.ok_items)))
+            Ok(out) if ctx.failed_items > 0 && ctx.ok_items == 0 => {
+                (JobStatus::Failed, out.result, Some("every item failed".to_owned()))
             }
+            Ok(out) if ctx.failed_items > 0 => (
+                JobStatus::PartiallyFailed,
+                out.result,
+                Some(format!("{} of {} items failed", ctx.failed_items, ctx.failed_items + ctx.ok_items)),
+            ),
             Ok(out) => (JobStatus::Succeeded, out.result, None),
             Err(Stop::Cancelled) => (JobStatus::Cancelled, None, Some("cancelled".to_owned())),
             Err(Stop::Failed(m)) => (JobStatus::Failed, None, Some(m)),
@@ -381,10 +416,22 @@ impl JobRunner {
         }
     }
 
-    async fn notify(&self, n: &crate::notifications::Notifications, owner: i64, id: i64, kind: &str, status: JobStatus, summary: &str) -> Result<()> {
+    async fn notify(
+        &self,
+        n: &crate::notifications::Notifications,
+        owner: i64,
+        id: i64,
+        kind: &str,
+        status: JobStatus,
+        summary: &str,
+    ) -> Result<()> {
         use crate::notifications::{NewNotification, Severity};
         let log = self.store.logs(id).await?;
-        let details = log.iter().map(|l| format!("{} [{}] {}", crate::clock::to_rfc3339(l.at), l.level, l.line)).collect::<Vec<_>>().join("\n");
+        let details = log
+            .iter()
+            .map(|l| format!("{} [{}] {}", crate::clock::to_rfc3339(l.at), l.level, l.line))
+            .collect::<Vec<_>>()
+            .join("\n");
         let severity = match status {
             JobStatus::Succeeded => Severity::Success,
             JobStatus::PartiallyFailed => Severity::Warning,

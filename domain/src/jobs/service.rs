@@ -57,10 +57,23 @@ impl JobService {
     }
 
     /// Enqueues a job owned by `actor` and wakes a worker.
-    pub async fn enqueue(&self, actor: &Actor, kind: &str, params: serde_json::Value, items: Vec<String>) -> Result<Job> {
+    pub async fn enqueue(
+        &self,
+        actor: &Actor,
+        kind: &str,
+        params: serde_json::Value,
+        items: Vec<String>,
+    ) -> Result<Job> {
         let job = self
             .store
-            .enqueue(&NewJob { kind: kind.into(), params, owner_id: Some(actor.user_id), owner: actor.username.clone(), items, retry_of: None })
+            .enqueue(&NewJob {
+                kind: kind.into(),
+                params,
+                owner_id: Some(actor.user_id),
+                owner: actor.username.clone(),
+                items,
+                retry_of: None,
+            })
             .await?;
         self.wake.notify_one();
         Ok(job)
@@ -78,11 +91,22 @@ impl JobService {
 
     /// A job the actor may see; someone else's private job looks like no job at all.
     pub async fn get(&self, actor: &Actor, id: i64) -> Result<JobDetail> {
-        let job = self.store.get(id).await?.filter(|j| Self::visible(actor, j)).ok_or_else(|| Error::NotFound(format!("no job {id}")))?;
+        let job = self
+            .store
+            .get(id)
+            .await?
+            .filter(|j| Self::visible(actor, j))
+            .ok_or_else(|| Error::NotFound(format!("no job {id}")))?;
         Ok(JobDetail { items: self.store.items(id).await?, log: self.store.logs(id).await?, job })
     }
 
-    pub async fn list(&self, actor: &Actor, mut filter: JobFilter, page: u32, per_page: u32) -> Result<(Vec<Job>, i64)> {
+    pub async fn list(
+        &self,
+        actor: &Actor,
+        mut filter: JobFilter,
+        page: u32,
+        per_page: u32,
+    ) -> Result<(Vec<Job>, i64)> {
         if !actor.has(Permission::ViewAll) {
             filter.owner_id = Some(actor.user_id);
         }

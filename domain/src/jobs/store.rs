@@ -49,20 +49,25 @@ impl JobStore {
         .fetch_one(&mut *tx)
         .await?;
         for (i, name) in new.items.iter().enumerate() {
-            sqlx::query("INSERT INTO job_items (job_id, position, name, status, updated_at) VALUES ($1, $2, $3, 'queued', $4)")
-                .bind(id)
-                .bind(i64::try_from(i).unwrap_or(0))
-                .bind(name)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO job_items (job_id, position, name, status, updated_at) VALUES ($1, $2, $3, 'queued', $4)",
+            )
+            .bind(id)
+            .bind(i64::try_from(i).unwrap_or(0))
+            .bind(name)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         self.get(id).await?.ok_or_else(|| Error::Internal("job vanished right after insert".into()))
     }
 
     pub async fn get(&self, id: i64) -> Result<Option<Job>> {
-        let row = sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1")).bind(id).fetch_optional(self.db.pool()).await?;
+        let row = sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.db.pool())
+            .await?;
         row.as_ref().map(job_from_row).transpose()
     }
 
@@ -100,12 +105,13 @@ impl JobStore {
     /// Extends the lease; `false` if this instance no longer holds the job (it was taken over).
     pub async fn heartbeat(&self, id: i64, instance: &str, lease_ms: i64) -> Result<bool> {
         let now = clock::now_ms();
-        let done = sqlx::query("UPDATE jobs SET lease_until = $1 WHERE id = $2 AND lease_owner = $3 AND status = 'running'")
-            .bind(now + lease_ms)
-            .bind(id)
-            .bind(instance)
-            .execute(self.db.pool())
-            .await?;
+        let done =
+            sqlx::query("UPDATE jobs SET lease_until = $1 WHERE id = $2 AND lease_owner = $3 AND status = 'running'")
+                .bind(now + lease_ms)
+                .bind(id)
+                .bind(instance)
+                .execute(self.db.pool())
+                .await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -135,11 +141,22 @@ impl JobStore {
     }
 
     pub async fn set_step(&self, id: i64, step: &str) -> Result<()> {
-        sqlx::query("UPDATE jobs SET step = $1, updated_at = $2 WHERE id = $3").bind(step).bind(clock::now_ms()).bind(id).execute(self.db.pool()).await?;
+        sqlx::query("UPDATE jobs SET step = $1, updated_at = $2 WHERE id = $3")
+            .bind(step)
+            .bind(clock::now_ms())
+            .bind(id)
+            .execute(self.db.pool())
+            .await?;
         Ok(())
     }
 
-    pub async fn finish(&self, id: i64, status: JobStatus, result: Option<&serde_json::Value>, error: Option<&str>) -> Result<()> {
+    pub async fn finish(
+        &self,
+        id: i64,
+        status: JobStatus,
+        result: Option<&serde_json::Value>,
+        error: Option<&str>,
+    ) -> Result<()> {
         let now = clock::now_ms();
         let progress = if status == JobStatus::Succeeded { 100 } else { -1 };
         sqlx::query(
@@ -158,10 +175,12 @@ impl JobStore {
     }
 
     pub async fn items(&self, job_id: i64) -> Result<Vec<JobItem>> {
-        let rows = sqlx::query("SELECT position, name, status, result, error FROM job_items WHERE job_id = $1 ORDER BY position")
-            .bind(job_id)
-            .fetch_all(self.db.pool())
-            .await?;
+        let rows = sqlx::query(
+            "SELECT position, name, status, result, error FROM job_items WHERE job_id = $1 ORDER BY position",
+        )
+        .bind(job_id)
+        .fetch_all(self.db.pool())
+        .await?;
         rows.iter()
             .map(|r| {
                 let result: Option<String> = r.try_get("result")?;
@@ -176,7 +195,14 @@ impl JobStore {
             .collect()
     }
 
-    pub async fn set_item(&self, job_id: i64, position: i64, status: &str, result: Option<&serde_json::Value>, error: Option<&str>) -> Result<()> {
+    pub async fn set_item(
+        &self,
+        job_id: i64,
+        position: i64,
+        status: &str,
+        result: Option<&serde_json::Value>,
+        error: Option<&str>,
+    ) -> Result<()> {
         sqlx::query("UPDATE job_items SET status = $1, result = $2, error = $3, updated_at = $4 WHERE job_id = $5 AND position = $6")
             .bind(status)
             .bind(result.map(|r| r.to_string()))
@@ -215,7 +241,12 @@ impl JobStore {
         let mut out = rows
             .iter()
             .map(|r| {
-                let line = LogLine { at: r.try_get("at")?, level: r.try_get("level")?, item: r.try_get("item")?, line: r.try_get("line")? };
+                let line = LogLine {
+                    at: r.try_get("at")?,
+                    level: r.try_get("level")?,
+                    item: r.try_get("item")?,
+                    line: r.try_get("line")?,
+                };
                 Ok((r.try_get("job_id")?, r.try_get("kind")?, line))
             })
             .collect::<Result<Vec<_>>>()?;
@@ -229,7 +260,14 @@ impl JobStore {
             .fetch_all(self.db.pool())
             .await?;
         rows.iter()
-            .map(|r| Ok(LogLine { at: r.try_get("at")?, level: r.try_get("level")?, item: r.try_get("item")?, line: r.try_get("line")? }))
+            .map(|r| {
+                Ok(LogLine {
+                    at: r.try_get("at")?,
+                    level: r.try_get("level")?,
+                    item: r.try_get("item")?,
+                    line: r.try_get("line")?,
+                })
+            })
             .collect()
     }
 
@@ -243,23 +281,29 @@ impl JobStore {
             .execute(self.db.pool())
             .await?;
         if queued.rows_affected() > 0 {
-            sqlx::query("UPDATE job_items SET status = 'cancelled', updated_at = $1 WHERE job_id = $2 AND status = 'queued'")
-                .bind(now)
-                .bind(id)
-                .execute(self.db.pool())
-                .await?;
-            return Ok(true);
-        }
-        let running = sqlx::query("UPDATE jobs SET cancel_requested = 1, updated_at = $1 WHERE id = $2 AND status = 'running'")
+            sqlx::query(
+                "UPDATE job_items SET status = 'cancelled', updated_at = $1 WHERE job_id = $2 AND status = 'queued'",
+            )
             .bind(now)
             .bind(id)
             .execute(self.db.pool())
             .await?;
+            return Ok(true);
+        }
+        let running =
+            sqlx::query("UPDATE jobs SET cancel_requested = 1, updated_at = $1 WHERE id = $2 AND status = 'running'")
+                .bind(now)
+                .bind(id)
+                .execute(self.db.pool())
+                .await?;
         Ok(running.rows_affected() > 0)
     }
 
     pub async fn cancel_requested(&self, id: i64) -> Result<bool> {
-        let v: i64 = sqlx::query_scalar("SELECT cancel_requested FROM jobs WHERE id = $1").bind(id).fetch_one(self.db.pool()).await?;
+        let v: i64 = sqlx::query_scalar("SELECT cancel_requested FROM jobs WHERE id = $1")
+            .bind(id)
+            .fetch_one(self.db.pool())
+            .await?;
         Ok(v != 0)
     }
 
@@ -318,12 +362,25 @@ impl JobStore {
         if !job.status.is_finished() {
             return Err(Error::Conflict(format!("job {id} is still {}", job.status.as_str())));
         }
-        let failed: Vec<String> =
-            self.items(id).await?.into_iter().filter(|i| i.status == "failed" || i.status == "cancelled").map(|i| i.name).collect();
+        let failed: Vec<String> = self
+            .items(id)
+            .await?
+            .into_iter()
+            .filter(|i| i.status == "failed" || i.status == "cancelled")
+            .map(|i| i.name)
+            .collect();
         if failed.is_empty() {
             return Err(Error::Conflict(format!("job {id} has no failed items to retry")));
         }
-        self.enqueue(&NewJob { kind: job.kind, params: job.params, owner_id, owner: owner.to_owned(), items: failed, retry_of: Some(id) }).await
+        self.enqueue(&NewJob {
+            kind: job.kind,
+            params: job.params,
+            owner_id,
+            owner: owner.to_owned(),
+            items: failed,
+            retry_of: Some(id),
+        })
+        .await
     }
 
     /// Deletes finished jobs (with their items and logs) that ended more than `max_age_ms` ago.
@@ -340,10 +397,12 @@ impl JobStore {
         let q = |sql: &'static str| sqlx::query_scalar::<_, i64>(sql);
         let queued = q("SELECT COUNT(*) FROM jobs WHERE status = 'queued'").fetch_one(self.db.pool()).await?;
         let running = q("SELECT COUNT(*) FROM jobs WHERE status = 'running'").fetch_one(self.db.pool()).await?;
-        let failed = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM jobs WHERE status IN ('failed', 'partially_failed') AND finished_at >= $1")
-            .bind(since)
-            .fetch_one(self.db.pool())
-            .await?;
+        let failed = sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM jobs WHERE status IN ('failed', 'partially_failed') AND finished_at >= $1",
+        )
+        .bind(since)
+        .fetch_one(self.db.pool())
+        .await?;
         Ok((queued, running, failed))
     }
 }

@@ -71,7 +71,8 @@ impl JobHandler for ActionHandler {
 
     fn run<'a>(&'a self, ctx: &'a mut JobContext) -> HandlerFuture<'a> {
         Box::pin(async move {
-            let params: ActionParams = serde_json::from_value(ctx.job.params.clone()).map_err(|e| Stop::Failed(format!("bad parameters: {e}")))?;
+            let params: ActionParams = serde_json::from_value(ctx.job.params.clone())
+                .map_err(|e| Stop::Failed(format!("bad parameters: {e}")))?;
             let items = ctx.items().await?;
             let recorder = ctx.item_recorder();
             let gate = Arc::new(tokio::sync::Semaphore::new(self.limits.parallel.max(1)));
@@ -107,7 +108,8 @@ impl JobHandler for ActionHandler {
 
 impl ActionHandler {
     async fn one(&self, rec: &ItemRecorder, params: &ActionParams, name: &str) -> Result<Value, String> {
-        let server = self.store.by_name(name).await.map_err(|e| e.to_string())?.ok_or_else(|| format!("no server {name}"))?;
+        let server =
+            self.store.by_name(name).await.map_err(|e| e.to_string())?.ok_or_else(|| format!("no server {name}"))?;
         let (Some(vmid), Some(node)) = (server.vmid, server.node.clone()) else {
             if params.action == Action::Delete {
                 // A record that never got a VM (a create that died early): just drop it.
@@ -119,7 +121,9 @@ impl ActionHandler {
             return Err(format!("{name} has no VM recorded"));
         };
         let c = &self.client;
-        let wait = |upid: pve::Upid| async move { c.wait_task(&upid, self.limits.task_timeout, self.limits.polling).await.map(|_| ()).map_err(|e| e.message) };
+        let wait = |upid: pve::Upid| async move {
+            c.wait_task(&upid, self.limits.task_timeout, self.limits.polling).await.map(|_| ()).map_err(|e| e.message)
+        };
         let log = |line: String| async move {
             let _ = rec.log(name, "info", &line).await;
         };
@@ -132,7 +136,11 @@ impl ActionHandler {
             Action::Stop => {
                 let power = Power::Shutdown { timeout: Some(params.grace_secs), force_stop: true };
                 wait(c.vm_power(&node, vmid, power).await.map_err(|e| e.message)?).await?;
-                log(format!("shut down VM {vmid} (forced off after {} s if the guest did not stop)", params.grace_secs)).await;
+                log(format!(
+                    "shut down VM {vmid} (forced off after {} s if the guest did not stop)",
+                    params.grace_secs
+                ))
+                .await;
                 "stopped"
             }
             Action::Reboot => {
@@ -173,6 +181,9 @@ impl ActionHandler {
     }
 
     async fn state_changed(&self, name: &str, status: &str) {
-        let _ = self.events.publish(None, "server_state", json!({"type": "server_state", "name": name, "status": status})).await;
+        let _ = self
+            .events
+            .publish(None, "server_state", json!({"type": "server_state", "name": name, "status": status}))
+            .await;
     }
 }

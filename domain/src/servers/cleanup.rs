@@ -31,7 +31,9 @@ fn reason(status: &str, updated_at: i64, now: i64) -> Option<String> {
     match status {
         "failed" => Some("a create or rollback failed; the record was kept for cleanup".into()),
         "missing" => Some("its VM is gone from Proxmox".into()),
-        "creating" | "deleting" if now - updated_at > STUCK_AFTER_MS => Some(format!("{status} for over an hour: its job was lost")),
+        "creating" | "deleting" if now - updated_at > STUCK_AFTER_MS => {
+            Some(format!("{status} for over an hour: its job was lost"))
+        }
         _ => None,
     }
 }
@@ -41,7 +43,11 @@ impl ServerService {
     pub async fn cleanup_status(&self, actor: &Actor, name: &str) -> Result<CleanupStatus> {
         let s = self.get(actor, name).await?;
         let vm_exists = match (&s.node, s.vmid) {
-            (Some(node), Some(vmid)) => self.cluster_client()?.vm_status(node, vmid).await.is_ok_and(|v| v.name.as_deref() == Some(s.name.as_str())),
+            (Some(node), Some(vmid)) => self
+                .cluster_client()?
+                .vm_status(node, vmid)
+                .await
+                .is_ok_and(|v| v.name.as_deref() == Some(s.name.as_str())),
             _ => false,
         };
         Ok(CleanupStatus {
@@ -77,7 +83,10 @@ impl ServerService {
             for n in names {
                 if !candidates.iter().any(|c| &c.name == n) {
                     let s = self.get(actor, n).await?;
-                    return Err(Error::Conflict(format!("{n} is {} and needs no cleanup; delete it instead", s.status)));
+                    return Err(Error::Conflict(format!(
+                        "{n} is {} and needs no cleanup; delete it instead",
+                        s.status
+                    )));
                 }
             }
             names.to_vec()
@@ -89,7 +98,8 @@ impl ServerService {
         for n in &chosen {
             self.store.set_status(n, "failed").await?;
         }
-        let params = serde_json::to_value(ActionParams { action: Action::Delete, grace_secs: 0 }).map_err(|e| Error::Internal(e.to_string()))?;
+        let params = serde_json::to_value(ActionParams { action: Action::Delete, grace_secs: 0 })
+            .map_err(|e| Error::Internal(e.to_string()))?;
         self.enqueue_job(actor, ACTION, params, chosen).await
     }
 }

@@ -14,8 +14,8 @@ use pve::{CloneOptions, ConfigUpdate, ErrorKind, Polling, Power, PveClient};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::spec::{NicAddress, ServerSpec};
 use super::inventory;
+use super::spec::{NicAddress, ServerSpec};
 use super::store::{Disk, NewServer, Nic, ServerStore};
 use crate::events::EventBus;
 use crate::ipam::Ipam;
@@ -86,7 +86,8 @@ impl JobHandler for CreateHandler {
 
     fn run<'a>(&'a self, ctx: &'a mut JobContext) -> HandlerFuture<'a> {
         Box::pin(async move {
-            let params: CreateParams = serde_json::from_value(ctx.job.params.clone()).map_err(|e| Stop::Failed(format!("bad parameters: {e}")))?;
+            let params: CreateParams = serde_json::from_value(ctx.job.params.clone())
+                .map_err(|e| Stop::Failed(format!("bad parameters: {e}")))?;
             let items = ctx.items().await?;
             let recorder = ctx.item_recorder();
             let owner = (ctx.job.owner_id, ctx.job.owner.clone());
@@ -103,7 +104,8 @@ impl JobHandler for CreateHandler {
             let gate = Arc::new(tokio::sync::Semaphore::new(self.limits.parallel.max(1)));
             let mut tasks = tokio::task::JoinSet::new();
             for (position, plan, leftover) in work {
-                let (handler, rec, limits, owner, gate) = (self.clone(), recorder.clone(), ctx.limits.clone(), owner.clone(), gate.clone());
+                let (handler, rec, limits, owner, gate) =
+                    (self.clone(), recorder.clone(), ctx.limits.clone(), owner.clone(), gate.clone());
                 tasks.spawn(async move {
                     // Never closed, so the permit always comes.
                     let _turn = gate.acquire_owned().await;
@@ -118,7 +120,8 @@ impl JobHandler for CreateHandler {
             ctx.tally_items().await?;
             inventory::sync_after_job(ctx, &self.store, &self.client, &self.events).await?;
             let items = ctx.items().await?;
-            let created: Vec<Value> = items.iter().filter(|i| i.status == "succeeded").filter_map(|i| i.result.clone()).collect();
+            let created: Vec<Value> =
+                items.iter().filter(|i| i.status == "succeeded").filter_map(|i| i.result.clone()).collect();
             Ok(StepOutcome { result: Some(json!({ "created": created })) })
         })
     }
@@ -132,12 +135,22 @@ struct Progress {
 }
 
 impl CreateHandler {
-    async fn one(&self, rec: &ItemRecorder, limits: &KeyedLimits, owner: &(Option<i64>, String), position: i64, plan: &PlannedServer, leftover: Option<Value>) {
+    async fn one(
+        &self,
+        rec: &ItemRecorder,
+        limits: &KeyedLimits,
+        owner: &(Option<i64>, String),
+        position: i64,
+        plan: &PlannedServer,
+        leftover: Option<Value>,
+    ) {
         let name = plan.spec.name.clone();
         if let Some(state) = leftover {
             // A previous run died with this server half-made: undo, then build it again.
             let before: Progress = serde_json::from_value(state).unwrap_or_default();
-            let _ = rec.log(&name, "warn", "resuming after an interruption: removing what the interrupted attempt made").await;
+            let _ = rec
+                .log(&name, "warn", "resuming after an interruption: removing what the interrupted attempt made")
+                .await;
             if let Err(e) = self.roll_back(rec, &name, before.vmid, before.node.as_deref()).await {
                 let _ = rec.failed(position, &name, &format!("could not clean up the interrupted attempt: {e}")).await;
                 return;
@@ -210,23 +223,56 @@ impl CreateHandler {
                     let lease = self.ipam.allocate(pool, name, Some(rec.job_id)).await.map_err(fail)?;
                     let bridge = if nic.bridge.is_empty() { lease.bridge.clone() } else { nic.bridge.clone() };
                     let dns = if nic.dns.is_empty() { lease.dns.clone() } else { nic.dns.clone() };
-                    (Some(lease.address), Some(lease.prefix), lease.gateway, bridge, nic.vlan.or(lease.vlan), Some(pool.clone()), dns)
+                    (
+                        Some(lease.address),
+                        Some(lease.prefix),
+                        lease.gateway,
+                        bridge,
+                        nic.vlan.or(lease.vlan),
+                        Some(pool.clone()),
+                        dns,
+                    )
                 }
                 NicAddress::Static { ip, prefix, gateway } => {
                     self.ipam.claim(ip, name, Some(rec.job_id)).await.map_err(fail)?;
-                    (Some(ip.clone()), Some(*prefix), gateway.clone(), nic.bridge.clone(), nic.vlan, None, nic.dns.clone())
+                    (
+                        Some(ip.clone()),
+                        Some(*prefix),
+                        gateway.clone(),
+                        nic.bridge.clone(),
+                        nic.vlan,
+                        None,
+                        nic.dns.clone(),
+                    )
                 }
                 NicAddress::Dhcp => (None, None, None, nic.bridge.clone(), nic.vlan, None, nic.dns.clone()),
             };
-            log(format!("net{}: {} on {bridge}", nic.index, ip.as_deref().map_or("dhcp".to_owned(), |i| format!("{i}/{}", prefix.unwrap_or(24))))).await;
+            log(format!(
+                "net{}: {} on {bridge}",
+                nic.index,
+                ip.as_deref().map_or("dhcp".to_owned(), |i| format!("{i}/{}", prefix.unwrap_or(24)))
+            ))
+            .await;
             nics.push((Nic { index: nic.index, bridge, vlan, mac: None, ip, prefix, gateway, pool }, dns));
         }
 
         // Clone, holding the template's and the target storage's slots.
-        let target_storage = if s.full_clone { s.disks.first().map(|d| d.storage.clone()).unwrap_or_default() } else { plan.template_storage.clone() };
-        let mut permits = vec![limits.acquire(&format!("template:{}", plan.template_vmid), self.limits.per_template).await.map_err(fail)?];
+        let target_storage = if s.full_clone {
+            s.disks.first().map(|d| d.storage.clone()).unwrap_or_default()
+        } else {
+            plan.template_storage.clone()
+        };
+        let mut permits = vec![limits
+            .acquire(&format!("template:{}", plan.template_vmid), self.limits.per_template)
+            .await
+            .map_err(fail)?];
         if s.full_clone {
-            permits.push(limits.acquire(&format!("storage:{}/{target_storage}", plan.node), self.limits.per_storage).await.map_err(fail)?);
+            permits.push(
+                limits
+                    .acquire(&format!("storage:{}/{target_storage}", plan.node), self.limits.per_storage)
+                    .await
+                    .map_err(fail)?,
+            );
         }
         let mut vmid = self.client.next_id(None).await.map_err(pve)?;
         let mut attempts = 0;
@@ -263,7 +309,13 @@ impl CreateHandler {
                 }
             }
         };
-        log(format!("cloning template {} to vmid {vmid} on {} ({})", plan.template_vmid, plan.node, if s.full_clone { "full" } else { "linked" })).await;
+        log(format!(
+            "cloning template {} to vmid {vmid} on {} ({})",
+            plan.template_vmid,
+            plan.node,
+            if s.full_clone { "full" } else { "linked" }
+        ))
+        .await;
         let cloned = self.client.wait_task(&upid, self.limits.task_timeout, self.limits.polling).await;
         for p in permits {
             p.release().await;
@@ -287,7 +339,9 @@ impl CreateHandler {
             let index = u8::try_from(nic.index).unwrap_or(0);
             update = update.net(index, &nic.bridge, nic.vlan, true);
             update = match &nic.ip {
-                Some(ip) => update.ipconfig(index, &format!("{ip}/{}", nic.prefix.unwrap_or(24)), nic.gateway.as_deref()),
+                Some(ip) => {
+                    update.ipconfig(index, &format!("{ip}/{}", nic.prefix.unwrap_or(24)), nic.gateway.as_deref())
+                }
                 None => update.ipconfig(index, "dhcp", None),
             };
             for d in dns {
@@ -303,45 +357,84 @@ impl CreateHandler {
             let tags: Vec<&str> = s.tags.iter().map(String::as_str).collect();
             update = update.tags(&tags);
         }
-        self.client.vm_update_config(&plan.node, vmid, &update).await.map_err(|e| format!("configure: {}", e.message))?;
-        log(format!("set {} cores × {} sockets, {} MB, cloud-init and {} NIC(s)", s.cores, s.sockets, s.memory_mb, nics.len())).await;
+        self.client
+            .vm_update_config(&plan.node, vmid, &update)
+            .await
+            .map_err(|e| format!("configure: {}", e.message))?;
+        log(format!(
+            "set {} cores × {} sockets, {} MB, cloud-init and {} NIC(s)",
+            s.cores,
+            s.sockets,
+            s.memory_mb,
+            nics.len()
+        ))
+        .await;
 
         // Disks: the first resizes the template's boot disk, the others are new.
         let mut disks = Vec::new();
         for (i, d) in s.disks.iter().enumerate() {
             if i == 0 {
                 if d.size_gb > plan.boot_gb {
-                    if let Some(upid) = self.client.vm_resize(&plan.node, vmid, &plan.boot_device, &format!("{}G", d.size_gb)).await.map_err(|e| format!("resize {}: {}", plan.boot_device, e.message))? {
-                        self.client.wait_task(&upid, self.limits.task_timeout, self.limits.polling).await.map_err(|e| format!("resize {}: {}", plan.boot_device, e.message))?;
+                    if let Some(upid) = self
+                        .client
+                        .vm_resize(&plan.node, vmid, &plan.boot_device, &format!("{}G", d.size_gb))
+                        .await
+                        .map_err(|e| format!("resize {}: {}", plan.boot_device, e.message))?
+                    {
+                        self.client
+                            .wait_task(&upid, self.limits.task_timeout, self.limits.polling)
+                            .await
+                            .map_err(|e| format!("resize {}: {}", plan.boot_device, e.message))?;
                     }
                     log(format!("{} resized to {} GB", plan.boot_device, d.size_gb)).await;
                 }
-                disks.push(Disk { device: plan.boot_device.clone(), storage: target_storage.clone(), size_gb: d.size_gb.max(plan.boot_gb) });
+                disks.push(Disk {
+                    device: plan.boot_device.clone(),
+                    storage: target_storage.clone(),
+                    size_gb: d.size_gb.max(plan.boot_gb),
+                });
             } else {
                 let index = u8::try_from(d.index).unwrap_or(0);
                 let add = ConfigUpdate::new().new_disk(&d.bus, index, &d.storage, d.size_gb);
-                self.client.vm_update_config(&plan.node, vmid, &add).await.map_err(|e| format!("add disk {}: {}", d.device(), e.message))?;
+                self.client
+                    .vm_update_config(&plan.node, vmid, &add)
+                    .await
+                    .map_err(|e| format!("add disk {}: {}", d.device(), e.message))?;
                 log(format!("added {} ({} GB on {})", d.device(), d.size_gb, d.storage)).await;
                 disks.push(Disk { device: d.device(), storage: d.storage.clone(), size_gb: d.size_gb });
             }
         }
 
         // Start, and wait (bounded) for the guest agent to report the address.
-        let upid = self.client.vm_power(&plan.node, vmid, Power::Start).await.map_err(|e| format!("start: {}", e.message))?;
-        self.client.wait_task(&upid, self.limits.task_timeout, self.limits.polling).await.map_err(|e| format!("start: {}", e.message))?;
+        let upid =
+            self.client.vm_power(&plan.node, vmid, Power::Start).await.map_err(|e| format!("start: {}", e.message))?;
+        self.client
+            .wait_task(&upid, self.limits.task_timeout, self.limits.polling)
+            .await
+            .map_err(|e| format!("start: {}", e.message))?;
         log("started".into()).await;
         let want = nics.iter().find_map(|(n, _)| n.ip.clone());
         let reported = self.wait_for_agent(&plan.node, vmid, want.as_deref()).await;
         match (&want, &reported) {
             (Some(ip), Some(seen)) => log(format!("guest agent reports {seen} (expected {ip})")).await,
             (_, None) => {
-                let _ = rec.log(name, "warn", &format!("the guest agent did not report an address within {} s", self.limits.agent_timeout.as_secs())).await;
+                let _ = rec
+                    .log(
+                        name,
+                        "warn",
+                        &format!(
+                            "the guest agent did not report an address within {} s",
+                            self.limits.agent_timeout.as_secs()
+                        ),
+                    )
+                    .await;
             }
             _ => {}
         }
 
         // Record: MACs from the config, final shape, running.
-        let config = self.client.vm_config(&plan.node, vmid).await.map_err(|e| format!("read config: {}", e.message))?;
+        let config =
+            self.client.vm_config(&plan.node, vmid).await.map_err(|e| format!("read config: {}", e.message))?;
         let mut recorded = Vec::new();
         for (mut nic, _) in nics {
             nic.mac = config.get(&format!("net{}", nic.index)).and_then(mac_of);
@@ -379,7 +472,13 @@ impl CreateHandler {
     /// Undoes a half-made server: stops and destroys the VM (if it exists and is ours),
     /// releases its addresses and drops the record. If the VM cannot be removed the record
     /// stays, marked failed, so cleanup can find it.
-    async fn roll_back(&self, rec: &ItemRecorder, name: &str, vmid: Option<u32>, node: Option<&str>) -> Result<(), String> {
+    async fn roll_back(
+        &self,
+        rec: &ItemRecorder,
+        name: &str,
+        vmid: Option<u32>,
+        node: Option<&str>,
+    ) -> Result<(), String> {
         if let (Some(vmid), Some(node)) = (vmid, node) {
             match self.client.vm_status(node, vmid).await {
                 Ok(status) if status.name.as_deref() == Some(name) => {
@@ -402,7 +501,10 @@ impl CreateHandler {
     }
 
     async fn state_changed(&self, name: &str, status: &str) {
-        let _ = self.events.publish(None, "server_state", json!({"type": "server_state", "name": name, "status": status})).await;
+        let _ = self
+            .events
+            .publish(None, "server_state", json!({"type": "server_state", "name": name, "status": status}))
+            .await;
     }
 }
 
@@ -416,9 +518,15 @@ pub async fn destroy_vm(client: &PveClient, node: &str, vmid: u32, limits: &Crea
     let status = client.vm_status(node, vmid).await.map_err(|e| e.message)?;
     if status.status == "running" {
         let upid = client.vm_power(node, vmid, Power::Stop).await.map_err(|e| format!("stop: {}", e.message))?;
-        client.wait_task(&upid, limits.task_timeout, limits.polling).await.map_err(|e| format!("stop: {}", e.message))?;
+        client
+            .wait_task(&upid, limits.task_timeout, limits.polling)
+            .await
+            .map_err(|e| format!("stop: {}", e.message))?;
     }
     let upid = client.vm_destroy(node, vmid).await.map_err(|e| format!("destroy: {}", e.message))?;
-    client.wait_task(&upid, limits.task_timeout, limits.polling).await.map_err(|e| format!("destroy: {}", e.message))?;
+    client
+        .wait_task(&upid, limits.task_timeout, limits.polling)
+        .await
+        .map_err(|e| format!("destroy: {}", e.message))?;
     Ok(())
 }

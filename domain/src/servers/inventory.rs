@@ -83,7 +83,12 @@ pub async fn sync(store: &ServerStore, client: &PveClient, events: &EventBus) ->
 /// The sync a job runs when its servers are done: one call for the whole job (never one per
 /// VM), so live figures and anything the job changed beyond its own records are current at
 /// once instead of at the next background pass. A failure only goes to the job's log.
-pub async fn sync_after_job(ctx: &JobContext, store: &ServerStore, client: &PveClient, events: &EventBus) -> std::result::Result<(), Stop> {
+pub async fn sync_after_job(
+    ctx: &JobContext,
+    store: &ServerStore,
+    client: &PveClient,
+    events: &EventBus,
+) -> std::result::Result<(), Stop> {
     if let Err(e) = sync(store, client, events).await {
         ctx.log(&format!("inventory sync after the job failed (the background sync will retry): {e}")).await?;
     }
@@ -93,7 +98,8 @@ pub async fn sync_after_job(ctx: &JobContext, store: &ServerStore, client: &PveC
 /// The records against an answer of `/cluster/resources` the caller already has (entries
 /// that are not VMs are ignored), so one call can serve the sync and the node figures.
 pub async fn reconcile(store: &ServerStore, resources: &[Resource], events: &EventBus) -> Result<SyncReport> {
-    let by_vmid: HashMap<u64, &Resource> = resources.iter().filter(|r| r.kind == "qemu").filter_map(|r| Some((r.vmid?, r))).collect();
+    let by_vmid: HashMap<u64, &Resource> =
+        resources.iter().filter(|r| r.kind == "qemu").filter_map(|r| Some((r.vmid?, r))).collect();
     let servers = store.all().await?;
     let now = crate::clock::now_ms();
     let mut report = SyncReport { checked: servers.len(), ..Default::default() };
@@ -108,13 +114,24 @@ pub async fn reconcile(store: &ServerStore, resources: &[Resource], events: &Eve
             Some(r) => observe(s, r, now),
             None => {
                 report.missing.push(s.name.clone());
-                Observed { status: "missing".into(), node: s.node.clone().unwrap_or_default(), drift: s.drift.clone(), ..Default::default() }
+                Observed {
+                    status: "missing".into(),
+                    node: s.node.clone().unwrap_or_default(),
+                    drift: s.drift.clone(),
+                    ..Default::default()
+                }
             }
         };
         store.observe(&s.name, &observed).await?;
         if observed.status != s.status {
             report.changed.push(s.name.clone());
-            let _ = events.publish(None, "server_state", json!({"type": "server_state", "name": s.name, "status": observed.status})).await;
+            let _ = events
+                .publish(
+                    None,
+                    "server_state",
+                    json!({"type": "server_state", "name": s.name, "status": observed.status}),
+                )
+                .await;
         }
     }
     report.unmanaged = resources
@@ -148,7 +165,8 @@ pub fn record_from_config(vm: &Unmanaged, config: &VmConfig) -> NewServer {
             disks.push(Disk { device: format!("{bus}{index}"), storage, size_gb });
         }
         if let Some(index) = key.strip_prefix("net").and_then(|i| i.parse::<u32>().ok()) {
-            let part = |name: &str| value.split(',').find_map(|p| p.strip_prefix(&format!("{name}=")).map(str::to_owned));
+            let part =
+                |name: &str| value.split(',').find_map(|p| p.strip_prefix(&format!("{name}=")).map(str::to_owned));
             let mac = value.split(',').next().and_then(|m| m.split_once('=')).map(|(_, m)| m.to_owned());
             let ipconfig = config.get(&format!("ipconfig{index}")).unwrap_or_default();
             let ip_cidr = ipconfig.split(',').find_map(|p| p.strip_prefix("ip=")).filter(|v| *v != "dhcp");
@@ -180,7 +198,13 @@ pub fn record_from_config(vm: &Unmanaged, config: &VmConfig) -> NewServer {
         disks,
         nics,
         os_type: config.get("ostype").unwrap_or_default().to_owned(),
-        tags: config.get("tags").unwrap_or_default().split([';', ',']).filter(|t| !t.is_empty()).map(str::to_owned).collect(),
+        tags: config
+            .get("tags")
+            .unwrap_or_default()
+            .split([';', ','])
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+            .collect(),
         description: config.get("description").unwrap_or_default().to_owned(),
         ..Default::default()
     }
@@ -215,8 +239,10 @@ mod tests {
 
     #[test]
     fn a_status_a_job_just_set_outlives_proxmoxs_lagging_report() {
-        let r: Resource = serde_json::from_value(json!({"id": "qemu/120", "type": "qemu", "vmid": 120, "node": "pve1", "name": "web-1",
-            "status": "stopped", "maxcpu": 2, "maxmem": 2147483648u64, "cpu": 0.0, "mem": 0, "uptime": 0}))
+        let r: Resource = serde_json::from_value(
+            json!({"id": "qemu/120", "type": "qemu", "vmid": 120, "node": "pve1", "name": "web-1",
+            "status": "stopped", "maxcpu": 2, "maxmem": 2147483648u64, "cpu": 0.0, "mem": 0, "uptime": 0}),
+        )
         .unwrap_or_else(|e| panic!("{e}"));
         let now = 1_000_000;
         // Started 3 s ago; pvestatd has not noticed yet.

@@ -112,7 +112,14 @@ fn pct(part: f64, whole: f64) -> f64 {
 }
 
 impl ServerService {
-    pub fn new(store: ServerStore, ipam: Ipam, cluster: ClusterService, jobs: JobService, events: EventBus, settings: SettingsStore) -> Self {
+    pub fn new(
+        store: ServerStore,
+        ipam: Ipam,
+        cluster: ClusterService,
+        jobs: JobService,
+        events: EventBus,
+        settings: SettingsStore,
+    ) -> Self {
         ServerService { store, ipam, cluster, jobs, events, settings, limits: CreateLimits::default() }
     }
 
@@ -125,8 +132,20 @@ impl ServerService {
     /// Registers the create and action job handlers (only when a cluster is configured).
     pub fn register_jobs(&self, runner: JobRunner) -> JobRunner {
         let Ok(client) = self.cluster.client() else { return runner };
-        let create = CreateHandler { store: self.store.clone(), ipam: self.ipam.clone(), client: client.clone(), events: self.events.clone(), limits: self.limits.clone() };
-        let action = ActionHandler { store: self.store.clone(), ipam: self.ipam.clone(), client: client.clone(), events: self.events.clone(), limits: self.limits.clone() };
+        let create = CreateHandler {
+            store: self.store.clone(),
+            ipam: self.ipam.clone(),
+            client: client.clone(),
+            events: self.events.clone(),
+            limits: self.limits.clone(),
+        };
+        let action = ActionHandler {
+            store: self.store.clone(),
+            ipam: self.ipam.clone(),
+            client: client.clone(),
+            events: self.events.clone(),
+            limits: self.limits.clone(),
+        };
         runner.register(create).register(action)
     }
 
@@ -134,7 +153,13 @@ impl ServerService {
         self.cluster.client()
     }
 
-    pub(super) async fn enqueue_job(&self, actor: &Actor, kind: &str, params: Value, items: Vec<String>) -> Result<Job> {
+    pub(super) async fn enqueue_job(
+        &self,
+        actor: &Actor,
+        kind: &str,
+        params: Value,
+        items: Vec<String>,
+    ) -> Result<Job> {
         self.jobs.enqueue(actor, kind, params, items).await
     }
 
@@ -152,7 +177,10 @@ impl ServerService {
         actor.require_current()?;
         let sort = q.sort.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| "name".into());
         if !["name", "status", "node", "cores", "memory", "created"].contains(&sort.as_str()) {
-            return Err(Error::validation("sort", format!("{sort:?}: sort by name, status, node, cores, memory or created")));
+            return Err(Error::validation(
+                "sort",
+                format!("{sort:?}: sort by name, status, node, cores, memory or created"),
+            ));
         }
         let filter = ListFilter {
             owner_id: (!actor.has(Permission::ViewAll)).then_some(actor.user_id),
@@ -175,7 +203,11 @@ impl ServerService {
 
     pub async fn get(&self, actor: &Actor, name: &str) -> Result<Server> {
         actor.require_current()?;
-        self.store.by_name(name).await?.filter(|s| Self::visible(actor, s)).ok_or_else(|| Error::NotFound(format!("no server {name:?}")))
+        self.store
+            .by_name(name)
+            .await?
+            .filter(|s| Self::visible(actor, s))
+            .ok_or_else(|| Error::NotFound(format!("no server {name:?}")))
     }
 
     /// Servers by name (all visible ones without names).
@@ -224,7 +256,8 @@ impl ServerService {
                 }
             }
         }
-        let chosen: Vec<_> = report.unmanaged.iter().filter(|u| names.is_none_or(|n| n.contains(&u.name))).cloned().collect();
+        let chosen: Vec<_> =
+            report.unmanaged.iter().filter(|u| names.is_none_or(|n| n.contains(&u.name))).cloned().collect();
         for vm in chosen {
             if spec::check_name(&vm.name).is_err() || self.store.by_name(&vm.name).await?.is_some() {
                 continue; // A name proxfleet cannot use (or already has): left unmanaged.
@@ -250,7 +283,8 @@ impl ServerService {
         actor.require(Permission::CreateServer)?;
         let planned = self.plan(requests).await?;
         let names = planned.iter().map(|p| p.spec.name.clone()).collect();
-        let params = serde_json::to_value(CreateParams { servers: planned }).map_err(|e| Error::Internal(e.to_string()))?;
+        let params =
+            serde_json::to_value(CreateParams { servers: planned }).map_err(|e| Error::Internal(e.to_string()))?;
         self.jobs.enqueue(actor, CREATE, params, names).await
     }
 
@@ -279,7 +313,8 @@ impl ServerService {
 
         let client = self.cluster.client()?;
         let resources = client.resources(None).await.map_err(from_pve)?;
-        let vm_names: HashSet<&str> = resources.iter().filter(|r| r.kind == "qemu").filter_map(|r| r.name.as_deref()).collect();
+        let vm_names: HashSet<&str> =
+            resources.iter().filter(|r| r.kind == "qemu").filter_map(|r| r.name.as_deref()).collect();
         let default_hdd = self.setting_text(DEFAULT_HDD).await?.unwrap_or_else(|| FALLBACK_DATASTORE.into());
         let default_ssd = self.setting_text(DEFAULT_SSD).await?.unwrap_or_else(|| default_hdd.clone());
         let mut templates: HashMap<u32, (String, String, u64, String)> = HashMap::new();
@@ -291,7 +326,11 @@ impl ServerService {
         let mut planned = Vec::new();
         for (i, mut s) in specs {
             let at = |field: &str| format!("servers[{i}] ({}).{field}", s.name);
-            let err = |field: String, message: String| Error::Validation { message: format!("{field}: {message}"), field: Some(field), details: None };
+            let err = |field: String, message: String| Error::Validation {
+                message: format!("{field}: {message}"),
+                field: Some(field),
+                details: None,
+            };
             if !seen_names.insert(s.name.clone()) {
                 errors.push(err(at("name"), format!("{:?} appears twice in this request", s.name)));
                 continue;
@@ -308,13 +347,17 @@ impl ServerService {
             let node = template.node.clone().unwrap_or_default();
             if let std::collections::hash_map::Entry::Vacant(slot) = templates.entry(vmid) {
                 let config = client.vm_config(&node, vmid).await.map_err(from_pve)?;
-                let (device, storage, size) = boot_disk(&config).ok_or_else(|| Error::Unprocessable(format!("template {vmid} has no boot disk")))?;
+                let (device, storage, size) = boot_disk(&config)
+                    .ok_or_else(|| Error::Unprocessable(format!("template {vmid} has no boot disk")))?;
                 slot.insert((node.clone(), device, size, storage));
             }
             let (node, boot_device, boot_gb, template_storage) = templates[&vmid].clone();
             if !image_stores.contains_key(&node) {
                 let stores = client.storages(&node, Some("images")).await.map_err(from_pve)?;
-                image_stores.insert(node.clone(), stores.into_iter().filter(|st| st.active && st.holds("images")).map(|st| st.storage).collect());
+                image_stores.insert(
+                    node.clone(),
+                    stores.into_iter().filter(|st| st.active && st.holds("images")).map(|st| st.storage).collect(),
+                );
             }
             s.template = TemplateRef::Id(vmid);
             for (d_index, d) in s.disks.iter_mut().enumerate() {
@@ -325,30 +368,51 @@ impl ServerService {
                     }
                 }
                 if !image_stores.get(&node).is_some_and(|st| st.contains(&d.storage)) {
-                    errors.push(err(at(&format!("disks[{d_index}].datastore_id")), format!("no datastore {} for VM disks on node {node}", crate::limits::shown(&d.storage))));
+                    errors.push(err(
+                        at(&format!("disks[{d_index}].datastore_id")),
+                        format!("no datastore {} for VM disks on node {node}", crate::limits::shown(&d.storage)),
+                    ));
                 }
             }
             if let Some(boot) = s.disks.first() {
                 if boot.device() != boot_device {
-                    errors.push(err(at("disks[0].interface"), format!("the first disk is the template's boot disk {boot_device}, not {}", boot.device())));
+                    errors.push(err(
+                        at("disks[0].interface"),
+                        format!("the first disk is the template's boot disk {boot_device}, not {}", boot.device()),
+                    ));
                 }
                 if boot.size_gb < boot_gb {
-                    errors.push(err(at("disks[0].size"), format!("the template's disk is {boot_gb} GB; disks cannot shrink")));
+                    errors.push(err(
+                        at("disks[0].size"),
+                        format!("the template's disk is {boot_gb} GB; disks cannot shrink"),
+                    ));
                 }
                 if !s.full_clone && boot.storage != template_storage {
-                    errors.push(err(at("disks[0].datastore_id"), format!("a linked clone stays on the template's datastore {template_storage}")));
+                    errors.push(err(
+                        at("disks[0].datastore_id"),
+                        format!("a linked clone stays on the template's datastore {template_storage}"),
+                    ));
                 }
             }
             for (n_index, nic) in s.nics.iter().enumerate() {
                 match &nic.address {
                     NicAddress::Static { ip, .. } => {
                         if let Some(other) = seen_ips.insert(ip.clone(), s.name.clone()) {
-                            errors.push(err(at(&format!("network_devices[{n_index}].ip_address")), format!("{ip} is also given to {other}")));
+                            errors.push(err(
+                                at(&format!("network_devices[{n_index}].ip_address")),
+                                format!("{ip} is also given to {other}"),
+                            ));
                         } else if let Some(holder) = self.ipam.holder(ip).await? {
-                            errors.push(err(at(&format!("network_devices[{n_index}].ip_address")), format!("{ip} is already in use by {holder}")));
+                            errors.push(err(
+                                at(&format!("network_devices[{n_index}].ip_address")),
+                                format!("{ip} is already in use by {holder}"),
+                            ));
                         }
                     }
-                    NicAddress::Pool { pool } => pool_needs.entry(pool.clone()).or_default().push(at(&format!("network_devices[{n_index}].ip_pool"))),
+                    NicAddress::Pool { pool } => pool_needs
+                        .entry(pool.clone())
+                        .or_default()
+                        .push(at(&format!("network_devices[{n_index}].ip_pool"))),
                     NicAddress::Dhcp => {}
                 }
             }
@@ -356,11 +420,19 @@ impl ServerService {
         }
         for (pool, users) in &pool_needs {
             match self.ipam.pool(pool).await {
-                Ok(p) if (p.free() as usize) < users.len() => {
-                    errors.push(err_field(&users[0], format!("IP pool {} has {} free address(es); this request needs {}", crate::limits::shown(pool), p.free(), users.len())))
-                }
+                Ok(p) if (p.free() as usize) < users.len() => errors.push(err_field(
+                    &users[0],
+                    format!(
+                        "IP pool {} has {} free address(es); this request needs {}",
+                        crate::limits::shown(pool),
+                        p.free(),
+                        users.len()
+                    ),
+                )),
                 Ok(_) => {}
-                Err(Error::NotFound(_)) => errors.push(err_field(&users[0], format!("no IP pool {}", crate::limits::shown(pool)))),
+                Err(Error::NotFound(_)) => {
+                    errors.push(err_field(&users[0], format!("no IP pool {}", crate::limits::shown(pool))))
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -385,7 +457,13 @@ impl ServerService {
         let mut templates: Vec<(u32, String, String)> = resources
             .iter()
             .filter(|r| r.kind == "qemu" && r.template)
-            .filter_map(|r| Some((u32::try_from(r.vmid?).ok()?, r.name.clone().unwrap_or_default(), r.node.clone().unwrap_or_default())))
+            .filter_map(|r| {
+                Some((
+                    u32::try_from(r.vmid?).ok()?,
+                    r.name.clone().unwrap_or_default(),
+                    r.node.clone().unwrap_or_default(),
+                ))
+            })
             .collect();
         templates.sort();
         let mut nodes: Vec<String> = templates.iter().map(|t| t.2.clone()).collect();
@@ -440,7 +518,8 @@ impl ServerService {
             }
         }
         self.cluster.client()?;
-        let params = serde_json::to_value(ActionParams { action, grace_secs: 60 }).map_err(|e| Error::Internal(e.to_string()))?;
+        let params = serde_json::to_value(ActionParams { action, grace_secs: 60 })
+            .map_err(|e| Error::Internal(e.to_string()))?;
         self.jobs.enqueue(actor, ACTION, params, unique).await
     }
 }
@@ -493,7 +572,10 @@ fn boot_disk(config: &pve::VmConfig) -> Option<(String, String, u64)> {
     for device in ["scsi0", "virtio0", "sata0", "ide0"] {
         if let Some(v) = config.get(device).filter(|v| !v.contains("media=cdrom")) {
             let storage = v.split(':').next().unwrap_or_default().to_owned();
-            let size = v.split(',').find_map(|p| p.strip_prefix("size=")).map_or(0, |s| s.trim_end_matches('G').parse().unwrap_or(0));
+            let size = v
+                .split(',')
+                .find_map(|p| p.strip_prefix("size="))
+                .map_or(0, |s| s.trim_end_matches('G').parse().unwrap_or(0));
             return Some((device.to_owned(), storage, size));
         }
     }
@@ -544,4 +626,3 @@ fn stats(servers: &[Server], resources: &[Resource]) -> FleetStats {
     s.nodes.sort_by(|a, b| a.node.cmp(&b.node));
     s
 }
-

@@ -116,7 +116,9 @@ fn next_free(config: &pve::VmConfig) -> BTreeMap<String, u32> {
     BUSES
         .iter()
         .filter_map(|(bus, max)| {
-            (0..=*max).find(|i| !(config.values.contains_key(&format!("{bus}{i}")) || *bus == "ide" && *i == 2)).map(|i| ((*bus).to_owned(), i))
+            (0..=*max)
+                .find(|i| !(config.values.contains_key(&format!("{bus}{i}")) || *bus == "ide" && *i == 2))
+                .map(|i| ((*bus).to_owned(), i))
         })
         .collect()
 }
@@ -144,7 +146,13 @@ impl ServerService {
             memory_mb: num("memory", 512),
             balloon_mb: config.get("balloon").and_then(|v| v.parse::<u64>().ok()).filter(|b| *b > 0),
             description: config.get("description").unwrap_or_default().to_owned(),
-            tags: config.get("tags").unwrap_or_default().split([';', ',']).filter(|t| !t.is_empty()).map(str::to_owned).collect(),
+            tags: config
+                .get("tags")
+                .unwrap_or_default()
+                .split([';', ','])
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+                .collect(),
             running: status.status == "running",
             disks: disks_of(&config),
             next_free: next_free(&config),
@@ -182,7 +190,10 @@ impl ServerService {
         }
         if let Some(b) = change.balloon.filter(|b| Some(*b) != before.balloon_mb) {
             if b > memory {
-                return Err(Error::validation("balloon", format!("the balloon minimum ({b} MB) cannot exceed the memory ({memory} MB)")));
+                return Err(Error::validation(
+                    "balloon",
+                    format!("the balloon minimum ({b} MB) cannot exceed the memory ({memory} MB)"),
+                ));
             }
             update = update.set("balloon", b.to_string());
             changed.push("balloon".to_owned());
@@ -192,11 +203,22 @@ impl ServerService {
             update = update.description(d);
             changed.push("description".to_owned());
         }
-        let tags: Option<Vec<String>> = change.tags.as_ref().map(|t| t.iter().map(|x| x.trim().to_lowercase()).filter(|x| !x.is_empty()).collect());
+        let tags: Option<Vec<String>> =
+            change.tags.as_ref().map(|t| t.iter().map(|x| x.trim().to_lowercase()).filter(|x| !x.is_empty()).collect());
         if let Some(t) = tags.as_ref().filter(|t| **t != before.tags) {
             crate::limits::items("tags", t, crate::limits::TAGS)?;
-            if let Some(bad) = t.iter().find(|x| x.chars().nth(crate::limits::TAG).is_some() || !x.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))) {
-                return Err(Error::validation("tags", format!("{}: tags are letters, digits, '-', '_' and '.' (at most {} each)", crate::limits::shown(bad), crate::limits::TAG)));
+            if let Some(bad) = t.iter().find(|x| {
+                x.chars().nth(crate::limits::TAG).is_some()
+                    || !x.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            }) {
+                return Err(Error::validation(
+                    "tags",
+                    format!(
+                        "{}: tags are letters, digits, '-', '_' and '.' (at most {} each)",
+                        crate::limits::shown(bad),
+                        crate::limits::TAG
+                    ),
+                ));
             }
             let refs: Vec<&str> = t.iter().map(String::as_str).collect();
             update = update.tags(&refs);
@@ -213,7 +235,8 @@ impl ServerService {
         let record = self.store.by_name(name).await?.ok_or_else(|| Error::NotFound(format!("no server {name:?}")))?;
         self.store.set_shape(name, after.cores, after.sockets, after.memory_mb, &after.disks, &record.nics).await?;
         self.store.set_details(name, &after.description, &after.tags).await?;
-        let needs_reboot = before.running && changed.iter().any(|c| matches!(c.as_str(), "cores" | "sockets" | "memory"));
+        let needs_reboot =
+            before.running && changed.iter().any(|c| matches!(c.as_str(), "cores" | "sockets" | "memory"));
         Ok(SettingsResult { settings: after, needs_reboot, changed })
     }
 
@@ -224,7 +247,10 @@ impl ServerService {
         let (_, node, vmid) = self.located(actor, name).await?;
         let bus = disk.bus.clone().unwrap_or_else(|| "scsi".into());
         let Some((_, max)) = BUSES.iter().find(|(b, _)| *b == bus) else {
-            return Err(Error::validation("bus", format!("{}: use scsi, virtio, sata or ide", crate::limits::shown(&bus))));
+            return Err(Error::validation(
+                "bus",
+                format!("{}: use scsi, virtio, sata or ide", crate::limits::shown(&bus)),
+            ));
         };
         let index = match disk.index {
             Some(i) => i,
@@ -247,7 +273,10 @@ impl ServerService {
         let client = self.cluster_client()?;
         let stores = client.storages(&node, Some("images")).await.map_err(from_pve)?;
         if !stores.iter().any(|s| s.storage == storage && s.holds("images")) {
-            return Err(Error::validation("storage", format!("no datastore {} for VM disks on node {node}", crate::limits::shown(&storage))));
+            return Err(Error::validation(
+                "storage",
+                format!("no datastore {} for VM disks on node {node}", crate::limits::shown(&storage)),
+            ));
         }
         let update = ConfigUpdate::new().new_disk(&bus, u8::try_from(index).unwrap_or(0), &storage, disk.size_gb);
         client.vm_update_config(&node, vmid, &update).await.map_err(from_pve)?;

@@ -25,8 +25,10 @@ pub enum TemplateRef {
 impl utoipa::PartialSchema for TemplateRef {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, SchemaType, Type};
-        let id = ObjectBuilder::new().schema_type(SchemaType::new(Type::Integer)).minimum(Some(0)).maximum(Some(u32::MAX));
-        let name = ObjectBuilder::new().schema_type(SchemaType::new(Type::String)).max_length(Some(limits::TEMPLATE_NAME));
+        let id =
+            ObjectBuilder::new().schema_type(SchemaType::new(Type::Integer)).minimum(Some(0)).maximum(Some(u32::MAX));
+        let name =
+            ObjectBuilder::new().schema_type(SchemaType::new(Type::String)).max_length(Some(limits::TEMPLATE_NAME));
         OneOfBuilder::new()
             .item(id)
             .item(name)
@@ -42,9 +44,17 @@ impl utoipa::ToSchema for TemplateRef {}
 fn loose_u32<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<u32>, D::Error> {
     match Option::<Value>::deserialize(d)? {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n.as_u64().and_then(|n| u32::try_from(n).ok()).map(Some).ok_or_else(|| serde::de::Error::custom("expected a whole number")),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .map(Some)
+            .ok_or_else(|| serde::de::Error::custom("expected a whole number")),
         Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-        Some(Value::String(s)) => s.trim().parse().map(Some).map_err(|_| serde::de::Error::custom(format!("{} is not a whole number", shown(&s)))),
+        Some(Value::String(s)) => s
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom(format!("{} is not a whole number", shown(&s)))),
         Some(_) => Err(serde::de::Error::custom("expected a whole number")),
     }
 }
@@ -65,7 +75,10 @@ pub struct DiskRequest {
     pub size_gb: Option<u64>,
     /// `scsi0`, `virtio1`, … (the old tool's name for bus + index).
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(pattern = "^(scsi([0-9]|[12][0-9]|30)|virtio([0-9]|1[0-5])|sata[0-5]|ide[013])$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^(scsi([0-9]|[12][0-9]|30)|virtio([0-9]|1[0-5])|sata[0-5]|ide[013])$")
+    )]
     pub interface: Option<String>,
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(pattern = "^(scsi|virtio|sata|ide)$"))]
@@ -220,7 +233,9 @@ impl BulkRequest {
     /// The servers it stands for, in order.
     pub fn expand(self) -> Result<Vec<ServerRequest>> {
         match (self.servers, self.name_pattern) {
-            (Some(_), Some(_)) => Err(Error::validation("servers", "give either `servers` or `name_pattern` + `count`, not both")),
+            (Some(_), Some(_)) => {
+                Err(Error::validation("servers", "give either `servers` or `name_pattern` + `count`, not both"))
+            }
             (Some(list), None) => {
                 if list.is_empty() {
                     return Err(Error::validation("servers", "the list of servers is empty"));
@@ -240,12 +255,21 @@ impl BulkRequest {
                 let spec = self.spec.ok_or_else(|| Error::validation("spec", "the spec every server is made from"))?;
                 // Check the spec once before copying it `count` times: afterwards every text in
                 // it is within its limit, so the copies are bounded too.
-                normalise(0, ServerRequest { name: Some(pattern.replace("{n}", &start.to_string())), ..spec.clone() }, &[])?;
+                normalise(
+                    0,
+                    ServerRequest { name: Some(pattern.replace("{n}", &start.to_string())), ..spec.clone() },
+                    &[],
+                )?;
                 Ok((0..count as u64)
-                    .map(|i| ServerRequest { name: Some(pattern.replace("{n}", &(start + i).to_string())), ..spec.clone() })
+                    .map(|i| ServerRequest {
+                        name: Some(pattern.replace("{n}", &(start + i).to_string())),
+                        ..spec.clone()
+                    })
                     .collect())
             }
-            (None, None) => Err(Error::validation("servers", "give `servers` (a list) or `name_pattern` + `count` + `spec`")),
+            (None, None) => {
+                Err(Error::validation("servers", "give `servers` (a list) or `name_pattern` + `count` + `spec`"))
+            }
         }
     }
 }
@@ -376,9 +400,17 @@ pub fn normalise(position: usize, r: ServerRequest, default_keys: &[String]) -> 
         Some(Value::String(t)) if t.len() <= 32 => {}
         Some(_) => return Err(invalid(position, &name, "disk", "the old `disk` field is a size in GB (use `disks`)")),
     }
-    let template = r.template.clone().ok_or_else(|| invalid(position, &name, "template", "which template (template_vm_id) to clone"))?;
+    let template = r
+        .template
+        .clone()
+        .ok_or_else(|| invalid(position, &name, "template", "which template (template_vm_id) to clone"))?;
     if matches!(&template, TemplateRef::Name(t) if t.chars().nth(limits::TEMPLATE_NAME).is_some()) {
-        return Err(invalid(position, &name, "template", format!("a template name has at most {} characters", limits::TEMPLATE_NAME)));
+        return Err(invalid(
+            position,
+            &name,
+            "template",
+            format!("a template name has at most {} characters", limits::TEMPLATE_NAME),
+        ));
     }
     let cores = r.cores.unwrap_or(2);
     if !(1..=128).contains(&cores) {
@@ -402,11 +434,22 @@ pub fn normalise(position: usize, r: ServerRequest, default_keys: &[String]) -> 
             return Err(invalid(position, &name, &format!("{field}.size"), "sizes are 1–65536 GB"));
         }
         let (bus, index) = match (&d.interface, &d.bus) {
-            (Some(iface), _) => parse_device(iface)
-                .ok_or_else(|| invalid(position, &name, &format!("{field}.interface"), format!("{} is not a disk device such as scsi0 or virtio1", shown(iface))))?,
+            (Some(iface), _) => parse_device(iface).ok_or_else(|| {
+                invalid(
+                    position,
+                    &name,
+                    &format!("{field}.interface"),
+                    format!("{} is not a disk device such as scsi0 or virtio1", shown(iface)),
+                )
+            })?,
             (None, Some(bus)) => {
                 let Some((b, max)) = BUSES.iter().find(|(b, _)| b == bus) else {
-                    return Err(invalid(position, &name, &format!("{field}.bus"), format!("{}: use scsi, virtio, sata or ide", shown(bus))));
+                    return Err(invalid(
+                        position,
+                        &name,
+                        &format!("{field}.bus"),
+                        format!("{}: use scsi, virtio, sata or ide", shown(bus)),
+                    ));
                 };
                 // No index: the next free one on that bus.
                 let index = match d.index {
@@ -414,7 +457,12 @@ pub fn normalise(position: usize, r: ServerRequest, default_keys: &[String]) -> 
                     None => (0..=*max).find(|n| !used.contains(&format!("{b}{n}"))).unwrap_or(*max + 1),
                 };
                 if index > *max {
-                    return Err(invalid(position, &name, &format!("{field}.index"), format!("{b} has devices 0–{max}")));
+                    return Err(invalid(
+                        position,
+                        &name,
+                        &format!("{field}.index"),
+                        format!("{b} has devices 0–{max}"),
+                    ));
                 }
                 ((*b).to_owned(), index)
             }
@@ -437,7 +485,12 @@ pub fn normalise(position: usize, r: ServerRequest, default_keys: &[String]) -> 
         }
         let storage = d.storage.clone().unwrap_or_default().trim().to_owned();
         if storage.chars().nth(limits::NAME).is_some() {
-            return Err(invalid(position, &name, &format!("{field}.datastore_id"), format!("at most {} characters", limits::NAME)));
+            return Err(invalid(
+                position,
+                &name,
+                &format!("{field}.datastore_id"),
+                format!("at most {} characters", limits::NAME),
+            ));
         }
         disks.push(DiskSpec { bus, index, storage, size_gb, kind });
     }
@@ -449,7 +502,8 @@ pub fn normalise(position: usize, r: ServerRequest, default_keys: &[String]) -> 
     }
 
     let mut nics = Vec::new();
-    let requested = r.nics.clone().unwrap_or_else(|| vec![NicRequest { ip_pool: Some("default".into()), ..Default::default() }]);
+    let requested =
+        r.nics.clone().unwrap_or_else(|| vec![NicRequest { ip_pool: Some("default".into()), ..Default::default() }]);
     if requested.len() > 8 {
         return Err(invalid(position, &name, "network_devices", "at most 8 network devices"));
     }
@@ -457,7 +511,12 @@ pub fn normalise(position: usize, r: ServerRequest, default_keys: &[String]) -> 
         let field = format!("network_devices[{i}]");
         let bridge = n.bridge.clone().unwrap_or_default();
         if !bridge.is_empty() && (bridge.len() > 15 || !bridge.chars().all(|c| c.is_ascii_alphanumeric())) {
-            return Err(invalid(position, &name, &format!("{field}.bridge"), format!("{} is not a bridge name such as vmbr0", shown(&bridge))));
+            return Err(invalid(
+                position,
+                &name,
+                &format!("{field}.bridge"),
+                format!("{} is not a bridge name such as vmbr0", shown(&bridge)),
+            ));
         }
         let vlan = match n.vlan {
             None => None,
@@ -470,25 +529,56 @@ pub fn normalise(position: usize, r: ServerRequest, default_keys: &[String]) -> 
             (_, _, Some(m)) if m != "static" && m != "pool" => {
                 return Err(invalid(position, &name, &format!("{field}.mode"), "dhcp, static or pool"));
             }
-            (Some(_), Some(_), _) => return Err(invalid(position, &name, &format!("{field}.ip_address"), "give ip_address or ip_pool, not both")),
+            (Some(_), Some(_), _) => {
+                return Err(invalid(
+                    position,
+                    &name,
+                    &format!("{field}.ip_address"),
+                    "give ip_address or ip_pool, not both",
+                ))
+            }
             (Some(ip), None, _) => {
                 // `10.0.0.5/24` carries its prefix; otherwise `subnet`/`prefix` does.
                 let (addr, inline_prefix) = match ip.trim().split_once('/') {
                     Some((a, p)) => (a.to_owned(), p.parse::<u32>().ok()),
                     None => (ip.trim().to_owned(), None),
                 };
-                let parsed: Ipv4Addr = addr.parse().map_err(|_| invalid(position, &name, &format!("{field}.ip_address"), format!("{} is not an IPv4 address", shown(&addr))))?;
+                let parsed: Ipv4Addr = addr.parse().map_err(|_| {
+                    invalid(
+                        position,
+                        &name,
+                        &format!("{field}.ip_address"),
+                        format!("{} is not an IPv4 address", shown(&addr)),
+                    )
+                })?;
                 let prefix = inline_prefix.or(n.prefix).unwrap_or(24);
                 if !(8..=32).contains(&prefix) {
-                    return Err(invalid(position, &name, &format!("{field}.subnet"), "the prefix (subnet) must be 8–32"));
+                    return Err(invalid(
+                        position,
+                        &name,
+                        &format!("{field}.subnet"),
+                        "the prefix (subnet) must be 8–32",
+                    ));
                 }
                 let gateway = match n.gateway.clone().filter(|g| !g.trim().is_empty()) {
                     None => None,
                     Some(g) => {
-                        let gw: Ipv4Addr = g.trim().parse().map_err(|_| invalid(position, &name, &format!("{field}.gateway"), format!("{} is not an IPv4 address", shown(&g))))?;
+                        let gw: Ipv4Addr = g.trim().parse().map_err(|_| {
+                            invalid(
+                                position,
+                                &name,
+                                &format!("{field}.gateway"),
+                                format!("{} is not an IPv4 address", shown(&g)),
+                            )
+                        })?;
                         let mask = if prefix == 32 { u32::MAX } else { u32::MAX << (32 - prefix) };
                         if u32::from(gw) & mask != u32::from(parsed) & mask {
-                            return Err(invalid(position, &name, &format!("{field}.gateway"), format!("gateway {gw} is not in {parsed}/{prefix}")));
+                            return Err(invalid(
+                                position,
+                                &name,
+                                &format!("{field}.gateway"),
+                                format!("gateway {gw} is not in {parsed}/{prefix}"),
+                            ));
                         }
                         Some(gw.to_string())
                     }
@@ -496,28 +586,54 @@ pub fn normalise(position: usize, r: ServerRequest, default_keys: &[String]) -> 
                 NicAddress::Static { ip: parsed.to_string(), prefix: prefix as u8, gateway }
             }
             (None, Some(pool), _) if pool.chars().nth(limits::NAME).is_some() => {
-                return Err(invalid(position, &name, &format!("{field}.ip_pool"), format!("at most {} characters", limits::NAME)));
+                return Err(invalid(
+                    position,
+                    &name,
+                    &format!("{field}.ip_pool"),
+                    format!("at most {} characters", limits::NAME),
+                ));
             }
             (None, Some(pool), _) => NicAddress::Pool { pool },
             (None, None, _) => NicAddress::Pool { pool: "default".into() },
         };
         if matches!(address, NicAddress::Static { .. }) && bridge.is_empty() {
-            return Err(invalid(position, &name, &format!("{field}.bridge"), "a static address needs its bridge (e.g. vmbr0)"));
+            return Err(invalid(
+                position,
+                &name,
+                &format!("{field}.bridge"),
+                "a static address needs its bridge (e.g. vmbr0)",
+            ));
         }
         if n.dns.len() > limits::DNS_SERVERS {
-            return Err(invalid(position, &name, &format!("{field}.dns"), format!("at most {} DNS servers", limits::DNS_SERVERS)));
+            return Err(invalid(
+                position,
+                &name,
+                &format!("{field}.dns"),
+                format!("at most {} DNS servers", limits::DNS_SERVERS),
+            ));
         }
         for d in &n.dns {
-            d.parse::<std::net::IpAddr>().map_err(|_| invalid(position, &name, &format!("{field}.dns"), format!("{} is not an IP address", shown(d))))?;
+            d.parse::<std::net::IpAddr>().map_err(|_| {
+                invalid(position, &name, &format!("{field}.dns"), format!("{} is not an IP address", shown(d)))
+            })?;
         }
         nics.push(NicSpec { index: i as u32, bridge, vlan, address, dns: n.dns.clone() });
     }
 
     let ci_user = r.ci_user.clone().unwrap_or_default().trim().to_owned();
-    if !ci_user.is_empty() && (ci_user.len() > 32 || !ci_user.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')) {
+    if !ci_user.is_empty()
+        && (ci_user.len() > 32 || !ci_user.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+    {
         return Err(invalid(position, &name, "vm_username", "a user name of letters, digits, '-' and '_'"));
     }
-    let mut ssh_keys: Vec<String> = r.ssh_keys.clone().unwrap_or_default().into_iter().map(|k| k.trim().to_owned()).filter(|k| !k.is_empty()).collect();
+    let mut ssh_keys: Vec<String> = r
+        .ssh_keys
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|k| k.trim().to_owned())
+        .filter(|k| !k.is_empty())
+        .collect();
     if ssh_keys.len() > limits::SSH_KEYS {
         return Err(invalid(position, &name, "ssh_keys", format!("at most {} keys", limits::SSH_KEYS)));
     }
@@ -536,13 +652,25 @@ pub fn normalise(position: usize, r: ServerRequest, default_keys: &[String]) -> 
     if !role.is_empty() && !ROLES.contains(&role.as_str()) {
         return Err(invalid(position, &name, "role", format!("{}: one of {}", shown(&role), ROLES.join(", "))));
     }
-    let tags: Vec<String> = r.tags.clone().unwrap_or_default().into_iter().map(|t| t.trim().to_lowercase()).filter(|t| !t.is_empty()).collect();
+    let tags: Vec<String> = r
+        .tags
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|t| t.trim().to_lowercase())
+        .filter(|t| !t.is_empty())
+        .collect();
     if tags.len() > limits::TAGS {
         return Err(invalid(position, &name, "tags", format!("at most {} tags", limits::TAGS)));
     }
     for t in &tags {
         if t.chars().nth(limits::TAG).is_some() || !t.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-            return Err(invalid(position, &name, "tags", format!("{}: tags are letters, digits, '-', '_' and '.'", shown(t))));
+            return Err(invalid(
+                position,
+                &name,
+                "tags",
+                format!("{}: tags are letters, digits, '-', '_' and '.'", shown(t)),
+            ));
         }
     }
     let description = r.description.clone().unwrap_or_default();
@@ -600,9 +728,18 @@ mod tests {
         let r: ServerRequest = serde_json::from_value(old_tool_body()).unwrap_or_else(|e| panic!("{e}"));
         let s = normalise(0, r, &[]).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((s.cores, s.memory_mb, s.template.clone()), (2, 4096, TemplateRef::Id(8000)));
-        assert_eq!(s.disks.iter().map(|d| (d.device(), d.storage.as_str(), d.size_gb)).collect::<Vec<_>>(), [("scsi0".into(), "local-lvm", 40), ("scsi1".into(), "shared-nfs", 100)]);
-        assert_eq!(s.nics[0].address, NicAddress::Static { ip: "10.0.0.5".into(), prefix: 24, gateway: Some("10.0.0.1".into()) });
-        assert_eq!((s.security_group.as_str(), s.ci_user.as_str(), s.ci_password.as_deref()), ("web-sg", "rocky", Some("rocky123")));
+        assert_eq!(
+            s.disks.iter().map(|d| (d.device(), d.storage.as_str(), d.size_gb)).collect::<Vec<_>>(),
+            [("scsi0".into(), "local-lvm", 40), ("scsi1".into(), "shared-nfs", 100)]
+        );
+        assert_eq!(
+            s.nics[0].address,
+            NicAddress::Static { ip: "10.0.0.5".into(), prefix: 24, gateway: Some("10.0.0.1".into()) }
+        );
+        assert_eq!(
+            (s.security_group.as_str(), s.ci_user.as_str(), s.ci_password.as_deref()),
+            ("web-sg", "rocky", Some("rocky123"))
+        );
     }
 
     #[test]
@@ -611,7 +748,12 @@ mod tests {
         body["network_devices"][0]["gateway"] = "192.168.1.1".into();
         let r: ServerRequest = serde_json::from_value(body).unwrap_or_else(|e| panic!("{e}"));
         let e = normalise(3, r, &[]).unwrap_err();
-        assert!(e.to_string().starts_with("servers[3] (web-1).network_devices[0].gateway: gateway 192.168.1.1 is not in 10.0.0.5/24"), "{e}");
+        assert!(
+            e.to_string().starts_with(
+                "servers[3] (web-1).network_devices[0].gateway: gateway 192.168.1.1 is not in 10.0.0.5/24"
+            ),
+            "{e}"
+        );
         for (field, value, expect) in [
             ("name", Value::from("-bad"), "name"),
             ("cpu", Value::from(0), "cores"),
@@ -628,7 +770,10 @@ mod tests {
         body["disks"][1]["interface"] = "scsi0".into();
         let e = normalise(0, serde_json::from_value(body).unwrap_or_else(|e| panic!("{e}")), &[]).unwrap_err();
         assert!(e.to_string().contains("scsi0 is used twice"), "{e}");
-        assert!(serde_json::from_value::<ServerRequest>(serde_json::json!({"name": "x", "cpus": 2})).is_err(), "unknown fields are refused");
+        assert!(
+            serde_json::from_value::<ServerRequest>(serde_json::json!({"name": "x", "cpus": 2})).is_err(),
+            "unknown fields are refused"
+        );
     }
 
     #[test]
@@ -637,10 +782,15 @@ mod tests {
             name_pattern: Some("web-{n}".into()),
             count: Some(3),
             start: Some(7),
-            spec: Some(ServerRequest { template: Some(TemplateRef::Id(9000)), disks: Some(vec![DiskRequest { size_gb: Some(20), ..Default::default() }]), ..Default::default() }),
+            spec: Some(ServerRequest {
+                template: Some(TemplateRef::Id(9000)),
+                disks: Some(vec![DiskRequest { size_gb: Some(20), ..Default::default() }]),
+                ..Default::default()
+            }),
             ..Default::default()
         };
-        let names: Vec<String> = bulk.expand().unwrap_or_else(|e| panic!("{e}")).into_iter().filter_map(|s| s.name).collect();
+        let names: Vec<String> =
+            bulk.expand().unwrap_or_else(|e| panic!("{e}")).into_iter().filter_map(|s| s.name).collect();
         assert_eq!(names, ["web-7", "web-8", "web-9"]);
     }
 
@@ -650,7 +800,11 @@ mod tests {
             name_pattern: Some(pattern),
             count: Some(count),
             start: Some(start),
-            spec: Some(ServerRequest { template: Some(TemplateRef::Id(9000)), disks: Some(vec![DiskRequest { size_gb: Some(20), ..Default::default() }]), ..Default::default() }),
+            spec: Some(ServerRequest {
+                template: Some(TemplateRef::Id(9000)),
+                disks: Some(vec![DiskRequest { size_gb: Some(20), ..Default::default() }]),
+                ..Default::default()
+            }),
             ..Default::default()
         };
         let huge = format!("{}{{n}}", "a".repeat(1_800_000));
@@ -689,7 +843,9 @@ mod tests {
             assert!(matches!(&e, Error::Validation { field: Some(f), .. } if f.ends_with(expect)), "{field}: {e}");
         }
         let mut body = old_tool_body();
-        body["ssh_keys"] = serde_json::json!(["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C7okWi4q5AJwWT0V a\nssh-rsa AAAA b"]);
+        body["ssh_keys"] = serde_json::json!([
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C7okWi4q5AJwWT0V a\nssh-rsa AAAA b"
+        ]);
         let e = normalise(0, serde_json::from_value(body).unwrap_or_else(|e| panic!("{e}")), &[]).unwrap_err();
         assert!(matches!(&e, Error::Validation { field: Some(f), .. } if f.ends_with("ssh_keys[0]")), "{e}");
     }

@@ -40,7 +40,8 @@ pub fn check(entry: &str) -> Result<(), String> {
     let blob = decode_base64(body).ok_or("the key after the type is not base64")?;
     // The blob names its own type first (a 4-byte length, then the name): a key pasted with
     // the wrong type in front of it would be refused by sshd, so refuse it now.
-    let named = blob.get(..4).map(|n| u32::from_be_bytes([n[0], n[1], n[2], n[3]]) as usize).and_then(|n| blob.get(4..4 + n));
+    let named =
+        blob.get(..4).map(|n| u32::from_be_bytes([n[0], n[1], n[2], n[3]]) as usize).and_then(|n| blob.get(4..4 + n));
     if named != Some(kind.as_bytes()) {
         return Err(format!("the key data is not a {kind} key"));
     }
@@ -98,7 +99,8 @@ mod tests {
 
     #[test]
     fn a_second_line_options_or_garbage_are_refused() {
-        let two_lines = format!("{ED25519}\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C7okWi4q5AJwWT0V evil");
+        let two_lines =
+            format!("{ED25519}\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C7okWi4q5AJwWT0V evil");
         assert!(check(&two_lines).unwrap_err().contains("one key per entry"));
         assert!(check(&format!("{ED25519}\r")).is_err());
         for separator in ['\u{2028}', '\u{2029}', '\u{85}', '\t'] {

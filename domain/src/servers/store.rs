@@ -150,7 +150,11 @@ pub struct ListFilter {
 
 /// A statement with its text binds; when the list is limited to an owner, the first bind is
 /// that owner's id, bound as the number the column holds.
-fn bound<'q>(sql: &'q str, binds: &'q [String], owner: Option<i64>) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+fn bound<'q>(
+    sql: &'q str,
+    binds: &'q [String],
+    owner: Option<i64>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
     let mut q = sqlx::query(sql);
     for (i, b) in binds.iter().enumerate() {
         q = match owner {
@@ -187,7 +191,8 @@ impl ServerStore {
     }
 
     pub async fn all(&self) -> Result<Vec<Server>> {
-        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM servers ORDER BY name")).fetch_all(self.db.pool()).await?;
+        let rows =
+            sqlx::query(&format!("SELECT {COLUMNS} FROM servers ORDER BY name")).fetch_all(self.db.pool()).await?;
         rows.iter().map(from_row).collect()
     }
 
@@ -252,7 +257,14 @@ impl ServerStore {
             if let Some(o) = owner {
                 q = q.bind(o);
             }
-            let mut values: Vec<String> = q.fetch_all(self.db.pool()).await?.into_iter().flatten().flat_map(|v| v.split(',').map(str::to_owned).collect::<Vec<_>>()).filter(|v| !v.is_empty()).collect();
+            let mut values: Vec<String> = q
+                .fetch_all(self.db.pool())
+                .await?
+                .into_iter()
+                .flatten()
+                .flat_map(|v| v.split(',').map(str::to_owned).collect::<Vec<_>>())
+                .filter(|v| !v.is_empty())
+                .collect();
             values.sort();
             values.dedup();
             out.push(values);
@@ -264,7 +276,10 @@ impl ServerStore {
     }
 
     pub async fn by_name(&self, name: &str) -> Result<Option<Server>> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM servers WHERE name = $1")).bind(name).fetch_optional(self.db.pool()).await?;
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM servers WHERE name = $1"))
+            .bind(name)
+            .fetch_optional(self.db.pool())
+            .await?;
         row.as_ref().map(from_row).transpose()
     }
 
@@ -315,12 +330,25 @@ impl ServerStore {
     }
 
     pub async fn set_status(&self, name: &str, status: &str) -> Result<()> {
-        sqlx::query("UPDATE servers SET status = $1, updated_at = $2 WHERE name = $3").bind(status).bind(now_ms()).bind(name).execute(self.db.pool()).await?;
+        sqlx::query("UPDATE servers SET status = $1, updated_at = $2 WHERE name = $3")
+            .bind(status)
+            .bind(now_ms())
+            .bind(name)
+            .execute(self.db.pool())
+            .await?;
         Ok(())
     }
 
     /// The settings proxfleet changed (after a create or a settings change).
-    pub async fn set_shape(&self, name: &str, cores: u32, sockets: u32, memory_mb: u64, disks: &[Disk], nics: &[Nic]) -> Result<()> {
+    pub async fn set_shape(
+        &self,
+        name: &str,
+        cores: u32,
+        sockets: u32,
+        memory_mb: u64,
+        disks: &[Disk],
+        nics: &[Nic],
+    ) -> Result<()> {
         sqlx::query("UPDATE servers SET cores = $1, sockets = $2, memory_mb = $3, disks = $4, nics = $5, updated_at = $6 WHERE name = $7")
             .bind(i64::from(cores))
             .bind(i64::from(sockets))
@@ -364,6 +392,7 @@ impl ServerStore {
     }
 
     pub async fn delete(&self, name: &str) -> Result<bool> {
-        Ok(sqlx::query("DELETE FROM servers WHERE name = $1").bind(name).execute(self.db.pool()).await?.rows_affected() > 0)
+        Ok(sqlx::query("DELETE FROM servers WHERE name = $1").bind(name).execute(self.db.pool()).await?.rows_affected()
+            > 0)
     }
 }

@@ -100,7 +100,8 @@ pub fn resources(kind: Option<ResourceKind>) -> Request {
         ResourceKind::Node => "node",
         ResourceKind::Storage => "storage",
     });
-    Request::new(Method::Get, "/cluster/resources", "/cluster/resources".into()).with(Params::new().opt_str("type", kind))
+    Request::new(Method::Get, "/cluster/resources", "/cluster/resources".into())
+        .with(Params::new().opt_str("type", kind))
 }
 
 pub fn next_id(check: Option<u32>) -> Request {
@@ -132,6 +133,7 @@ impl PveClient {
         #[derive(Deserialize)]
         struct Id(#[serde(deserialize_with = "de::u64")] u64);
         let Id(id) = self.call(&next_id(check)).await?;
-        u32::try_from(id).map_err(|_| PveError::new(crate::error::ErrorKind::Rejected, 200, format!("vmid {id} out of range")))
+        u32::try_from(id)
+            .map_err(|_| PveError::new(crate::error::ErrorKind::Rejected, 200, format!("vmid {id} out of range")))
     }
 }

@@ -111,11 +111,13 @@ pub fn update_group_comment(name: &str, comment: &str, digest: Option<&str>) -> 
 }
 
 pub fn delete_group(name: &str) -> Request {
-    Request::new(Method::Delete, "/cluster/firewall/groups/{group}", group_path(name)).with(Params::new().str("group", name))
+    Request::new(Method::Delete, "/cluster/firewall/groups/{group}", group_path(name))
+        .with(Params::new().str("group", name))
 }
 
 pub fn group_rules(name: &str) -> Request {
-    Request::new(Method::Get, "/cluster/firewall/groups/{group}", group_path(name)).with(Params::new().str("group", name))
+    Request::new(Method::Get, "/cluster/firewall/groups/{group}", group_path(name))
+        .with(Params::new().str("group", name))
 }
 
 pub fn group_rule(name: &str, pos: u64) -> Request {
@@ -124,11 +126,14 @@ pub fn group_rule(name: &str, pos: u64) -> Request {
 }
 
 pub fn add_group_rule(name: &str, rule: &RuleSpec) -> Request {
-    Request::new(Method::Post, "/cluster/firewall/groups/{group}", group_path(name)).with(rule.params(Params::new().str("group", name)))
+    Request::new(Method::Post, "/cluster/firewall/groups/{group}", group_path(name))
+        .with(rule.params(Params::new().str("group", name)))
 }
 
 pub fn update_group_rule(name: &str, pos: u64, rule: &RuleSpec, digest: Option<&str>) -> Request {
-    let p = rule.params(Params::new().str("group", name).int("pos", i64::try_from(pos).unwrap_or(0))).opt_str("digest", digest);
+    let p = rule
+        .params(Params::new().str("group", name).int("pos", i64::try_from(pos).unwrap_or(0)))
+        .opt_str("digest", digest);
     Request::new(Method::Put, "/cluster/firewall/groups/{group}/{pos}", format!("{}/{pos}", group_path(name))).with(p)
 }
 
@@ -143,7 +148,8 @@ pub fn move_group_rule(name: &str, pos: u64, to: u64, digest: Option<&str>) -> R
 
 pub fn delete_group_rule(name: &str, pos: u64, digest: Option<&str>) -> Request {
     let p = Params::new().str("group", name).int("pos", i64::try_from(pos).unwrap_or(0)).opt_str("digest", digest);
-    Request::new(Method::Delete, "/cluster/firewall/groups/{group}/{pos}", format!("{}/{pos}", group_path(name))).with(p)
+    Request::new(Method::Delete, "/cluster/firewall/groups/{group}/{pos}", format!("{}/{pos}", group_path(name)))
+        .with(p)
 }
 
 fn vm_fw(node: &str, vmid: u32, rest: &str) -> String {
@@ -155,7 +161,8 @@ fn vm_params(node: &str, vmid: u32) -> Params {
 }
 
 pub fn vm_options(node: &str, vmid: u32) -> Request {
-    Request::new(Method::Get, "/nodes/{node}/qemu/{vmid}/firewall/options", vm_fw(node, vmid, "/options")).with(vm_params(node, vmid))
+    Request::new(Method::Get, "/nodes/{node}/qemu/{vmid}/firewall/options", vm_fw(node, vmid, "/options"))
+        .with(vm_params(node, vmid))
 }
 
 /// Turns the VM's firewall on or off, with the inbound policy (PVE's default is DROP).
@@ -165,18 +172,31 @@ pub fn set_vm_options(node: &str, vmid: u32, enable: bool, policy_in: Option<&st
 }
 
 pub fn vm_rules(node: &str, vmid: u32) -> Request {
-    Request::new(Method::Get, "/nodes/{node}/qemu/{vmid}/firewall/rules", vm_fw(node, vmid, "/rules")).with(vm_params(node, vmid))
+    Request::new(Method::Get, "/nodes/{node}/qemu/{vmid}/firewall/rules", vm_fw(node, vmid, "/rules"))
+        .with(vm_params(node, vmid))
 }
 
 /// Applies a security group to a VM: a `type=group` rule, enabled.
 pub fn add_vm_group_rule(node: &str, vmid: u32, group: &str, comment: Option<&str>) -> Request {
-    let rule = RuleSpec { kind: "group".into(), action: group.into(), enable: true, comment: comment.map(Into::into), ..Default::default() };
-    Request::new(Method::Post, "/nodes/{node}/qemu/{vmid}/firewall/rules", vm_fw(node, vmid, "/rules")).with(rule.params(vm_params(node, vmid)))
+    let rule = RuleSpec {
+        kind: "group".into(),
+        action: group.into(),
+        enable: true,
+        comment: comment.map(Into::into),
+        ..Default::default()
+    };
+    Request::new(Method::Post, "/nodes/{node}/qemu/{vmid}/firewall/rules", vm_fw(node, vmid, "/rules"))
+        .with(rule.params(vm_params(node, vmid)))
 }
 
 pub fn delete_vm_rule(node: &str, vmid: u32, pos: u64, digest: Option<&str>) -> Request {
     let p = vm_params(node, vmid).int("pos", i64::try_from(pos).unwrap_or(0)).opt_str("digest", digest);
-    Request::new(Method::Delete, "/nodes/{node}/qemu/{vmid}/firewall/rules/{pos}", vm_fw(node, vmid, &format!("/rules/{pos}"))).with(p)
+    Request::new(
+        Method::Delete,
+        "/nodes/{node}/qemu/{vmid}/firewall/rules/{pos}",
+        vm_fw(node, vmid, &format!("/rules/{pos}")),
+    )
+    .with(p)
 }
 
 impl PveClient {
@@ -188,7 +208,12 @@ impl PveClient {
         self.call_value(&create_group(name, comment)).await.map(|_| ())
     }
 
-    pub async fn update_security_group_comment(&self, name: &str, comment: &str, digest: Option<&str>) -> Result<(), PveError> {
+    pub async fn update_security_group_comment(
+        &self,
+        name: &str,
+        comment: &str,
+        digest: Option<&str>,
+    ) -> Result<(), PveError> {
         self.call_value(&update_group_comment(name, comment, digest)).await.map(|_| ())
     }
 
@@ -209,11 +234,23 @@ impl PveClient {
         self.call_value(&add_group_rule(name, rule)).await.map(|_| ())
     }
 
-    pub async fn update_security_group_rule(&self, name: &str, pos: u64, rule: &RuleSpec, digest: Option<&str>) -> Result<(), PveError> {
+    pub async fn update_security_group_rule(
+        &self,
+        name: &str,
+        pos: u64,
+        rule: &RuleSpec,
+        digest: Option<&str>,
+    ) -> Result<(), PveError> {
         self.call_value(&update_group_rule(name, pos, rule, digest)).await.map(|_| ())
     }
 
-    pub async fn move_security_group_rule(&self, name: &str, pos: u64, to: u64, digest: Option<&str>) -> Result<(), PveError> {
+    pub async fn move_security_group_rule(
+        &self,
+        name: &str,
+        pos: u64,
+        to: u64,
+        digest: Option<&str>,
+    ) -> Result<(), PveError> {
         self.call_value(&move_group_rule(name, pos, to, digest)).await.map(|_| ())
     }
 
@@ -225,7 +262,13 @@ impl PveClient {
         self.call(&vm_options(node, vmid)).await
     }
 
-    pub async fn set_vm_firewall(&self, node: &str, vmid: u32, enable: bool, policy_in: Option<&str>) -> Result<(), PveError> {
+    pub async fn set_vm_firewall(
+        &self,
+        node: &str,
+        vmid: u32,
+        enable: bool,
+        policy_in: Option<&str>,
+    ) -> Result<(), PveError> {
         self.call_value(&set_vm_options(node, vmid, enable, policy_in)).await.map(|_| ())
     }
 
@@ -233,11 +276,23 @@ impl PveClient {
         self.call(&vm_rules(node, vmid)).await
     }
 
-    pub async fn add_vm_security_group(&self, node: &str, vmid: u32, group: &str, comment: Option<&str>) -> Result<(), PveError> {
+    pub async fn add_vm_security_group(
+        &self,
+        node: &str,
+        vmid: u32,
+        group: &str,
+        comment: Option<&str>,
+    ) -> Result<(), PveError> {
         self.call_value(&add_vm_group_rule(node, vmid, group, comment)).await.map(|_| ())
     }
 
-    pub async fn delete_vm_firewall_rule(&self, node: &str, vmid: u32, pos: u64, digest: Option<&str>) -> Result<(), PveError> {
+    pub async fn delete_vm_firewall_rule(
+        &self,
+        node: &str,
+        vmid: u32,
+        pos: u64,
+        digest: Option<&str>,
+    ) -> Result<(), PveError> {
         self.call_value(&delete_vm_rule(node, vmid, pos, digest)).await.map(|_| ())
     }
 }

@@ -272,10 +272,15 @@ pub enum Power {
     Start,
     /// Graceful (ACPI) with a timeout in seconds; `force_stop` stops the VM if it does not
     /// shut down in time.
-    Shutdown { timeout: Option<u32>, force_stop: bool },
+    Shutdown {
+        timeout: Option<u32>,
+        force_stop: bool,
+    },
     /// Hard stop.
     Stop,
-    Reboot { timeout: Option<u32> },
+    Reboot {
+        timeout: Option<u32>,
+    },
     Reset,
 }
 
@@ -288,7 +293,8 @@ fn vm_params(node: &str, vmid: u32) -> Params {
 }
 
 pub fn list(node: &str) -> Request {
-    Request::new(Method::Get, "/nodes/{node}/qemu", format!("/nodes/{}/qemu", seg(node))).with(Params::new().str("node", node))
+    Request::new(Method::Get, "/nodes/{node}/qemu", format!("/nodes/{}/qemu", seg(node)))
+        .with(Params::new().str("node", node))
 }
 
 pub fn status(node: &str, vmid: u32) -> Request {
@@ -327,17 +333,20 @@ pub fn clone_vm(node: &str, vmid: u32, newid: u32, o: &CloneOptions) -> Request 
 }
 
 pub fn config(node: &str, vmid: u32) -> Request {
-    Request::new(Method::Get, "/nodes/{node}/qemu/{vmid}/config", vm_path(node, vmid, "/config")).with(vm_params(node, vmid))
+    Request::new(Method::Get, "/nodes/{node}/qemu/{vmid}/config", vm_path(node, vmid, "/config"))
+        .with(vm_params(node, vmid))
 }
 
 /// Synchronous config change (`PUT`, answers `null`).
 pub fn update_config(node: &str, vmid: u32, update: &ConfigUpdate) -> Request {
-    Request::new(Method::Put, "/nodes/{node}/qemu/{vmid}/config", vm_path(node, vmid, "/config")).with(update.params(node, vmid))
+    Request::new(Method::Put, "/nodes/{node}/qemu/{vmid}/config", vm_path(node, vmid, "/config"))
+        .with(update.params(node, vmid))
 }
 
 /// Asynchronous config change (`POST`, answers a task): for disk allocation.
 pub fn update_config_async(node: &str, vmid: u32, update: &ConfigUpdate) -> Request {
-    Request::new(Method::Post, "/nodes/{node}/qemu/{vmid}/config", vm_path(node, vmid, "/config")).with(update.params(node, vmid))
+    Request::new(Method::Post, "/nodes/{node}/qemu/{vmid}/config", vm_path(node, vmid, "/config"))
+        .with(update.params(node, vmid))
 }
 
 /// `size`: `+10G` grows by 10 GiB, `50G` sets the size.
@@ -353,7 +362,8 @@ pub fn destroy(node: &str, vmid: u32) -> Request {
 }
 
 pub fn template(node: &str, vmid: u32) -> Request {
-    Request::new(Method::Post, "/nodes/{node}/qemu/{vmid}/template", vm_path(node, vmid, "/template")).with(vm_params(node, vmid))
+    Request::new(Method::Post, "/nodes/{node}/qemu/{vmid}/template", vm_path(node, vmid, "/template"))
+        .with(vm_params(node, vmid))
 }
 
 pub fn agent_interfaces(node: &str, vmid: u32) -> Request {
@@ -410,7 +420,12 @@ impl PveClient {
         self.call_value(&update_config(node, vmid, update)).await.map(|_| ())
     }
 
-    pub async fn vm_update_config_async(&self, node: &str, vmid: u32, update: &ConfigUpdate) -> Result<Option<Upid>, PveError> {
+    pub async fn vm_update_config_async(
+        &self,
+        node: &str,
+        vmid: u32,
+        update: &ConfigUpdate,
+    ) -> Result<Option<Upid>, PveError> {
         maybe_upid(self.call_value(&update_config_async(node, vmid, update)).await?)
     }
 

@@ -89,17 +89,26 @@ fn node_params(node: &str) -> Params {
 }
 
 pub fn storages(node: &str, content: Option<&str>) -> Request {
-    Request::new(Method::Get, "/nodes/{node}/storage", format!("/nodes/{}/storage", seg(node))).with(node_params(node).opt_str("content", content))
+    Request::new(Method::Get, "/nodes/{node}/storage", format!("/nodes/{}/storage", seg(node)))
+        .with(node_params(node).opt_str("content", content))
 }
 
 pub fn status(node: &str, storage: &str) -> Request {
-    Request::new(Method::Get, "/nodes/{node}/storage/{storage}/status", format!("/nodes/{}/storage/{}/status", seg(node), seg(storage)))
-        .with(node_params(node).str("storage", storage))
+    Request::new(
+        Method::Get,
+        "/nodes/{node}/storage/{storage}/status",
+        format!("/nodes/{}/storage/{}/status", seg(node), seg(storage)),
+    )
+    .with(node_params(node).str("storage", storage))
 }
 
 pub fn content(node: &str, storage: &str, kind: Option<&str>, vmid: Option<u32>) -> Request {
-    Request::new(Method::Get, "/nodes/{node}/storage/{storage}/content", format!("/nodes/{}/storage/{}/content", seg(node), seg(storage)))
-        .with(node_params(node).str("storage", storage).opt_str("content", kind).opt_int("vmid", vmid.map(i64::from)))
+    Request::new(
+        Method::Get,
+        "/nodes/{node}/storage/{storage}/content",
+        format!("/nodes/{}/storage/{}/content", seg(node), seg(storage)),
+    )
+    .with(node_params(node).str("storage", storage).opt_str("content", kind).opt_int("vmid", vmid.map(i64::from)))
 }
 
 /// The volume id is one path segment (its `/` encoded).
@@ -134,7 +143,9 @@ pub fn restore(node: &str, vmid: u32, archive: &str, o: &RestoreOptions) -> Requ
 }
 
 fn upid(v: serde_json::Value) -> Result<Upid, PveError> {
-    v.as_str().and_then(Upid::parse).ok_or_else(|| PveError::new(ErrorKind::Rejected, 200, format!("expected a task id, got {v}")))
+    v.as_str()
+        .and_then(Upid::parse)
+        .ok_or_else(|| PveError::new(ErrorKind::Rejected, 200, format!("expected a task id, got {v}")))
 }
 
 impl PveClient {
@@ -146,7 +157,13 @@ impl PveClient {
         self.call(&status(node, storage)).await
     }
 
-    pub async fn storage_content(&self, node: &str, storage: &str, kind: Option<&str>, vmid: Option<u32>) -> Result<Vec<Volume>, PveError> {
+    pub async fn storage_content(
+        &self,
+        node: &str,
+        storage: &str,
+        kind: Option<&str>,
+        vmid: Option<u32>,
+    ) -> Result<Vec<Volume>, PveError> {
         self.call(&content(node, storage, kind, vmid)).await
     }
 
@@ -171,7 +188,13 @@ impl PveClient {
         Ok(list.pop())
     }
 
-    pub async fn restore(&self, node: &str, vmid: u32, archive: &str, options: &RestoreOptions) -> Result<Upid, PveError> {
+    pub async fn restore(
+        &self,
+        node: &str,
+        vmid: u32,
+        archive: &str,
+        options: &RestoreOptions,
+    ) -> Result<Upid, PveError> {
         upid(self.call_value(&restore(node, vmid, archive, options)).await?)
     }
 }

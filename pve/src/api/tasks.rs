@@ -124,7 +124,9 @@ pub fn status(upid: &Upid) -> Request {
 }
 
 pub fn log(upid: &Upid, start: u64, limit: u64) -> Request {
-    let p = task_params(upid).int("start", i64::try_from(start).unwrap_or(0)).int("limit", i64::try_from(limit).unwrap_or(500));
+    let p = task_params(upid)
+        .int("start", i64::try_from(start).unwrap_or(0))
+        .int("limit", i64::try_from(limit).unwrap_or(500));
     Request::new(Method::Get, "/nodes/{node}/tasks/{upid}/log", task_path(upid, "/log")).with(p)
 }
 
@@ -155,7 +157,13 @@ impl PveClient {
     }
 
     /// A node's task history, newest first (see [`list`]).
-    pub async fn tasks(&self, node: &str, vmid: Option<u32>, source: TaskSource, limit: u64) -> Result<Vec<TaskEntry>, PveError> {
+    pub async fn tasks(
+        &self,
+        node: &str,
+        vmid: Option<u32>,
+        source: TaskSource,
+        limit: u64,
+    ) -> Result<Vec<TaskEntry>, PveError> {
         self.call(&list(node, vmid, source, 0, limit)).await
     }
 

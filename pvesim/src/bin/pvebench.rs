@@ -52,11 +52,21 @@ impl Drop for Server {
 }
 
 fn start_server(vms: usize) -> Result<Server, String> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
+    let port =
+        std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let sim = exe.with_file_name("pvesim");
     let child = Command::new(&sim)
-        .args(["--listen", &format!("127.0.0.1:{port}"), "--token", TOKEN, "--vms", &vms.to_string(), "--profile", "instant"])
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--token",
+            TOKEN,
+            "--vms",
+            &vms.to_string(),
+            "--profile",
+            "instant",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -72,7 +82,13 @@ fn start_server(vms: usize) -> Result<Server, String> {
 }
 
 /// One keep-alive connection sending `path` until `stop`; returns latencies in microseconds.
-async fn connection(addr: SocketAddr, path: String, stop: Arc<AtomicBool>, done: Arc<AtomicU64>, bytes: Arc<AtomicU64>) -> Vec<u32> {
+async fn connection(
+    addr: SocketAddr,
+    path: String,
+    stop: Arc<AtomicBool>,
+    done: Arc<AtomicU64>,
+    bytes: Arc<AtomicU64>,
+) -> Vec<u32> {
     let mut lat = Vec::new();
     let Ok(mut s) = TcpStream::connect(addr).await else { return lat };
     let _ = s.set_nodelay(true);
@@ -146,7 +162,12 @@ async fn load(addr: SocketAddr, path: &str, connections: usize, seconds: u64) ->
     lat.sort_unstable();
     let pct = |p: f64| lat.get(((lat.len() as f64 - 1.0) * p) as usize).copied().unwrap_or(0);
     let n = n1 - n0;
-    Run { rps: n as f64 / elapsed.as_secs_f64(), p50_us: pct(0.5), p99_us: pct(0.99), mean_bytes: (b1 - b0).checked_div(n).unwrap_or(0) }
+    Run {
+        rps: n as f64 / elapsed.as_secs_f64(),
+        p50_us: pct(0.5),
+        p99_us: pct(0.99),
+        mean_bytes: (b1 - b0).checked_div(n).unwrap_or(0),
+    }
 }
 
 /// Mean time of `calls` sequential calls of `f`.

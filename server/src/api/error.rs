@@ -39,12 +39,16 @@ impl From<domain::Error> for ApiError {
             }
             // `authenticated: false` is what the old tool's session check answered; its
             // scripts look for it.
-            E::Unauthenticated => ApiError::new(status, "authentication required")
-                .with_details(json!({ "authenticated": false })),
-            E::InvalidCredentials => ApiError::new(status, "invalid username or password"),
-            E::Forbidden(m) | E::NotFound(m) | E::Conflict(m) | E::Unprocessable(m) | E::Upstream(m) | E::Unavailable(m) => {
-                ApiError::new(status, m)
+            E::Unauthenticated => {
+                ApiError::new(status, "authentication required").with_details(json!({ "authenticated": false }))
             }
+            E::InvalidCredentials => ApiError::new(status, "invalid username or password"),
+            E::Forbidden(m)
+            | E::NotFound(m)
+            | E::Conflict(m)
+            | E::Unprocessable(m)
+            | E::Upstream(m)
+            | E::Unavailable(m) => ApiError::new(status, m),
             E::Internal(m) => {
                 // The cause goes to the log, never to the client: it may name tables, paths or
                 // worse. The request id in the log line ties the two together.

@@ -119,7 +119,12 @@ fn last_event_id(headers: &HeaderMap) -> Option<i64> {
     headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok())
 }
 
-async fn open(state: &AppState, actor: Actor, headers: &HeaderMap, only: Option<&'static str>) -> Result<Response, ApiError> {
+async fn open(
+    state: &AppState,
+    actor: Actor,
+    headers: &HeaderMap,
+    only: Option<&'static str>,
+) -> Result<Response, ApiError> {
     let Some(slot) = state.event_streams.take(actor.user_id) else {
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -134,7 +139,17 @@ async fn open(state: &AppState, actor: Actor, headers: &HeaderMap, only: Option<
         Some(after) => (after, bus.since(&actor, after, 1000).await?),
         None => (bus.last_id().await?, Vec::new()),
     };
-    let cursor = Cursor { bus, actor, only, rx, backlog: backlog.into(), last, start: last, seen: Default::default(), _slot: slot };
+    let cursor = Cursor {
+        bus,
+        actor,
+        only,
+        rx,
+        backlog: backlog.into(),
+        last,
+        start: last,
+        seen: Default::default(),
+        _slot: slot,
+    };
     let events = stream::unfold(cursor, |mut c| async move {
         let e = c.next().await?;
         Some((Ok::<_, Infallible>(to_sse(&e)), c))
@@ -147,7 +162,11 @@ async fn open(state: &AppState, actor: Actor, headers: &HeaderMap, only: Option<
 }
 
 fn to_sse(e: &Event) -> SseEvent {
-    SseEvent::default().id(e.id.to_string()).event(e.kind.clone()).data(e.payload.to_string()).retry(Duration::from_secs(3))
+    SseEvent::default()
+        .id(e.id.to_string())
+        .event(e.kind.clone())
+        .data(e.payload.to_string())
+        .retry(Duration::from_secs(3))
 }
 
 fn sse<S: Stream<Item = Result<SseEvent, Infallible>> + Send + 'static>(s: S) -> impl IntoResponse {
@@ -157,13 +176,21 @@ fn sse<S: Stream<Item = Result<SseEvent, Infallible>> + Send + 'static>(s: S) ->
 /// Every live event you may see: `notification`, `job_progress`, `job_finished`.
 #[utoipa::path(get, path = "/api/events", tag = "notifications",
     responses((status = 200, description = "text/event-stream; send Last-Event-ID to resume"), (status = 429, description = "Too many open streams")))]
-pub async fn events(State(state): State<AppState>, CurrentActor(actor): CurrentActor, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn events(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     open(&state, actor, &headers, None).await
 }
 
 /// Your notifications, live (`data: {"type":"notification","title":…,"message":…}`).
 #[utoipa::path(get, path = "/api/notifications/stream", tag = "notifications",
     responses((status = 200, description = "text/event-stream; send Last-Event-ID to resume"), (status = 429, description = "Too many open streams")))]
-pub async fn notifications(State(state): State<AppState>, CurrentActor(actor): CurrentActor, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn notifications(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     open(&state, actor, &headers, Some("notification")).await
 }

@@ -36,7 +36,11 @@ fn task_id(text: &str) -> Result<i64, ApiError> {
 /// A task's state in the old tool's shape: `pending|running|completed|failed`.
 #[utoipa::path(get, path = "/api/tasks/{task_id}/status", tag = "jobs", params(("task_id" = String, Path)),
     responses((status = 200, description = "{task_id, status, progress, message, result|error}"), (status = 404, description = "No such job of yours")))]
-pub async fn task_status(State(state): State<AppState>, CurrentActor(actor): CurrentActor, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn task_status(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let detail = state.services.jobs.get(&actor, task_id(&id)?).await?;
     Ok(legacy(&detail.job))
 }
@@ -49,7 +53,11 @@ pub struct TaskQuery {
 /// The same, with the id as `?task_id=`; without it, the caller's unfinished tasks.
 #[utoipa::path(get, path = "/api/tasks/status", tag = "jobs", params(TaskQuery),
     responses((status = 200, description = "One task, or {tasks: {id: task}} of unfinished ones")))]
-pub async fn tasks_status(State(state): State<AppState>, CurrentActor(actor): CurrentActor, Query(q): Query<TaskQuery>) -> Result<Response, ApiError> {
+pub async fn tasks_status(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Query(q): Query<TaskQuery>,
+) -> Result<Response, ApiError> {
     if let Some(id) = q.task_id {
         let detail = state.services.jobs.get(&actor, task_id(&id)?).await?;
         return Ok(legacy(&detail.job));
@@ -73,22 +81,33 @@ pub async fn tasks_config(State(state): State<AppState>, _actor: CurrentActor) -
 
 /// Workers, queue depth, running jobs, failures in the last hour.
 #[utoipa::path(get, path = "/api/celery/status", tag = "jobs", responses((status = 200, body = Envelope<Value>)))]
-pub async fn queue_status(State(state): State<AppState>, CurrentActor(actor): CurrentActor) -> Result<ApiOk<QueueStatus>, ApiError> {
+pub async fn queue_status(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+) -> Result<ApiOk<QueueStatus>, ApiError> {
     Ok(ApiOk::new(state.services.jobs.queue_status(&actor).await?))
 }
 
 /// Starts the test job that succeeds (admin).
 #[utoipa::path(post, path = "/api/test/simple", tag = "jobs", responses((status = 202, description = "{task_id}")))]
-pub async fn test_simple(State(state): State<AppState>, CurrentActor(actor): CurrentActor) -> Result<ApiOk<Value>, ApiError> {
+pub async fn test_simple(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+) -> Result<ApiOk<Value>, ApiError> {
     let job = state.services.jobs.start_test(&actor, false).await?;
     Ok(ApiOk::new(json!({ "task_id": job.id.to_string() })).status(StatusCode::ACCEPTED).message("test job queued"))
 }
 
 /// Starts the test job that fails (admin).
 #[utoipa::path(post, path = "/api/test/error", tag = "jobs", responses((status = 202, description = "{task_id}")))]
-pub async fn test_error(State(state): State<AppState>, CurrentActor(actor): CurrentActor) -> Result<ApiOk<Value>, ApiError> {
+pub async fn test_error(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+) -> Result<ApiOk<Value>, ApiError> {
     let job = state.services.jobs.start_test(&actor, true).await?;
-    Ok(ApiOk::new(json!({ "task_id": job.id.to_string() })).status(StatusCode::ACCEPTED).message("failing test job queued"))
+    Ok(ApiOk::new(json!({ "task_id": job.id.to_string() }))
+        .status(StatusCode::ACCEPTED)
+        .message("failing test job queued"))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -113,7 +132,8 @@ pub async fn list(
     let (page, per_page) = pages.resolve()?;
     let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
         Some(s) => Some(JobStatus::parse(s).ok_or_else(|| {
-            ApiError::new(StatusCode::BAD_REQUEST, format!("unknown status {s:?}")).with_details(json!({"field": "status"}))
+            ApiError::new(StatusCode::BAD_REQUEST, format!("unknown status {s:?}"))
+                .with_details(json!({"field": "status"}))
         })?),
         None => None,
     };
@@ -124,20 +144,32 @@ pub async fn list(
 
 /// One job with its items and log.
 #[utoipa::path(get, path = "/api/jobs/{id}", tag = "jobs", params(("id" = i64, Path)), responses((status = 200, body = Envelope<Object>), (status = 404)))]
-pub async fn get(State(state): State<AppState>, CurrentActor(actor): CurrentActor, Path(id): Path<i64>) -> Result<ApiOk<JobDetail>, ApiError> {
+pub async fn get(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Path(id): Path<i64>,
+) -> Result<ApiOk<JobDetail>, ApiError> {
     Ok(ApiOk::new(state.services.jobs.get(&actor, id).await?))
 }
 
 /// Cancels a queued job at once, a running one at its next step (owner or admin).
 #[utoipa::path(post, path = "/api/jobs/{id}/cancel", tag = "jobs", params(("id" = i64, Path)),
     responses((status = 200, body = Envelope<Object>), (status = 409, description = "Already finished")))]
-pub async fn cancel(State(state): State<AppState>, CurrentActor(actor): CurrentActor, Path(id): Path<i64>) -> Result<ApiOk<Job>, ApiError> {
+pub async fn cancel(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Path(id): Path<i64>,
+) -> Result<ApiOk<Job>, ApiError> {
     Ok(ApiOk::new(state.services.jobs.cancel(&actor, id).await?).message("cancellation requested"))
 }
 
 /// Retries the failed items of a finished job as a new job linked to it.
 #[utoipa::path(post, path = "/api/jobs/{id}/retry", tag = "jobs", params(("id" = i64, Path)),
     responses((status = 202, body = Envelope<Object>), (status = 409, description = "Nothing to retry")))]
-pub async fn retry(State(state): State<AppState>, CurrentActor(actor): CurrentActor, Path(id): Path<i64>) -> Result<ApiOk<Job>, ApiError> {
+pub async fn retry(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Path(id): Path<i64>,
+) -> Result<ApiOk<Job>, ApiError> {
     Ok(ApiOk::new(state.services.jobs.retry(&actor, id).await?).status(StatusCode::ACCEPTED).message("retry queued"))
 }

@@ -3,8 +3,8 @@
 
 pub mod docs;
 pub mod envelope;
-pub mod events;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod ip_pools;
 pub mod jobs;

@@ -68,10 +68,13 @@ impl utoipa::Modify for Security {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
         let components = doc.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("pf_session"))));
+        components
+            .add_security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("pf_session"))));
         components.add_security_scheme(
             "token",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("pft_… API token")).build()),
+            SecurityScheme::Http(
+                HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("pft_… API token")).build(),
+            ),
         );
     }
 }
@@ -98,7 +101,10 @@ impl utoipa::Modify for ErrorResponses {
             ];
             for (method, op) in ops {
                 let Some(op) = op.as_mut() else { continue };
-                let Some(route) = routes::ROUTES.iter().find(|r| r.path == path.as_str() && r.method.as_str() == method_name(&method)) else {
+                let Some(route) = routes::ROUTES
+                    .iter()
+                    .find(|r| r.path == path.as_str() && r.method.as_str() == method_name(&method))
+                else {
                     continue;
                 };
                 for (status, meaning) in error_statuses(route, op) {
@@ -106,7 +112,9 @@ impl utoipa::Modify for ErrorResponses {
                     let response = entry.or_insert_with(|| utoipa::openapi::RefOr::T(ApiResponse::new(meaning)));
                     if let utoipa::openapi::RefOr::T(r) = response {
                         r.content.entry("application/json".into()).or_insert_with(|| {
-                            utoipa::openapi::ContentBuilder::new().schema(Some(utoipa::openapi::Ref::from_schema_name(ErrorEnvelope::name()))).build()
+                            utoipa::openapi::ContentBuilder::new()
+                                .schema(Some(utoipa::openapi::Ref::from_schema_name(ErrorEnvelope::name())))
+                                .build()
                         });
                     }
                 }
@@ -236,7 +244,8 @@ pub fn error_statuses(route: &routes::RouteSpec, op: &utoipa::openapi::path::Ope
 pub async fn spec() -> Response {
     // Built once: the document is the same for the life of the process, and building it on
     // every anonymous request would be CPU for the taking.
-    static BODY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| ApiDoc::openapi().to_json().unwrap_or_default());
+    static BODY: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| ApiDoc::openapi().to_json().unwrap_or_default());
     ([(axum::http::header::CONTENT_TYPE, "application/json")], BODY.as_str()).into_response()
 }
 
@@ -255,7 +264,8 @@ mod tests {
         let doc = ApiDoc::openapi();
         let mut checked = 0;
         for (path, item) in &doc.paths.paths {
-            for (method, op) in [("GET", &item.get), ("POST", &item.post), ("PUT", &item.put), ("DELETE", &item.delete)] {
+            for (method, op) in [("GET", &item.get), ("POST", &item.post), ("PUT", &item.put), ("DELETE", &item.delete)]
+            {
                 let Some(op) = op else { continue };
                 let route = routes::ROUTES
                     .iter()
@@ -276,11 +286,17 @@ mod tests {
         assert_eq!(json, ["200", "400", "401", "403", "404", "409", "503"]);
         assert_eq!(doc_statuses("/healthz", "get"), ["200", "503"]);
         // A permission, a path parameter and a Proxmox call.
-        assert_eq!(doc_statuses("/api/servers/{name}/start", "post"), ["202", "400", "401", "403", "404", "409", "502", "503"]);
+        assert_eq!(
+            doc_statuses("/api/servers/{name}/start", "post"),
+            ["202", "400", "401", "403", "404", "409", "502", "503"]
+        );
         // Query parameters only, any signed-in caller with a current password.
         assert_eq!(doc_statuses("/api/servers", "get"), ["200", "400", "401", "403", "503"]);
         // A body, a permission, a name that may clash.
-        assert_eq!(doc_statuses("/api/ip-pools", "post"), ["201", "400", "401", "403", "404", "409", "413", "415", "503"]);
+        assert_eq!(
+            doc_statuses("/api/ip-pools", "post"),
+            ["201", "400", "401", "403", "404", "409", "413", "415", "503"]
+        );
         // Public, a body, nothing else but its own 401.
         assert_eq!(doc_statuses("/login", "post"), ["200", "303", "400", "401", "403", "413", "415", "503"]);
     }
@@ -327,7 +343,10 @@ mod tests {
         for (schema, old, ours) in OLD_NAMES {
             let props = &schemas[*schema]["properties"];
             assert!(props[*old].is_object(), "{schema}.{old} (old name of {ours}) is not listed");
-            assert!(!schemas[*schema]["required"].as_array().is_some_and(|r| r.iter().any(|x| x == ours)), "{schema}.{ours} is required though {old} may replace it");
+            assert!(
+                !schemas[*schema]["required"].as_array().is_some_and(|r| r.iter().any(|x| x == ours)),
+                "{schema}.{ours} is required though {old} may replace it"
+            );
         }
         assert!(schemas["ServerRequest"]["properties"]["disk"].is_object());
         let name = &schemas["TemplateRef"]["oneOf"];

@@ -30,10 +30,7 @@ pub struct Health {
 )]
 pub async fn healthz(State(state): State<AppState>) -> Result<ApiOk<Health>, ApiError> {
     state.services.health().await?;
-    Ok(ApiOk::new(Health {
-        status: "ok".into(),
-        database: state.services.db.backend().as_str().into(),
-    }))
+    Ok(ApiOk::new(Health { status: "ok".into(), database: state.services.db.backend().as_str().into() }))
 }
 
 /// Prometheus metrics: request counts and latencies by route, build info.
@@ -44,10 +41,6 @@ pub async fn healthz(State(state): State<AppState>) -> Result<ApiOk<Health>, Api
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain"))
 )]
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        state.metrics.render(),
-    )
+    (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render())
         .into_response()
 }

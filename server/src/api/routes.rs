@@ -187,7 +187,8 @@ pub async fn enforce(req: Request, next: Next) -> Response {
         // A declared path asked with an undeclared method: refused here, never passed on, so
         // a method added to a route later cannot skip the checks.
         None if ROUTES.iter().any(|r| r.path == path) => {
-            return ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "this endpoint does not accept that method").into_response();
+            return ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "this endpoint does not accept that method")
+                .into_response();
         }
         None => {
             tracing::error!(method = %req.method(), %path, "route is missing from the route table");

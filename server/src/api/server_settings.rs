@@ -7,8 +7,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use domain::datastores::DatastoreList;
-use domain::servers::LogKind;
 use domain::servers::settings::{NewDisk, ServerSettings, SettingsChange, SettingsResult};
+use domain::servers::LogKind;
 
 use super::envelope::ApiOk;
 use super::extract::{Json, Path, Query};
@@ -21,7 +21,11 @@ use crate::AppState;
 /// an index per bus for a new disk.
 #[utoipa::path(get, path = "/api/server/config/{name}", tag = "servers", params(("name" = String, Path)),
     responses((status = 200, body = Envelope<Object>), (status = 404), (status = 409, description = "No VM on the cluster")))]
-pub async fn get_config(State(state): State<AppState>, CurrentActor(actor): CurrentActor, Path(name): Path<String>) -> Result<ApiOk<ServerSettings>, ApiError> {
+pub async fn get_config(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Path(name): Path<String>,
+) -> Result<ApiOk<ServerSettings>, ApiError> {
     Ok(ApiOk::new(state.services.servers.settings(&actor, &name).await?))
 }
 
@@ -30,7 +34,12 @@ pub async fn get_config(State(state): State<AppState>, CurrentActor(actor): Curr
 #[utoipa::path(put, path = "/api/server/config/{name}", tag = "servers", params(("name" = String, Path)),
     request_body(content = SettingsChange, example = json!({"cores": 4, "memory": 8192, "tags": ["web"]})),
     responses((status = 200, body = Envelope<Object>), (status = 400), (status = 403), (status = 404)))]
-pub async fn put_config(State(state): State<AppState>, CurrentActor(actor): CurrentActor, Path(name): Path<String>, Json(body): Json<SettingsChange>) -> Result<ApiOk<SettingsResult>, ApiError> {
+pub async fn put_config(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Path(name): Path<String>,
+    Json(body): Json<SettingsChange>,
+) -> Result<ApiOk<SettingsResult>, ApiError> {
     let result = state.services.servers.change_settings(&actor, &name, &body).await?;
     let message = match (result.changed.is_empty(), result.needs_reboot) {
         (true, _) => "nothing to change".to_owned(),
@@ -45,7 +54,12 @@ pub async fn put_config(State(state): State<AppState>, CurrentActor(actor): Curr
 #[utoipa::path(post, path = "/api/server/disk/{name}", tag = "servers", params(("name" = String, Path)),
     request_body(content = NewDisk, example = json!({"size_gb": 50, "bus": "scsi", "storage": "local-lvm"})),
     responses((status = 201, body = Envelope<Object>), (status = 400), (status = 409)))]
-pub async fn add_disk(State(state): State<AppState>, CurrentActor(actor): CurrentActor, Path(name): Path<String>, Json(body): Json<NewDisk>) -> Result<ApiOk<ServerSettings>, ApiError> {
+pub async fn add_disk(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Path(name): Path<String>,
+    Json(body): Json<NewDisk>,
+) -> Result<ApiOk<ServerSettings>, ApiError> {
     let settings = state.services.servers.add_disk(&actor, &name, &body).await?;
     Ok(ApiOk::new(settings).status(StatusCode::CREATED).message("disk added"))
 }
@@ -53,7 +67,11 @@ pub async fn add_disk(State(state): State<AppState>, CurrentActor(actor): Curren
 /// Detaches and destroys a disk (not the boot disk).
 #[utoipa::path(delete, path = "/api/server/disk/{name}/{device}", tag = "servers", params(("name" = String, Path), ("device" = String, Path)),
     responses((status = 200, body = Envelope<Object>), (status = 404), (status = 409, description = "The boot disk")))]
-pub async fn delete_disk(State(state): State<AppState>, CurrentActor(actor): CurrentActor, Path((name, device)): Path<(String, String)>) -> Result<ApiOk<ServerSettings>, ApiError> {
+pub async fn delete_disk(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Path((name, device)): Path<(String, String)>,
+) -> Result<ApiOk<ServerSettings>, ApiError> {
     let settings = state.services.servers.remove_disk(&actor, &name, &device).await?;
     Ok(ApiOk::new(settings).message(format!("{device} destroyed")))
 }
@@ -70,7 +88,12 @@ pub struct LogQuery {
 #[utoipa::path(get, path = "/api/server/logs/{name}", tag = "servers",
     params(("name" = String, Path), ("type" = Option<String>, Query, description = "all | tasks | jobs")),
     responses((status = 200, body = Envelope<Object>), (status = 400), (status = 404)))]
-pub async fn logs(State(state): State<AppState>, CurrentActor(actor): CurrentActor, Path(name): Path<String>, Query(q): Query<LogQuery>) -> Result<ApiOk<Value>, ApiError> {
+pub async fn logs(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Path(name): Path<String>,
+    Query(q): Query<LogQuery>,
+) -> Result<ApiOk<Value>, ApiError> {
     let kind = LogKind::parse(q.kind.as_deref())?;
     let logs = state.services.servers.logs(&actor, &name, kind).await?;
     let mut body = serde_json::to_value(&logs).map_err(|e| domain::Error::Internal(e.to_string()))?;
@@ -94,7 +117,12 @@ pub struct TaskLogQuery {
 #[utoipa::path(get, path = "/api/server/logs/{name}/task", tag = "servers",
     params(("name" = String, Path), ("upid" = String, Query), ("format" = Option<String>, Query, description = "text for plain text")),
     responses((status = 200, body = Envelope<Object>), (status = 400), (status = 404, description = "No such server, or the task is another guest's")))]
-pub async fn task_log(State(state): State<AppState>, CurrentActor(actor): CurrentActor, Path(name): Path<String>, Query(q): Query<TaskLogQuery>) -> Result<Response, ApiError> {
+pub async fn task_log(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Path(name): Path<String>,
+    Query(q): Query<TaskLogQuery>,
+) -> Result<Response, ApiError> {
     let lines = state.services.servers.task_log(&actor, &name, &q.upid).await?;
     if q.format.as_deref() == Some("text") {
         let mut text = lines.join("\n");
@@ -106,7 +134,10 @@ pub async fn task_log(State(state): State<AppState>, CurrentActor(actor): Curren
 
 /// Datastores per node with capacity and content types, and the defaults for new disks.
 #[utoipa::path(get, path = "/api/datastores", tag = "datastores", responses((status = 200, body = Envelope<Object>)))]
-pub async fn datastores(State(state): State<AppState>, CurrentActor(actor): CurrentActor) -> Result<Response, ApiError> {
+pub async fn datastores(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+) -> Result<Response, ApiError> {
     let list = state.services.datastores.list(&actor).await?;
     Ok(datastore_response(list, None))
 }
@@ -123,9 +154,13 @@ fn datastore_response(list: DatastoreList, message: Option<String>) -> Response 
 /// Reads the datastores again from Proxmox (they are always read live; kept for the old
 /// tool's scripts): `count`.
 #[utoipa::path(post, path = "/api/datastores/refresh", tag = "datastores", responses((status = 200, body = Envelope<Object>)))]
-pub async fn refresh(State(state): State<AppState>, CurrentActor(actor): CurrentActor) -> Result<ApiOk<Value>, ApiError> {
+pub async fn refresh(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+) -> Result<ApiOk<Value>, ApiError> {
     let list = state.services.datastores.list(&actor).await?;
-    Ok(ApiOk::new(json!({ "count": list.datastores.len() })).message(format!("{} datastores read from Proxmox", list.datastores.len())))
+    Ok(ApiOk::new(json!({ "count": list.datastores.len() }))
+        .message(format!("{} datastores read from Proxmox", list.datastores.len())))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -138,14 +173,21 @@ pub struct DefaultsBody {
 /// Chooses the default HDD and SSD datastores (`manage_storage`).
 #[utoipa::path(post, path = "/api/datastores/default", tag = "datastores", request_body = DefaultsBody,
     responses((status = 200, body = Envelope<Object>), (status = 400), (status = 404)))]
-pub async fn set_defaults(State(state): State<AppState>, CurrentActor(actor): CurrentActor, Json(body): Json<DefaultsBody>) -> Result<Response, ApiError> {
+pub async fn set_defaults(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Json(body): Json<DefaultsBody>,
+) -> Result<Response, ApiError> {
     let list = state.services.datastores.set_defaults(&actor, &body.hdd_datastore_id, &body.ssd_datastore_id).await?;
     Ok(datastore_response(list, Some("default datastores saved".into())))
 }
 
 /// The old tool's storage view: `[{storage, node, type, content, shared, active, avail, total, used}]`.
 #[utoipa::path(get, path = "/api/proxmox_storage", tag = "datastores", responses((status = 200, body = Envelope<Vec<Object>>)))]
-pub async fn proxmox_storage(State(state): State<AppState>, CurrentActor(actor): CurrentActor) -> Result<ApiOk<Vec<Value>>, ApiError> {
+pub async fn proxmox_storage(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+) -> Result<ApiOk<Vec<Value>>, ApiError> {
     let list = state.services.datastores.list(&actor).await?;
     let data = list
         .datastores
@@ -157,20 +199,31 @@ pub async fn proxmox_storage(State(state): State<AppState>, CurrentActor(actor):
 
 /// Whether a server needs cleaning, and why.
 #[utoipa::path(get, path = "/api/cleanup/status/{name}", tag = "servers", params(("name" = String, Path)), responses((status = 200, body = Envelope<Object>), (status = 404)))]
-pub async fn cleanup_status(State(state): State<AppState>, CurrentActor(actor): CurrentActor, Path(name): Path<String>) -> Result<ApiOk<Value>, ApiError> {
+pub async fn cleanup_status(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Path(name): Path<String>,
+) -> Result<ApiOk<Value>, ApiError> {
     Ok(ApiOk::new(json!(state.services.servers.cleanup_status(&actor, &name).await?)))
 }
 
 /// Records that need cleaning: failed creates, vanished VMs, jobs lost mid-way.
 #[utoipa::path(get, path = "/api/cleanup/failed-servers", tag = "servers", responses((status = 200, body = Envelope<Vec<Object>>)))]
-pub async fn failed_servers(State(state): State<AppState>, CurrentActor(actor): CurrentActor) -> Result<ApiOk<Value>, ApiError> {
+pub async fn failed_servers(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+) -> Result<ApiOk<Value>, ApiError> {
     Ok(ApiOk::new(json!(state.services.servers.failed_servers(&actor).await?)))
 }
 
 /// Removes one such record with whatever VM and addresses are left (a job).
 #[utoipa::path(post, path = "/api/cleanup/clean/{name}", tag = "servers", params(("name" = String, Path)),
     responses((status = 202, body = Envelope<Object>), (status = 404), (status = 409, description = "Needs no cleanup")))]
-pub async fn clean(State(state): State<AppState>, CurrentActor(actor): CurrentActor, Path(name): Path<String>) -> Result<Response, ApiError> {
+pub async fn clean(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
     let job = state.services.servers.clean(&actor, std::slice::from_ref(&name)).await?;
     Ok(queued(&job, format!("cleaning {name}")))
 }
@@ -186,7 +239,11 @@ pub struct BulkCleanBody {
 /// Cleans the named records, or all that need it (one job).
 #[utoipa::path(post, path = "/api/cleanup/bulk-clean", tag = "servers", request_body = BulkCleanBody,
     responses((status = 202, body = Envelope<Object>), (status = 409, description = "Nothing to clean")))]
-pub async fn bulk_clean(State(state): State<AppState>, CurrentActor(actor): CurrentActor, Json(body): Json<BulkCleanBody>) -> Result<Response, ApiError> {
+pub async fn bulk_clean(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Json(body): Json<BulkCleanBody>,
+) -> Result<Response, ApiError> {
     let job = state.services.servers.clean(&actor, &body.server_names).await?;
     Ok(queued(&job, "cleaning".into()))
 }

@@ -100,14 +100,23 @@ pub struct ListQuery {
 /// Managed servers (everyone's with view_all, else your own): paginated, searchable.
 #[utoipa::path(get, path = "/api/servers", tag = "servers", params(PageParams, ListQuery),
     responses((status = 200, description = "`data` and `servers`: the page of servers", body = Envelope<Vec<Object>>)))]
-pub async fn list(State(state): State<AppState>, CurrentActor(actor): CurrentActor, Query(pages): Query<PageParams>, Query(q): Query<ListQuery>) -> Result<Response, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Query(pages): Query<PageParams>,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, ApiError> {
     let (page, per_page) = pages.resolve()?;
     let desc = match q.order.as_deref() {
         None | Some("asc") | Some("") => false,
         Some("desc") => true,
-        Some(other) => return Err(ApiError::new(StatusCode::BAD_REQUEST, format!("order {other:?}: asc or desc")).with_details(json!({"field": "order"}))),
+        Some(other) => {
+            return Err(ApiError::new(StatusCode::BAD_REQUEST, format!("order {other:?}: asc or desc"))
+                .with_details(json!({"field": "order"})))
+        }
     };
-    let query = ServerQuery { search: q.search, status: q.status, role: q.role, node: q.node, tag: q.tag, sort: q.sort, desc };
+    let query =
+        ServerQuery { search: q.search, status: q.status, role: q.role, node: q.node, tag: q.tag, sort: q.sort, desc };
     let (servers, total) = state.services.servers.list(&actor, &query, page, per_page).await?;
     let list: Vec<Value> = servers.iter().map(server_json).collect();
     Ok(with_top_level(json!(list), &[("servers", json!(list))], Some(Pagination::new(page, per_page, total as u64))))
@@ -121,8 +130,13 @@ pub struct BriefQuery {
 
 /// `{servers: {NAME: {name, role, firewall_group, os_type, ip_addresses}}}`, as the old UI reads it.
 #[utoipa::path(get, path = "/api/servers/brief", tag = "servers", params(BriefQuery), responses((status = 200, body = Envelope<Object>)))]
-pub async fn brief(State(state): State<AppState>, CurrentActor(actor): CurrentActor, Query(q): Query<BriefQuery>) -> Result<Response, ApiError> {
-    let names: Option<Vec<String>> = q.names.map(|n| n.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect());
+pub async fn brief(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Query(q): Query<BriefQuery>,
+) -> Result<Response, ApiError> {
+    let names: Option<Vec<String>> =
+        q.names.map(|n| n.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect());
     let servers = state.services.servers.brief(&actor, names.as_deref()).await?;
     let map: Map<String, Value> = servers
         .iter()
@@ -137,17 +151,28 @@ pub async fn brief(State(state): State<AppState>, CurrentActor(actor): CurrentAc
 /// Every server refreshed from Proxmox (one cluster call), keyed by name, with fleet stats.
 #[utoipa::path(get, path = "/api/all_server_status", tag = "servers",
     responses((status = 200, description = "`servers` (by name) and `stats`", body = Envelope<Object>)))]
-pub async fn all_status(State(state): State<AppState>, CurrentActor(actor): CurrentActor) -> Result<Response, ApiError> {
+pub async fn all_status(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+) -> Result<Response, ApiError> {
     let (servers, stats) = state.services.servers.fleet(&actor).await?;
     let map: Map<String, Value> = servers.iter().map(|s| (s.name.clone(), server_json(s))).collect();
     let stats = json!(stats);
-    Ok(with_top_level(json!({"servers": map.clone(), "stats": stats.clone()}), &[("servers", Value::Object(map)), ("stats", stats)], None))
+    Ok(with_top_level(
+        json!({"servers": map.clone(), "stats": stats.clone()}),
+        &[("servers", Value::Object(map)), ("stats", stats)],
+        None,
+    ))
 }
 
 /// One server's record and live figures.
 #[utoipa::path(get, path = "/api/server_status/{name}", tag = "servers", params(("name" = String, Path)),
     responses((status = 200, body = Envelope<Object>), (status = 404)))]
-pub async fn one_status(State(state): State<AppState>, CurrentActor(actor): CurrentActor, Path(name): Path<String>) -> Result<ApiOk<Value>, ApiError> {
+pub async fn one_status(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Path(name): Path<String>,
+) -> Result<ApiOk<Value>, ApiError> {
     let server = state.services.servers.get(&actor, &name).await?;
     Ok(ApiOk::new(server_json(&server)))
 }
@@ -165,19 +190,30 @@ pub struct SyncBody {
 /// Reconciles the records with Proxmox; imports the VMs named (or all with `import_all`).
 #[utoipa::path(post, path = "/api/sync_servers", tag = "servers", request_body = SyncBody,
     responses((status = 200, description = "checked, changed, missing, unmanaged, imported", body = Envelope<Object>)))]
-pub async fn sync(State(state): State<AppState>, CurrentActor(actor): CurrentActor, body: axum::body::Bytes) -> Result<ApiOk<Value>, ApiError> {
+pub async fn sync(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    body: axum::body::Bytes,
+) -> Result<ApiOk<Value>, ApiError> {
     // The body is optional: no body means "sync and report".
     let body: SyncBody = if body.iter().all(u8::is_ascii_whitespace) {
         SyncBody::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))?
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))?
     };
     let report = if body.import_all || body.names.is_some() {
         state.services.servers.import(&actor, if body.import_all { None } else { body.names.as_deref() }).await?
     } else {
         state.services.servers.sync(&actor).await?
     };
-    let message = format!("{} checked, {} imported, {} missing, {} unmanaged", report.checked, report.imported.len(), report.missing.len(), report.unmanaged.len());
+    let message = format!(
+        "{} checked, {} imported, {} missing, {} unmanaged",
+        report.checked,
+        report.imported.len(),
+        report.missing.len(),
+        report.unmanaged.len()
+    );
     Ok(ApiOk::new(json!(report)).message(message))
 }
 
@@ -194,7 +230,11 @@ pub async fn sync(State(state): State<AppState>, CurrentActor(actor): CurrentAct
         "ssh_keys": ["ssh-ed25519 AAAA… ops@example"], "role": "web", "tags": ["frontend"]
     })),
     responses((status = 202, description = "Queued: `task_id`", body = Envelope<Object>), (status = 400, description = "A field is invalid: `details.errors` lists every problem by server and field")))]
-pub async fn create(State(state): State<AppState>, CurrentActor(actor): CurrentActor, Json(body): Json<ServerRequest>) -> Result<Response, ApiError> {
+pub async fn create(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Json(body): Json<ServerRequest>,
+) -> Result<Response, ApiError> {
     let name = body.name.clone().unwrap_or_default();
     let job = state.services.servers.create(&actor, vec![body]).await?;
     Ok(queued(&job, format!("creating server {name}")))
@@ -208,14 +248,23 @@ pub async fn create(State(state): State<AppState>, CurrentActor(actor): CurrentA
         "spec": {"template_vm_id": 9000, "cpu": 2, "memory": 2048, "disks": [{"size": 20, "interface": "scsi0"}], "network_devices": [{"ip_pool": "default"}]}
     })),
     responses((status = 202, description = "Queued: `task_id`", body = Envelope<Object>), (status = 400, description = "Invalid: `details.errors` lists every problem")))]
-pub async fn create_bulk(State(state): State<AppState>, CurrentActor(actor): CurrentActor, Json(body): Json<BulkRequest>) -> Result<Response, ApiError> {
+pub async fn create_bulk(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Json(body): Json<BulkRequest>,
+) -> Result<Response, ApiError> {
     let requests = body.expand()?;
     let n = requests.len();
     let job = state.services.servers.create(&actor, requests).await?;
     Ok(queued(&job, format!("creating {n} servers")))
 }
 
-async fn act(state: &AppState, actor: &domain::auth::Actor, names: &[String], action: Action) -> Result<Response, ApiError> {
+async fn act(
+    state: &AppState,
+    actor: &domain::auth::Actor,
+    names: &[String],
+    action: Action,
+) -> Result<Response, ApiError> {
     let job = state.services.servers.act(actor, names, action).await?;
     let what = if names.len() == 1 { names[0].clone() } else { format!("{} servers", names.len()) };
     Ok(queued(&job, format!("{} {what}", action.as_str())))
@@ -223,25 +272,41 @@ async fn act(state: &AppState, actor: &domain::auth::Actor, names: &[String], ac
 
 /// Starts the server (a job checked against the Proxmox task).
 #[utoipa::path(post, path = "/api/servers/{name}/start", tag = "servers", params(("name" = String, Path)), responses((status = 202, body = Envelope<Object>), (status = 404)))]
-pub async fn start(State(state): State<AppState>, CurrentActor(actor): CurrentActor, Path(name): Path<String>) -> Result<Response, ApiError> {
+pub async fn start(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
     act(&state, &actor, &[name], Action::Start).await
 }
 
 /// Graceful shutdown; forced off after 60 s.
 #[utoipa::path(post, path = "/api/servers/{name}/stop", tag = "servers", params(("name" = String, Path)), responses((status = 202, body = Envelope<Object>), (status = 404)))]
-pub async fn stop(State(state): State<AppState>, CurrentActor(actor): CurrentActor, Path(name): Path<String>) -> Result<Response, ApiError> {
+pub async fn stop(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
     act(&state, &actor, &[name], Action::Stop).await
 }
 
 /// Guest reboot; reset if it hangs.
 #[utoipa::path(post, path = "/api/servers/{name}/reboot", tag = "servers", params(("name" = String, Path)), responses((status = 202, body = Envelope<Object>), (status = 404)))]
-pub async fn reboot(State(state): State<AppState>, CurrentActor(actor): CurrentActor, Path(name): Path<String>) -> Result<Response, ApiError> {
+pub async fn reboot(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
     act(&state, &actor, &[name], Action::Reboot).await
 }
 
 /// Stops and destroys the VM with its disks, releases its IPs, drops the record.
 #[utoipa::path(post, path = "/api/servers/{name}/delete", tag = "servers", params(("name" = String, Path)), responses((status = 202, body = Envelope<Object>), (status = 404)))]
-pub async fn delete(State(state): State<AppState>, CurrentActor(actor): CurrentActor, Path(name): Path<String>) -> Result<Response, ApiError> {
+pub async fn delete(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
     act(&state, &actor, &[name], Action::Delete).await
 }
 
@@ -256,22 +321,36 @@ pub struct BulkActionBody {
 /// One job acting on many servers.
 #[utoipa::path(post, path = "/api/servers/bulk_action", tag = "servers", request_body = BulkActionBody,
     responses((status = 202, body = Envelope<Object>), (status = 400), (status = 404)))]
-pub async fn bulk_action(State(state): State<AppState>, CurrentActor(actor): CurrentActor, Json(body): Json<BulkActionBody>) -> Result<Response, ApiError> {
-    let action = Action::parse(&body.action)
-        .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, format!("action {:?}: start, stop, reboot or delete", body.action)).with_details(json!({"field": "action"})))?;
+pub async fn bulk_action(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Json(body): Json<BulkActionBody>,
+) -> Result<Response, ApiError> {
+    let action = Action::parse(&body.action).ok_or_else(|| {
+        ApiError::new(StatusCode::BAD_REQUEST, format!("action {:?}: start, stop, reboot or delete", body.action))
+            .with_details(json!({"field": "action"}))
+    })?;
     act(&state, &actor, &body.server_names, action).await
 }
 
 /// The same (the old tool's async path).
 #[utoipa::path(post, path = "/api/servers/bulk_action/async", tag = "servers", request_body = BulkActionBody,
     responses((status = 202, body = Envelope<Object>), (status = 400), (status = 404)))]
-pub async fn bulk_action_async(state: State<AppState>, actor: CurrentActor, body: Json<BulkActionBody>) -> Result<Response, ApiError> {
+pub async fn bulk_action_async(
+    state: State<AppState>,
+    actor: CurrentActor,
+    body: Json<BulkActionBody>,
+) -> Result<Response, ApiError> {
     bulk_action(state, actor, body).await
 }
 
 /// The same as `POST /api/servers` (the old tool's async path).
 #[utoipa::path(post, path = "/api/servers/async", tag = "servers", request_body(content = ServerRequest, description = "One server spec (see POST /api/servers)"),
     responses((status = 202, body = Envelope<Object>), (status = 400)))]
-pub async fn create_async(state: State<AppState>, actor: CurrentActor, body: Json<ServerRequest>) -> Result<Response, ApiError> {
+pub async fn create_async(
+    state: State<AppState>,
+    actor: CurrentActor,
+    body: Json<ServerRequest>,
+) -> Result<Response, ApiError> {
     create(state, actor, body).await
 }

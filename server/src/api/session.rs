@@ -130,7 +130,8 @@ pub async fn login(State(state): State<AppState>, caller: Caller, headers: Heade
         let query = serde_urlencoded::to_string([("error", error), ("next", next.as_str())]).unwrap_or_default();
         Redirect::to(&format!("/login?{query}")).into_response()
     };
-    let (Some(username), Some(password)) = (body.username.filter(|u| !u.is_empty()), body.password.filter(|p| !p.is_empty()))
+    let (Some(username), Some(password)) =
+        (body.username.filter(|u| !u.is_empty()), body.password.filter(|p| !p.is_empty()))
     else {
         return if form {
             back_to_login("missing")
@@ -265,7 +266,11 @@ pub struct SessionState {
     pub csrf_token: Option<String>,
 }
 
-async fn session_state(state: &AppState, caller: &Caller, actor: &domain::auth::Actor) -> Result<SessionState, ApiError> {
+async fn session_state(
+    state: &AppState,
+    caller: &Caller,
+    actor: &domain::auth::Actor,
+) -> Result<SessionState, ApiError> {
     let user = state.services.auth.me(actor).await?;
     Ok(SessionState {
         authenticated: true,
@@ -282,21 +287,33 @@ async fn session_state(state: &AppState, caller: &Caller, actor: &domain::auth::
 /// Is the caller logged in? 401 with `details.authenticated = false` when not.
 #[utoipa::path(get, path = "/api/session/check", tag = "session",
     responses((status = 200, body = Envelope<SessionState>), (status = 401, description = "Not logged in")))]
-pub async fn check(State(state): State<AppState>, caller: Caller, CurrentActor(actor): CurrentActor) -> Result<ApiOk<SessionState>, ApiError> {
+pub async fn check(
+    State(state): State<AppState>,
+    caller: Caller,
+    CurrentActor(actor): CurrentActor,
+) -> Result<ApiOk<SessionState>, ApiError> {
     Ok(ApiOk::new(session_state(&state, &caller, &actor).await?))
 }
 
 /// The same as `/api/session/check` (the old tool's path).
 #[utoipa::path(get, path = "/session/check", tag = "session",
     responses((status = 200, body = Envelope<SessionState>), (status = 401, description = "Not logged in")))]
-pub async fn check_compat(state: State<AppState>, caller: Caller, actor: CurrentActor) -> Result<ApiOk<SessionState>, ApiError> {
+pub async fn check_compat(
+    state: State<AppState>,
+    caller: Caller,
+    actor: CurrentActor,
+) -> Result<ApiOk<SessionState>, ApiError> {
     check(state, caller, actor).await
 }
 
 /// Keeps the session alive (resets its idle timer) and returns the caller's current details.
 #[utoipa::path(post, path = "/api/session/refresh", tag = "session",
     responses((status = 200, body = Envelope<SessionState>), (status = 401, description = "Not logged in")))]
-pub async fn refresh(State(state): State<AppState>, caller: Caller, CurrentActor(actor): CurrentActor) -> Result<ApiOk<SessionState>, ApiError> {
+pub async fn refresh(
+    State(state): State<AppState>,
+    caller: Caller,
+    CurrentActor(actor): CurrentActor,
+) -> Result<ApiOk<SessionState>, ApiError> {
     // Resolving the session for this request already moved its idle clock.
     Ok(ApiOk::new(session_state(&state, &caller, &actor).await?).message("session refreshed"))
 }
@@ -304,14 +321,21 @@ pub async fn refresh(State(state): State<AppState>, caller: Caller, CurrentActor
 /// The same as `/api/session/refresh` (the old tool's path).
 #[utoipa::path(post, path = "/session/refresh", tag = "session",
     responses((status = 200, body = Envelope<SessionState>), (status = 401, description = "Not logged in")))]
-pub async fn refresh_compat(state: State<AppState>, caller: Caller, actor: CurrentActor) -> Result<ApiOk<SessionState>, ApiError> {
+pub async fn refresh_compat(
+    state: State<AppState>,
+    caller: Caller,
+    actor: CurrentActor,
+) -> Result<ApiOk<SessionState>, ApiError> {
     refresh(state, caller, actor).await
 }
 
 /// The logged-in user.
 #[utoipa::path(get, path = "/api/current-user", tag = "session",
     responses((status = 200, body = Envelope<UserJson>), (status = 401, description = "Not logged in")))]
-pub async fn current_user(State(state): State<AppState>, CurrentActor(actor): CurrentActor) -> Result<ApiOk<UserJson>, ApiError> {
+pub async fn current_user(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+) -> Result<ApiOk<UserJson>, ApiError> {
     Ok(ApiOk::new(state.services.auth.me(&actor).await?.into()))
 }
 

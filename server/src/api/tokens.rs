@@ -63,7 +63,10 @@ pub struct CreatedToken {
 /// The caller's tokens, newest first.
 #[utoipa::path(get, path = "/api/tokens", tag = "tokens",
     responses((status = 200, body = Envelope<Vec<TokenJson>>), (status = 403, description = "Not with an API token")))]
-pub async fn list(State(state): State<AppState>, CurrentActor(actor): CurrentActor) -> Result<ApiOk<Vec<TokenJson>>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+) -> Result<ApiOk<Vec<TokenJson>>, ApiError> {
     let tokens = state.services.auth.list_tokens(&actor).await?;
     Ok(ApiOk::new(tokens.into_iter().map(TokenJson::from).collect()))
 }

@@ -47,7 +47,10 @@ fn user_list(users: Vec<User>) -> UserList {
 /// All users, with counts per role.
 #[utoipa::path(get, path = "/api/users", tag = "users",
     responses((status = 200, body = Envelope<UserList>), (status = 403, description = "Needs manage_users")))]
-pub async fn list(State(state): State<AppState>, CurrentActor(actor): CurrentActor) -> Result<ApiOk<UserList>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+) -> Result<ApiOk<UserList>, ApiError> {
     Ok(ApiOk::new(user_list(state.services.iam.list(&actor).await?)))
 }
 
@@ -200,7 +203,14 @@ async fn iam_json(state: &AppState, actor: &domain::auth::Actor) -> Result<IamDa
         users: data
             .users
             .into_iter()
-            .map(|u| IamUser { id: u.id, username: u.username, email: u.email, role: u.role, permissions: u.permissions, is_active: u.active })
+            .map(|u| IamUser {
+                id: u.id,
+                username: u.username,
+                email: u.email,
+                role: u.role,
+                permissions: u.permissions,
+                is_active: u.active,
+            })
             .collect(),
         all_permissions: data.permissions.iter().map(|p| p.name.clone()).collect(),
         permissions_with_descriptions: data.permissions,
@@ -211,7 +221,10 @@ async fn iam_json(state: &AppState, actor: &domain::auth::Actor) -> Result<IamDa
 /// Users with roles and permissions, the permission catalogue and the roles' defaults.
 #[utoipa::path(get, path = "/api/iam/data", tag = "iam",
     responses((status = 200, body = Envelope<IamDataJson>), (status = 403, description = "Needs manage_users")))]
-pub async fn iam_data(State(state): State<AppState>, CurrentActor(actor): CurrentActor) -> Result<ApiOk<IamDataJson>, ApiError> {
+pub async fn iam_data(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+) -> Result<ApiOk<IamDataJson>, ApiError> {
     Ok(ApiOk::new(iam_json(&state, &actor).await?))
 }
 
@@ -312,7 +325,10 @@ pub async fn debug_user_info(CurrentActor(actor): CurrentActor) -> ApiOk<Value> 
 /// The admin overview: user counts and the latest audit entries.
 #[utoipa::path(get, path = "/api/admin/", tag = "iam",
     responses((status = 200, body = Envelope<Value>)))]
-pub async fn admin_overview(State(state): State<AppState>, CurrentActor(actor): CurrentActor) -> Result<ApiOk<Value>, ApiError> {
+pub async fn admin_overview(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+) -> Result<ApiOk<Value>, ApiError> {
     let users = user_list(state.services.iam.list(&actor).await?);
     let (recent, _) = state.services.iam.audit_log(&actor, &AuditFilter::default(), 1, 5).await?;
     Ok(ApiOk::new(json!({ "counts": users.counts, "recent_audit": recent })))

@@ -71,18 +71,32 @@ struct Bench {
 }
 
 /// A server over a fresh SQLite database and a simulator of `vms` VMs with `profile`.
-async fn start(vms: usize, profile: pvesim::Profile, site_root: Option<PathBuf>, limits: domain::servers::CreateLimits) -> Result<Bench, String> {
+async fn start(
+    vms: usize,
+    profile: pvesim::Profile,
+    site_root: Option<PathBuf>,
+    limits: domain::servers::CreateLimits,
+) -> Result<Bench, String> {
     let layout = pvesim::Layout { nodes: 3, seed: 11, vms, shared_storage: true };
-    let sim = pvesim::start("127.0.0.1:0".parse().map_err(|e| format!("{e}"))?, &layout, profile, "bench-token", "pw").await.map_err(|e| e.to_string())?;
+    let sim = pvesim::start("127.0.0.1:0".parse().map_err(|e| format!("{e}"))?, &layout, profile, "bench-token", "pw")
+        .await
+        .map_err(|e| e.to_string())?;
     let client = pve::PveClient::new(pve::PveConfig::new(sim.url.clone(), sim.auth(), pve::TlsMode::System))?;
     let url = format!("sqlite://{}/serverbench-{}-{vms}.db", std::env::temp_dir().display(), std::process::id());
     let db = domain::Database::open(&url).await.map_err(|e| e.to_string())?;
     let services = domain::Services::new(db, true).with_cluster(client).with_create_limits(limits);
     let hash = domain::auth::password::hash("benchmark password").map_err(|e| e.to_string())?;
-    let perms: Vec<String> = domain::auth::Role::Admin.default_permissions().iter().map(|p| p.as_str().to_owned()).collect();
+    let perms: Vec<String> =
+        domain::auth::Role::Admin.default_permissions().iter().map(|p| p.as_str().to_owned()).collect();
     let user = services
         .users
-        .create(domain::users::NewUser { username: "bench", password_hash: &hash, role: "admin", permissions: &perms, ..Default::default() })
+        .create(domain::users::NewUser {
+            username: "bench",
+            password_hash: &hash,
+            role: "admin",
+            permissions: &perms,
+            ..Default::default()
+        })
         .await
         .map_err(|e| e.to_string())?;
     let session = services.auth.sessions().create(user.id, None, None).await.map_err(|e| e.to_string())?;
@@ -115,9 +129,16 @@ async fn get(addr: SocketAddr, path: &str, cookie: &str, extra: &str) -> Result<
 }
 
 /// One GET; returns (status line, head, body as it came over the wire).
-async fn get_body(addr: SocketAddr, path: &str, cookie: &str, extra: &str) -> Result<(String, String, Vec<u8>), String> {
+async fn get_body(
+    addr: SocketAddr,
+    path: &str,
+    cookie: &str,
+    extra: &str,
+) -> Result<(String, String, Vec<u8>), String> {
     let mut s = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: pf_session={cookie}\r\nConnection: close\r\n{extra}\r\n");
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: pf_session={cookie}\r\nConnection: close\r\n{extra}\r\n"
+    );
     s.write_all(req.as_bytes()).await.map_err(|e| e.to_string())?;
     let mut buf = Vec::with_capacity(64 * 1024);
     s.read_to_end(&mut buf).await.map_err(|e| e.to_string())?;
@@ -131,7 +152,9 @@ async fn get_body(addr: SocketAddr, path: &str, cookie: &str, extra: &str) -> Re
 fn dechunk(mut raw: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(raw.len());
     while let Some(eol) = raw.windows(2).position(|w| w == b"\r\n") {
-        let size = std::str::from_utf8(&raw[..eol]).ok().and_then(|l| usize::from_str_radix(l.split(';').next().unwrap_or("").trim(), 16).ok());
+        let size = std::str::from_utf8(&raw[..eol])
+            .ok()
+            .and_then(|l| usize::from_str_radix(l.split(';').next().unwrap_or("").trim(), 16).ok());
         let Some(size) = size.filter(|n| *n > 0) else { break };
         let start = eol + 2;
         let end = (start + size).min(raw.len());
@@ -212,7 +235,11 @@ async fn transfer(b: &Bench) -> Result<(), String> {
         if !head.to_ascii_lowercase().contains("content-encoding: br") {
             println!("transfer: {file} was not sent brotli-compressed (built without --precompress?)");
         }
-        if file.ends_with(".wasm") { wasm += bytes } else { js += bytes }
+        if file.ends_with(".wasm") {
+            wasm += bytes
+        } else {
+            js += bytes
+        }
         if bytes > largest.0 {
             largest = (bytes, file.clone());
         }
@@ -249,7 +276,10 @@ async fn run(cli: Cli) -> Result<(), String> {
     let (rps, p50, p99) = measure(&b, "/api/servers?per_page=500&search=vm", cli.requests / 4, 8).await?;
     println!("GET /api/servers?per_page=500&search=vm, 8 at a time: {rps:.0} req/s, p50 {p50:.2} ms, p99 {p99:.2} ms");
     let (_, p50, p99) = measure(&b, "/servers", cli.requests / 10, 1).await?;
-    println!("SSR /servers with {} servers, one at a time: p50 {p50:.2} ms, p99 {p99:.2} ms (whole streamed response)", report.imported.len());
+    println!(
+        "SSR /servers with {} servers, one at a time: p50 {p50:.2} ms, p99 {p99:.2} ms (whole streamed response)",
+        report.imported.len()
+    );
     transfer(&b).await?;
     drop(b);
 
@@ -267,7 +297,12 @@ async fn run(cli: Cli) -> Result<(), String> {
     let b = start(0, profile, None, limits).await?;
     let user = b.services.users.by_username("bench").await.map_err(|e| e.to_string())?.ok_or("no bench user")?;
     let admin = domain::auth::Actor::from_user(&user, domain::auth::AuthMethod::Session, None);
-    let pool = domain::ipam::PoolInput { name: "default".into(), cidr: "10.50.0.0/23".into(), bridge: "vmbr0".into(), ..Default::default() };
+    let pool = domain::ipam::PoolInput {
+        name: "default".into(),
+        cidr: "10.50.0.0/23".into(),
+        bridge: "vmbr0".into(),
+        ..Default::default()
+    };
     b.services.ipam.create_pool(&admin, &pool).await.map_err(|e| e.to_string())?;
     let requests: Vec<domain::servers::ServerRequest> = (1..=cli.create)
         .map(|n| {
@@ -280,7 +315,9 @@ async fn run(cli: Cli) -> Result<(), String> {
         .collect::<Result<_, _>>()?;
     let t = Instant::now();
     let job = b.services.servers.create(&admin, requests).await.map_err(|e| e.to_string())?;
-    let done = domain::jobs::wait_finished(b.services.jobs.store(), job.id, Duration::from_secs(24 * 3600)).await.map_err(|e| e.to_string())?;
+    let done = domain::jobs::wait_finished(b.services.jobs.store(), job.id, Duration::from_secs(24 * 3600))
+        .await
+        .map_err(|e| e.to_string())?;
     let wall = t.elapsed();
     let items = b.services.jobs.store().items(job.id).await.map_err(|e| e.to_string())?;
     let failed: Vec<_> = items.iter().filter(|i| i.status != "succeeded").collect();
@@ -288,7 +325,9 @@ async fn run(cli: Cli) -> Result<(), String> {
     // Proxmox runs clones of one template one after another (its lock on the source); after the
     // last clone, that server still needs its start and its guest agent.
     let d = |w| profile.duration(w).as_secs_f64();
-    let bound = cli.create as f64 * d(pvesim::timing::Work::Clone { full: true }) + d(pvesim::timing::Work::Start) + d(pvesim::timing::Work::AgentBoot);
+    let bound = cli.create as f64 * d(pvesim::timing::Work::Clone { full: true })
+        + d(pvesim::timing::Work::Start)
+        + d(pvesim::timing::Work::AgentBoot);
     println!(
         "bulk create: {} VMs (full clones of one template, 3 nodes, realistic ×{}): {:.1} s; lower bound {:.1} s; ratio {:.3}; job {}; {} failed, {} lock timeouts",
         cli.create,

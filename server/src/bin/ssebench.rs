@@ -33,7 +33,9 @@ struct Cli {
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
         .unwrap_or(0)
 }
 
@@ -61,14 +63,24 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
-    let url = cli.database_url.clone().unwrap_or_else(|| format!("sqlite://{}/ssebench-{}.db", std::env::temp_dir().display(), std::process::id()));
+    let url = cli
+        .database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}/ssebench-{}.db", std::env::temp_dir().display(), std::process::id()));
     let db = domain::Database::open(&url).await.map_err(|e| e.to_string())?;
     let services = domain::Services::new(db, true);
     let hash = domain::auth::password::hash("benchmark password").map_err(|e| e.to_string())?;
-    let perms: Vec<String> = domain::auth::Role::Admin.default_permissions().iter().map(|p| p.as_str().to_owned()).collect();
+    let perms: Vec<String> =
+        domain::auth::Role::Admin.default_permissions().iter().map(|p| p.as_str().to_owned()).collect();
     let user = services
         .users
-        .create(domain::users::NewUser { username: "bench", password_hash: &hash, role: "admin", permissions: &perms, ..Default::default() })
+        .create(domain::users::NewUser {
+            username: "bench",
+            password_hash: &hash,
+            role: "admin",
+            permissions: &perms,
+            ..Default::default()
+        })
         .await
         .map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
@@ -99,7 +111,13 @@ async fn run(cli: Cli) -> Result<(), String> {
         if i > 0 && i % per_user == 0 {
             let u = services
                 .users
-                .create(domain::users::NewUser { username: &format!("bench{i}"), password_hash: &hash, role: "viewer", permissions: &[], ..Default::default() })
+                .create(domain::users::NewUser {
+                    username: &format!("bench{i}"),
+                    password_hash: &hash,
+                    role: "viewer",
+                    permissions: &[],
+                    ..Default::default()
+                })
                 .await
                 .map_err(|e| e.to_string())?;
             users.push(u.id);
@@ -118,7 +136,9 @@ async fn run(cli: Cli) -> Result<(), String> {
         let events = cli.events;
         tasks.push(tokio::spawn(async move {
             let Ok(mut s) = TcpStream::connect(addr).await else { return };
-            let req = format!("GET /api/notifications/stream HTTP/1.1\r\nHost: {addr}\r\nCookie: pf_session={secret}\r\n\r\n");
+            let req = format!(
+                "GET /api/notifications/stream HTTP/1.1\r\nHost: {addr}\r\nCookie: pf_session={secret}\r\n\r\n"
+            );
             if s.write_all(req.as_bytes()).await.is_err() {
                 return;
             }
@@ -160,8 +180,12 @@ async fn run(cli: Cli) -> Result<(), String> {
     }
     let after = rss_kib();
     let total = after.saturating_sub(before) as f64 / cli.streams as f64;
-    println!("ssebench: {} SSE streams open in {:.1} s; memory {:.1} KiB per stream (server + client)",
-        cli.streams, t.elapsed().as_secs_f64(), total);
+    println!(
+        "ssebench: {} SSE streams open in {:.1} s; memory {:.1} KiB per stream (server + client)",
+        cli.streams,
+        t.elapsed().as_secs_f64(),
+        total
+    );
     // Baseline in the same run, with the SSE streams still open so no freed memory is reused:
     // the same client tasks against a listener that only holds its sockets. What the SSE run
     // costs beyond it is the server's share of a stream.
@@ -181,17 +205,31 @@ async fn run(cli: Cli) -> Result<(), String> {
     let mut lat = latencies.lock().unwrap_or_else(|p| p.into_inner()).clone();
     lat.sort_unstable();
     let pct = |p: f64| lat.get(((lat.len().max(1) - 1) as f64 * p) as usize).copied().unwrap_or(-1);
-    println!("fan-out: {} deliveries ({} events × {} streams): p50 {} ms, p99 {} ms, max {} ms",
-        lat.len(), cli.events, cli.streams, pct(0.5), pct(0.99), pct(1.0));
+    println!(
+        "fan-out: {} deliveries ({} events × {} streams): p50 {} ms, p99 {} ms, max {} ms",
+        lat.len(),
+        cli.events,
+        cli.streams,
+        pct(0.5),
+        pct(0.99),
+        pct(1.0)
+    );
 
     // Job throughput: trivial jobs through the real runner (4 workers).
     let admin = domain::auth::Actor::from_user(&user, domain::auth::AuthMethod::Session, None);
     let t = Instant::now();
     let mut last = 0;
     for _ in 0..cli.jobs {
-        last = services.jobs.enqueue(&admin, "test.error", serde_json::json!({}), Vec::new()).await.map_err(|e| e.to_string())?.id;
+        last = services
+            .jobs
+            .enqueue(&admin, "test.error", serde_json::json!({}), Vec::new())
+            .await
+            .map_err(|e| e.to_string())?
+            .id;
     }
-    domain::jobs::wait_finished(services.jobs.store(), last, Duration::from_secs(600)).await.map_err(|e| e.to_string())?;
+    domain::jobs::wait_finished(services.jobs.store(), last, Duration::from_secs(600))
+        .await
+        .map_err(|e| e.to_string())?;
     loop {
         let (queued, running, _) = services.jobs.store().counts(0).await.map_err(|e| e.to_string())?;
         if queued == 0 && running == 0 {
@@ -199,8 +237,13 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    println!("jobs: {} trivial two-step jobs in {:.2} s = {:.0} jobs/s ({})", cli.jobs, t.elapsed().as_secs_f64(),
-        cli.jobs as f64 / t.elapsed().as_secs_f64(), services.db.backend().as_str());
+    println!(
+        "jobs: {} trivial two-step jobs in {:.2} s = {:.0} jobs/s ({})",
+        cli.jobs,
+        t.elapsed().as_secs_f64(),
+        cli.jobs as f64 / t.elapsed().as_secs_f64(),
+        services.db.backend().as_str()
+    );
     Ok(())
 }
 
@@ -233,7 +276,9 @@ async fn baseline_kib_per_socket(n: usize) -> Result<f64, String> {
             let _ = s.read(&mut buf).await;
         }));
     }
-    let held = tokio::time::timeout(Duration::from_secs(60), holder).await.map_err(|_| "baseline sockets did not connect".to_owned())?;
+    let held = tokio::time::timeout(Duration::from_secs(60), holder)
+        .await
+        .map_err(|_| "baseline sockets did not connect".to_owned())?;
     let held = held.map_err(|e| e.to_string())?;
     let t = Instant::now();
     while waiting.load(Ordering::SeqCst) < n {

@@ -41,9 +41,8 @@ pub fn config(listen: SocketAddr) -> Config {
 /// All test servers run on one long-lived multi-threaded runtime, like the real binary, not
 /// on each test's own short-lived runtime: work a server spawns must never land on a runtime
 /// that another test has already shut down.
-static SERVER_RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
-});
+static SERVER_RUNTIME: LazyLock<tokio::runtime::Runtime> =
+    LazyLock::new(|| tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap());
 
 /// Serves the real router over a fresh database of `backend` (plus `extra` routes, for tests
 /// that need a controllable handler); `None` when that backend is not available.
@@ -93,7 +92,13 @@ pub async fn spawn_with_site(site_root: std::path::PathBuf) -> TestServer {
     spawn_on_url(url, Router::new(), Router::new(), Services::new, Some(site_root)).await
 }
 
-async fn spawn_on_url(url: String, extra: Router, inner: Router<AppState>, make: fn(Database, bool) -> Services, site_root: Option<std::path::PathBuf>) -> TestServer {
+async fn spawn_on_url(
+    url: String,
+    extra: Router,
+    inner: Router<AppState>,
+    make: fn(Database, bool) -> Services,
+    site_root: Option<std::path::PathBuf>,
+) -> TestServer {
     spawn_configured(url, extra, inner, make, move |c| Config { site_root, ..c }).await
 }
 
@@ -115,7 +120,13 @@ async fn spawn_configured(
         let handle = tokio::spawn(serve(listener, router, async move {
             let _ = rx.await;
         }));
-        TestServer { url: format!("http://{addr}"), services, simulator: None, shutdown: Some(tx), handle: Some(handle) }
+        TestServer {
+            url: format!("http://{addr}"),
+            services,
+            simulator: None,
+            shutdown: Some(tx),
+            handle: Some(handle),
+        }
     });
     task.await.unwrap()
 }
@@ -123,21 +134,29 @@ async fn spawn_configured(
 /// A server on SQLite whose Proxmox cluster is a simulator (instant tasks), reached through
 /// the real `pve` client over HTTP.
 pub async fn spawn_with_cluster() -> TestServer {
-    spawn_with_cluster_on(Backend::Sqlite, pvesim::Layout { nodes: 2, seed: 1, vms: 5, shared_storage: true }).await.unwrap()
+    spawn_with_cluster_on(Backend::Sqlite, pvesim::Layout { nodes: 2, seed: 1, vms: 5, shared_storage: true })
+        .await
+        .unwrap()
 }
 
 /// The same on `backend` (`None` when it is not available), with `layout`; creates poll fast.
 pub async fn spawn_with_cluster_on(backend: Backend, layout: pvesim::Layout) -> Option<TestServer> {
     let url = fresh_url(backend).await?;
     let task = SERVER_RUNTIME.spawn(async move {
-        let sim = pvesim::start("127.0.0.1:0".parse().unwrap(), &layout, pvesim::Profile::Instant, "test-token", "pw").await.unwrap();
-        let client = pve::PveClient::new(pve::PveConfig::new(sim.url.clone(), sim.auth(), pve::TlsMode::System)).unwrap();
+        let sim = pvesim::start("127.0.0.1:0".parse().unwrap(), &layout, pvesim::Profile::Instant, "test-token", "pw")
+            .await
+            .unwrap();
+        let client =
+            pve::PveClient::new(pve::PveConfig::new(sim.url.clone(), sim.auth(), pve::TlsMode::System)).unwrap();
         let db = Database::open(&url).await.unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let limits = domain::servers::CreateLimits {
             agent_timeout: std::time::Duration::from_secs(5),
-            polling: pve::Polling { first: std::time::Duration::from_millis(5), max: std::time::Duration::from_millis(50) },
+            polling: pve::Polling {
+                first: std::time::Duration::from_millis(5),
+                max: std::time::Duration::from_millis(50),
+            },
             ..Default::default()
         };
         let services = Services::new(db, true).with_cluster(client).with_create_limits(limits);
@@ -147,7 +166,13 @@ pub async fn spawn_with_cluster_on(backend: Backend, layout: pvesim::Layout) -> 
         let handle = tokio::spawn(serve(listener, router, async move {
             let _ = rx.await;
         }));
-        TestServer { url: format!("http://{addr}"), services, simulator: Some(sim), shutdown: Some(tx), handle: Some(handle) }
+        TestServer {
+            url: format!("http://{addr}"),
+            services,
+            simulator: Some(sim),
+            shutdown: Some(tx),
+            handle: Some(handle),
+        }
     });
     Some(task.await.unwrap())
 }
@@ -228,7 +253,13 @@ impl TestServer {
             Role::parse(role).unwrap().default_permissions().iter().map(|p| p.as_str().to_owned()).collect();
         self.services
             .users
-            .create(domain::users::NewUser { username, password_hash: &hash, role, permissions: &perms, ..Default::default() })
+            .create(domain::users::NewUser {
+                username,
+                password_hash: &hash,
+                role,
+                permissions: &perms,
+                ..Default::default()
+            })
             .await
             .unwrap()
     }
