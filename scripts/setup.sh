@@ -104,6 +104,19 @@ setup_cargo_tools() {
   fi
 }
 
+# rustfmt and clippy for scripts/lint.sh come from rustup's stable toolchain (Debian's rustc-web
+# has neither); this kind of machine ships them, and rustup adds them if they are missing.
+setup_lint_tools() {
+  local have; have=$(rustup component list --toolchain stable --installed 2>/dev/null || true)
+  local c
+  for c in rustfmt clippy; do
+    if ! grep -q "^$c" <<<"$have"; then
+      log "rustup component add $c (stable)"
+      rustup component add --toolchain stable "$c"
+    fi
+  done
+}
+
 # --- npm tools (wasm-opt from binaryen, Playwright) -------------------------------------------
 # Debian's binaryen is too old for current rustc output; npm's binaryen ships a working wasm-opt.
 setup_npm_tools() {
@@ -130,6 +143,7 @@ setup_schemathesis() {
 }
 
 setup_test_tools() {
+  setup_lint_tools
   setup_schemathesis
   apt_install chromium chromium-driver postgresql
   if [ ! -d "$ROOT/end2end/node_modules/@playwright/test" ] || \

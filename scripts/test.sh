@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Sets up what is missing and runs every test: unit and integration tests on SQLite and a
-# throwaway PostgreSQL, the browser-build dependency guard, then the release build, the API
-# conformance run (schemathesis) and the Playwright suite in Debian's Chromium (hydrated and
-# JavaScript-off).
+# Sets up what is missing, checks the house rules (format, clippy) and runs every test: unit and
+# integration tests on SQLite and a throwaway PostgreSQL, the browser-build dependency guard,
+# then the release build, the API conformance run (schemathesis) and the Playwright suite in
+# Debian's Chromium (hydrated and JavaScript-off).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$PROXFLEET_ROOT"
@@ -20,8 +20,8 @@ trap cleanup EXIT
 
 log() { printf '\n\033[1;34m== %s\033[0m\n' "$*"; }
 
-log "house format (rustfmt.toml)"
-scripts/fmt.sh --check
+log "house rules: rustfmt and clippy (scripts/lint.sh)"
+scripts/lint.sh
 
 log "throwaway PostgreSQL"
 PROXFLEET_TEST_POSTGRES_URL=$(scripts/pg.sh start "$work/pg")

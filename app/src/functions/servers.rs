@@ -1,6 +1,10 @@
 //! Servers and IP pools for the pages. Each call takes the acting user from the request and
 //! calls `domain::servers::ServerService` / `domain::ipam::Ipam`, which check permissions.
 
+// A server function behind an `ActionForm` takes one argument per form field (`create_pool` has
+// eight); the `#[server]` macro's browser-side stub does not carry an item-level `allow`.
+#![allow(clippy::too_many_arguments)]
+
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -233,7 +237,6 @@ pub async fn list_pools() -> Result<Vec<PoolRow>, ServerFnError> {
 
 /// Creates a pool from the form's fields (DNS comma-separated, VLAN may be empty). One
 /// argument per form field is how an `ActionForm` maps its inputs.
-#[allow(clippy::too_many_arguments)]
 #[server(prefix = "/sfn", endpoint = "create_pool")]
 pub async fn create_pool(
     name: String,
