@@ -92,6 +92,21 @@ impl AuditLog {
         Ok(())
     }
 
+    /// Records the outcome of `actor`'s `action` on `target` — the one helper every service
+    /// uses for its changes. The target is cut to 128 characters (a refused name may be long);
+    /// a failure's error text becomes its detail.
+    pub async fn outcome<T>(
+        &self,
+        actor: &Actor,
+        action: &str,
+        target: &str,
+        result: &Result<T>,
+        detail: String,
+    ) -> Result<()> {
+        let target: String = target.chars().take(128).collect();
+        self.record(Record::of(actor, action, Some(&target), result, detail)).await
+    }
+
     /// One page of entries, newest first, and the total matching the filter.
     pub async fn list(&self, filter: &AuditFilter, page: u32, per_page: u32) -> Result<(Vec<AuditEntry>, i64)> {
         let mut clauses = Vec::new();

@@ -9,6 +9,7 @@ use std::net::Ipv4Addr;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
+use crate::audit::AuditLog;
 use crate::auth::{Actor, Permission};
 use crate::clock::now_ms;
 use crate::db::Database;
@@ -148,6 +149,8 @@ pub struct Lease {
 #[derive(Debug, Clone)]
 pub struct Ipam {
     db: Database,
+    /// Pool changes are audited (`ip_pool.create`, `.update`, `.delete`).
+    audit: AuditLog,
 }
 
 const POOL_COLUMNS: &str = "id, name, cidr, gateway, dns, bridge, vlan, reserved, description, created_at, updated_at";
@@ -309,7 +312,7 @@ fn pool_from_row(r: &sqlx::any::AnyRow) -> Result<IpPool> {
 
 impl Ipam {
     pub fn new(db: Database) -> Self {
-        Ipam { db }
+        Ipam { audit: AuditLog::new(db.clone()), db }
     }
 
     /// Every pool with its size and use. Anyone signed in may read them (the create form
@@ -367,6 +370,12 @@ impl Ipam {
 
     pub async fn create_pool(&self, actor: &Actor, input: &PoolInput) -> Result<IpPool> {
         actor.require(Permission::ManageNetwork)?;
+        let result = self.create_checked(input).await;
+        self.audit.outcome(actor, "ip_pool.create", input.name.trim(), &result, String::new()).await?;
+        result
+    }
+
+    async fn create_checked(&self, input: &PoolInput) -> Result<IpPool> {
         validate(input)?;
         self.insert_pool(input).await.map_err(|e| match e {
             Error::Conflict(_) => Error::Conflict(format!("an IP pool named {:?} already exists", input.name.trim())),
@@ -378,6 +387,14 @@ impl Ipam {
     /// Changes a pool. The network may not shrink away from addresses in use.
     pub async fn update_pool(&self, actor: &Actor, name: &str, input: &PoolInput) -> Result<IpPool> {
         actor.require(Permission::ManageNetwork)?;
+        let result = self.update_checked(name, input).await;
+        let new_name = input.name.trim();
+        let detail = if new_name == name { String::new() } else { format!("renamed to {}", shown(new_name)) };
+        self.audit.outcome(actor, "ip_pool.update", name, &result, detail).await?;
+        result
+    }
+
+    async fn update_checked(&self, name: &str, input: &PoolInput) -> Result<IpPool> {
         let plan = validate(input)?;
         let old = self.pool(name).await?;
         for a in self.addresses_of_pool(old.id).await? {
@@ -409,6 +426,12 @@ impl Ipam {
     /// Deletes a pool no address of which is in use.
     pub async fn delete_pool(&self, actor: &Actor, name: &str) -> Result<()> {
         actor.require(Permission::ManageNetwork)?;
+        let result = self.delete_checked(name).await;
+        self.audit.outcome(actor, "ip_pool.delete", name, &result, String::new()).await?;
+        result
+    }
+
+    async fn delete_checked(&self, name: &str) -> Result<()> {
         let pool = self.pool(name).await?;
         if pool.used > 0 || !self.addresses_of_pool(pool.id).await?.is_empty() {
             return Err(Error::Conflict(format!("IP pool {name:?} still has addresses in use")));

@@ -93,7 +93,8 @@ impl Instance {
         let runner = domain::jobs::JobRunner::new(services.jobs.store().clone(), runner_config, limits)
             .with_wake(services.jobs.waker())
             .with_notifications(services.notifications.clone())
-            .with_events(services.events.clone());
+            .with_events(services.events.clone())
+            .with_audit(services.audit.clone());
         let runner = services.servers.register_jobs(runner);
         let job_workers = domain::jobs::service::register_test_jobs(runner).start();
         // Housekeeping: the server records follow Proxmox every 30 s (one /cluster/resources

@@ -732,3 +732,78 @@ async fn a_server_function_refuses_bad_input_with_a_4xx_not_a_server_error() {
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     assert!(resp.text().await.unwrap().contains("servers[0] (Bad_Name).name"));
 }
+
+/// The audit entries for `action` (exact, or a prefix ending in `.`), oldest first.
+async fn audit(srv: &TestServer, admin: &Login, action: &str) -> Vec<Value> {
+    let (status, log) =
+        json_of(admin.get(&srv.at(&format!("/api/audit?action={action}&per_page=100"))).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "{log}");
+    let mut entries = log["data"].as_array().unwrap().clone();
+    entries.reverse();
+    entries
+}
+
+#[tokio::test]
+async fn server_and_pool_changes_are_audited_with_who_what_and_the_job() {
+    for srv in servers_on_each_backend(0).await {
+        let admin = srv.login_as("admin").await;
+        pool(&srv, &admin, "lab", "10.50.0.0/24", "").await;
+        let spec = |name: &str| json!({"name": name, "template_vm_id": 9001, "disks": [{"size": 20}], "network_devices": [{"ip_pool": "lab"}]});
+        let (status, q) =
+            post(&admin, &srv, "/api/create_servers_bulk", json!({"servers": [spec("aud-1"), spec("aud-2")]})).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{q}");
+        let create_job = q["task_id"].as_str().unwrap().to_owned();
+        assert_eq!(finished(&srv, &admin, &create_job).await["status"], "succeeded");
+
+        let (status, q) = post(
+            &admin,
+            &srv,
+            "/api/servers/bulk_action",
+            json!({"server_names": ["aud-1", "aud-2"], "action": "delete"}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{q}");
+        let delete_job = q["task_id"].as_str().unwrap().to_owned();
+        assert_eq!(finished(&srv, &admin, &delete_job).await["status"], "succeeded");
+
+        // Two deletes, one entry per server, with who, the outcome and the job.
+        let deletes = audit(&srv, &admin, "server.delete").await;
+        let mut targets: Vec<&str> = deletes.iter().map(|e| e["target"].as_str().unwrap()).collect();
+        targets.sort_unstable();
+        assert_eq!(targets, ["aud-1", "aud-2"], "{} {deletes:?}", srv.backend());
+        for e in &deletes {
+            assert_eq!(e["actor"], admin.username);
+            assert_eq!(e["success"], true);
+            assert_eq!(e["detail"], format!("job {delete_job}"), "{e}");
+        }
+        // The prefix filter finds every server change: the two creates and the two deletes.
+        let all = audit(&srv, &admin, "server.").await;
+        let actions: Vec<&str> = all.iter().map(|e| e["action"].as_str().unwrap()).collect();
+        assert_eq!(actions.iter().filter(|a| **a == "server.create").count(), 2, "{actions:?}");
+        assert_eq!(actions.iter().filter(|a| **a == "server.delete").count(), 2, "{actions:?}");
+        assert!(actions.iter().all(|a| a.starts_with("server.")), "{actions:?}");
+
+        // Pools: a change that works and one that is refused, both with their outcome.
+        let (status, _) =
+            json_of(admin.request(reqwest::Method::DELETE, &srv.at("/api/ip-pools/lab")).send().await.unwrap()).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _) =
+            post(&admin, &srv, "/api/ip-pools", json!({"name": "bad", "cidr": "10.0.0.0/7", "bridge": "vmbr0"})).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let pools = audit(&srv, &admin, "ip_pool.").await;
+        let summary: Vec<(String, String, bool)> = pools
+            .iter()
+            .map(|e| (e["action"].as_str().unwrap().into(), e["target"].as_str().unwrap().into(), e["success"] == true))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("ip_pool.create".into(), "lab".into(), true),
+                ("ip_pool.delete".into(), "lab".into(), true),
+                ("ip_pool.create".into(), "bad".into(), false)
+            ],
+            "{pools:?}"
+        );
+        assert!(pools[2]["detail"].as_str().unwrap().contains("/8"), "a refusal says why: {}", pools[2]);
+    }
+}

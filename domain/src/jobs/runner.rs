@@ -48,6 +48,14 @@ pub type HandlerFuture<'a> = Pin<Box<dyn Future<Output = std::result::Result<Ste
 pub trait JobHandler: Send + Sync + 'static {
     fn kind(&self) -> &'static str;
     fn run<'a>(&'a self, ctx: &'a mut JobContext) -> HandlerFuture<'a>;
+
+    /// The audit-log action of this job's changes (`server.delete`), or `None` for a job that
+    /// changes nothing worth auditing. When such a job finishes, the runner writes one entry
+    /// per item (target: the item's name; outcome: the item's) with the job's owner and id, so
+    /// a handler that says what it does is audited without writing a line for it.
+    fn audit_action(&self, _job: &Job) -> Option<String> {
+        None
+    }
 }
 
 /// What a handler sees while it runs.
@@ -219,6 +227,7 @@ impl Default for RunnerConfig {
 pub struct JobRunner {
     notifications: Option<crate::notifications::Notifications>,
     events: Option<crate::events::EventBus>,
+    audit: Option<crate::audit::AuditLog>,
     store: JobStore,
     handlers: Arc<HashMap<String, Arc<dyn JobHandler>>>,
     config: RunnerConfig,
@@ -252,6 +261,7 @@ impl JobRunner {
         JobRunner {
             notifications: None,
             events: None,
+            audit: None,
             store,
             handlers: Arc::new(HashMap::new()),
             config,
@@ -273,6 +283,12 @@ impl JobRunner {
     }
 
     /// Idle workers also wake on this signal (the job service's, so enqueueing wakes them).
+    /// Finished jobs whose handler names an `audit_action` are written to this audit log.
+    pub fn with_audit(mut self, audit: crate::audit::AuditLog) -> Self {
+        self.audit = Some(audit);
+        self
+    }
+
     pub fn with_wake(mut self, wake: Arc<Notify>) -> Self {
         self.wake = wake;
         self
@@ -403,6 +419,11 @@ impl JobRunner {
             tracing::error!(job = id, error = %e, "cannot record a finished job");
             return;
         }
+        if let (Some(audit), Some(action)) = (&self.audit, handler.audit_action(&ctx.job)) {
+            if let Err(e) = self.audit(audit, &ctx.job, &action, status, error.as_deref()).await {
+                tracing::error!(job = id, error = %e, "cannot write a finished job to the audit log");
+            }
+        }
         if let Some(bus) = &self.events {
             let payload = serde_json::json!({"type": "job_finished", "job_id": id, "kind": kind, "status": status.as_str(), "error": error});
             if let Err(e) = bus.publish(owner_id, "job_finished", payload).await {
@@ -414,6 +435,51 @@ impl JobRunner {
                 tracing::warn!(job = id, error = %e, "cannot notify the job's owner");
             }
         }
+    }
+
+    /// One audit entry per item of a finished job (one for the whole job if it has none).
+    async fn audit(
+        &self,
+        audit: &crate::audit::AuditLog,
+        job: &Job,
+        action: &str,
+        status: JobStatus,
+        error: Option<&str>,
+    ) -> Result<()> {
+        use crate::audit::Record;
+        let id = job.id;
+        let items = self.store.items(id).await?;
+        let whole_job = |detail: String| Record {
+            actor: Some(&job.owner),
+            action,
+            target: None,
+            source_ip: None,
+            success: status == JobStatus::Succeeded,
+            detail,
+        };
+        if items.is_empty() {
+            let detail = match error {
+                Some(e) => format!("job {id}: {e}"),
+                None => format!("job {id}"),
+            };
+            return audit.record(whole_job(detail)).await;
+        }
+        for item in &items {
+            let detail = match (item.status.as_str(), item.error.as_deref()) {
+                ("succeeded", _) => format!("job {id}"),
+                (_, Some(e)) => format!("job {id}: {e}"),
+                (other, None) => format!("job {id}: {other}"),
+            };
+            audit
+                .record(Record {
+                    target: Some(&item.name),
+                    success: item.status == "succeeded",
+                    detail,
+                    ..whole_job(String::new())
+                })
+                .await?;
+        }
+        Ok(())
     }
 
     async fn notify(

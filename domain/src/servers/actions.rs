@@ -69,6 +69,11 @@ impl JobHandler for ActionHandler {
         ACTION
     }
 
+    fn audit_action(&self, job: &crate::jobs::Job) -> Option<String> {
+        let action = serde_json::from_value::<ActionParams>(job.params.clone()).map(|p| p.action.as_str());
+        Some(format!("server.{}", action.unwrap_or("action")))
+    }
+
     fn run<'a>(&'a self, ctx: &'a mut JobContext) -> HandlerFuture<'a> {
         Box::pin(async move {
             let params: ActionParams = serde_json::from_value(ctx.job.params.clone())

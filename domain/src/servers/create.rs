@@ -84,6 +84,10 @@ impl JobHandler for CreateHandler {
         CREATE
     }
 
+    fn audit_action(&self, _job: &crate::jobs::Job) -> Option<String> {
+        Some(CREATE.to_owned())
+    }
+
     fn run<'a>(&'a self, ctx: &'a mut JobContext) -> HandlerFuture<'a> {
         Box::pin(async move {
             let params: CreateParams = serde_json::from_value(ctx.job.params.clone())

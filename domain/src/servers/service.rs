@@ -14,6 +14,7 @@ use super::inventory::{self, SyncReport};
 use super::logs::{self, LogKind, ServerLogs};
 use super::spec::{self, NicAddress, ServerRequest, TemplateRef};
 use super::store::{ListFilter, Server, ServerStore};
+use crate::audit::AuditLog;
 use crate::auth::{Actor, Permission};
 use crate::cluster::{from_pve, ClusterService};
 use crate::events::EventBus;
@@ -50,6 +51,8 @@ pub struct ServerService {
     events: EventBus,
     settings: SettingsStore,
     limits: CreateLimits,
+    /// Changes made here and by the server jobs are audited (`server.*`).
+    pub(super) audit: AuditLog,
 }
 
 /// Filters, sort and page of the server list.
@@ -120,7 +123,8 @@ impl ServerService {
         events: EventBus,
         settings: SettingsStore,
     ) -> Self {
-        ServerService { store, ipam, cluster, jobs, events, settings, limits: CreateLimits::default() }
+        let audit = AuditLog::new(store.db().clone());
+        ServerService { store, ipam, cluster, jobs, events, settings, limits: CreateLimits::default(), audit }
     }
 
     /// Paces creates differently (tests use short agent waits and fast polling).
@@ -267,6 +271,8 @@ impl ServerService {
             record.owner_id = Some(actor.user_id);
             record.owner = actor.username.clone();
             self.store.insert(&record).await?;
+            let detail = format!("VM {} on {}", vm.vmid, vm.node);
+            self.audit.outcome(actor, "server.import", &record.name, &Ok(()), detail).await?;
             for ip in record.nics.iter().filter_map(|n| n.ip.clone()) {
                 // An address already held elsewhere stays with its holder; the import notes it.
                 let _ = self.ipam.claim(&ip, &record.name, None).await;

@@ -162,6 +162,22 @@ impl ServerService {
     /// Changes CPU, memory, balloon, description or tags (`manage_server`).
     pub async fn change_settings(&self, actor: &Actor, name: &str, change: &SettingsChange) -> Result<SettingsResult> {
         actor.require(Permission::ManageServer)?;
+        let result = self.change_settings_checked(actor, name, change).await;
+        let detail = match &result {
+            Ok(r) if r.changed.is_empty() => "nothing changed".to_owned(),
+            Ok(r) => format!("changed {}", r.changed.join(", ")),
+            Err(_) => String::new(),
+        };
+        self.audit.outcome(actor, "server.settings", name, &result, detail).await?;
+        result
+    }
+
+    async fn change_settings_checked(
+        &self,
+        actor: &Actor,
+        name: &str,
+        change: &SettingsChange,
+    ) -> Result<SettingsResult> {
         let before = self.settings(actor, name).await?;
         let (_, node, vmid) = self.located(actor, name).await?;
         let mut update = ConfigUpdate::new();
@@ -243,6 +259,13 @@ impl ServerService {
     /// Adds a disk (`manage_server`); bus and index default to the next free SCSI slot.
     pub async fn add_disk(&self, actor: &Actor, name: &str, disk: &NewDisk) -> Result<ServerSettings> {
         actor.require(Permission::ManageServer)?;
+        let result = self.add_disk_checked(actor, name, disk).await;
+        let detail = format!("{} GB", disk.size_gb);
+        self.audit.outcome(actor, "server.disk_add", name, &result, detail).await?;
+        result
+    }
+
+    async fn add_disk_checked(&self, actor: &Actor, name: &str, disk: &NewDisk) -> Result<ServerSettings> {
         let before = self.settings(actor, name).await?;
         let (_, node, vmid) = self.located(actor, name).await?;
         let bus = disk.bus.clone().unwrap_or_else(|| "scsi".into());
@@ -286,6 +309,13 @@ impl ServerService {
     /// Detaches and destroys a disk (`manage_server`); the boot disk stays.
     pub async fn remove_disk(&self, actor: &Actor, name: &str, device: &str) -> Result<ServerSettings> {
         actor.require(Permission::ManageServer)?;
+        let result = self.remove_disk_checked(actor, name, device).await;
+        let detail = crate::limits::shown(device);
+        self.audit.outcome(actor, "server.disk_remove", name, &result, detail).await?;
+        result
+    }
+
+    async fn remove_disk_checked(&self, actor: &Actor, name: &str, device: &str) -> Result<ServerSettings> {
         let before = self.settings(actor, name).await?;
         let (_, node, vmid) = self.located(actor, name).await?;
         if !before.disks.iter().any(|d| d.device == device) {
