@@ -345,6 +345,7 @@ async fn validation_names_the_server_and_field_and_changes_nothing() {
             post(&admin, &srv, "/api/servers/bulk_action", json!({"server_names": ["taken"], "action": "explode"}))
                 .await;
         assert_eq!((status, err["details"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("action")));
+        assert_eq!(err["error"], "action \"explode\": start, stop, reboot or delete");
         let (status, _) =
             post(&admin, &srv, "/api/servers/bulk_action", json!({"server_names": ["ghost"], "action": "start"})).await;
         assert_eq!(status, StatusCode::NOT_FOUND);

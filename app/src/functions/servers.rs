@@ -187,8 +187,7 @@ pub async fn server_detail(name: String) -> Result<ServerRow, ServerFnError> {
 /// Starts one job acting on the servers; returns its id.
 #[server(prefix = "/sfn", endpoint = "act_on_servers")]
 pub async fn act_on_servers(names: Vec<String>, action: String) -> Result<i64, ServerFnError> {
-    let action = domain::servers::Action::parse(&action)
-        .ok_or_else(|| door::fail(domain::Error::validation("action", format!("unknown action {action:?}"))))?;
+    let action: domain::servers::Action = action.parse().map_err(door::fail)?;
     door::services()?.servers.act(&door::actor()?, &names, action).await.map(|j| j.id).map_err(door::fail)
 }
 

@@ -27,17 +27,26 @@ pub enum Action {
     Delete,
 }
 
-impl Action {
-    pub fn parse(text: &str) -> Option<Action> {
+/// The one parse of an action name, for both doors: an unknown name is a 400 naming the
+/// `action` field and the four that exist.
+impl std::str::FromStr for Action {
+    type Err = crate::Error;
+
+    fn from_str(text: &str) -> Result<Action, crate::Error> {
         match text {
-            "start" => Some(Action::Start),
-            "stop" => Some(Action::Stop),
-            "reboot" => Some(Action::Reboot),
-            "delete" => Some(Action::Delete),
-            _ => None,
+            "start" => Ok(Action::Start),
+            "stop" => Ok(Action::Stop),
+            "reboot" => Ok(Action::Reboot),
+            "delete" => Ok(Action::Delete),
+            _ => Err(crate::Error::validation(
+                "action",
+                format!("action {}: start, stop, reboot or delete", crate::limits::shown(text)),
+            )),
         }
     }
+}
 
+impl Action {
     pub fn as_str(self) -> &'static str {
         match self {
             Action::Start => "start",

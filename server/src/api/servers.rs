@@ -326,10 +326,7 @@ pub async fn bulk_action(
     CurrentActor(actor): CurrentActor,
     Json(body): Json<BulkActionBody>,
 ) -> Result<Response, ApiError> {
-    let action = Action::parse(&body.action).ok_or_else(|| {
-        ApiError::new(StatusCode::BAD_REQUEST, format!("action {:?}: start, stop, reboot or delete", body.action))
-            .with_details(json!({"field": "action"}))
-    })?;
+    let action: Action = body.action.parse()?;
     act(&state, &actor, &body.server_names, action).await
 }
 
