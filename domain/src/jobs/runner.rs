@@ -420,7 +420,7 @@ impl JobRunner {
             return;
         }
         if let (Some(audit), Some(action)) = (&self.audit, handler.audit_action(&ctx.job)) {
-            if let Err(e) = self.audit(audit, &ctx.job, &action, status, error.as_deref()).await {
+            if let Err(e) = self.audit_items(audit, &ctx.job, &action, status, error.as_deref()).await {
                 tracing::error!(job = id, error = %e, "cannot write a finished job to the audit log");
             }
         }
@@ -438,7 +438,7 @@ impl JobRunner {
     }
 
     /// One audit entry per item of a finished job (one for the whole job if it has none).
-    async fn audit(
+    async fn audit_items(
         &self,
         audit: &crate::audit::AuditLog,
         job: &Job,
