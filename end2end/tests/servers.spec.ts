@@ -32,9 +32,16 @@ test("bulk-create three servers in the wizard, watch them run, stop one, delete 
   expect(documents).toBe(0);
   await expect(row(1).locator("code").first()).toContainText("10.10.0.");
 
-  // Stop one.
+  // Stop one. Start does not apply to a running server: its button is disabled, and looks it.
   await row(1).getByRole("checkbox").check();
-  await page.getByTestId("bulk-stop").click();
+  const start = page.getByTestId("bulk-start");
+  const stop = page.getByTestId("bulk-stop");
+  await expect(start).toBeDisabled();
+  await expect(start).toHaveCSS("opacity", "0.45");
+  await expect(start).toHaveCSS("cursor", "not-allowed");
+  await expect(stop).toBeEnabled();
+  await expect(stop).toHaveCSS("opacity", "1");
+  await stop.click();
   await expect(page.getByTestId("action-started")).toBeVisible();
   await expect(row(1).getByTestId("server-status")).toHaveText("stopped", { timeout: 30_000 });
 
