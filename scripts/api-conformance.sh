@@ -54,14 +54,15 @@ for who in viewer admin; do
   token_var="${who}_token"
   echo "== schemathesis as $who (${budget}s)"
   # The two SSE streams never end by design; everything else is in. No example database: a
-  # run depends on the seed alone, not on what an earlier run found.
-  "$schemathesis" run "$base/api/openapi.json" \
+  # run depends on the seed alone, not on what an earlier run found. Run from the throwaway
+  # directory: schemathesis keeps a crash cache (.schemathesis/) wherever it runs.
+  (cd "$work" && "$schemathesis" run "$base/api/openapi.json" \
     --header "Authorization: Bearer ${!token_var}" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
     --phases examples,coverage,fuzzing \
     --exclude-path /api/events --exclude-path /api/notifications/stream \
     --seed 20261203 --generation-database none --max-time "$budget" --workers 2 --request-timeout 10 \
-    --suppress-health-check all --warnings off \
+    --suppress-health-check all --warnings off) \
     >"$work/schemathesis-$who.log" 2>&1 || status=$?
   tail -n 40 "$work/schemathesis-$who.log"
   [ "$status" -eq 0 ] || { echo "schemathesis ($who) found failures; the whole report:"; cat "$work/schemathesis-$who.log"; break; }

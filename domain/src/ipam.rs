@@ -311,8 +311,8 @@ fn pool_from_row(r: &sqlx::any::AnyRow) -> Result<IpPool> {
 }
 
 impl Ipam {
-    pub fn new(db: Database) -> Self {
-        Ipam { audit: AuditLog::new(db.clone()), db }
+    pub fn new(db: Database, audit: AuditLog) -> Self {
+        Ipam { db, audit }
     }
 
     /// Every pool with its size and use. Anyone signed in may read them (the create form

@@ -74,7 +74,7 @@ impl Services {
         let events = crate::events::EventBus::new(db.clone());
         let notifications = crate::notifications::Notifications::new(db.clone(), events.clone());
         let jobs = JobService::new(JobStore::new(db.clone()), 4);
-        let ipam = crate::ipam::Ipam::new(db.clone());
+        let ipam = crate::ipam::Ipam::new(db.clone(), audit.clone());
         let cluster = ClusterService::new(None);
         let settings = SettingsStore::new(db.clone());
         let datastores = crate::datastores::Datastores::new(cluster.clone(), settings.clone());
@@ -85,6 +85,7 @@ impl Services {
             jobs.clone(),
             events.clone(),
             settings.clone(),
+            audit.clone(),
         );
         Services {
             settings,
@@ -123,6 +124,7 @@ impl Services {
             self.jobs.clone(),
             self.events.clone(),
             self.settings.clone(),
+            self.audit.clone(),
         );
         self
     }

@@ -52,7 +52,8 @@ pub trait JobHandler: Send + Sync + 'static {
     /// The audit-log action of this job's changes (`server.delete`), or `None` for a job that
     /// changes nothing worth auditing. When such a job finishes, the runner writes one entry
     /// per item (target: the item's name; outcome: the item's) with the job's owner and id, so
-    /// a handler that says what it does is audited without writing a line for it.
+    /// a handler that says what it does is audited without writing a line for it. (Every job
+    /// that changes something has items: one per server, pool or role it acts on.)
     fn audit_action(&self, _job: &Job) -> Option<String> {
         None
     }
@@ -282,13 +283,13 @@ impl JobRunner {
         self
     }
 
-    /// Idle workers also wake on this signal (the job service's, so enqueueing wakes them).
     /// Finished jobs whose handler names an `audit_action` are written to this audit log.
     pub fn with_audit(mut self, audit: crate::audit::AuditLog) -> Self {
         self.audit = Some(audit);
         self
     }
 
+    /// Idle workers also wake on this signal (the job service's, so enqueueing wakes them).
     pub fn with_wake(mut self, wake: Arc<Notify>) -> Self {
         self.wake = wake;
         self
@@ -420,7 +421,7 @@ impl JobRunner {
             return;
         }
         if let (Some(audit), Some(action)) = (&self.audit, handler.audit_action(&ctx.job)) {
-            if let Err(e) = self.audit_items(audit, &ctx.job, &action, status, error.as_deref()).await {
+            if let Err(e) = self.audit_items(audit, &ctx.job, &action).await {
                 tracing::error!(job = id, error = %e, "cannot write a finished job to the audit log");
             }
         }
@@ -437,45 +438,24 @@ impl JobRunner {
         }
     }
 
-    /// One audit entry per item of a finished job (one for the whole job if it has none).
-    async fn audit_items(
-        &self,
-        audit: &crate::audit::AuditLog,
-        job: &Job,
-        action: &str,
-        status: JobStatus,
-        error: Option<&str>,
-    ) -> Result<()> {
-        use crate::audit::Record;
+    /// One audit entry per item of a finished job: the item is the target, its outcome the
+    /// entry's, and the detail names the job (and the item's error).
+    async fn audit_items(&self, audit: &crate::audit::AuditLog, job: &Job, action: &str) -> Result<()> {
         let id = job.id;
-        let items = self.store.items(id).await?;
-        let whole_job = |detail: String| Record {
-            actor: Some(&job.owner),
-            action,
-            target: None,
-            source_ip: None,
-            success: status == JobStatus::Succeeded,
-            detail,
-        };
-        if items.is_empty() {
-            let detail = match error {
-                Some(e) => format!("job {id}: {e}"),
-                None => format!("job {id}"),
-            };
-            return audit.record(whole_job(detail)).await;
-        }
-        for item in &items {
+        for item in self.store.items(id).await? {
             let detail = match (item.status.as_str(), item.error.as_deref()) {
                 ("succeeded", _) => format!("job {id}"),
                 (_, Some(e)) => format!("job {id}: {e}"),
                 (other, None) => format!("job {id}: {other}"),
             };
             audit
-                .record(Record {
+                .record(crate::audit::Record {
+                    actor: Some(&job.owner),
+                    action,
                     target: Some(&item.name),
+                    source_ip: None,
                     success: item.status == "succeeded",
                     detail,
-                    ..whole_job(String::new())
                 })
                 .await?;
         }

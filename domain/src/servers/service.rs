@@ -122,8 +122,8 @@ impl ServerService {
         jobs: JobService,
         events: EventBus,
         settings: SettingsStore,
+        audit: AuditLog,
     ) -> Self {
-        let audit = AuditLog::new(store.db().clone());
         ServerService { store, ipam, cluster, jobs, events, settings, limits: CreateLimits::default(), audit }
     }
 

@@ -190,10 +190,6 @@ impl ServerStore {
         ServerStore { db }
     }
 
-    pub(crate) fn db(&self) -> &Database {
-        &self.db
-    }
-
     pub async fn all(&self) -> Result<Vec<Server>> {
         let rows =
             sqlx::query(&format!("SELECT {COLUMNS} FROM servers ORDER BY name")).fetch_all(self.db.pool()).await?;
