@@ -7,22 +7,7 @@ use sqlx::Row;
 use crate::auth::Actor;
 use crate::{clock, Database, Error, Result};
 
-/// One recorded action.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct AuditEntry {
-    pub id: i64,
-    /// UTC unix milliseconds.
-    pub at: i64,
-    /// The acting username; `None` for anonymous attempts.
-    pub actor: Option<String>,
-    /// Dotted verb, e.g. `login`, `user.create`, `token.revoke`.
-    pub action: String,
-    pub target: Option<String>,
-    pub source_ip: Option<String>,
-    pub success: bool,
-    /// What changed or why it failed. Never a secret.
-    pub detail: String,
-}
+pub use model::auth::AuditEntry;
 
 /// What to record; `at` and `id` are filled in.
 #[derive(Debug, Clone, Default)]

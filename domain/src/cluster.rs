@@ -7,19 +7,7 @@ use pve::{PveClient, PveError};
 use crate::auth::{Actor, Permission};
 use crate::{Error, Result};
 
-/// Counts for the dashboard.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct ClusterOverview {
-    pub nodes_online: usize,
-    pub nodes_total: usize,
-    pub vms_running: usize,
-    pub vms_total: usize,
-    pub templates: usize,
-    /// Sum over online nodes.
-    pub cpu_cores: u64,
-    pub memory_bytes: u64,
-    pub memory_used_bytes: u64,
-}
+pub use model::servers::ClusterOverview;
 
 #[derive(Debug, Clone)]
 pub struct ClusterService {

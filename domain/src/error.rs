@@ -39,6 +39,13 @@ pub enum Error {
     Internal(String),
 }
 
+/// A wire value that does not parse is bad input naming its field.
+impl From<model::Invalid> for Error {
+    fn from(e: model::Invalid) -> Self {
+        Error::Validation { field: Some(e.field), message: e.message, details: None }
+    }
+}
+
 impl Error {
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
         Error::Validation { field: Some(field.into()), message: message.into(), details: None }

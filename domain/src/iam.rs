@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 
 use crate::audit::{AuditEntry, AuditFilter, AuditLog, Record};
-use crate::auth::permissions::{parse_permissions, Permission, Role};
+use crate::auth::{parse_permissions, Permission, Role};
 use std::sync::Arc;
 
 use tokio::sync::Mutex;
@@ -41,31 +41,7 @@ pub struct IamData {
     pub roles: Vec<RoleInfo>,
 }
 
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
-pub struct PermissionInfo {
-    pub name: String,
-    pub description: String,
-}
-
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
-pub struct RoleInfo {
-    pub name: String,
-    pub default_permissions: Vec<String>,
-}
-
-pub fn permission_catalogue() -> Vec<PermissionInfo> {
-    Permission::ALL
-        .iter()
-        .map(|p| PermissionInfo { name: p.as_str().into(), description: p.description().into() })
-        .collect()
-}
-
-pub fn role_catalogue() -> Vec<RoleInfo> {
-    Role::ALL
-        .iter()
-        .map(|r| RoleInfo { name: r.as_str().into(), default_permissions: names(&r.default_permissions()) })
-        .collect()
-}
+pub use model::auth::{permission_catalogue, role_catalogue, PermissionInfo, RoleInfo};
 
 fn names(set: &BTreeSet<Permission>) -> Vec<String> {
     set.iter().map(|p| p.as_str().to_owned()).collect()

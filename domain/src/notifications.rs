@@ -10,53 +10,7 @@ use crate::auth::Actor;
 use crate::events::EventBus;
 use crate::{clock, Database, Error, Result};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Info,
-    Success,
-    Warning,
-    Error,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Success => "success",
-            Severity::Warning => "warning",
-            Severity::Error => "error",
-        }
-    }
-
-    fn parse(s: &str) -> Severity {
-        match s {
-            "success" => Severity::Success,
-            "warning" => Severity::Warning,
-            "error" => Severity::Error,
-            _ => Severity::Info,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Notification {
-    pub id: i64,
-    /// `None`: a broadcast.
-    pub user_id: Option<i64>,
-    /// What it is about: `job`, `login`, `password`, `test`, …
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub title: String,
-    pub message: String,
-    /// Longer text, e.g. a job's log.
-    pub details: String,
-    pub severity: Severity,
-    pub job_id: Option<i64>,
-    pub created_at: i64,
-    /// For the reader asking.
-    pub is_read: bool,
-}
+pub use model::jobs::{Notification, Severity};
 
 /// A notification to create.
 #[derive(Debug, Clone)]

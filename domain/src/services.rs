@@ -14,7 +14,7 @@ use crate::iam::UserAdmin;
 use crate::jobs::{JobService, JobStore};
 use crate::settings::SettingsStore;
 use crate::users::UserStore;
-use crate::{clock, Backend, Result};
+use crate::{clock, Result};
 
 #[derive(Debug, Clone)]
 pub struct Services {
@@ -43,17 +43,7 @@ pub struct Services {
     simulated_cluster: bool,
 }
 
-/// What the dashboard and `/api/system/info` show about this instance.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct SystemInfo {
-    pub version: &'static str,
-    pub database: Backend,
-    pub schema_version: i64,
-    /// UTC unix milliseconds.
-    pub started_at: i64,
-    /// True when proxfleet talks to its built-in simulated Proxmox cluster (demo mode).
-    pub simulated_cluster: bool,
-}
+pub use model::system::SystemInfo;
 
 impl Services {
     pub fn new(db: Database, simulated_cluster: bool) -> Self {
@@ -137,7 +127,7 @@ impl Services {
 
     pub fn system_info(&self) -> SystemInfo {
         SystemInfo {
-            version: env!("CARGO_PKG_VERSION"),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
             database: self.db.backend(),
             schema_version: SCHEMA_VERSION,
             started_at: self.started_at,

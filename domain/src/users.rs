@@ -39,6 +39,24 @@ impl std::fmt::Debug for User {
     }
 }
 
+impl User {
+    /// The user as the pages show them: typed permissions, no hash. (Stored names are checked
+    /// when written, so none is dropped here.)
+    pub fn view(&self) -> model::auth::UserView {
+        model::auth::UserView {
+            username: self.username.clone(),
+            name: self.name.clone(),
+            email: self.email.clone(),
+            role: self.role.clone(),
+            permissions: self.permissions.iter().filter_map(|p| model::auth::parse_permission(p)).flatten().collect(),
+            active: self.active,
+            must_change_password: self.must_change_password,
+            created_at: self.created_at,
+            last_login: self.last_login_at,
+        }
+    }
+}
+
 #[derive(Clone, Default)]
 pub struct NewUser<'a> {
     pub username: &'a str,

@@ -132,7 +132,19 @@ test("the create wizard names the server and field of a mistake", async ({ page,
   await page.locator("#srv-name").fill("Not_Valid");
   await page.getByTestId("submit-create").click();
   await expect(page.getByTestId("create-error")).toContainText("servers[0] (Not_Valid).name");
+  // The error names its field, so the wizard marks that input and says why beside it.
+  const name = page.locator("#srv-name");
+  await expect(name).toHaveAttribute("aria-invalid", "true");
+  await expect(name).toHaveAttribute("aria-describedby", "srv-name-error");
+  await expect(page.locator("#srv-name-error")).toContainText("servers[0] (Not_Valid).name");
+  await expect(page.locator("#srv-cores")).not.toHaveAttribute("aria-invalid", "true");
   await expect(page).toHaveURL(/\/servers\/new$/);
+  // Fixing it clears the mark on the next answer.
+  await name.fill("valid-name-but-no-memory");
+  await page.locator("#srv-memory").fill("1");
+  await page.getByTestId("submit-create").click();
+  await expect(page.locator("#srv-memory")).toHaveAttribute("aria-invalid", "true");
+  await expect(name).not.toHaveAttribute("aria-invalid", "true");
 });
 
 test("the servers page lists with filters and works without JavaScript", async ({ page }) => {

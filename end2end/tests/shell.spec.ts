@@ -152,3 +152,43 @@ test("the language form works without JavaScript", async ({ page, javaScriptEnab
   await expect(page.locator("html")).toHaveAttribute("lang", "ko");
   await expect(page.getByRole("heading", { level: 1 })).toHaveText("역할");
 });
+
+test("statuses read in Korean while the wire value stays", async ({ browser, javaScriptEnabled }) => {
+  const context = await browser.newContext({ locale: "ko-KR", javaScriptEnabled, storageState: ADMIN_STATE });
+  const page = await context.newPage();
+  await page.goto("/servers?status=running");
+  const running = page.locator('select[name="status"] option[value="running"]');
+  await expect(running).toHaveText("실행 중");
+  await expect(page.locator('select[name="status"]')).toHaveValue("running");
+  await expect(page.locator('select[name="status"] option[value="stopped"]')).toHaveText("중지됨");
+  // Any row's badge: Korean text, the wire word kept for scripts and tests.
+  const badge = page.locator('[data-testid="server-status"][data-status="running"]').first();
+  if ((await badge.count()) > 0) await expect(badge).toHaveText("실행 중");
+  await context.close();
+});
+
+/** Pages an operator opens on a phone (390 px: a common phone width). */
+const NARROW_PAGES = ["/", "/servers", "/servers/new", "/jobs", "/notifications", "/profile", "/admin", "/admin/iam", "/admin/audit", "/ip-pools", "/datastores"];
+
+test("at 390 px no page scrolls sideways and the top bar stays readable", async ({ browser, javaScriptEnabled }) => {
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 }, javaScriptEnabled, storageState: ADMIN_STATE });
+  const page = await context.newPage();
+  for (const path of NARROW_PAGES) {
+    const response = await page.goto(path);
+    expect(response?.status(), path).toBe(200);
+    if (javaScriptEnabled) await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+    await expect(page.locator("main")).toBeVisible();
+    const { scroll, client } = await page.evaluate(() => ({
+      scroll: document.documentElement.scrollWidth,
+      client: document.documentElement.clientWidth,
+    }));
+    expect(scroll, `${path} is ${scroll}px wide in a ${client}px window`).toBeLessThanOrEqual(client);
+  }
+  // "Log out" on one line: its height is one line's, not one letter per line.
+  const logout = page.getByTestId("logout");
+  const box = await logout.boundingBox();
+  expect(box && box.height < 48 && box.width > box.height, `logout button ${JSON.stringify(box)}`).toBe(true);
+  // The bell is drawn (an SVG), not a glyph that needs an emoji font.
+  await expect(page.getByTestId("bell").locator("svg")).toBeVisible();
+  await context.close();
+});

@@ -169,7 +169,33 @@ fn page_redirect(actor: Option<&Actor>, uri: &Uri) -> Option<String> {
 /// `/sfn/…`: the app's server functions, with the services and the caller in their context.
 pub async fn server_function(State(state): State<AppState>, req: Request) -> Response {
     let actor = req.extensions().get::<Caller>().and_then(|c| c.actor.clone());
-    leptos_axum::handle_server_fns_with_context(leptos_context(&state, actor), req).await.into_response()
+    let response =
+        leptos_axum::handle_server_fns_with_context(leptos_context(&state, actor), req).await.into_response();
+    with_error_status(response).await
+}
+
+/// The largest error body read back (an `AppError` is a few hundred bytes; a bulk request's
+/// details list at most 20 errors).
+const MAX_ERROR_BODY: usize = 256 * 1024;
+
+/// A server function's error carries its HTTP status (`model::AppError::status`, the one the
+/// REST door gives the same error), but `server_fn` answers every error with 500 — including
+/// arguments that do not decode, which never reach our code. The status is taken from the
+/// error itself here, so bad input is a 4xx through this door too.
+async fn with_error_status(response: Response) -> Response {
+    if response.status() != StatusCode::INTERNAL_SERVER_ERROR || !response.headers().contains_key("serverfnerror") {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, MAX_ERROR_BODY).await.unwrap_or_default();
+    if let Some(status) = serde_json::from_slice::<model::AppError>(&bytes)
+        .ok()
+        .and_then(|e| StatusCode::from_u16(e.status).ok())
+        .filter(|s| s.is_client_error() || s.is_server_error())
+    {
+        parts.status = status;
+    }
+    Response::from_parts(parts, Body::from(bytes))
 }
 
 /// What pages and server functions find in their Leptos context: the domain services and, when

@@ -728,10 +728,28 @@ async fn cleanup_finds_and_removes_records_whose_vm_is_gone() {
 async fn a_server_function_refuses_bad_input_with_a_4xx_not_a_server_error() {
     let srv = common::spawn_with_cluster().await;
     let admin = srv.login_as("admin").await;
-    let body = r#"{"servers":[{"name":"Bad_Name","template_vm_id":9000,"disks":[{"size":20}]}]}"#;
-    let resp = admin.post(&srv.at("/sfn/create_servers")).form(&[("request", body)]).send().await.unwrap();
+    let body = json!({"request": {"servers": [{"name": "Bad_Name", "template_vm_id": 9000, "disks": [{"size": 20}]}]}});
+    let resp = admin.post(&srv.at("/sfn/create_servers")).json(&body).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
-    assert!(resp.text().await.unwrap().contains("servers[0] (Bad_Name).name"));
+    // The page gets the field, not only a message: the wizard marks that input.
+    let error: Value = resp.json().await.unwrap();
+    assert_eq!(error["field"], "servers[0] (Bad_Name).name", "{error}");
+    assert!(error["message"].as_str().unwrap().contains("servers[0] (Bad_Name).name"), "{error}");
+    assert_eq!(error["status"], 400);
+
+    // Arguments that do not decode never reach the function: still a 400, not a server error.
+    let resp =
+        admin.post(&srv.at("/sfn/create_servers")).json(&json!({"request": {"servers": 7}})).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let resp = admin
+        .post(&srv.at("/sfn/act_on_servers"))
+        .form(&[("names[0]", "x"), ("action", "explode")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let (_, list) = json_of(admin.get(&srv.at("/api/servers")).send().await.unwrap()).await;
+    assert_eq!(list["data"].as_array().map(Vec::len), Some(0), "nothing was created: {list}");
 }
 
 /// The audit entries for `action` (exact, or a prefix ending in `.`), oldest first.

@@ -10,10 +10,11 @@ use crate::components::theme::ThemeToggle;
 use crate::functions::auth::CurrentUserResource;
 use crate::functions::system::SimulatedClusterBadge;
 use crate::i18n::{t, Key};
+use model::auth::Permission;
 
 /// Every area the product has, in navigation order, with the permission it needs to be
 /// shown (`None`: every signed-in user).
-pub const NAV: &[(&str, Key, Icon, Option<&str>)] = &[
+pub const NAV: &[(&str, Key, Icon, Option<Permission>)] = &[
     ("/", Key::NavDashboard, Icon::Dashboard, None),
     ("/servers", Key::NavServers, Icon::Servers, None),
     ("/security-groups", Key::NavSecurityGroups, Icon::Shield, None),
@@ -22,7 +23,7 @@ pub const NAV: &[(&str, Key, Icon, Option<&str>)] = &[
     ("/monitoring", Key::NavMonitoring, Icon::Activity, None),
     ("/jobs", Key::NavJobs, Icon::Queue, None),
     ("/notifications", Key::NavNotifications, Icon::Bell, None),
-    ("/admin", Key::NavAdmin, Icon::Users, Some("manage_users")),
+    ("/admin", Key::NavAdmin, Icon::Users, Some(Permission::ManageUsers)),
 ];
 
 /// Pages shown without the navigation frame: nobody is signed in there yet (or they must

@@ -5,23 +5,25 @@
 use leptos::prelude::*;
 
 use crate::components::confirm::ConfirmSubmit;
+use crate::components::icons::{Icon, NavIcon};
 use crate::components::live::Live;
 use crate::components::local_time::LocalTime;
 use crate::components::log_modal::{LogModal, LogText};
 use crate::functions::jobs::{
-    list_notifications, unread_notifications, ClearNotifications, DeleteNotification, NoteRow, ReadNotification,
+    list_notifications, unread_notifications, ClearNotifications, DeleteNotification, ReadNotification,
 };
 use crate::i18n::{t, Key};
+use model::jobs::{Notification, Severity};
 
 /// How many notifications the dropdown shows; the page has the rest.
 const DROPDOWN_SIZE: u32 = 8;
 
-pub fn severity_icon(severity: &str) -> &'static str {
+pub fn severity_icon(severity: Severity) -> &'static str {
     match severity {
-        "success" => "✔",
-        "warning" => "⚠",
-        "error" => "✖",
-        _ => "ℹ",
+        Severity::Success => "✔",
+        Severity::Warning => "⚠",
+        Severity::Error => "✖",
+        Severity::Info => "ℹ",
     }
 }
 
@@ -59,15 +61,15 @@ impl Default for NoteActions {
 
 /// One notification: severity icon, title, time, message, and its actions.
 #[component]
-pub fn NoteItem(note: NoteRow, actions: NoteActions) -> impl IntoView {
+pub fn NoteItem(note: Notification, actions: NoteActions) -> impl IntoView {
     let unread = !note.is_read;
     let id = note.id;
     let has_log = !note.details.is_empty();
     let for_log = note.clone();
     view! {
-        <li class=format!("note note-{}{}", note.severity, if unread { " note-unread" } else { "" }) data-testid="note">
+        <li class=format!("note note-{}{}", note.severity.as_str(), if unread { " note-unread" } else { "" }) data-testid="note">
             <div class="note-head">
-                <span class="note-icon" aria-label=note.severity.clone()>{severity_icon(&note.severity)}</span>
+                <span class="note-icon" aria-label=note.severity.as_str()>{severity_icon(note.severity)}</span>
                 <strong>{note.title.clone()}</strong>
                 <span class="muted small"><LocalTime ms=note.created_at/></span>
             </div>
@@ -87,7 +89,7 @@ pub fn NoteItem(note: NoteRow, actions: NoteActions) -> impl IntoView {
                 </Show>
                 <ActionForm action=actions.delete attr:class="inline-form">
                     <input type="hidden" name="id" value=id/>
-                    <button type="submit" class="button button-danger" data-testid="delete-note">{t(Key::UsersDelete)}</button>
+                    <button type="submit" class="button button-danger" data-testid="delete-note">{t(Key::ActionDelete)}</button>
                 </ActionForm>
             </div>
         </li>
@@ -141,7 +143,7 @@ pub fn NotificationBell() -> impl IntoView {
             <a class="bell" href="/notifications" aria-label=t(Key::NavNotifications) aria-haspopup="true"
                 aria-expanded=move || open.get().to_string() data-testid="bell"
                 on:click=move |e| { e.prevent_default(); open.update(|o| *o = !*o); }>
-                <span aria-hidden="true">"🔔"</span>
+                <NavIcon icon=Icon::Bell/>
                 <Transition fallback=|| ()>
                     {move || Suspend::new(async move {
                         let n = unread.await.unwrap_or(0);

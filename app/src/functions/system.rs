@@ -1,36 +1,18 @@
 //! Instance details: version, database, schema, start time, demo mode.
 
 use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
+use model::AppError;
 
 use crate::i18n::{t, Key};
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SystemInfoView {
-    pub version: String,
-    pub database: String,
-    pub schema_version: i64,
-    /// UTC unix milliseconds.
-    pub started_at: i64,
-    pub simulated_cluster: bool,
-}
-
 #[server(prefix = "/sfn", endpoint = "system_info")]
-pub async fn system_info() -> Result<SystemInfoView, ServerFnError> {
-    let services = use_context::<domain::Services>().ok_or_else(|| ServerFnError::new("services are not available"))?;
-    let info = services.system_info();
-    Ok(SystemInfoView {
-        version: info.version.to_owned(),
-        database: info.database.as_str().to_owned(),
-        schema_version: info.schema_version,
-        started_at: info.started_at,
-        simulated_cluster: info.simulated_cluster,
-    })
+pub async fn system_info() -> Result<model::system::SystemInfo, AppError> {
+    Ok(crate::functions::door::services()?.system_info())
 }
 
 /// Loaded once per page load and shared through context.
 #[derive(Clone, Copy)]
-pub struct SystemInfoResource(pub Resource<Result<SystemInfoView, ServerFnError>>);
+pub struct SystemInfoResource(pub Resource<Result<model::system::SystemInfo, AppError>>);
 
 impl SystemInfoResource {
     pub fn new() -> Self {

@@ -6,17 +6,20 @@ use std::collections::BTreeSet;
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
+use model::auth::{Permission, Role};
+use model::AppError;
 
 use crate::components::confirm::ConfirmSubmit;
 use crate::components::local_time::LocalTime;
 use crate::functions::auth::{
     list_users, load_audit, load_iam, CreateUser, CurrentUserResource, DeleteUser, ResetUserPassword, SetUserActive,
-    SetUserPermissions, SetUserRole, UserRow,
+    SetUserPermissions, SetUserRole,
 };
 use crate::i18n::{t, Key};
 use crate::PageHeader;
 
-const ROLES: [&str; 4] = ["admin", "developer", "operator", "viewer"];
+const ROLES: [&str; 4] =
+    [Role::Admin.as_str(), Role::Developer.as_str(), Role::Operator.as_str(), Role::Viewer.as_str()];
 
 /// The tabs above every admin page; shows a refusal instead of the page for non-admins.
 #[component]
@@ -33,7 +36,7 @@ fn AdminFrame(title: Key, children: ChildrenFn) -> impl IntoView {
             {move || {
                 let children = children.clone();
                 Suspend::new(async move {
-                    let allowed = me.await.ok().flatten().is_some_and(|u| u.can("manage_users"));
+                    let allowed = me.await.ok().flatten().is_some_and(|u| u.can(Permission::ManageUsers));
                     if allowed {
                         children().into_any()
                     } else {
@@ -46,7 +49,7 @@ fn AdminFrame(title: Key, children: ChildrenFn) -> impl IntoView {
 }
 
 /// An action's error, shown under its form.
-fn action_error<T>(value: impl Fn() -> Option<Result<T, ServerFnError>> + Send + Sync + 'static) -> impl IntoView {
+fn action_error<T>(value: impl Fn() -> Option<Result<T, AppError>> + Send + Sync + 'static) -> impl IntoView {
     move || {
         value().and_then(|r| r.err()).map(|e| {
             let msg = e.to_string();
@@ -108,7 +111,7 @@ pub fn AdminUsersPage() -> impl IntoView {
 
 #[component]
 fn UsersTable(
-    list: Vec<UserRow>,
+    list: Vec<model::auth::UserView>,
     delete: ServerAction<DeleteUser>,
     reset: ServerAction<ResetUserPassword>,
     active: ServerAction<SetUserActive>,
@@ -192,7 +195,7 @@ pub fn AdminIamPage() -> impl IntoView {
                     match data.await {
                         Ok(view_data) => view_data.users.into_iter().map(|u| {
                             let username = u.username.clone();
-                            let checked = RwSignal::new(u.permissions.iter().cloned().collect::<BTreeSet<String>>());
+                            let checked = RwSignal::new(u.permissions.iter().map(|p| p.as_str().to_owned()).collect::<BTreeSet<String>>());
                             let role = RwSignal::new(u.role.clone());
                             let perms = view_data.permissions.clone();
                             let (u1, u2) = (username.clone(), username.clone());
@@ -274,7 +277,7 @@ pub fn AdminAuditPage() -> impl IntoView {
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
                     match entries.await {
-                        Ok(page) if page.entries.is_empty() => view! { <p class="muted section-gap">{t(Key::AuditEmpty)}</p> }.into_any(),
+                        Ok(page) if page.items.is_empty() => view! { <p class="muted section-gap">{t(Key::AuditEmpty)}</p> }.into_any(),
                         Ok(page) => {
                             let (_, user, action) = params();
                             let link = move |p: u32| {
@@ -287,7 +290,7 @@ pub fn AdminAuditPage() -> impl IntoView {
                                         <th>{t(Key::AuditTarget)}</th><th>{t(Key::AuditSource)}</th><th>{t(Key::AuditResult)}</th><th>{t(Key::AuditDetail)}</th>
                                     </tr></thead>
                                     <tbody>
-                                        {page.entries.into_iter().map(|e| view! {
+                                        {page.items.into_iter().map(|e| view! {
                                             <tr>
                                                 <td><LocalTime ms=e.at/></td>
                                                 <td>{e.actor.unwrap_or_else(|| "—".into())}</td>

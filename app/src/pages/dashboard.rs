@@ -4,16 +4,19 @@
 use std::time::Duration;
 
 use leptos::prelude::*;
+use model::AppError;
 
 use crate::components::gauge::{percent, size, Gauge};
 use crate::components::live::Live;
 use crate::components::local_time::LocalTime;
-use crate::functions::cluster::{cluster_overview, fleet_overview, storage_usage, DatastoreUsage, FleetView};
-use crate::functions::jobs::{recent_jobs, JobRow};
+use crate::functions::cluster::{cluster_overview, fleet_overview, storage_usage, DatastoreUsage};
+use crate::functions::jobs::recent_jobs;
 use crate::functions::system::SystemInfoResource;
 use crate::i18n::{t, Key};
 use crate::pages::jobs::status_badge as job_badge;
 use crate::PageHeader;
+use model::jobs::Job;
+use model::servers::FleetStats;
 
 #[component]
 pub fn Dashboard() -> impl IntoView {
@@ -64,7 +67,7 @@ pub fn Dashboard() -> impl IntoView {
                                     <dt>{t(Key::DashboardVersion)}</dt>
                                     <dd>{i.version.clone()}</dd>
                                     <dt>{t(Key::DashboardDatabase)}</dt>
-                                    <dd>{i.database.clone()}</dd>
+                                    <dd>{i.database.as_str()}</dd>
                                     <dt>{t(Key::DashboardSchema)}</dt>
                                     <dd>{i.schema_version}</dd>
                                     <dt>{t(Key::DashboardStarted)}</dt>
@@ -142,7 +145,7 @@ pub fn Dashboard() -> impl IntoView {
 /// How many jobs the dashboard lists.
 const RECENT_JOBS: u32 = 6;
 
-fn failed(e: ServerFnError, retry: impl Fn() + Copy + Send + Sync + 'static) -> AnyView {
+fn failed(e: AppError, retry: impl Fn() + Copy + Send + Sync + 'static) -> AnyView {
     view! {
         <div class="alert alert-error" role="alert">
             <p>{e.to_string()}</p>
@@ -154,9 +157,9 @@ fn failed(e: ServerFnError, retry: impl Fn() + Copy + Send + Sync + 'static) -> 
 
 /// Counts of managed servers, each a link to the list filtered by it.
 #[component]
-fn FleetCounts(fleet: FleetView) -> impl IntoView {
-    let other = fleet.total.saturating_sub(fleet.running + fleet.stopped);
-    if fleet.total == 0 {
+fn FleetCounts(fleet: FleetStats) -> impl IntoView {
+    let other = fleet.total_servers.saturating_sub(fleet.running_servers + fleet.stopped_servers);
+    if fleet.total_servers == 0 {
         return view! {
             <p class="muted" data-testid="fleet-empty">{t(Key::ServersEmpty)}</p>
             <a class="button button-primary" href="/servers/new">{t(Key::ServersCreate)}</a>
@@ -165,9 +168,9 @@ fn FleetCounts(fleet: FleetView) -> impl IntoView {
     }
     view! {
         <div class="stat-row" data-testid="fleet-counts">
-            <a class="stat" href="/servers" data-testid="count-total"><strong>{fleet.total}</strong><span class="muted">{t(Key::DashboardTotal)}</span></a>
-            <a class="stat" href="/servers?status=running" data-testid="count-running"><strong>{fleet.running}</strong><span class="muted">{t(Key::DashboardRunning)}</span></a>
-            <a class="stat" href="/servers?status=stopped" data-testid="count-stopped"><strong>{fleet.stopped}</strong><span class="muted">{t(Key::DashboardStopped)}</span></a>
+            <a class="stat" href="/servers" data-testid="count-total"><strong>{fleet.total_servers}</strong><span class="muted">{t(Key::DashboardTotal)}</span></a>
+            <a class="stat" href="/servers?status=running" data-testid="count-running"><strong>{fleet.running_servers}</strong><span class="muted">{t(Key::DashboardRunning)}</span></a>
+            <a class="stat" href="/servers?status=stopped" data-testid="count-stopped"><strong>{fleet.stopped_servers}</strong><span class="muted">{t(Key::DashboardStopped)}</span></a>
             <a class="stat" href="/servers" data-testid="count-other"><strong>{other}</strong><span class="muted">{t(Key::DashboardOther)}</span></a>
         </div>
     }
@@ -176,13 +179,13 @@ fn FleetCounts(fleet: FleetView) -> impl IntoView {
 
 /// Per node: CPU and memory in use, and given to managed servers, against its capacity.
 #[component]
-fn NodeGauges(fleet: FleetView) -> impl IntoView {
+fn NodeGauges(fleet: FleetStats) -> impl IntoView {
     view! {
         <div class="grid" data-testid="node-gauges">
             {fleet.nodes.into_iter().map(|n| {
                 let cpus = n.cpus;
-                let allocated = (n.cpu_allocation / 100.0 * cpus as f64).round();
-                let mem_alloc = n.memory_allocation / 100.0 * n.memory_gb;
+                let allocated = (n.cpu_allocation_percent / 100.0 * cpus as f64).round();
+                let mem_alloc = n.memory_allocation_percent / 100.0 * n.memory_gb;
                 view! {
                     <section class="card node-card" data-testid="node-card">
                         <h3>{n.node.clone()}" "
@@ -192,10 +195,10 @@ fn NodeGauges(fleet: FleetView) -> impl IntoView {
                                 view! { <span class="badge badge-fail">{t(Key::DashboardOffline)}</span> }.into_any()
                             }}
                         </h3>
-                        <Gauge label=t(Key::DashboardCpuUsed)() percent=n.cpu_usage detail=format!("{cpus} vCPU")/>
-                        <Gauge label=t(Key::DashboardCpuAllocated)() percent=n.cpu_allocation detail=format!("{allocated:.0} / {cpus} vCPU")/>
-                        <Gauge label=t(Key::DashboardMemoryUsedLabel)() percent=n.memory_usage detail=format!("{:.0} GiB", n.memory_gb)/>
-                        <Gauge label=t(Key::DashboardMemoryAllocated)() percent=n.memory_allocation detail=format!("{mem_alloc:.0} / {:.0} GiB", n.memory_gb)/>
+                        <Gauge label=t(Key::DashboardCpuUsed)() percent=n.cpu_usage_percent detail=format!("{cpus} vCPU")/>
+                        <Gauge label=t(Key::DashboardCpuAllocated)() percent=n.cpu_allocation_percent detail=format!("{allocated:.0} / {cpus} vCPU")/>
+                        <Gauge label=t(Key::DashboardMemoryUsedLabel)() percent=n.memory_usage_percent detail=format!("{:.0} GiB", n.memory_gb)/>
+                        <Gauge label=t(Key::DashboardMemoryAllocated)() percent=n.memory_allocation_percent detail=format!("{mem_alloc:.0} / {:.0} GiB", n.memory_gb)/>
                     </section>
                 }
             }).collect_view()}
@@ -225,7 +228,7 @@ fn StorageGauges(list: Vec<DatastoreUsage>) -> impl IntoView {
 
 /// The newest jobs, each a link to its page.
 #[component]
-fn RecentJobs(jobs: Vec<JobRow>) -> impl IntoView {
+fn RecentJobs(jobs: Vec<Job>) -> impl IntoView {
     if jobs.is_empty() {
         return view! { <p class="muted" data-testid="recent-jobs-empty">{t(Key::DashboardNoJobs)}</p> }.into_any();
     }
@@ -234,7 +237,7 @@ fn RecentJobs(jobs: Vec<JobRow>) -> impl IntoView {
             {jobs.into_iter().map(|j| view! {
                 <li data-testid="recent-job">
                     <a href=format!("/jobs/{}", j.id)>"#"{j.id}" "{j.kind.clone()}</a>" "
-                    {job_badge(&j.status)}" "
+                    {job_badge(j.status)}" "
                     <span class="muted small"><LocalTime ms=j.created_at/></span>
                 </li>
             }).collect_view()}

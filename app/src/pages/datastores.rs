@@ -2,6 +2,7 @@
 //! datastores new disks go to (`manage_storage`).
 
 use leptos::prelude::*;
+use model::auth::Permission;
 
 use crate::components::gauge::{percent, size, Gauge};
 use crate::functions::auth::CurrentUserResource;
@@ -19,7 +20,7 @@ pub fn DatastoresPage() -> impl IntoView {
         <p><a href="/servers">{t(Key::ServersBack)}</a></p>
         <Transition fallback=|| view! { <p class="muted">{t(Key::DashboardLoading)}</p> }>
             {move || Suspend::new(async move {
-                let can_manage = me.await.ok().flatten().is_some_and(|u| u.can("manage_storage"));
+                let can_manage = me.await.ok().flatten().is_some_and(|u| u.can(Permission::ManageStorage));
                 match list.await {
                     Ok(list) if list.is_empty() => view! { <p class="muted">{t(Key::DatastoresEmpty)}</p> }.into_any(),
                     Ok(list) => view! {

@@ -1,6 +1,7 @@
 //! IP pools: usage of each, create (manage_network), delete when no address is in use.
 
 use leptos::prelude::*;
+use model::auth::Permission;
 
 use crate::components::confirm::ConfirmSubmit;
 use crate::functions::auth::CurrentUserResource;
@@ -19,7 +20,7 @@ pub fn IpPoolsPage() -> impl IntoView {
         {move || delete.value().get().and_then(|r| r.err()).map(|e| view! { <div class="alert alert-error" role="alert">{e.to_string()}</div> })}
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
-                let can_manage = me.await.ok().flatten().is_some_and(|u| u.can("manage_network"));
+                let can_manage = me.await.ok().flatten().is_some_and(|u| u.can(Permission::ManageNetwork));
                 match pools.await {
                     Ok(list) if list.is_empty() => view! { <p class="muted" data-testid="pools-empty">{t(Key::PoolsEmpty)}</p> }.into_any(),
                     Ok(list) => view! {
@@ -35,7 +36,7 @@ pub fn IpPoolsPage() -> impl IntoView {
                                         <tr data-testid="pool-row">
                                             <td><strong>{p.name.clone()}</strong><div class="muted small">{p.description.clone()}</div></td>
                                             <td><code>{p.cidr.clone()}</code></td>
-                                            <td>{p.gateway.clone()}<div class="muted small">{p.dns.clone()}</div></td>
+                                            <td>{p.gateway.clone()}<div class="muted small">{p.dns.join(", ")}</div></td>
                                             <td>{p.bridge.clone()}{p.vlan.map(|v| format!(" · VLAN {v}"))}</td>
                                             <td><progress max=p.size value=p.used></progress>" "{format!("{} / {}", p.used, p.size)}</td>
                                             <td><code class="small">{p.reserved.clone()}</code></td>
@@ -43,7 +44,7 @@ pub fn IpPoolsPage() -> impl IntoView {
                                                 {can_manage.then(|| view! {
                                                     <ActionForm action=delete attr:class="inline-form">
                                                         <input type="hidden" name="name" value=name/>
-                                                        <ConfirmSubmit label=Key::UsersDelete confirm=Key::ServersDeleteYes/>
+                                                        <ConfirmSubmit label=Key::ActionDelete confirm=Key::ServersDeleteYes/>
                                                     </ActionForm>
                                                 })}
                                             </td>
@@ -59,7 +60,7 @@ pub fn IpPoolsPage() -> impl IntoView {
         </Suspense>
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
-                me.await.ok().flatten().filter(|u| u.can("manage_network")).map(|_| view! {
+                me.await.ok().flatten().filter(|u| u.can(Permission::ManageNetwork)).map(|_| view! {
             <section class="card section-gap">
                 <h2>{t(Key::PoolsNew)}</h2>
                 {move || create.value().get().and_then(|r| r.err()).map(|e| view! { <div class="alert alert-error" role="alert" data-testid="pool-error">{e.to_string()}</div> })}

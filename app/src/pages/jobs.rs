@@ -2,6 +2,7 @@
 
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
+use model::auth::Permission;
 
 use crate::components::confirm::ConfirmSubmit;
 use crate::components::live::Live;
@@ -12,17 +13,16 @@ use crate::functions::auth::CurrentUserResource;
 use crate::functions::jobs::{job_kinds, list_jobs, list_notifications, load_job, CancelJob, RetryJob, StartTestJob};
 use crate::i18n::{t, Key};
 use crate::PageHeader;
+use model::jobs::JobStatus;
 
-const STATUSES: [&str; 6] = ["queued", "running", "succeeded", "failed", "partially_failed", "cancelled"];
-
-pub fn status_badge(status: &str) -> impl IntoView {
+pub fn status_badge(status: JobStatus) -> impl IntoView {
     let class = match status {
-        "succeeded" => "badge badge-ok",
-        "failed" | "partially_failed" => "badge badge-fail",
-        "running" | "queued" => "badge badge-demo",
-        _ => "badge badge-muted",
+        JobStatus::Succeeded => "badge badge-ok",
+        JobStatus::Failed | JobStatus::PartiallyFailed => "badge badge-fail",
+        JobStatus::Running | JobStatus::Queued => "badge badge-demo",
+        JobStatus::Cancelled => "badge badge-muted",
     };
-    view! { <span class=class data-testid="job-status">{status.replace('_', " ")}</span> }
+    view! { <span class=class data-testid="job-status">{status.as_str().replace('_', " ")}</span> }
 }
 
 #[component]
@@ -46,7 +46,7 @@ pub fn JobsPage() -> impl IntoView {
                 <label for="job-status">{t(Key::JobsStatus)}</label>
                 <select id="job-status" name="status">
                     <option value="">{t(Key::JobsAll)}</option>
-                    {STATUSES.iter().map(|s| view! { <option value=*s selected=move || status() == *s>{s.replace('_', " ")}</option> }).collect_view()}
+                    {JobStatus::ALL.iter().map(|s| view! { <option value=s.as_str() selected=move || status() == s.as_str()>{s.as_str().replace('_', " ")}</option> }).collect_view()}
                 </select>
                 <label for="job-kind">{t(Key::JobsKind)}</label>
                 <select id="job-kind" name="kind">
@@ -63,7 +63,7 @@ pub fn JobsPage() -> impl IntoView {
                 <Transition fallback=|| ()>
                     {move || Suspend::new(async move {
                         // Only those who see everyone's jobs can ask for someone's.
-                        me.await.ok().flatten().filter(|u| u.can("view_all")).map(|_| view! {
+                        me.await.ok().flatten().filter(|u| u.can(Permission::ViewAll)).map(|_| view! {
                             <label for="job-owner">{t(Key::JobsOwner)}</label>
                             <input id="job-owner" name="owner" size="12" value=owner()/>
                         })
@@ -73,7 +73,7 @@ pub fn JobsPage() -> impl IntoView {
             </form>
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
-                    me.await.ok().flatten().filter(|u| u.can("manage_users")).map(|_| view! {
+                    me.await.ok().flatten().filter(|u| u.can(Permission::ManageUsers)).map(|_| view! {
                         <ActionForm action=start attr:class="inline-form">
                             <input type="hidden" name="fail" value="false"/>
                             <button type="submit" class="button button-primary" data-testid="run-test-job">{t(Key::JobsRunTest)}</button>
@@ -97,7 +97,7 @@ pub fn JobsPage() -> impl IntoView {
                                     <tr>
                                         <td><a href=format!("/jobs/{}", j.id)>{j.id}</a></td>
                                         <td><code>{j.kind.clone()}</code></td>
-                                        <td>{status_badge(&j.status)}</td>
+                                        <td>{status_badge(j.status)}</td>
                                         <td><progress max="100" value=j.progress>{j.progress}"%"</progress></td>
                                         <td>{j.owner.clone()}</td>
                                         <td><LocalTime ms=j.created_at/></td>
@@ -131,10 +131,10 @@ pub fn JobPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match job.await {
                     Ok(v) => {
-                        let j = v.job.clone();
+                        let j = v.detail.job.clone();
                         view! {
                             <section class="card" data-testid="job-detail">
-                                <h2>"#"{j.id}" "<code>{j.kind.clone()}</code>" "{status_badge(&j.status)}</h2>
+                                <h2>"#"{j.id}" "<code>{j.kind.clone()}</code>" "{status_badge(j.status)}</h2>
                                 <progress class="job-progress" max="100" value=j.progress data-testid="job-progress">{j.progress}"%"</progress>
                                 <p class="muted">{j.step.clone()}</p>
                                 {j.error.clone().map(|e| view! { <div class="alert alert-error" role="alert">{e}</div> })}
@@ -153,19 +153,19 @@ pub fn JobPage() -> impl IntoView {
                                     </Show>
                                 </div>
                             </section>
-                            {(!v.items.is_empty()).then(|| view! {
+                            {(!v.detail.items.is_empty()).then(|| view! {
                                 <table class="table section-gap" data-testid="job-items">
                                     <thead><tr><th>{t(Key::JobsItem)}</th><th>{t(Key::JobsStatus)}</th><th>{t(Key::AuditDetail)}</th></tr></thead>
                                     <tbody>
-                                        {v.items.iter().map(|(name, status, error)| view! {
-                                            <tr><td>{name.clone()}</td><td>{status_badge(status)}</td><td>{error.clone().unwrap_or_default()}</td></tr>
+                                        {v.detail.items.iter().map(|i| view! {
+                                            <tr><td>{i.name.clone()}</td><td>{JobStatus::parse(&i.status).map(status_badge)}</td><td>{i.error.clone().unwrap_or_default()}</td></tr>
                                         }).collect_view()}
                                     </tbody>
                                 </table>
                             })}
                             <h2 class="section-gap">{t(Key::JobsLog)}</h2>
                             <pre class="log" data-testid="job-log">
-                                {v.log.iter().map(|(_, level, line)| format!("[{level}] {line}\n")).collect::<String>()}
+                                {v.detail.log.iter().map(|l| format!("[{}] {}\n", l.level, l.line)).collect::<String>()}
                             </pre>
                         }
                         .into_any()

@@ -30,7 +30,7 @@ pub fn ProfilePage() -> impl IntoView {
                             </dl>
                             <h3>{t(Key::ProfilePermissions)}</h3>
                             <ul class="chips" data-testid="my-permissions">
-                                {u.permissions.iter().map(|p| view! { <li class="chip">{p.clone()}</li> }).collect_view()}
+                                {u.permissions.iter().map(|p| view! { <li class="chip">{p.as_str()}</li> }).collect_view()}
                             </ul>
                         })
                     })}

@@ -3,7 +3,8 @@
 //! Submitting starts one job and opens it.
 
 use leptos::prelude::*;
-use leptos::serde_json::{json, Value};
+use model::servers::{BulkRequest, DiskRequest, NicRequest, ServerRequest, TemplateRef};
+use model::AppError;
 
 use crate::functions::servers::{create_choices, CreateServers};
 use crate::i18n::{t, Key};
@@ -51,19 +52,33 @@ impl NicForm {
         }
     }
 
-    fn to_json(self) -> Value {
-        let mut nic = match self.mode.get_untracked().as_str() {
-            "static" => {
-                json!({"ip_address": self.ip.get_untracked(), "subnet": self.prefix.get_untracked(), "gateway": self.gateway.get_untracked(), "bridge": self.bridge.get_untracked()})
-            }
-            "dhcp" => json!({"mode": "dhcp", "bridge": self.bridge.get_untracked()}),
-            _ => json!({"ip_pool": self.pool.get_untracked()}),
-        };
-        if let Ok(v) = self.vlan.get_untracked().trim().parse::<u32>() {
-            nic["vlan"] = json!(v);
+    fn request(self) -> NicRequest {
+        let vlan = self.vlan.get_untracked().trim().parse::<u32>().ok();
+        match self.mode.get_untracked().as_str() {
+            "static" => NicRequest {
+                ip: Some(self.ip.get_untracked()),
+                prefix: number(&self.prefix.get_untracked()),
+                gateway: Some(self.gateway.get_untracked()),
+                bridge: Some(self.bridge.get_untracked()),
+                vlan,
+                ..Default::default()
+            },
+            "dhcp" => NicRequest {
+                mode: Some("dhcp".into()),
+                bridge: Some(self.bridge.get_untracked()),
+                vlan,
+                ..Default::default()
+            },
+            _ => NicRequest { ip_pool: Some(self.pool.get_untracked()), vlan, ..Default::default() },
         }
-        nic
     }
+}
+
+/// A number typed into a field: empty is "not given"; anything else that is not a number is
+/// sent as 0, which the server refuses naming the field (rather than silently using a default).
+fn number(text: &str) -> Option<u32> {
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.parse().unwrap_or(0))
 }
 
 /// One row of the bulk review table.
@@ -76,10 +91,25 @@ struct ReviewRow {
 }
 
 fn field(label: Key, id: &'static str, value: RwSignal<String>, kind: &'static str) -> impl IntoView {
+    checked_field(label, id, value, kind, Signal::derive(|| None))
+}
+
+/// A field that shows the server's complaint about it: marked invalid, with the message under it.
+fn checked_field(
+    label: Key,
+    id: &'static str,
+    value: RwSignal<String>,
+    kind: &'static str,
+    error: Signal<Option<String>>,
+) -> impl IntoView {
+    let error_id = format!("{id}-error");
     view! {
-        <label class="field" for=id>
+        <label class="field" class:invalid=move || error.get().is_some() for=id>
             <span>{t(label)}</span>
-            <input id=id type=kind prop:value=move || value.get() on:input=move |e| value.set(event_target_value(&e))/>
+            <input id=id type=kind prop:value=move || value.get() on:input=move |e| value.set(event_target_value(&e))
+                aria-invalid=move || error.get().is_some().then_some("true")
+                aria-describedby=move || error.get().is_some().then(|| error_id.clone())/>
+            {move || error.get().map(|m| view! { <span class="field-error" id=format!("{id}-error") data-testid="field-error">{m}</span> })}
         </label>
     }
 }
@@ -114,8 +144,8 @@ pub fn ServerCreatePage() -> impl IntoView {
     Effect::new(move |_| {
         if let Some(Ok(c)) = choices.get() {
             if template.get_untracked().is_empty() {
-                if let Some((vmid, _, _)) = c.templates.first() {
-                    template.set(vmid.to_string());
+                if let Some(first) = c.templates.first() {
+                    template.set(first.vmid.to_string());
                 }
             }
             for d in disks.get_untracked() {
@@ -123,10 +153,10 @@ pub fn ServerCreatePage() -> impl IntoView {
                     d.datastore.set(c.default_hdd.clone());
                 }
             }
-            if let Some((pool, _, _)) = c.pools.first() {
+            if let Some(first) = c.pools.first() {
                 for n in nics.get_untracked() {
-                    if !c.pools.iter().any(|p| p.0 == n.pool.get_untracked()) {
-                        n.pool.set(pool.clone());
+                    if !c.pools.iter().any(|p| p.name == n.pool.get_untracked()) {
+                        n.pool.set(first.name.clone());
                     }
                 }
             }
@@ -147,31 +177,41 @@ pub fn ServerCreatePage() -> impl IntoView {
         );
     };
 
-    let spec = move |name: String, cores: String, memory: String| -> Value {
-        let mut s = json!({
-            "name": name,
-            "template_vm_id": template.get_untracked().parse::<u32>().unwrap_or(0),
-            "cpu": cores.trim().parse::<u32>().unwrap_or(0),
-            "memory": memory.trim().parse::<u64>().unwrap_or(0),
-            "disks": disks.get_untracked().iter().map(|d| json!({"interface": d.interface.get_untracked(), "size": d.size.get_untracked().trim().parse::<u64>().unwrap_or(0), "datastore_id": d.datastore.get_untracked()})).collect::<Vec<_>>(),
-            "network_devices": nics.get_untracked().iter().map(|n| n.to_json()).collect::<Vec<_>>(),
-            "clone": if linked.get_untracked() { "linked" } else { "full" },
-            "role": role.get_untracked(),
-            "description": description.get_untracked(),
-            "tags": tags.get_untracked().split(',').map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect::<Vec<_>>(),
-        });
-        if !ssh_key.get_untracked().trim().is_empty() {
-            s["ssh_keys"] = json!([ssh_key.get_untracked().trim()]);
+    let spec = move |name: String, cores: String, memory: String| -> ServerRequest {
+        let given = |text: String| Some(text.trim().to_owned()).filter(|t| !t.is_empty());
+        ServerRequest {
+            name: Some(name),
+            template: Some(TemplateRef::Id(template.get_untracked().parse().unwrap_or(0))),
+            cores: Some(number(&cores).unwrap_or(0)),
+            memory: Some(number(&memory).map_or(0, u64::from)),
+            disks: Some(
+                disks
+                    .get_untracked()
+                    .iter()
+                    .map(|d| DiskRequest {
+                        interface: Some(d.interface.get_untracked()),
+                        size_gb: Some(number(&d.size.get_untracked()).map_or(0, u64::from)),
+                        storage: Some(d.datastore.get_untracked()),
+                        ..Default::default()
+                    })
+                    .collect(),
+            ),
+            nics: Some(nics.get_untracked().into_iter().map(NicForm::request).collect()),
+            clone: Some(if linked.get_untracked() { "linked" } else { "full" }.into()),
+            role: Some(role.get_untracked()),
+            description: Some(description.get_untracked()),
+            tags: Some(
+                tags.get_untracked().split(',').map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect(),
+            ),
+            ssh_keys: given(ssh_key.get_untracked()).map(|k| vec![k]),
+            ci_user: given(ci_user.get_untracked()),
+            ..Default::default()
         }
-        if !ci_user.get_untracked().trim().is_empty() {
-            s["vm_username"] = json!(ci_user.get_untracked().trim());
-        }
-        s
     };
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let servers: Vec<Value> = if bulk.get_untracked() {
+        let servers: Vec<ServerRequest> = if bulk.get_untracked() {
             if review.get_untracked().is_empty() {
                 make_review(());
             }
@@ -183,7 +223,14 @@ pub fn ServerCreatePage() -> impl IntoView {
         } else {
             vec![spec(name.get_untracked(), cores.get_untracked(), memory.get_untracked())]
         };
-        create.dispatch(CreateServers { request: json!({ "servers": servers }).to_string() });
+        create.dispatch(CreateServers { request: BulkRequest { servers: Some(servers), ..Default::default() } });
+    };
+
+    // The server's complaint about one field, shown at that field.
+    let error_about = move |field: &'static str| {
+        Signal::derive(move || {
+            create.value().get().and_then(|r| r.err()).filter(|e: &AppError| e.is_about(field)).map(|e| e.message)
+        })
     };
 
     // A created job: open it.
@@ -199,7 +246,7 @@ pub fn ServerCreatePage() -> impl IntoView {
         <p><a href="/servers">{t(Key::ServersBack)}</a></p>
         <noscript><div class="alert alert-error">{t(Key::ServersNeedsJs)}</div></noscript>
         {move || create.value().get().and_then(|r| r.err()).map(|e| view! {
-            <div class="alert alert-error" role="alert" data-testid="create-error">{e.to_string().trim_start_matches("error running server function: ").to_owned()}</div>
+            <div class="alert alert-error" role="alert" data-testid="create-error">{e.message}</div>
         })}
         <Suspense fallback=|| view! { <p class="muted">"…"</p> }>
             {move || Suspend::new(async move {
@@ -208,7 +255,7 @@ pub fn ServerCreatePage() -> impl IntoView {
                     Err(e) => return view! { <div class="alert alert-error" role="alert">{e.to_string()}</div> }.into_any(),
                 };
                 let c = StoredValue::new(c);
-                let template_node = move || c.with_value(|c| c.templates.iter().find(|t| t.0.to_string() == template.get()).map(|t| t.2.clone()).unwrap_or_default());
+                let template_node = move || c.with_value(|c| c.templates.iter().find(|t| t.vmid.to_string() == template.get()).map(|t| t.node.clone()).unwrap_or_default());
                 view! {
                     <form class="card wizard" on:submit=submit data-testid="create-form">
                         <fieldset class="form-row">
@@ -217,7 +264,7 @@ pub fn ServerCreatePage() -> impl IntoView {
                             <label><input type="radio" name="mode" data-testid="mode-bulk" prop:checked=move || bulk.get() on:change=move |_| bulk.set(true)/>" "{t(Key::ServersMany)}</label>
                         </fieldset>
                         <Show when=move || !bulk.get()>
-                            {field(Key::ServersName, "srv-name", name, "text")}
+                            {checked_field(Key::ServersName, "srv-name", name, "text", error_about("name"))}
                         </Show>
                         <Show when=move || bulk.get()>
                             <div class="form-row">
@@ -230,14 +277,14 @@ pub fn ServerCreatePage() -> impl IntoView {
                             <label class="field" for="srv-template">
                                 <span>{t(Key::ServersTemplate)}</span>
                                 <select id="srv-template" on:change=move |e| template.set(event_target_value(&e))>
-                                    {c.with_value(|c| c.templates.clone()).into_iter().map(|(vmid, tname, node)| {
-                                        let v = vmid.to_string();
-                                        view! { <option value=v.clone() selected=move || template.get() == v>{format!("{vmid} · {tname} ({node})")}</option> }
+                                    {c.with_value(|c| c.templates.clone()).into_iter().map(|tpl| {
+                                        let v = tpl.vmid.to_string();
+                                        view! { <option value=v.clone() selected=move || template.get() == v>{format!("{} · {} ({})", tpl.vmid, tpl.name, tpl.node)}</option> }
                                     }).collect_view()}
                                 </select>
                             </label>
-                            {field(Key::ServersCores, "srv-cores", cores, "number")}
-                            {field(Key::ServersMemory, "srv-memory", memory, "number")}
+                            {checked_field(Key::ServersCores, "srv-cores", cores, "number", error_about("cores"))}
+                            {checked_field(Key::ServersMemory, "srv-memory", memory, "number", error_about("memory"))}
                             <label class="field"><span>{t(Key::ServersClone)}</span>
                                 <select on:change=move |e| linked.set(event_target_value(&e) == "linked")>
                                     <option value="full">{t(Key::ServersCloneFull)}</option>
@@ -258,9 +305,9 @@ pub fn ServerCreatePage() -> impl IntoView {
                                                 <td><input aria-label="device" size="8" prop:value=move || d.interface.get() on:input=move |e| d.interface.set(event_target_value(&e))/></td>
                                                 <td><input aria-label="size GB" type="number" min="1" prop:value=move || d.size.get() on:input=move |e| d.size.set(event_target_value(&e))/></td>
                                                 <td><select aria-label="datastore" on:change=move |e| d.datastore.set(event_target_value(&e))>
-                                                    {move || c.with_value(|c| c.datastores.clone()).into_iter().filter(|s| s.1 == template_node()).map(|(st, _, shared, free)| {
-                                                        let v = st.clone();
-                                                        view! { <option value=st.clone() selected=move || d.datastore.get() == v>{format!("{st}{} · {} GB free", if shared { " (shared)" } else { "" }, free / (1 << 30))}</option> }
+                                                    {move || c.with_value(|c| c.datastores.clone()).into_iter().filter(|s| s.node == template_node()).map(|ds| {
+                                                        let v = ds.storage.clone();
+                                                        view! { <option value=ds.storage.clone() selected=move || d.datastore.get() == v>{format!("{}{} · {} GB free", ds.storage, if ds.shared { " (shared)" } else { "" }, ds.free_bytes / (1 << 30))}</option> }
                                                     }).collect_view()}
                                                 </select></td>
                                                 <td>{(!first).then(|| view! {
@@ -296,9 +343,9 @@ pub fn ServerCreatePage() -> impl IntoView {
                                                     </select>
                                                     <Show when=move || n.mode.get() == "pool">
                                                         <select aria-label="pool" on:change=move |e| n.pool.set(event_target_value(&e))>
-                                                            {c.with_value(|c| c.pools.clone()).into_iter().map(|(p, cidr, free)| {
-                                                                let v = p.clone();
-                                                                view! { <option value=p.clone() selected=move || n.pool.get() == v>{format!("{p} · {cidr} · {free} free")}</option> }
+                                                            {c.with_value(|c| c.pools.clone()).into_iter().map(|p| {
+                                                                let v = p.name.clone();
+                                                                view! { <option value=p.name.clone() selected=move || n.pool.get() == v>{format!("{} · {} · {} free", p.name, p.cidr, p.free)}</option> }
                                                             }).collect_view()}
                                                         </select>
                                                     </Show>
@@ -320,7 +367,7 @@ pub fn ServerCreatePage() -> impl IntoView {
                             </tbody>
                         </table>
                         <button type="button" class="button" on:click=move |_| nics.update(|v| {
-                            let pool = c.with_value(|c| c.pools.first().map(|p| p.0.clone()).unwrap_or_default());
+                            let pool = c.with_value(|c| c.pools.first().map(|p| p.name.clone()).unwrap_or_default());
                             v.push(NicForm::new(&pool));
                         })>{t(Key::ServersAddNic)}</button>
 

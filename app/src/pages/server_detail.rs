@@ -3,6 +3,8 @@
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
+use model::auth::Permission;
+use model::servers::{Action, ServerLogs};
 
 use crate::components::confirm::ConfirmSubmit;
 use crate::components::live::Live;
@@ -11,7 +13,7 @@ use crate::components::log_modal::{LogModal, LogText};
 use crate::functions::auth::CurrentUserResource;
 use crate::functions::servers::{
     server_detail, server_logs, server_settings, server_task_log, ActOnServers, AddServerDisk, ChangeServerSettings,
-    RemoveServerDisk, ServerHistory,
+    RemoveServerDisk,
 };
 use crate::i18n::{t, Key};
 use crate::pages::servers::status_badge;
@@ -42,8 +44,8 @@ pub fn ServerDetailPage() -> impl IntoView {
     let logs = Resource::new(move || (name(), history_changes.get()), |(n, _)| server_logs(n));
     let open_log = RwSignal::new(None::<LogText>);
     let task_log_error = RwSignal::new(None::<String>);
-    let run = move |action: &'static str| {
-        act.dispatch(ActOnServers { names: vec![name()], action: action.to_owned() });
+    let run = move |action: Action| {
+        act.dispatch(ActOnServers { names: vec![name()], action });
     };
 
     view! {
@@ -56,33 +58,32 @@ pub fn ServerDetailPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="muted">"…"</p> }>
             {move || Suspend::new(async move {
                 let user = me.await.ok().flatten();
-                let can = move |p: &str| user.as_ref().is_some_and(|u| u.can(p));
-                let (can_start, can_stop, can_reboot, can_delete) = (can("start_server"), can("stop_server"), can("reboot_server"), can("delete_server"));
+                let can = move |p: Permission| user.as_ref().is_some_and(|u| u.can(p));
+                let (can_start, can_stop, can_reboot, can_delete) = (can(Permission::StartServer), can(Permission::StopServer), can(Permission::RebootServer), can(Permission::DeleteServer));
                 match server.await {
                     Ok(s) => {
-                        let status = s.status.clone();
-                        let busy = matches!(status.as_str(), "creating" | "deleting");
+                        let status = s.status;
                         let confirm_delete = RwSignal::new(false);
                         view! {
                             <section class="card" data-testid="server-overview">
-                                <h2>{s.name.clone()}" "{status_badge(&s.status)}</h2>
+                                <h2>{s.name.clone()}" "{status_badge(s.status)}</h2>
                                 <dl class="facts">
-                                    <dt>{t(Key::ServersNode)}</dt><dd>{s.node.clone()}{s.vmid.map(|v| format!(" · vmid {v}"))}</dd>
+                                    <dt>{t(Key::ServersNode)}</dt><dd>{s.node.clone().unwrap_or_default()}{s.vmid.map(|v| format!(" · vmid {v}"))}</dd>
                                     <dt>"CPU / RAM"</dt><dd>{format!("{} × {} · {} MB", s.sockets, s.cores, s.memory_mb)}</dd>
                                     <dt>"IP"</dt><dd><code>{s.ips().join(", ")}</code></dd>
                                     <dt>{t(Key::ServersRole)}</dt><dd>{s.role.clone()}" "{(!s.security_group.is_empty()).then(|| format!("· {}", s.security_group))}</dd>
                                     <dt>{t(Key::ServersTag)}</dt><dd>{s.tags.join(", ")}</dd>
                                 </dl>
                                 <div class="row-actions">
-                                    <button type="button" class="button" data-testid="start" disabled=!can_start || status != "stopped" on:click=move |_| run("start")>{t(Key::ServersStart)}</button>
-                                    <button type="button" class="button" data-testid="stop" disabled=!can_stop || s.status != "running" on:click=move |_| run("stop")>{t(Key::ServersStop)}</button>
-                                    <button type="button" class="button" data-testid="reboot" disabled=!can_reboot || s.status != "running" on:click=move |_| run("reboot")>{t(Key::ServersReboot)}</button>
+                                    <button type="button" class="button" data-testid="start" disabled=!can_start || !status.allows(Action::Start) on:click=move |_| run(Action::Start)>{t(Key::ServersStart)}</button>
+                                    <button type="button" class="button" data-testid="stop" disabled=!can_stop || !status.allows(Action::Stop) on:click=move |_| run(Action::Stop)>{t(Key::ServersStop)}</button>
+                                    <button type="button" class="button" data-testid="reboot" disabled=!can_reboot || !status.allows(Action::Reboot) on:click=move |_| run(Action::Reboot)>{t(Key::ServersReboot)}</button>
                                     <Show when=move || confirm_delete.get() fallback=move || view! {
-                                        <button type="button" class="button button-danger" data-testid="delete" disabled=!can_delete || busy on:click=move |_| confirm_delete.set(true)>{t(Key::UsersDelete)}</button>
+                                        <button type="button" class="button button-danger" data-testid="delete" disabled=!can_delete || !status.allows(Action::Delete) on:click=move |_| confirm_delete.set(true)>{t(Key::ActionDelete)}</button>
                                     }>
                                         <span class="confirm" role="group">
                                             <span>{t(Key::ServersDeleteSure)}</span>
-                                            <button type="button" class="button button-danger" data-testid="delete-confirm" on:click=move |_| { run("delete"); confirm_delete.set(false); }>{t(Key::ServersDeleteYes)}</button>
+                                            <button type="button" class="button button-danger" data-testid="delete-confirm" on:click=move |_| { run(Action::Delete); confirm_delete.set(false); }>{t(Key::ServersDeleteYes)}</button>
                                             <button type="button" class="button" on:click=move |_| confirm_delete.set(false)>{t(Key::ConfirmCancel)}</button>
                                         </span>
                                     </Show>
@@ -100,7 +101,7 @@ pub fn ServerDetailPage() -> impl IntoView {
             Ok(true) => view! {
                 <div class="alert alert-ok" role="status" data-testid="needs-reboot">
                     {t(Key::ServersNeedsReboot)}" "
-                    <button type="button" class="button" on:click=move |_| run("reboot")>{t(Key::ServersReboot)}</button>
+                    <button type="button" class="button" on:click=move |_| run(Action::Reboot)>{t(Key::ServersReboot)}</button>
                 </div>
             }.into_any(),
             Ok(false) => view! { <div class="alert alert-ok" role="status">{t(Key::ServersSaved)}</div> }.into_any(),
@@ -109,10 +110,10 @@ pub fn ServerDetailPage() -> impl IntoView {
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
                 let user = me.await.ok().flatten();
-                let manage = user.as_ref().is_some_and(|u| u.can("manage_server"));
+                let manage = user.as_ref().is_some_and(|u| u.can(Permission::ManageServer));
                 match settings.await {
                     Ok(c) => {
-                        let next: Vec<(String, u32)> = c.next_free.iter().filter(|(b, _)| b != "ide").cloned().collect();
+                        let next: Vec<(String, u32)> = c.next_free.iter().filter(|(b, _)| *b != "ide").map(|(b, i)| (b.clone(), *i)).collect();
                         view! {
                             <ActionForm action=change attr:class="form-row card">
                                 <input type="hidden" name="name" value=name()/>
@@ -180,7 +181,7 @@ pub fn ServerDetailPage() -> impl IntoView {
 #[component]
 fn History(
     name: String,
-    history: ServerHistory,
+    history: ServerLogs,
     open_log: RwSignal<Option<LogText>>,
     /// Why the last task log could not be opened (shown under the history).
     task_log_error: RwSignal<Option<String>>,
@@ -220,7 +221,7 @@ fn History(
                         };
                         view! {
                             <tr data-testid="server-task">
-                                <td><LocalTime ms=task.started_ms/></td>
+                                <td><LocalTime ms=i64::try_from(task.starttime).unwrap_or(0).saturating_mul(1000)/></td>
                                 <td><code>{task.kind.clone()}</code></td>
                                 <td>{task.node.clone()}</td>
                                 <td class="muted">{task.user.clone()}</td>
@@ -234,7 +235,7 @@ fn History(
         </Show>
         <h3 class="section-gap">{t(Key::JobsLog)}</h3>
         <pre class="log" data-testid="server-log">
-            {history.lines.into_iter().map(|(at, level, line, job)| format!("{at} [{level}] #{job} {line}\n")).collect::<String>()}
+            {history.jobs.into_iter().map(|l| format!("{} [{}] #{} {}\n", l.at, l.level, l.job_id, l.line)).collect::<String>()}
         </pre>
     }
 }

@@ -5,33 +5,49 @@ use std::collections::BTreeSet;
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
+use model::auth::Permission;
 
 use crate::components::live::Live;
 use crate::functions::auth::CurrentUserResource;
-use crate::functions::servers::{list_servers, ActOnServers, ServerFilter, ServerRow};
+use model::servers::{Action, Server, ServerListParams, ServerStatus};
+
+use crate::functions::servers::{list_servers, ActOnServers};
 use crate::i18n::{t, Key};
 use crate::PageHeader;
 
-const STATUSES: [&str; 7] = ["running", "stopped", "creating", "deleting", "missing", "failed", "paused"];
+/// The statuses the filter offers.
+const STATUSES: [ServerStatus; 7] = [
+    ServerStatus::Running,
+    ServerStatus::Stopped,
+    ServerStatus::Creating,
+    ServerStatus::Deleting,
+    ServerStatus::Missing,
+    ServerStatus::Failed,
+    ServerStatus::Paused,
+];
 
-pub fn status_badge(status: &str) -> impl IntoView {
-    let class = match status {
-        "running" => "badge badge-ok",
-        "stopped" => "badge badge-muted",
-        "missing" | "failed" => "badge badge-fail",
-        _ => "badge badge-demo",
-    };
-    view! { <span class=class data-testid="server-status">{status.to_owned()}</span> }
+/// A status in the reader's language (the wire word stays in `data-status`).
+pub fn status_text(status: ServerStatus) -> Key {
+    match status {
+        ServerStatus::Running => Key::StatusRunning,
+        ServerStatus::Stopped => Key::StatusStopped,
+        ServerStatus::Creating => Key::StatusCreating,
+        ServerStatus::Deleting => Key::StatusDeleting,
+        ServerStatus::Missing => Key::StatusMissing,
+        ServerStatus::Failed => Key::StatusFailed,
+        ServerStatus::Paused => Key::StatusPaused,
+        ServerStatus::Unknown => Key::StatusUnknown,
+    }
 }
 
-/// Which actions make sense for a server in this state.
-fn allows(action: &str, status: &str) -> bool {
-    match action {
-        "start" => status == "stopped",
-        "stop" | "reboot" => status == "running",
-        "delete" => !matches!(status, "creating" | "deleting"),
-        _ => false,
-    }
+pub fn status_badge(status: ServerStatus) -> impl IntoView {
+    let class = match status {
+        ServerStatus::Running => "badge badge-ok",
+        ServerStatus::Stopped => "badge badge-muted",
+        ServerStatus::Missing | ServerStatus::Failed => "badge badge-fail",
+        _ => "badge badge-demo",
+    };
+    view! { <span class=class data-testid="server-status" data-status=status.as_str()>{t(status_text(status))}</span> }
 }
 
 #[component]
@@ -43,21 +59,25 @@ pub fn ServersPage() -> impl IntoView {
     let (search, status, role, node, tag, sort) =
         (param("search"), param("status"), param("role"), param("node"), param("tag"), param("sort"));
     let page = move || query.with(|q| q.get("page").and_then(|p| p.parse::<u32>().ok()).unwrap_or(1));
-    let filter = move || ServerFilter {
-        page: page(),
-        search: search(),
-        status: status(),
-        role: role(),
-        node: node(),
-        tag: tag(),
-        sort: sort(),
+    let given = |v: String| (!v.is_empty()).then_some(v);
+    let filter = move || ServerListParams {
+        search: given(search()),
+        status: given(status()),
+        role: given(role()),
+        node: given(node()),
+        tag: given(tag()),
+        sort: given(sort()),
+        order: None,
     };
     let act = ServerAction::<ActOnServers>::new();
-    let list = Resource::new(move || (filter(), live.tick.get(), act.version().get()), |(f, _, _)| list_servers(f));
+    let list = Resource::new(
+        move || (filter(), page(), live.tick.get(), act.version().get()),
+        |(params, page, _, _)| list_servers(params, page),
+    );
     let selected = RwSignal::new(BTreeSet::<String>::new());
     let expanded = RwSignal::new(BTreeSet::<String>::new());
     let confirm_delete = RwSignal::new(false);
-    let can = move |p: &'static str| me.get().and_then(|r| r.ok().flatten()).is_some_and(|u| u.can(p));
+    let can = move |p: Permission| me.get().and_then(|r| r.ok().flatten()).is_some_and(|u| u.can(p));
 
     view! {
         <PageHeader title=Key::NavServers>
@@ -65,7 +85,7 @@ pub fn ServersPage() -> impl IntoView {
             // reloading), so the server and the browser render the same.
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
-                    me.await.ok().flatten().filter(|u| u.can("create_server")).map(|_| view! {
+                    me.await.ok().flatten().filter(|u| u.can(Permission::CreateServer)).map(|_| view! {
                         <a class="button button-primary" href="/servers/new" data-testid="create-server">{t(Key::ServersCreate)}</a>
                     })
                 })}
@@ -77,7 +97,7 @@ pub fn ServersPage() -> impl IntoView {
             <input type="search" name="search" aria-label=t(Key::ServersSearch) placeholder=t(Key::ServersSearch) value=search/>
             <select name="status" aria-label=t(Key::ServersStatus)>
                 <option value="">{t(Key::ServersAnyStatus)}</option>
-                {STATUSES.iter().map(|s| view! { <option value=*s selected=move || status() == *s>{*s}</option> }).collect_view()}
+                {STATUSES.iter().map(|s| view! { <option value=s.as_str() selected=move || status() == s.as_str()>{t(status_text(*s))}</option> }).collect_view()}
             </select>
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
@@ -109,26 +129,26 @@ pub fn ServersPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="muted">"…"</p> }>
             {move || Suspend::new(async move {
                 match list.await {
-                    Ok(l) if l.total == 0 && ServerFilter { page: 0, ..filter() } == ServerFilter::default() => view! {
+                    Ok(l) if l.servers.total == 0 && filter() == ServerListParams::default() => view! {
                         <section class="card empty-state" data-testid="servers-empty">
                             <p class="lead">{t(Key::ServersEmpty)}</p>
                             <a class="button button-primary" href="/servers/new">{t(Key::ServersCreate)}</a>
                         </section>
                     }.into_any(),
                     Ok(l) => {
-                        let rows = l.servers.clone();
-                        let statuses: Vec<(String, String)> = rows.iter().map(|s| (s.name.clone(), s.status.clone())).collect();
+                        let rows = l.servers.items.clone();
+                        let statuses: Vec<(String, ServerStatus)> = rows.iter().map(|s| (s.name.clone(), s.status)).collect();
                         let all_names: Vec<String> = rows.iter().map(|s| s.name.clone()).collect();
                         let all_for_toggle = all_names.clone();
-                        let picked = move |action: &'static str| {
+                        let picked = move |action: Action| {
                             let sel = selected.get();
-                            statuses.iter().filter(|(n, s)| sel.contains(n) && allows(action, s)).map(|(n, _)| n.clone()).collect::<Vec<_>>()
+                            statuses.iter().filter(|(n, s)| sel.contains(n) && s.allows(action)).map(|(n, _)| n.clone()).collect::<Vec<_>>()
                         };
                         let picked = StoredValue::new(picked);
-                        let run = move |action: &'static str| {
+                        let run = move |action: Action| {
                             let names = picked.with_value(|p| p(action));
                             if !names.is_empty() {
-                                act.dispatch(ActOnServers { names, action: action.to_owned() });
+                                act.dispatch(ActOnServers { names, action });
                                 confirm_delete.set(false);
                             }
                         };
@@ -136,23 +156,23 @@ pub fn ServersPage() -> impl IntoView {
                             <Show when=move || !selected.get().is_empty()>
                                 <div class="bulk-bar" role="toolbar" aria-label=t(Key::ServersBulk) data-testid="bulk-bar">
                                     <span>{move || selected.get().len()}" "{t(Key::ServersSelected)}</span>
-                                    <button type="button" class="button" data-testid="bulk-start" disabled=move || !can("start_server") || picked.with_value(|p| p("start")).is_empty() on:click=move |_| run("start")>{t(Key::ServersStart)}</button>
-                                    <button type="button" class="button" data-testid="bulk-stop" disabled=move || !can("stop_server") || picked.with_value(|p| p("stop")).is_empty() on:click=move |_| run("stop")>{t(Key::ServersStop)}</button>
-                                    <button type="button" class="button" data-testid="bulk-reboot" disabled=move || !can("reboot_server") || picked.with_value(|p| p("reboot")).is_empty() on:click=move |_| run("reboot")>{t(Key::ServersReboot)}</button>
+                                    <button type="button" class="button" data-testid="bulk-start" disabled=move || !can(Permission::StartServer) || picked.with_value(|p| p(Action::Start)).is_empty() on:click=move |_| run(Action::Start)>{t(Key::ServersStart)}</button>
+                                    <button type="button" class="button" data-testid="bulk-stop" disabled=move || !can(Permission::StopServer) || picked.with_value(|p| p(Action::Stop)).is_empty() on:click=move |_| run(Action::Stop)>{t(Key::ServersStop)}</button>
+                                    <button type="button" class="button" data-testid="bulk-reboot" disabled=move || !can(Permission::RebootServer) || picked.with_value(|p| p(Action::Reboot)).is_empty() on:click=move |_| run(Action::Reboot)>{t(Key::ServersReboot)}</button>
                                     <Show when=move || confirm_delete.get() fallback=move || view! {
-                                        <button type="button" class="button button-danger" data-testid="bulk-delete" disabled=move || !can("delete_server") || picked.with_value(|p| p("delete")).is_empty() on:click=move |_| confirm_delete.set(true)>{t(Key::UsersDelete)}</button>
+                                        <button type="button" class="button button-danger" data-testid="bulk-delete" disabled=move || !can(Permission::DeleteServer) || picked.with_value(|p| p(Action::Delete)).is_empty() on:click=move |_| confirm_delete.set(true)>{t(Key::ActionDelete)}</button>
                                     }>
                                         <span class="confirm" role="group">
-                                            <span>{move || format!("{} ({})", t(Key::ServersDeleteSure)(), picked.with_value(|p| p("delete")).join(", "))}</span>
-                                            <button type="button" class="button button-danger" data-testid="bulk-delete-confirm" on:click=move |_| run("delete")>{t(Key::ServersDeleteYes)}</button>
+                                            <span>{move || format!("{} ({})", t(Key::ServersDeleteSure)(), picked.with_value(|p| p(Action::Delete)).join(", "))}</span>
+                                            <button type="button" class="button button-danger" data-testid="bulk-delete-confirm" on:click=move |_| run(Action::Delete)>{t(Key::ServersDeleteYes)}</button>
                                             <button type="button" class="button" on:click=move |_| confirm_delete.set(false)>{t(Key::ConfirmCancel)}</button>
                                         </span>
                                     </Show>
                                     <button type="button" class="button" on:click=move |_| selected.set(BTreeSet::new())>{t(Key::ServersClearSelection)}</button>
                                 </div>
                             </Show>
-                            <p class="muted small">{l.total}" "{t(Key::ServersCount)}</p>
-                            {pager(&filter(), l.page, l.pages)}
+                            <p class="muted small">{l.servers.total}" "{t(Key::ServersCount)}</p>
+                            {pager(&filter(), l.servers.page, l.servers.pages)}
                             <table class="table" data-testid="servers">
                                 <thead><tr>
                                     <th>
@@ -180,7 +200,7 @@ pub fn ServersPage() -> impl IntoView {
 }
 
 /// Previous/next links that keep the filters (plain links: they work without JavaScript).
-fn pager(f: &ServerFilter, page: u32, pages: u32) -> impl IntoView {
+fn pager(f: &ServerListParams, page: u32, pages: u32) -> impl IntoView {
     let href = |p: u32| {
         let mut q = vec![format!("page={p}")];
         for (k, v) in [
@@ -191,7 +211,7 @@ fn pager(f: &ServerFilter, page: u32, pages: u32) -> impl IntoView {
             ("tag", &f.tag),
             ("sort", &f.sort),
         ] {
-            if !v.is_empty() {
+            if let Some(v) = v {
                 let encoded: String = v
                     .bytes()
                     .map(|b| {
@@ -218,11 +238,7 @@ fn pager(f: &ServerFilter, page: u32, pages: u32) -> impl IntoView {
     })
 }
 
-fn server_row(
-    s: ServerRow,
-    selected: RwSignal<BTreeSet<String>>,
-    expanded: RwSignal<BTreeSet<String>>,
-) -> impl IntoView {
+fn server_row(s: Server, selected: RwSignal<BTreeSet<String>>, expanded: RwSignal<BTreeSet<String>>) -> impl IntoView {
     let name = s.name.clone();
     let (n1, n2) = (name.clone(), name.clone());
     let key = StoredValue::new(name.clone());
@@ -233,8 +249,8 @@ fn server_row(
             <td><input type="checkbox" aria-label=format!("select {name}") prop:checked=move || selected.get().contains(&n1)
                 on:change=move |e| { let on = event_target_checked(&e); selected.update(|set| { if on { set.insert(n2.clone()); } else { set.remove(&n2); } }); }/></td>
             <td><a href=format!("/servers/{}", s.name)><strong>{s.name.clone()}</strong></a>
-                {(!s.drift.is_empty()).then(|| view! { <span class="badge badge-fail small" title=s.drift.join(", ")>"drift"</span> })}</td>
-            <td>{status_badge(&s.status)}</td>
+                {(!s.drifted().is_empty()).then(|| view! { <span class="badge badge-fail small" title=s.drifted().join(", ")>"drift"</span> })}</td>
+            <td>{status_badge(s.status)}</td>
             <td>{s.node.clone()}{s.vmid.map(|v| format!(" · {v}"))}</td>
             <td>{format!("{} × {} · {} MB", s.sockets, s.cores, s.memory_mb)}</td>
             <td><code>{s.ips().join(", ")}</code></td>

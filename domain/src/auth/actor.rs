@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use super::permissions::{parse_permissions, Permission, Role};
+use super::{parse_permissions, Permission, Role};
 use crate::users::User;
 use crate::{Error, Result};
 

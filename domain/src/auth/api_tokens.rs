@@ -14,7 +14,7 @@ use crate::{clock, Database, Error, Result};
 pub const TOKEN_PREFIX: &str = "pft_";
 const SHOWN_PREFIX_LEN: usize = TOKEN_PREFIX.len() + 8;
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ApiToken {
     pub id: i64,
     pub user_id: i64,
@@ -30,6 +30,20 @@ pub struct ApiToken {
 impl ApiToken {
     pub fn is_usable(&self, now: i64) -> bool {
         self.revoked_at.is_none() && self.expires_at.is_none_or(|e| now < e)
+    }
+
+    /// The token as both doors list it, usable or not at `now`.
+    pub fn view(&self, now: i64) -> model::auth::TokenView {
+        model::auth::TokenView {
+            id: self.id,
+            name: self.name.clone(),
+            prefix: self.prefix.clone(),
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            last_used_at: self.last_used_at,
+            revoked_at: self.revoked_at,
+            active: self.is_usable(now),
+        }
     }
 }
 

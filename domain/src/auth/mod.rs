@@ -6,10 +6,9 @@ pub mod api_tokens;
 pub mod lockout;
 pub mod login;
 pub mod password;
-pub mod permissions;
 pub mod sessions;
 pub mod tokens;
 
 pub use actor::{Access, Actor, AuthMethod};
 pub use login::{AuthService, LoggedIn, Origin};
-pub use permissions::{Permission, Role};
+pub use model::auth::{parse_permission, parse_permissions, Permission, Role};

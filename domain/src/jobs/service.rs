@@ -9,18 +9,9 @@ use tokio::sync::Notify;
 
 use super::runner::{FnHandler, JobRunner, StepOutcome, Stop};
 use super::store::{JobFilter, JobStore};
-use super::{Job, JobItem, JobStatus, LogLine, NewJob};
+use super::{Job, JobDetail, JobStatus, NewJob};
 use crate::auth::{Actor, Permission};
 use crate::{clock, Error, Result};
-
-/// A job with its items and log, as the detail view and `GET /api/jobs/{id}` show it.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct JobDetail {
-    #[serde(flatten)]
-    pub job: Job,
-    pub items: Vec<JobItem>,
-    pub log: Vec<LogLine>,
-}
 
 /// The queue at a glance (`/api/celery/status`).
 #[derive(Debug, Clone, serde::Serialize)]

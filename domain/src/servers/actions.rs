@@ -11,51 +11,14 @@ use serde_json::{json, Value};
 
 use super::create::{destroy_vm, CreateLimits};
 use super::inventory;
-use super::store::ServerStore;
+use super::store::{ServerStatus, ServerStore};
 use crate::events::EventBus;
 use crate::ipam::Ipam;
 use crate::jobs::{HandlerFuture, ItemRecorder, JobContext, JobHandler, StepOutcome, Stop};
 
 pub const ACTION: &str = "server.action";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    Start,
-    Stop,
-    Reboot,
-    Delete,
-}
-
-/// The one parse of an action name, for both doors: an unknown name is a 400 naming the
-/// `action` field and the four that exist.
-impl std::str::FromStr for Action {
-    type Err = crate::Error;
-
-    fn from_str(text: &str) -> Result<Action, crate::Error> {
-        match text {
-            "start" => Ok(Action::Start),
-            "stop" => Ok(Action::Stop),
-            "reboot" => Ok(Action::Reboot),
-            "delete" => Ok(Action::Delete),
-            _ => Err(crate::Error::validation(
-                "action",
-                format!("action {}: start, stop, reboot or delete", crate::limits::shown(text)),
-            )),
-        }
-    }
-}
-
-impl Action {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Start => "start",
-            Action::Stop => "stop",
-            Action::Reboot => "reboot",
-            Action::Delete => "delete",
-        }
-    }
-}
+pub use model::servers::Action;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ActionParams {
@@ -145,7 +108,7 @@ impl ActionHandler {
             Action::Start => {
                 wait(c.vm_power(&node, vmid, Power::Start).await.map_err(|e| e.message)?).await?;
                 log(format!("started VM {vmid}")).await;
-                "running"
+                ServerStatus::Running
             }
             Action::Stop => {
                 let power = Power::Shutdown { timeout: Some(params.grace_secs), force_stop: true };
@@ -155,7 +118,7 @@ impl ActionHandler {
                     params.grace_secs
                 ))
                 .await;
-                "stopped"
+                ServerStatus::Stopped
             }
             Action::Reboot => {
                 let asked = match c.vm_power(&node, vmid, Power::Reboot { timeout: Some(params.grace_secs) }).await {
@@ -168,10 +131,10 @@ impl ActionHandler {
                     wait(c.vm_power(&node, vmid, Power::Reset).await.map_err(|e| e.message)?).await?;
                 }
                 log(format!("rebooted VM {vmid}")).await;
-                "running"
+                ServerStatus::Running
             }
             Action::Delete => {
-                self.store.set_status(name, "deleting").await.map_err(|e| e.to_string())?;
+                self.store.set_status(name, ServerStatus::Deleting).await.map_err(|e| e.to_string())?;
                 self.state_changed(name, "deleting").await;
                 match c.vm_status(&node, vmid).await {
                     // The id may have been reused by another VM since: never destroy that one.
@@ -190,7 +153,7 @@ impl ActionHandler {
             }
         };
         self.store.set_status(name, status).await.map_err(|e| e.to_string())?;
-        self.state_changed(name, status).await;
+        self.state_changed(name, status.as_str()).await;
         Ok(json!({"name": name, "vmid": vmid, "status": status}))
     }
 

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::actions::{Action, ActionParams, ACTION};
 use super::service::ServerService;
+use super::ServerStatus;
 use crate::auth::{Actor, Permission};
 use crate::clock::now_ms;
 use crate::jobs::Job;
@@ -17,7 +18,7 @@ const STUCK_AFTER_MS: i64 = 60 * 60 * 1000;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CleanupStatus {
     pub name: String,
-    pub status: String,
+    pub status: ServerStatus,
     pub vmid: Option<u32>,
     pub node: Option<String>,
     /// Whether Proxmox still has a VM of that id and name.
@@ -27,11 +28,11 @@ pub struct CleanupStatus {
     pub reason: Option<String>,
 }
 
-fn reason(status: &str, updated_at: i64, now: i64) -> Option<String> {
+fn reason(status: ServerStatus, updated_at: i64, now: i64) -> Option<String> {
     match status {
-        "failed" => Some("a create or rollback failed; the record was kept for cleanup".into()),
-        "missing" => Some("its VM is gone from Proxmox".into()),
-        "creating" | "deleting" if now - updated_at > STUCK_AFTER_MS => {
+        ServerStatus::Failed => Some("a create or rollback failed; the record was kept for cleanup".into()),
+        ServerStatus::Missing => Some("its VM is gone from Proxmox".into()),
+        ServerStatus::Creating | ServerStatus::Deleting if now - updated_at > STUCK_AFTER_MS => {
             Some(format!("{status} for over an hour: its job was lost"))
         }
         _ => None,
@@ -51,7 +52,7 @@ impl ServerService {
             _ => false,
         };
         Ok(CleanupStatus {
-            reason: reason(&s.status, s.updated_at, now_ms()),
+            reason: reason(s.status, s.updated_at, now_ms()),
             addresses: self.ipam.addresses_of(&s.name).await?,
             name: s.name,
             status: s.status,
@@ -66,7 +67,7 @@ impl ServerService {
         let (all, _) = self.list(actor, &super::ServerQuery::default(), 1, u32::MAX).await?;
         let now = now_ms();
         let mut out = Vec::new();
-        for s in all.into_iter().filter(|s| reason(&s.status, s.updated_at, now).is_some()) {
+        for s in all.into_iter().filter(|s| reason(s.status, s.updated_at, now).is_some()) {
             out.push(self.cleanup_status(actor, &s.name).await?);
         }
         Ok(out)
@@ -96,7 +97,7 @@ impl ServerService {
         }
         // Stuck records are taken over by the cleanup job.
         for n in &chosen {
-            self.store.set_status(n, "failed").await?;
+            self.store.set_status(n, ServerStatus::Failed).await?;
         }
         let params = serde_json::to_value(ActionParams { action: Action::Delete, grace_secs: 0 })
             .map_err(|e| Error::Internal(e.to_string()))?;

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 use super::inventory;
 use super::spec::{NicAddress, ServerSpec};
-use super::store::{Disk, NewServer, Nic, ServerStore};
+use super::store::{Disk, NewServer, Nic, ServerStatus, ServerStore};
 use crate::events::EventBus;
 use crate::ipam::Ipam;
 use crate::jobs::{HandlerFuture, ItemRecorder, JobContext, JobHandler, KeyedLimits, StepOutcome, Stop};
@@ -202,7 +202,7 @@ impl CreateHandler {
         let row = NewServer {
             name: name.to_owned(),
             node: Some(plan.node.clone()),
-            status: "creating".into(),
+            status: ServerStatus::Creating,
             cores: s.cores,
             sockets: s.sockets,
             memory_mb: s.memory_mb,
@@ -445,7 +445,7 @@ impl CreateHandler {
             recorded.push(nic);
         }
         self.store.set_shape(name, s.cores, s.sockets, s.memory_mb, &disks, &recorded).await.map_err(fail)?;
-        self.store.set_status(name, "running").await.map_err(fail)?;
+        self.store.set_status(name, ServerStatus::Running).await.map_err(fail)?;
         self.state_changed(name, "running").await;
         let ips: Vec<String> = recorded.iter().filter_map(|n| n.ip.clone()).collect();
         Ok(json!({"name": name, "vmid": vmid, "node": plan.node, "ip_addresses": ips}))
@@ -487,7 +487,7 @@ impl CreateHandler {
             match self.client.vm_status(node, vmid).await {
                 Ok(status) if status.name.as_deref() == Some(name) => {
                     if let Err(e) = destroy_vm(&self.client, node, vmid, &self.limits).await {
-                        let _ = self.store.set_status(name, "failed").await;
+                        let _ = self.store.set_status(name, ServerStatus::Failed).await;
                         return Err(e);
                     }
                     let _ = rec.log(name, "info", &format!("rolled back: VM {vmid} destroyed")).await;

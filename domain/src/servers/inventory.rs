@@ -9,7 +9,7 @@ use pve::{PveClient, Resource, ResourceKind, VmConfig};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::store::{Disk, NewServer, Nic, Observed, Server, ServerStore};
+use super::store::{Disk, NewServer, Nic, Observed, Server, ServerStatus, ServerStore};
 use crate::events::EventBus;
 use crate::jobs::{JobContext, Stop};
 use crate::Result;
@@ -31,9 +31,6 @@ pub struct SyncReport {
     pub unmanaged: Vec<Unmanaged>,
     pub imported: Vec<String>,
 }
-
-/// Statuses a sync must not overwrite: a job is in the middle of them.
-const IN_FLIGHT: [&str; 2] = ["creating", "deleting"];
 
 const MIB: u64 = 1024 * 1024;
 
@@ -62,10 +59,10 @@ fn observe(server: &Server, r: &Resource, now_ms: i64) -> Observed {
             drift.insert("memory_mb".into(), json!([server.memory_mb, maxmem / MIB]));
         }
     }
-    let reported = r.status.clone().unwrap_or_else(|| "unknown".into());
+    let reported = r.status.as_deref().map_or(ServerStatus::Unknown, ServerStatus::parse);
     let settling = now_ms.saturating_sub(server.updated_at) < STATUS_SETTLE_MS;
     Observed {
-        status: if settling && reported != server.status { server.status.clone() } else { reported },
+        status: if settling && reported != server.status { server.status } else { reported },
         node: r.node.clone().unwrap_or_default(),
         cpu: r.cpu.unwrap_or(0.0),
         mem_used: r.mem.unwrap_or(0),
@@ -107,7 +104,8 @@ pub async fn reconcile(store: &ServerStore, resources: &[Resource], events: &Eve
     for s in &servers {
         let Some(vmid) = s.vmid else { continue };
         managed.insert(u64::from(vmid));
-        if IN_FLIGHT.contains(&s.status.as_str()) {
+        // A job is in the middle of it: the sync must not overwrite its status.
+        if s.status.is_busy() {
             continue;
         }
         let observed = match by_vmid.get(&u64::from(vmid)) {
@@ -115,7 +113,7 @@ pub async fn reconcile(store: &ServerStore, resources: &[Resource], events: &Eve
             None => {
                 report.missing.push(s.name.clone());
                 Observed {
-                    status: "missing".into(),
+                    status: ServerStatus::Missing,
                     node: s.node.clone().unwrap_or_default(),
                     drift: s.drift.clone(),
                     ..Default::default()
@@ -191,7 +189,7 @@ pub fn record_from_config(vm: &Unmanaged, config: &VmConfig) -> NewServer {
         name: vm.name.clone(),
         vmid: Some(vm.vmid),
         node: Some(vm.node.clone()),
-        status: vm.status.clone(),
+        status: ServerStatus::parse(&vm.status),
         cores: u32::try_from(num("cores", 1)).unwrap_or(1),
         sockets: u32::try_from(num("sockets", 1)).unwrap_or(1),
         memory_mb: num("memory", 512),
@@ -246,11 +244,11 @@ mod tests {
         .unwrap_or_else(|e| panic!("{e}"));
         let now = 1_000_000;
         // Started 3 s ago; pvestatd has not noticed yet.
-        assert_eq!(observe(&server("running", now - 3_000), &r, now).status, "running");
+        assert_eq!(observe(&server("running", now - 3_000), &r, now).status, ServerStatus::Running);
         // A minute later Proxmox's word stands.
-        assert_eq!(observe(&server("running", now - 60_000), &r, now).status, "stopped");
+        assert_eq!(observe(&server("running", now - 60_000), &r, now).status, ServerStatus::Stopped);
         // Agreeing reports are unaffected.
-        assert_eq!(observe(&server("stopped", now - 1_000), &r, now).status, "stopped");
+        assert_eq!(observe(&server("stopped", now - 1_000), &r, now).status, ServerStatus::Stopped);
     }
 
     #[test]

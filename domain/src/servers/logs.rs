@@ -35,26 +35,11 @@ impl LogKind {
     }
 }
 
-/// One Proxmox task about the server, newest first in [`ServerLogs::tasks`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ProxmoxTask {
-    pub upid: String,
-    pub node: String,
-    /// `qmstart`, `qmshutdown`, `qmclone`, …
-    pub kind: String,
-    pub user: String,
-    /// Unix seconds, as Proxmox reports it.
-    pub starttime: u64,
-    pub started_at: String,
-    pub ended_at: Option<String>,
-    /// The exit status (`OK`, `WARNINGS: n`, or the error); `running` while it runs.
-    pub status: String,
-    /// `None` while running.
-    pub ok: Option<bool>,
-}
+pub use model::servers::{JobLine, ProxmoxTask, ServerLogs};
 
-impl From<TaskEntry> for ProxmoxTask {
-    fn from(t: TaskEntry) -> ProxmoxTask {
+/// A Proxmox task as the history shows it.
+fn task(t: TaskEntry) -> ProxmoxTask {
+    {
         let at = |s: u64| to_rfc3339(i64::try_from(s).unwrap_or(i64::MAX / 1000).saturating_mul(1000));
         let ok = t.succeeded();
         ProxmoxTask {
@@ -68,44 +53,6 @@ impl From<TaskEntry> for ProxmoxTask {
             user: t.user,
             ok,
         }
-    }
-}
-
-/// One line a proxfleet job logged about the server, oldest first.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct JobLine {
-    pub job_id: i64,
-    pub kind: String,
-    pub at: String,
-    pub level: String,
-    pub line: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ServerLogs {
-    pub server_name: String,
-    pub vmid: Option<u32>,
-    pub node: Option<String>,
-    pub tasks: Vec<ProxmoxTask>,
-    /// Why the task list is missing (node unreachable, no VM yet), if it is.
-    pub tasks_error: Option<String>,
-    pub jobs: Vec<JobLine>,
-}
-
-impl ServerLogs {
-    /// The history as plain text, newest task first then the job lines (the old tool's `content`).
-    pub fn content(&self) -> String {
-        let mut out = String::new();
-        for t in &self.tasks {
-            out.push_str(&format!("{}  {}  {}  {}  {}\n", t.started_at, t.node, t.kind, t.user, t.status));
-        }
-        if let Some(e) = &self.tasks_error {
-            out.push_str(&format!("(Proxmox task history unavailable: {e})\n"));
-        }
-        for l in &self.jobs {
-            out.push_str(&format!("{}  job {} {}  {}  {}\n", l.at, l.job_id, l.kind, l.level, l.line));
-        }
-        out
     }
 }
 
@@ -125,7 +72,7 @@ pub async fn read(client: Option<&PveClient>, jobs: &JobStore, server: &Server, 
             (_, None, _) | (_, _, None) => logs.tasks_error = Some("the server has no VM yet".into()),
             // `all`: running tasks too, so a stuck shutdown shows while it hangs.
             (Some(c), Some(vmid), Some(node)) => match c.tasks(node, Some(vmid), TaskSource::All, TASKS).await {
-                Ok(list) => logs.tasks = list.into_iter().map(ProxmoxTask::from).collect(),
+                Ok(list) => logs.tasks = list.into_iter().map(task).collect(),
                 Err(e) => logs.tasks_error = Some(e.to_string()),
             },
         }

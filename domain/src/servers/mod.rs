@@ -27,6 +27,10 @@ pub use actions::Action;
 pub use create::CreateLimits;
 pub use inventory::SyncReport;
 pub use logs::{LogKind, ServerLogs};
-pub use service::{CreateOptions, FleetStats, NodeStats, ServerQuery, ServerService};
+pub use model::servers::{
+    CreateOptions, DatastoreChoice, FleetStats, NodeStats, PoolChoice, ServerListParams, ServerQuery, ServerStatus,
+    TemplateChoice,
+};
+pub use service::ServerService;
 pub use spec::{BulkRequest, ServerRequest};
 pub use store::{Disk, Nic, Server};

@@ -5,7 +5,6 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use pve::{Resource, ResourceKind};
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::actions::{Action, ActionHandler, ActionParams, ACTION};
@@ -14,6 +13,9 @@ use super::inventory::{self, SyncReport};
 use super::logs::{self, LogKind, ServerLogs};
 use super::spec::{self, NicAddress, ServerRequest, TemplateRef};
 use super::store::{ListFilter, Server, ServerStore};
+use super::{
+    CreateOptions, DatastoreChoice, FleetStats, NodeStats, PoolChoice, ServerQuery, ServerStatus, TemplateChoice,
+};
 use crate::audit::AuditLog;
 use crate::auth::{Actor, Permission};
 use crate::cluster::{from_pve, ClusterService};
@@ -22,19 +24,6 @@ use crate::ipam::Ipam;
 use crate::jobs::{Job, JobRunner, JobService};
 use crate::settings::SettingsStore;
 use crate::{Error, Result};
-
-/// What the create form offers: templates, datastores for VM disks, pools and defaults.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct CreateOptions {
-    /// (vmid, name, node)
-    pub templates: Vec<(u32, String, String)>,
-    /// (storage, node, shared, free bytes)
-    pub datastores: Vec<(String, String, bool, u64)>,
-    /// (name, cidr, free)
-    pub pools: Vec<(String, String, i64)>,
-    pub default_hdd: String,
-    pub default_ssd: String,
-}
 
 /// Settings keys.
 pub const DEFAULT_HDD: &str = "datastores.default_hdd";
@@ -53,55 +42,6 @@ pub struct ServerService {
     limits: CreateLimits,
     /// Changes made here and by the server jobs are audited (`server.*`).
     pub(super) audit: AuditLog,
-}
-
-/// Filters, sort and page of the server list.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ServerQuery {
-    /// Matches name, IP, role, OS, tags and description.
-    pub search: Option<String>,
-    pub status: Option<String>,
-    pub role: Option<String>,
-    pub node: Option<String>,
-    pub tag: Option<String>,
-    /// name (default), status, node, cores, memory, created
-    pub sort: Option<String>,
-    pub desc: bool,
-}
-
-/// One node's figures for the dashboard.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct NodeStats {
-    pub node: String,
-    pub online: bool,
-    pub cpus: u64,
-    pub cpu_usage_percent: f64,
-    pub memory_gb: f64,
-    pub memory_used_gb: f64,
-    pub memory_usage_percent: f64,
-    /// Cores and memory given to managed servers on it, against its capacity.
-    pub cpu_allocation_percent: f64,
-    pub memory_allocation_percent: f64,
-}
-
-/// The old tool's `stats` object, plus nodes.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct FleetStats {
-    pub total_servers: usize,
-    pub running_servers: usize,
-    pub stopped_servers: usize,
-    pub node_total_cpu: u64,
-    pub node_total_memory_gb: f64,
-    pub node_used_memory_gb: f64,
-    pub vm_total_cpu: u64,
-    pub vm_total_memory_gb: f64,
-    pub vm_used_cpu: u64,
-    pub vm_used_memory_gb: f64,
-    pub cpu_usage_percent: f64,
-    pub memory_usage_percent: f64,
-    pub cpu_allocation_percent: f64,
-    pub memory_allocation_percent: f64,
-    pub nodes: Vec<NodeStats>,
 }
 
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
@@ -460,30 +400,41 @@ impl ServerService {
         actor.require(Permission::CreateServer)?;
         let client = self.cluster.client()?;
         let resources = client.resources(Some(ResourceKind::Vm)).await.map_err(from_pve)?;
-        let mut templates: Vec<(u32, String, String)> = resources
+        let mut templates: Vec<TemplateChoice> = resources
             .iter()
             .filter(|r| r.kind == "qemu" && r.template)
             .filter_map(|r| {
-                Some((
-                    u32::try_from(r.vmid?).ok()?,
-                    r.name.clone().unwrap_or_default(),
-                    r.node.clone().unwrap_or_default(),
-                ))
+                Some(TemplateChoice {
+                    vmid: u32::try_from(r.vmid?).ok()?,
+                    name: r.name.clone().unwrap_or_default(),
+                    node: r.node.clone().unwrap_or_default(),
+                })
             })
             .collect();
-        templates.sort();
-        let mut nodes: Vec<String> = templates.iter().map(|t| t.2.clone()).collect();
+        templates.sort_by(|a, b| (a.vmid, &a.name, &a.node).cmp(&(b.vmid, &b.name, &b.node)));
+        let mut nodes: Vec<String> = templates.iter().map(|t| t.node.clone()).collect();
         nodes.sort();
         nodes.dedup();
         let mut datastores = Vec::new();
         for node in nodes {
             for st in client.storages(&node, Some("images")).await.map_err(from_pve)? {
                 if st.active && st.holds("images") {
-                    datastores.push((st.storage, node.clone(), st.shared, st.avail.unwrap_or(0)));
+                    datastores.push(DatastoreChoice {
+                        storage: st.storage,
+                        node: node.clone(),
+                        shared: st.shared,
+                        free_bytes: st.avail.unwrap_or(0),
+                    });
                 }
             }
         }
-        let pools = self.ipam.pools().await?.into_iter().map(|p| (p.name.clone(), p.cidr.clone(), p.free())).collect();
+        let pools = self
+            .ipam
+            .pools()
+            .await?
+            .into_iter()
+            .map(|p| PoolChoice { free: p.free(), name: p.name, cidr: p.cidr })
+            .collect();
         let default_hdd = self.setting_text(DEFAULT_HDD).await?.unwrap_or_else(|| FALLBACK_DATASTORE.into());
         let default_ssd = self.setting_text(DEFAULT_SSD).await?.unwrap_or_else(|| default_hdd.clone());
         Ok(CreateOptions { templates, datastores, pools, default_hdd, default_ssd })
@@ -516,7 +467,7 @@ impl ServerService {
         let mut unique = Vec::new();
         for n in names {
             let s = self.get(actor, n).await?;
-            if s.status == "creating" || s.status == "deleting" {
+            if s.status.is_busy() {
                 return Err(Error::Conflict(format!("{n} is {} right now", s.status)));
             }
             if !unique.contains(n) {
@@ -590,13 +541,14 @@ fn boot_disk(config: &pve::VmConfig) -> Option<(String, String, u64)> {
 
 fn stats(servers: &[Server], resources: &[Resource]) -> FleetStats {
     let mut s = FleetStats { total_servers: servers.len(), ..Default::default() };
-    s.running_servers = servers.iter().filter(|x| x.status == "running").count();
-    s.stopped_servers = servers.iter().filter(|x| x.status == "stopped").count();
+    s.running_servers = servers.iter().filter(|x| x.status == ServerStatus::Running).count();
+    s.stopped_servers = servers.iter().filter(|x| x.status == ServerStatus::Stopped).count();
     let cores = |x: &Server| u64::from(x.cores * x.sockets);
     s.vm_total_cpu = servers.iter().map(cores).sum();
-    s.vm_used_cpu = servers.iter().filter(|x| x.status == "running").map(cores).sum();
+    s.vm_used_cpu = servers.iter().filter(|x| x.status == ServerStatus::Running).map(cores).sum();
     s.vm_total_memory_gb = servers.iter().map(|x| x.memory_mb as f64 / 1024.0).sum();
-    s.vm_used_memory_gb = servers.iter().filter(|x| x.status == "running").map(|x| x.memory_mb as f64 / 1024.0).sum();
+    s.vm_used_memory_gb =
+        servers.iter().filter(|x| x.status == ServerStatus::Running).map(|x| x.memory_mb as f64 / 1024.0).sum();
     let mut cpu_load = 0.0;
     for n in resources.iter().filter(|r| r.kind == "node") {
         let name = n.node.clone().unwrap_or_default();

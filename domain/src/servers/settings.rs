@@ -8,26 +8,12 @@ use serde::{Deserialize, Serialize};
 
 use super::service::ServerService;
 use super::spec::{parse_device, BUSES};
-use super::store::Disk;
+use super::store::{Disk, ServerStatus};
 use crate::auth::{Actor, Permission};
 use crate::cluster::from_pve;
 use crate::{Error, Result};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ServerSettings {
-    pub name: String,
-    pub cores: u32,
-    pub sockets: u32,
-    pub memory_mb: u64,
-    /// Minimum memory with ballooning; `None` when ballooning is off (`balloon: 0` or unset).
-    pub balloon_mb: Option<u64>,
-    pub description: String,
-    pub tags: Vec<String>,
-    pub running: bool,
-    pub disks: Vec<Disk>,
-    /// The next free index per bus, as a suggestion for a new disk.
-    pub next_free: BTreeMap<String, u32>,
-}
+pub use model::servers::ServerSettings;
 
 /// What may change; absent fields stay.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -127,7 +113,7 @@ impl ServerService {
     async fn located(&self, actor: &Actor, name: &str) -> Result<(super::Server, String, u32)> {
         let server = self.get(actor, name).await?;
         match (server.node.clone(), server.vmid) {
-            (Some(node), Some(vmid)) if server.status != "missing" => Ok((server, node, vmid)),
+            (Some(node), Some(vmid)) if server.status != ServerStatus::Missing => Ok((server, node, vmid)),
             _ => Err(Error::Conflict(format!("{name} has no VM on the cluster (status {})", server.status))),
         }
     }

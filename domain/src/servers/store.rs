@@ -1,6 +1,6 @@
 //! The `servers` table: one row per server proxfleet manages.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 use sqlx::Row;
 
@@ -8,63 +8,7 @@ use crate::clock::now_ms;
 use crate::db::Database;
 use crate::{Error, Result};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Disk {
-    pub device: String,
-    pub storage: String,
-    pub size_gb: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Nic {
-    pub index: u32,
-    pub bridge: String,
-    pub vlan: Option<u16>,
-    pub mac: Option<String>,
-    pub ip: Option<String>,
-    pub prefix: Option<u8>,
-    pub gateway: Option<String>,
-    pub pool: Option<String>,
-}
-
-/// A managed server as recorded.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Server {
-    pub id: i64,
-    pub name: String,
-    pub vmid: Option<u32>,
-    pub node: Option<String>,
-    /// creating, running, stopped, paused, missing, failed, deleting, unknown
-    pub status: String,
-    pub cores: u32,
-    pub sockets: u32,
-    pub memory_mb: u64,
-    pub disks: Vec<Disk>,
-    pub nics: Vec<Nic>,
-    pub role: String,
-    pub security_group: String,
-    pub os_type: String,
-    pub template_vmid: Option<u32>,
-    pub owner_id: Option<i64>,
-    pub owner: String,
-    pub tags: Vec<String>,
-    pub description: String,
-    /// Fields Proxmox reports differently: name → [recorded, actual].
-    pub drift: Value,
-    /// CPU load as PVE's fraction (0–1 per core set).
-    pub cpu: f64,
-    pub mem_used: u64,
-    pub uptime: u64,
-    pub synced_at: Option<i64>,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
-
-impl Server {
-    pub fn ips(&self) -> Vec<String> {
-        self.nics.iter().filter_map(|n| n.ip.clone()).collect()
-    }
-}
+pub use model::servers::{Disk, Nic, Server, ServerStatus};
 
 /// What a new row starts with.
 #[derive(Debug, Clone, Default)]
@@ -72,7 +16,7 @@ pub struct NewServer {
     pub name: String,
     pub vmid: Option<u32>,
     pub node: Option<String>,
-    pub status: String,
+    pub status: ServerStatus,
     pub cores: u32,
     pub sockets: u32,
     pub memory_mb: u64,
@@ -105,7 +49,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Server> {
         name: r.try_get("name")?,
         vmid: vmid.and_then(|v| u32::try_from(v).ok()),
         node: r.try_get("node")?,
-        status: r.try_get("status")?,
+        status: ServerStatus::parse(r.try_get("status")?),
         cores: u32::try_from(r.try_get::<i64, _>("cores")?).unwrap_or(1),
         sockets: u32::try_from(r.try_get::<i64, _>("sockets")?).unwrap_or(1),
         memory_mb: u64::try_from(r.try_get::<i64, _>("memory_mb")?).unwrap_or(0),
@@ -177,7 +121,7 @@ pub struct ServerStore {
 /// Live figures from one `/cluster/resources` entry.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Observed {
-    pub status: String,
+    pub status: ServerStatus,
     pub node: String,
     pub cpu: f64,
     pub mem_used: u64,
@@ -294,7 +238,7 @@ impl ServerStore {
         .bind(&s.name)
         .bind(s.vmid.map(i64::from))
         .bind(s.node.clone())
-        .bind(&s.status)
+        .bind(s.status.as_str())
         .bind(i64::from(s.cores))
         .bind(i64::from(s.sockets))
         .bind(i64::try_from(s.memory_mb).unwrap_or(i64::MAX))
@@ -329,9 +273,9 @@ impl ServerStore {
         Ok(())
     }
 
-    pub async fn set_status(&self, name: &str, status: &str) -> Result<()> {
+    pub async fn set_status(&self, name: &str, status: ServerStatus) -> Result<()> {
         sqlx::query("UPDATE servers SET status = $1, updated_at = $2 WHERE name = $3")
-            .bind(status)
+            .bind(status.as_str())
             .bind(now_ms())
             .bind(name)
             .execute(self.db.pool())
@@ -378,7 +322,7 @@ impl ServerStore {
         sqlx::query(
             "UPDATE servers SET status = $1, node = $2, cpu_permille = $3, mem_used = $4, uptime = $5, drift = $6, synced_at = $7 WHERE name = $8",
         )
-        .bind(&o.status)
+        .bind(o.status.as_str())
         .bind(&o.node)
         .bind((o.cpu * 1000.0).round() as i64)
         .bind(i64::try_from(o.mem_used).unwrap_or(i64::MAX))

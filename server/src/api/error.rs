@@ -25,6 +25,13 @@ impl ApiError {
     }
 }
 
+/// A wire value that does not parse: a 400 naming its field, like any bad input.
+impl From<model::Invalid> for ApiError {
+    fn from(err: model::Invalid) -> Self {
+        domain::Error::from(err).into()
+    }
+}
+
 impl From<domain::Error> for ApiError {
     fn from(err: domain::Error) -> Self {
         use domain::Error as E;

@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 use utoipa::IntoParams;
 
 use domain::jobs::Job;
-use domain::servers::{Action, BulkRequest, Server, ServerQuery, ServerRequest};
+use domain::servers::{Action, BulkRequest, Server, ServerListParams, ServerRequest};
 
 use super::envelope::{ApiOk, Pagination};
 use super::extract::{Json, PageParams, Path, Query};
@@ -83,40 +83,17 @@ pub(super) fn queued(job: &Job, message: String) -> Response {
     (StatusCode::ACCEPTED, axum::Json(body)).into_response()
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct ListQuery {
-    /// Matches name, IP, role, OS, tags, description.
-    pub search: Option<String>,
-    pub status: Option<String>,
-    pub role: Option<String>,
-    pub node: Option<String>,
-    pub tag: Option<String>,
-    /// name, status, node, cores, memory, created [default: name]
-    pub sort: Option<String>,
-    /// asc or desc [default: asc]
-    pub order: Option<String>,
-}
-
 /// Managed servers (everyone's with view_all, else your own): paginated, searchable.
-#[utoipa::path(get, path = "/api/servers", tag = "servers", params(PageParams, ListQuery),
+#[utoipa::path(get, path = "/api/servers", tag = "servers", params(PageParams, ServerListParams),
     responses((status = 200, description = "`data` and `servers`: the page of servers", body = Envelope<Vec<Object>>)))]
 pub async fn list(
     State(state): State<AppState>,
     CurrentActor(actor): CurrentActor,
     Query(pages): Query<PageParams>,
-    Query(q): Query<ListQuery>,
+    Query(q): Query<ServerListParams>,
 ) -> Result<Response, ApiError> {
     let (page, per_page) = pages.resolve()?;
-    let desc = match q.order.as_deref() {
-        None | Some("asc") | Some("") => false,
-        Some("desc") => true,
-        Some(other) => {
-            return Err(ApiError::new(StatusCode::BAD_REQUEST, format!("order {other:?}: asc or desc"))
-                .with_details(json!({"field": "order"})))
-        }
-    };
-    let query =
-        ServerQuery { search: q.search, status: q.status, role: q.role, node: q.node, tag: q.tag, sort: q.sort, desc };
+    let query = q.query()?;
     let (servers, total) = state.services.servers.list(&actor, &query, page, per_page).await?;
     let list: Vec<Value> = servers.iter().map(server_json).collect();
     Ok(with_top_level(json!(list), &[("servers", json!(list))], Some(Pagination::new(page, per_page, total as u64))))
@@ -253,7 +230,7 @@ pub async fn create_bulk(
     CurrentActor(actor): CurrentActor,
     Json(body): Json<BulkRequest>,
 ) -> Result<Response, ApiError> {
-    let requests = body.expand()?;
+    let requests = domain::servers::spec::expand(body)?;
     let n = requests.len();
     let job = state.services.servers.create(&actor, requests).await?;
     Ok(queued(&job, format!("creating {n} servers")))

@@ -6,42 +6,14 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use domain::auth::api_tokens::ApiToken;
-
 use super::envelope::{ApiOk, Envelope};
 use super::extract::{Json, Path};
 use super::ApiError;
 use crate::identity::CurrentActor;
 use crate::AppState;
 
-/// A token as listed: never its secret. Times are UTC unix milliseconds.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TokenJson {
-    pub id: i64,
-    pub name: String,
-    /// The first characters of the secret, to tell tokens apart.
-    pub prefix: String,
-    pub created_at: i64,
-    pub expires_at: Option<i64>,
-    pub last_used_at: Option<i64>,
-    pub revoked_at: Option<i64>,
-    pub active: bool,
-}
-
-impl From<ApiToken> for TokenJson {
-    fn from(t: ApiToken) -> Self {
-        TokenJson {
-            active: t.is_usable(domain::clock::now_ms()),
-            id: t.id,
-            name: t.name,
-            prefix: t.prefix,
-            created_at: t.created_at,
-            expires_at: t.expires_at,
-            last_used_at: t.last_used_at,
-            revoked_at: t.revoked_at,
-        }
-    }
-}
+/// The listed token (`TokenJson` in the OpenAPI document, its name since the first release).
+pub use model::auth::TokenView as TokenJson;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateTokenBody {
@@ -68,7 +40,8 @@ pub async fn list(
     CurrentActor(actor): CurrentActor,
 ) -> Result<ApiOk<Vec<TokenJson>>, ApiError> {
     let tokens = state.services.auth.list_tokens(&actor).await?;
-    Ok(ApiOk::new(tokens.into_iter().map(TokenJson::from).collect()))
+    let now = domain::clock::now_ms();
+    Ok(ApiOk::new(tokens.iter().map(|t| t.view(now)).collect()))
 }
 
 /// Create a token; the secret is in this response only.
@@ -85,7 +58,7 @@ pub async fn create(
         Some(_) => return Err(domain::Error::validation("expires_in_days", "expiry is 1 to 3650 days").into()),
     };
     let new = state.services.auth.create_token(&actor, &body.name, expires_at).await?;
-    Ok(ApiOk::new(CreatedToken { token: new.token.into(), secret: new.secret })
+    Ok(ApiOk::new(CreatedToken { token: new.token.view(domain::clock::now_ms()), secret: new.secret })
         .status(StatusCode::CREATED)
         .message("token created; copy the secret now, it is not shown again"))
 }
@@ -99,5 +72,5 @@ pub async fn revoke(
     Path(id): Path<i64>,
 ) -> Result<ApiOk<TokenJson>, ApiError> {
     let token = state.services.auth.revoke_token(&actor, id).await?;
-    Ok(ApiOk::new(TokenJson::from(token)).message("token revoked"))
+    Ok(ApiOk::new(token.view(domain::clock::now_ms())).message("token revoked"))
 }

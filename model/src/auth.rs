@@ -1,12 +1,15 @@
-//! The 18-permission catalogue (kept from the old tool so its users and scripts recognise
-//! the names), the seed API's short names mapped onto it, and the four roles' defaults.
+//! Who may do what, as every side sees it: the 18-permission catalogue (kept from the old tool
+//! so its users and scripts recognise the names), the seed API's short names mapped onto it,
+//! the four roles' defaults, and the user, token and audit records the pages show.
 
 use std::collections::BTreeSet;
 use std::fmt;
 
 macro_rules! permissions {
     ($($variant:ident => $name:literal, $description:literal;)*) => {
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        /// Serialised as its catalogue name (`create_server`).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+        #[serde(rename_all = "snake_case")]
         pub enum Permission { $($variant),* }
 
         impl Permission {
@@ -82,7 +85,8 @@ pub fn parse_permissions<S: AsRef<str>>(names: &[S]) -> Result<BTreeSet<Permissi
     Ok(out)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Role {
     Admin,
     Developer,
@@ -93,7 +97,7 @@ pub enum Role {
 impl Role {
     pub const ALL: [Role; 4] = [Role::Admin, Role::Developer, Role::Operator, Role::Viewer];
 
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Role::Admin => "admin",
             Role::Developer => "developer",
@@ -140,6 +144,98 @@ impl fmt::Display for Role {
     }
 }
 
+/// A user as the pages see them: the signed-in user's own record and the rows of the user
+/// administration (never the password hash, which stays in the domain's `User`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct UserView {
+    pub username: String,
+    pub name: String,
+    pub email: String,
+    pub role: String,
+    pub permissions: Vec<Permission>,
+    pub active: bool,
+    pub must_change_password: bool,
+    pub created_at: i64,
+    pub last_login: Option<i64>,
+}
+
+impl UserView {
+    pub fn can(&self, permission: Permission) -> bool {
+        self.permissions.contains(&permission)
+    }
+}
+
+/// One permission of the catalogue with what it allows, for the IAM screens.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct PermissionInfo {
+    pub name: String,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct RoleInfo {
+    pub name: String,
+    pub default_permissions: Vec<String>,
+}
+
+pub fn permission_catalogue() -> Vec<PermissionInfo> {
+    Permission::ALL
+        .iter()
+        .map(|p| PermissionInfo { name: p.as_str().into(), description: p.description().into() })
+        .collect()
+}
+
+pub fn role_catalogue() -> Vec<RoleInfo> {
+    Role::ALL
+        .iter()
+        .map(|r| RoleInfo {
+            name: r.as_str().into(),
+            default_permissions: r.default_permissions().iter().map(|p| p.as_str().to_owned()).collect(),
+        })
+        .collect()
+}
+
+/// The user administration screen in one read.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct IamView {
+    pub users: Vec<UserView>,
+    pub permissions: Vec<PermissionInfo>,
+    pub roles: Vec<RoleInfo>,
+}
+
+/// A token as listed: never its secret. Times are UTC unix milliseconds.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = TokenJson))]
+pub struct TokenView {
+    pub id: i64,
+    pub name: String,
+    /// The first characters of the secret, to tell tokens apart.
+    pub prefix: String,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    // Whether it works now, by the server's clock (the browser's may differ).
+    pub active: bool,
+}
+
+/// One recorded action of the audit log.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    /// UTC unix milliseconds.
+    pub at: i64,
+    /// The acting username; `None` for anonymous attempts.
+    pub actor: Option<String>,
+    /// Dotted verb, e.g. `login`, `user.create`, `server.start`.
+    pub action: String,
+    pub target: Option<String>,
+    pub source_ip: Option<String>,
+    pub success: bool,
+    /// What changed or why it failed. Never a secret.
+    pub detail: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,6 +260,16 @@ mod tests {
         assert!(set.contains(&Permission::ViewAll));
         let err = parse_permissions(&["view_all", "make_me_admin"]).unwrap_err();
         assert!(err.contains("make_me_admin"));
+    }
+
+    #[test]
+    fn permissions_and_roles_travel_as_their_names() {
+        for p in Permission::ALL {
+            assert_eq!(serde_json::to_value(p).ok(), Some(serde_json::Value::from(p.as_str())));
+        }
+        for r in Role::ALL {
+            assert_eq!(serde_json::to_value(r).ok(), Some(serde_json::Value::from(r.as_str())));
+        }
     }
 
     #[test]
