@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes pve/schema/pve-9.1-subset.json: the methods of the Proxmox VE 9.1 API schema that
+"""Writes pve-schema/schema/pve-9.1-subset.json: the methods of the Proxmox VE 9.1 API schema that
 proxfleet's client uses, without descriptions. Tests read the subset, never ../shared.
 
 Usage: scripts/pve-schema-subset.py [path/to/pve-apidoc-9.1.json]
@@ -10,7 +10,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SOURCE = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "..", "shared", "pve-api", "pve-apidoc-9.1.json")
-TARGET = os.path.join(ROOT, "pve", "schema", "pve-9.1-subset.json")
+TARGET = os.path.join(ROOT, "pve-schema", "schema", "pve-9.1-subset.json")
 
 METHODS = [
     ("POST", "/access/ticket"),

@@ -12,19 +12,6 @@ use crate::{clock, Database, Error, Result};
 
 pub use model::jobs::{Notification, Severity};
 
-/// A notification to create.
-#[derive(Debug, Clone)]
-pub struct NewNotification {
-    /// `None`: everyone.
-    pub user_id: Option<i64>,
-    pub kind: String,
-    pub title: String,
-    pub message: String,
-    pub details: String,
-    pub severity: Severity,
-    pub job_id: Option<i64>,
-}
-
 #[derive(Debug, Clone)]
 pub struct Notifications {
     db: Database,
@@ -43,7 +30,8 @@ impl Notifications {
         Notifications { db, events }
     }
 
-    pub async fn create(&self, new: &NewNotification) -> Result<i64> {
+    /// Stores a notification (`id`, `created_at` and `is_read` are the store's) and announces it.
+    pub async fn create(&self, new: &Notification) -> Result<i64> {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO notifications (user_id, kind, title, message, details, severity, job_id, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",

@@ -8,14 +8,14 @@ use std::time::Duration;
 use domain::auth::{Actor, AuthMethod, Origin};
 use domain::iam::CreateUser;
 use domain::jobs::{wait_finished, JobRunner, KeyedLimits, RunnerConfig};
-use domain::notifications::{NewNotification, Severity};
+use domain::notifications::{Notification, Severity};
 use domain::testing::fresh_databases;
 use domain::{Error, Services};
 
 const PW: &str = "correct horse battery";
 
-fn note(user_id: Option<i64>, title: &str) -> NewNotification {
-    NewNotification {
+fn note(user_id: Option<i64>, title: &str) -> Notification {
+    Notification {
         user_id,
         kind: "test".into(),
         title: title.into(),
@@ -23,6 +23,7 @@ fn note(user_id: Option<i64>, title: &str) -> NewNotification {
         details: String::new(),
         severity: Severity::Info,
         job_id: None,
+        ..Default::default()
     }
 }
 

@@ -203,11 +203,15 @@ pub struct IamView {
     pub roles: Vec<RoleInfo>,
 }
 
+// Its secret is shown once, at creation; only its hash is stored.
 /// A token as listed: never its secret. Times are UTC unix milliseconds.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = TokenJson))]
-pub struct TokenView {
+pub struct ApiToken {
     pub id: i64,
+    // Whose token it is: the domain's business, not shown (the list is the caller's own).
+    #[serde(skip)]
+    pub user_id: i64,
     pub name: String,
     /// The first characters of the secret, to tell tokens apart.
     pub prefix: String,
@@ -215,8 +219,14 @@ pub struct TokenView {
     pub expires_at: Option<i64>,
     pub last_used_at: Option<i64>,
     pub revoked_at: Option<i64>,
-    // Whether it works now, by the server's clock (the browser's may differ).
+    // Whether it worked when it was read, by the server's clock (the browser's may differ).
     pub active: bool,
+}
+
+impl ApiToken {
+    pub fn is_usable(&self, now: i64) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|e| now < e)
+    }
 }
 
 /// One recorded action of the audit log.

@@ -14,23 +14,7 @@ use crate::error::{ErrorKind, PveError};
 use crate::params::{Method, Request};
 use crate::tls::{client_config, TlsMode};
 
-#[derive(Clone, PartialEq, Eq)]
-pub enum Auth {
-    /// `Authorization: PVEAPIToken=USER@REALM!ID=SECRET`. Stateless; the recommended way.
-    Token { user: String, token_id: String, secret: String },
-    /// Username and password: a ticket from `/access/ticket`, shared by all calls and renewed.
-    Password { username: String, password: String },
-}
-
-impl std::fmt::Debug for Auth {
-    // Never print a secret, even in debug output.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Auth::Token { user, token_id, .. } => write!(f, "Token({user}!{token_id})"),
-            Auth::Password { username, .. } => write!(f, "Password({username})"),
-        }
-    }
-}
+pub use pve_schema::auth::Auth;
 
 #[derive(Debug, Clone)]
 pub struct PveConfig {

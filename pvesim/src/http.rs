@@ -106,7 +106,7 @@ fn decode(seg: &str) -> String {
 /// The schema template a concrete path is an instance of, with its path parameters.
 fn route(method: &str, path: &str) -> Option<(&'static str, BTreeMap<String, String>)> {
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
-    for key in pve::contract::schema().keys() {
+    for key in pve_schema::contract::schema().keys() {
         let Some((m, template)) = key.split_once(' ') else { continue };
         if m != method {
             continue;
@@ -261,8 +261,8 @@ fn handle_inner(
     }
     let user = authenticate(st, method, headers)?;
 
-    let wire = pve::Params(params.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
-    if let Err(errors) = pve::contract::check_params(m, template, &wire) {
+    let wire = pve_schema::Params(params.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+    if let Err(errors) = pve_schema::contract::check_params(m, template, &wire) {
         return Err(SimError::params(errors));
     }
     let sim = &st.sim;

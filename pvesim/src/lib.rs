@@ -45,9 +45,9 @@ pub struct Running {
 
 impl Running {
     /// An `Authorization` value for the configured token.
-    pub fn auth(&self) -> pve::Auth {
+    pub fn auth(&self) -> pve_schema::Auth {
         let (user, id) = self.token_id.split_once('!').unwrap_or((&self.token_id, ""));
-        pve::Auth::Token { user: user.into(), token_id: id.into(), secret: self.token_secret.clone() }
+        pve_schema::Auth::Token { user: user.into(), token_id: id.into(), secret: self.token_secret.clone() }
     }
 }
 

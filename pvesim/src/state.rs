@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use pve::Upid;
+use pve_schema::Upid;
 use sha2::{Digest, Sha256};
 
 use crate::error::SimError;

@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::{spawn, spawn_pair_on_postgres, Login, TestServer};
-use domain::notifications::{NewNotification, Severity};
+use domain::notifications::{Notification, Severity};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -72,8 +72,8 @@ fn reader(resp: reqwest::Response) -> Reader {
     Reader { resp, buf: String::new() }
 }
 
-fn note(user: Option<i64>, title: &str) -> NewNotification {
-    NewNotification {
+fn note(user: Option<i64>, title: &str) -> Notification {
+    Notification {
         user_id: user,
         kind: "test".into(),
         title: title.into(),
@@ -81,6 +81,7 @@ fn note(user: Option<i64>, title: &str) -> NewNotification {
         details: String::new(),
         severity: Severity::Info,
         job_id: None,
+        ..Default::default()
     }
 }
 

@@ -1,3 +1,4 @@
+pub mod async_list;
 pub mod confirm;
 pub mod gauge;
 pub mod icons;

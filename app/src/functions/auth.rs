@@ -5,7 +5,7 @@
 
 use leptos::prelude::*;
 
-use model::auth::{AuditEntry, IamView, TokenView, UserView};
+use model::auth::{ApiToken, AuditEntry, IamView, UserView};
 use model::{AppError, Page};
 
 /// The signed-in user, as the pages see them (`can(Permission::…)`).
@@ -114,10 +114,8 @@ pub async fn load_audit(page: u32, user: String, action: String) -> Result<Page<
 }
 
 #[server(prefix = "/sfn", endpoint = "my_tokens")]
-pub async fn my_tokens() -> Result<Vec<TokenView>, AppError> {
-    let tokens = door::services()?.auth.list_tokens(&door::actor()?).await.map_err(door::fail)?;
-    let now = domain::clock::now_ms();
-    Ok(tokens.iter().map(|t| t.view(now)).collect())
+pub async fn my_tokens() -> Result<Vec<ApiToken>, AppError> {
+    door::services()?.auth.list_tokens(&door::actor()?).await.map_err(door::fail)
 }
 
 /// Creates a token for the caller and returns its secret, shown once. (The service allows

@@ -17,7 +17,9 @@ use crate::functions::door;
 /// Servers per page of the list.
 pub const PAGE_SIZE: u32 = 50;
 
-#[server(prefix = "/sfn", endpoint = "list_servers")]
+// JSON, not a URL-encoded form: a form has no way to say "params with every filter empty" and
+// the argument would go missing.
+#[server(prefix = "/sfn", endpoint = "list_servers", input = Json)]
 pub async fn list_servers(params: ServerListParams, page: u32) -> Result<ServerList, AppError> {
     let actor = door::actor()?;
     let servers = &door::services()?.servers;

@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use model::auth::Permission;
 
+use crate::components::async_list::AsyncList;
 use crate::components::confirm::ConfirmSubmit;
 use crate::components::live::Live;
 use crate::components::local_time::LocalTime;
@@ -82,34 +83,26 @@ pub fn JobsPage() -> impl IntoView {
                 })}
             </Transition>
         </div>
-        <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
-                match jobs.await {
-                    Ok(list) if list.is_empty() => view! { <p class="muted section-gap" data-testid="jobs-empty">{t(Key::JobsEmpty)}</p> }.into_any(),
-                    Ok(list) => view! {
-                        <table class="table section-gap" data-testid="jobs">
-                            <thead><tr>
-                                <th>"#"</th><th>{t(Key::JobsKind)}</th><th>{t(Key::JobsStatus)}</th><th>{t(Key::JobsProgress)}</th>
-                                <th>{t(Key::JobsOwner)}</th><th>{t(Key::JobsCreated)}</th>
-                            </tr></thead>
-                            <tbody>
-                                {list.into_iter().map(|j| view! {
-                                    <tr>
-                                        <td><a href=format!("/jobs/{}", j.id)>{j.id}</a></td>
-                                        <td><code>{j.kind.clone()}</code></td>
-                                        <td>{status_badge(j.status)}</td>
-                                        <td><progress max="100" value=j.progress>{j.progress}"%"</progress></td>
-                                        <td>{j.owner.clone()}</td>
-                                        <td><LocalTime ms=j.created_at/></td>
-                                    </tr>
-                                }).collect_view()}
-                            </tbody>
-                        </table>
-                    }.into_any(),
-                    Err(e) => view! { <div class="alert alert-error" role="alert">{e.to_string()}</div> }.into_any(),
-                }
-            })}
-        </Transition>
+        <AsyncList items=jobs empty=Key::JobsEmpty empty_testid="jobs-empty" list=|list| view! {
+            <table class="table section-gap" data-testid="jobs">
+                <thead><tr>
+                    <th>"#"</th><th>{t(Key::JobsKind)}</th><th>{t(Key::JobsStatus)}</th><th>{t(Key::JobsProgress)}</th>
+                    <th>{t(Key::JobsOwner)}</th><th>{t(Key::JobsCreated)}</th>
+                </tr></thead>
+                <tbody>
+                    {list.into_iter().map(|j| view! {
+                        <tr>
+                            <td><a href=format!("/jobs/{}", j.id)>{j.id}</a></td>
+                            <td><code>{j.kind.clone()}</code></td>
+                            <td>{status_badge(j.status)}</td>
+                            <td><progress max="100" value=j.progress>{j.progress}"%"</progress></td>
+                            <td>{j.owner.clone()}</td>
+                            <td><LocalTime ms=j.created_at/></td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        }/>
     }
 }
 
@@ -187,19 +180,11 @@ pub fn NotificationsPage() -> impl IntoView {
         <ActionForm action=actions.clear attr:class="form-row">
             <ConfirmSubmit label=Key::NotesClear confirm=Key::NotesClearConfirm/>
         </ActionForm>
-        <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
-                match notes.await {
-                    Ok(list) if list.is_empty() => view! { <p class="muted" data-testid="notes-empty">{t(Key::NotesEmpty)}</p> }.into_any(),
-                    Ok(list) => view! {
-                        <ul class="notes" data-testid="notifications">
-                            {list.into_iter().map(|n| view! { <NoteItem note=n actions=actions/> }).collect_view()}
-                        </ul>
-                    }.into_any(),
-                    Err(e) => view! { <div class="alert alert-error" role="alert">{e.to_string()}</div> }.into_any(),
-                }
-            })}
-        </Transition>
+        <AsyncList items=notes empty=Key::NotesEmpty empty_testid="notes-empty" list=move |list| view! {
+            <ul class="notes" data-testid="notifications">
+                {list.into_iter().map(|n| view! { <NoteItem note=n actions=actions/> }).collect_view()}
+            </ul>
+        }/>
         <LogModal log=actions.log/>
     }
 }

@@ -15,17 +15,6 @@ use crate::functions::servers::{list_servers, ActOnServers};
 use crate::i18n::{t, Key};
 use crate::PageHeader;
 
-/// The statuses the filter offers.
-const STATUSES: [ServerStatus; 7] = [
-    ServerStatus::Running,
-    ServerStatus::Stopped,
-    ServerStatus::Creating,
-    ServerStatus::Deleting,
-    ServerStatus::Missing,
-    ServerStatus::Failed,
-    ServerStatus::Paused,
-];
-
 /// A status in the reader's language (the wire word stays in `data-status`).
 pub fn status_text(status: ServerStatus) -> Key {
     match status {
@@ -77,7 +66,6 @@ pub fn ServersPage() -> impl IntoView {
     let selected = RwSignal::new(BTreeSet::<String>::new());
     let expanded = RwSignal::new(BTreeSet::<String>::new());
     let confirm_delete = RwSignal::new(false);
-    let can = move |p: Permission| me.get().and_then(|r| r.ok().flatten()).is_some_and(|u| u.can(p));
 
     view! {
         <PageHeader title=Key::NavServers>
@@ -97,7 +85,7 @@ pub fn ServersPage() -> impl IntoView {
             <input type="search" name="search" aria-label=t(Key::ServersSearch) placeholder=t(Key::ServersSearch) value=search/>
             <select name="status" aria-label=t(Key::ServersStatus)>
                 <option value="">{t(Key::ServersAnyStatus)}</option>
-                {STATUSES.iter().map(|s| view! { <option value=s.as_str() selected=move || status() == s.as_str()>{t(status_text(*s))}</option> }).collect_view()}
+                {ServerStatus::ALL.iter().filter(|s| **s != ServerStatus::Unknown).map(|s| view! { <option value=s.as_str() selected=move || status() == s.as_str()>{t(status_text(*s))}</option> }).collect_view()}
             </select>
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
@@ -140,37 +128,8 @@ pub fn ServersPage() -> impl IntoView {
                         let statuses: Vec<(String, ServerStatus)> = rows.iter().map(|s| (s.name.clone(), s.status)).collect();
                         let all_names: Vec<String> = rows.iter().map(|s| s.name.clone()).collect();
                         let all_for_toggle = all_names.clone();
-                        let picked = move |action: Action| {
-                            let sel = selected.get();
-                            statuses.iter().filter(|(n, s)| sel.contains(n) && s.allows(action)).map(|(n, _)| n.clone()).collect::<Vec<_>>()
-                        };
-                        let picked = StoredValue::new(picked);
-                        let run = move |action: Action| {
-                            let names = picked.with_value(|p| p(action));
-                            if !names.is_empty() {
-                                act.dispatch(ActOnServers { names, action });
-                                confirm_delete.set(false);
-                            }
-                        };
                         view! {
-                            <Show when=move || !selected.get().is_empty()>
-                                <div class="bulk-bar" role="toolbar" aria-label=t(Key::ServersBulk) data-testid="bulk-bar">
-                                    <span>{move || selected.get().len()}" "{t(Key::ServersSelected)}</span>
-                                    <button type="button" class="button" data-testid="bulk-start" disabled=move || !can(Permission::StartServer) || picked.with_value(|p| p(Action::Start)).is_empty() on:click=move |_| run(Action::Start)>{t(Key::ServersStart)}</button>
-                                    <button type="button" class="button" data-testid="bulk-stop" disabled=move || !can(Permission::StopServer) || picked.with_value(|p| p(Action::Stop)).is_empty() on:click=move |_| run(Action::Stop)>{t(Key::ServersStop)}</button>
-                                    <button type="button" class="button" data-testid="bulk-reboot" disabled=move || !can(Permission::RebootServer) || picked.with_value(|p| p(Action::Reboot)).is_empty() on:click=move |_| run(Action::Reboot)>{t(Key::ServersReboot)}</button>
-                                    <Show when=move || confirm_delete.get() fallback=move || view! {
-                                        <button type="button" class="button button-danger" data-testid="bulk-delete" disabled=move || !can(Permission::DeleteServer) || picked.with_value(|p| p(Action::Delete)).is_empty() on:click=move |_| confirm_delete.set(true)>{t(Key::ActionDelete)}</button>
-                                    }>
-                                        <span class="confirm" role="group">
-                                            <span>{move || format!("{} ({})", t(Key::ServersDeleteSure)(), picked.with_value(|p| p(Action::Delete)).join(", "))}</span>
-                                            <button type="button" class="button button-danger" data-testid="bulk-delete-confirm" on:click=move |_| run(Action::Delete)>{t(Key::ServersDeleteYes)}</button>
-                                            <button type="button" class="button" on:click=move |_| confirm_delete.set(false)>{t(Key::ConfirmCancel)}</button>
-                                        </span>
-                                    </Show>
-                                    <button type="button" class="button" on:click=move |_| selected.set(BTreeSet::new())>{t(Key::ServersClearSelection)}</button>
-                                </div>
-                            </Show>
+                            <BulkBar selected=selected statuses=statuses act=act confirm_delete=confirm_delete/>
                             <p class="muted small">{l.servers.total}" "{t(Key::ServersCount)}</p>
                             {pager(&filter(), l.servers.page, l.servers.pages)}
                             <table class="table" data-testid="servers">
@@ -187,7 +146,7 @@ pub fn ServersPage() -> impl IntoView {
                                     <th>"CPU / RAM"</th><th>"IP"</th><th>{t(Key::ServersRole)}</th><th>{t(Key::ServersTag)}</th><th></th>
                                 </tr></thead>
                                 <tbody>
-                                    {rows.into_iter().map(|s| server_row(s, selected, expanded)).collect_view()}
+                                    {rows.into_iter().map(|s| view! { <ServerRow server=s selected=selected expanded=expanded/> }).collect_view()}
                                 </tbody>
                             </table>
                         }.into_any()
@@ -196,6 +155,54 @@ pub fn ServersPage() -> impl IntoView {
                 }
             })}
         </Transition>
+    }
+}
+
+/// The actions on the selected servers: each button is enabled when the user may do it and at
+/// least one selected server is in a state that allows it (only those are sent); delete asks
+/// first, naming the servers.
+#[component]
+fn BulkBar(
+    selected: RwSignal<BTreeSet<String>>,
+    /// The page's servers and their states.
+    statuses: Vec<(String, ServerStatus)>,
+    act: ServerAction<ActOnServers>,
+    /// Kept by the page, so a live refresh of the list does not close an open confirmation.
+    confirm_delete: RwSignal<bool>,
+) -> impl IntoView {
+    let me = expect_context::<CurrentUserResource>().0;
+    let can = move |p: Permission| me.get().and_then(|r| r.ok().flatten()).is_some_and(|u| u.can(p));
+    let picked = move |action: Action| {
+        let sel = selected.get();
+        statuses.iter().filter(|(n, s)| sel.contains(n) && s.allows(action)).map(|(n, _)| n.clone()).collect::<Vec<_>>()
+    };
+    let picked = StoredValue::new(picked);
+    let run = move |action: Action| {
+        let names = picked.with_value(|p| p(action));
+        if !names.is_empty() {
+            act.dispatch(ActOnServers { names, action });
+            confirm_delete.set(false);
+        }
+    };
+    view! {
+        <Show when=move || !selected.get().is_empty()>
+            <div class="bulk-bar" role="toolbar" aria-label=t(Key::ServersBulk) data-testid="bulk-bar">
+                <span>{move || selected.get().len()}" "{t(Key::ServersSelected)}</span>
+                <button type="button" class="button" data-testid="bulk-start" disabled=move || !can(Permission::StartServer) || picked.with_value(|p| p(Action::Start)).is_empty() on:click=move |_| run(Action::Start)>{t(Key::ServersStart)}</button>
+                <button type="button" class="button" data-testid="bulk-stop" disabled=move || !can(Permission::StopServer) || picked.with_value(|p| p(Action::Stop)).is_empty() on:click=move |_| run(Action::Stop)>{t(Key::ServersStop)}</button>
+                <button type="button" class="button" data-testid="bulk-reboot" disabled=move || !can(Permission::RebootServer) || picked.with_value(|p| p(Action::Reboot)).is_empty() on:click=move |_| run(Action::Reboot)>{t(Key::ServersReboot)}</button>
+                <Show when=move || confirm_delete.get() fallback=move || view! {
+                    <button type="button" class="button button-danger" data-testid="bulk-delete" disabled=move || !can(Permission::DeleteServer) || picked.with_value(|p| p(Action::Delete)).is_empty() on:click=move |_| confirm_delete.set(true)>{t(Key::ActionDelete)}</button>
+                }>
+                    <span class="confirm" role="group">
+                        <span>{move || format!("{} ({})", t(Key::ServersDeleteSure)(), picked.with_value(|p| p(Action::Delete)).join(", "))}</span>
+                        <button type="button" class="button button-danger" data-testid="bulk-delete-confirm" on:click=move |_| run(Action::Delete)>{t(Key::ServersDeleteYes)}</button>
+                        <button type="button" class="button" on:click=move |_| confirm_delete.set(false)>{t(Key::ConfirmCancel)}</button>
+                    </span>
+                </Show>
+                <button type="button" class="button" on:click=move |_| selected.set(BTreeSet::new())>{t(Key::ServersClearSelection)}</button>
+            </div>
+        </Show>
     }
 }
 
@@ -238,7 +245,15 @@ fn pager(f: &ServerListParams, page: u32, pages: u32) -> impl IntoView {
     })
 }
 
-fn server_row(s: Server, selected: RwSignal<BTreeSet<String>>, expanded: RwSignal<BTreeSet<String>>) -> impl IntoView {
+/// One server: selection, name (with drift), status, where, size, addresses, role, tags, and
+/// a toggle for its disks and NICs.
+#[component]
+fn ServerRow(
+    server: Server,
+    selected: RwSignal<BTreeSet<String>>,
+    expanded: RwSignal<BTreeSet<String>>,
+) -> impl IntoView {
+    let s = server;
     let name = s.name.clone();
     let (n1, n2) = (name.clone(), name.clone());
     let key = StoredValue::new(name.clone());
@@ -251,7 +266,7 @@ fn server_row(s: Server, selected: RwSignal<BTreeSet<String>>, expanded: RwSigna
             <td><a href=format!("/servers/{}", s.name)><strong>{s.name.clone()}</strong></a>
                 {(!s.drifted().is_empty()).then(|| view! { <span class="badge badge-fail small" title=s.drifted().join(", ")>"drift"</span> })}</td>
             <td>{status_badge(s.status)}</td>
-            <td>{s.node.clone()}{s.vmid.map(|v| format!(" · {v}"))}</td>
+            <td>{s.node.clone().unwrap_or_default()}{s.vmid.map(|v| format!(" · {v}"))}</td>
             <td>{format!("{} × {} · {} MB", s.sockets, s.cores, s.memory_mb)}</td>
             <td><code>{s.ips().join(", ")}</code></td>
             <td>{s.role.clone()}</td>

@@ -14,38 +14,7 @@ use crate::{clock, Database, Error, Result};
 pub const TOKEN_PREFIX: &str = "pft_";
 const SHOWN_PREFIX_LEN: usize = TOKEN_PREFIX.len() + 8;
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct ApiToken {
-    pub id: i64,
-    pub user_id: i64,
-    pub name: String,
-    /// The first characters of the secret, e.g. `pft_1a2b3c4d`.
-    pub prefix: String,
-    pub created_at: i64,
-    pub expires_at: Option<i64>,
-    pub last_used_at: Option<i64>,
-    pub revoked_at: Option<i64>,
-}
-
-impl ApiToken {
-    pub fn is_usable(&self, now: i64) -> bool {
-        self.revoked_at.is_none() && self.expires_at.is_none_or(|e| now < e)
-    }
-
-    /// The token as both doors list it, usable or not at `now`.
-    pub fn view(&self, now: i64) -> model::auth::TokenView {
-        model::auth::TokenView {
-            id: self.id,
-            name: self.name.clone(),
-            prefix: self.prefix.clone(),
-            created_at: self.created_at,
-            expires_at: self.expires_at,
-            last_used_at: self.last_used_at,
-            revoked_at: self.revoked_at,
-            active: self.is_usable(now),
-        }
-    }
-}
+pub use model::auth::ApiToken;
 
 /// A token just made, with its secret (shown once).
 #[derive(Clone)]
@@ -170,7 +139,7 @@ impl TokenStore {
 }
 
 fn from_row(row: &AnyRow) -> Result<ApiToken> {
-    Ok(ApiToken {
+    let mut token = ApiToken {
         id: row.try_get("id")?,
         user_id: row.try_get("user_id")?,
         name: row.try_get("name")?,
@@ -179,5 +148,8 @@ fn from_row(row: &AnyRow) -> Result<ApiToken> {
         expires_at: row.try_get("expires_at")?,
         last_used_at: row.try_get("last_used_at")?,
         revoked_at: row.try_get("revoked_at")?,
-    })
+        active: false,
+    };
+    token.active = token.is_usable(clock::now_ms());
+    Ok(token)
 }

@@ -11,7 +11,7 @@ use super::sessions::{NewSession, Session, SessionStore};
 use super::tokens::random_secret;
 use super::{Permission, Role};
 use crate::audit::{AuditLog, Record};
-use crate::notifications::{NewNotification, Notifications, Severity};
+use crate::notifications::{Notification, Notifications, Severity};
 use crate::users::{NewUser, User, UserStore};
 use crate::{clock, Error, Result};
 
@@ -60,7 +60,7 @@ impl AuthService {
     /// Tells a user about something done with their account (login, password change).
     async fn tell(&self, user_id: i64, kind: &str, title: &str, message: String) -> Result<()> {
         self.notifications
-            .create(&NewNotification {
+            .create(&Notification {
                 user_id: Some(user_id),
                 kind: kind.into(),
                 title: title.into(),
@@ -68,6 +68,7 @@ impl AuthService {
                 details: String::new(),
                 severity: Severity::Info,
                 job_id: None,
+                ..Default::default()
             })
             .await
             .map(|_| ())

@@ -471,7 +471,7 @@ impl JobRunner {
         status: JobStatus,
         summary: &str,
     ) -> Result<()> {
-        use crate::notifications::{NewNotification, Severity};
+        use crate::notifications::{Notification, Severity};
         let log = self.store.logs(id).await?;
         let details = log
             .iter()
@@ -484,7 +484,7 @@ impl JobRunner {
             JobStatus::Cancelled => Severity::Info,
             _ => Severity::Error,
         };
-        n.create(&NewNotification {
+        n.create(&Notification {
             user_id: Some(owner),
             kind: "job".into(),
             title: format!("Job #{id} ({kind}) {}", status.as_str().replace('_', " ")),
@@ -492,6 +492,7 @@ impl JobRunner {
             details,
             severity,
             job_id: Some(id),
+            ..Default::default()
         })
         .await?;
         Ok(())

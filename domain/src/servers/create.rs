@@ -1,8 +1,13 @@
-//! The create job (`server.create`): per server, allocate IPs → pick a vmid → clone (under the
-//! per-template and per-storage limits, so Proxmox never times out on its locks) → wait →
-//! set CPU/memory/cloud-init/network → resize and add disks → start → wait for the guest agent
-//! to report the address (bounded) → record. Servers of one job run side by side; a server
-//! that fails is rolled back (VM destroyed, IPs released) and the others go on.
+//! The create job (`server.create`). Each server goes through the named steps of [`Build`]:
+//! record (claims the name) → allocate addresses → clone the template into a new vmid (under the
+//! per-template and per-storage limits, so Proxmox never times out on its locks) → configure
+//! CPU/memory/cloud-init/network → disks (resize the boot disk, add the others) → start → wait
+//! for the guest agent to report the address (bounded) → record the result. Servers of one job
+//! run side by side; a server that fails is rolled back (VM destroyed, IPs released) and the
+//! others go on.
+//!
+//! Where bulk create lives: the request is checked in `spec.rs`, planned (template, node, boot
+//! disk, datastores, addresses) in `plan.rs`, and built here.
 //!
 //! Resumption: an item found `running` after a crash is rolled back and built again from the
 //! start (its state names the vmid it had taken), so nothing half-made is left behind.
@@ -10,13 +15,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use pve::{CloneOptions, ConfigUpdate, ErrorKind, Polling, Power, PveClient};
+use pve::{CloneOptions, ConfigUpdate, ErrorKind, Polling, Power, PveClient, Upid};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::inventory;
 use super::spec::{NicAddress, ServerSpec};
-use super::store::{Disk, NewServer, Nic, ServerStatus, ServerStore};
+use super::store::{Disk, Nic, Server, ServerStatus, ServerStore};
 use crate::events::EventBus;
 use crate::ipam::Ipam;
 use crate::jobs::{HandlerFuture, ItemRecorder, JobContext, JobHandler, KeyedLimits, StepOutcome, Stop};
@@ -181,6 +186,8 @@ impl CreateHandler {
         }
     }
 
+    /// The steps of one server, in order; each names what failed in its error. `progress`
+    /// records the vmid as soon as one is taken, so a failure (or a crash) can roll it back.
     async fn build(
         &self,
         rec: &ItemRecorder,
@@ -190,265 +197,15 @@ impl CreateHandler {
         plan: &PlannedServer,
         progress: &mut Progress,
     ) -> Result<Value, String> {
-        let s = &plan.spec;
-        let name = s.name.as_str();
-        let log = |line: String| async move {
-            let _ = rec.log(name, "info", &line).await;
-        };
-        let fail = |e: crate::Error| e.to_string();
-        let pve = |e: pve::PveError| e.message;
-
-        // The record first: it claims the name and makes the server visible as "creating".
-        let row = NewServer {
-            name: name.to_owned(),
-            node: Some(plan.node.clone()),
-            status: ServerStatus::Creating,
-            cores: s.cores,
-            sockets: s.sockets,
-            memory_mb: s.memory_mb,
-            role: s.role.clone(),
-            security_group: s.security_group.clone(),
-            os_type: s.os_type.clone(),
-            template_vmid: Some(plan.template_vmid),
-            owner_id: owner.0,
-            owner: owner.1.clone(),
-            tags: s.tags.clone(),
-            description: s.description.clone(),
-            ..Default::default()
-        };
-        self.store.insert(&row).await.map_err(fail)?;
-        self.state_changed(name, "creating").await;
-
-        // Addresses.
-        let mut nics = Vec::new();
-        for nic in &s.nics {
-            let (ip, prefix, gateway, bridge, vlan, pool, dns) = match &nic.address {
-                NicAddress::Pool { pool } => {
-                    let lease = self.ipam.allocate(pool, name, Some(rec.job_id)).await.map_err(fail)?;
-                    let bridge = if nic.bridge.is_empty() { lease.bridge.clone() } else { nic.bridge.clone() };
-                    let dns = if nic.dns.is_empty() { lease.dns.clone() } else { nic.dns.clone() };
-                    (
-                        Some(lease.address),
-                        Some(lease.prefix),
-                        lease.gateway,
-                        bridge,
-                        nic.vlan.or(lease.vlan),
-                        Some(pool.clone()),
-                        dns,
-                    )
-                }
-                NicAddress::Static { ip, prefix, gateway } => {
-                    self.ipam.claim(ip, name, Some(rec.job_id)).await.map_err(fail)?;
-                    (
-                        Some(ip.clone()),
-                        Some(*prefix),
-                        gateway.clone(),
-                        nic.bridge.clone(),
-                        nic.vlan,
-                        None,
-                        nic.dns.clone(),
-                    )
-                }
-                NicAddress::Dhcp => (None, None, None, nic.bridge.clone(), nic.vlan, None, nic.dns.clone()),
-            };
-            log(format!(
-                "net{}: {} on {bridge}",
-                nic.index,
-                ip.as_deref().map_or("dhcp".to_owned(), |i| format!("{i}/{}", prefix.unwrap_or(24)))
-            ))
-            .await;
-            nics.push((Nic { index: nic.index, bridge, vlan, mac: None, ip, prefix, gateway, pool }, dns));
-        }
-
-        // Clone, holding the template's and the target storage's slots.
-        let target_storage = if s.full_clone {
-            s.disks.first().map(|d| d.storage.clone()).unwrap_or_default()
-        } else {
-            plan.template_storage.clone()
-        };
-        let mut permits = vec![limits
-            .acquire(&format!("template:{}", plan.template_vmid), self.limits.per_template)
-            .await
-            .map_err(fail)?];
-        if s.full_clone {
-            permits.push(
-                limits
-                    .acquire(&format!("storage:{}/{target_storage}", plan.node), self.limits.per_storage)
-                    .await
-                    .map_err(fail)?,
-            );
-        }
-        let mut vmid = self.client.next_id(None).await.map_err(pve)?;
-        let mut attempts = 0;
-        let upid = loop {
-            attempts += 1;
-            // The unique vmid column reserves the id among our own concurrent creates.
-            if let Err(e) = self.store.set_vmid(name, vmid, &plan.node).await {
-                if attempts < 50 {
-                    vmid += 1;
-                    continue;
-                }
-                return Err(fail(e));
-            }
-            progress.vmid = Some(vmid);
-            progress.node = Some(plan.node.clone());
-            let _ = rec.running(position, &serde_json::to_value(&*progress).unwrap_or(Value::Null)).await;
-            let options = CloneOptions {
-                name: Some(name.to_owned()),
-                full: Some(s.full_clone),
-                target_storage: s.full_clone.then(|| target_storage.clone()),
-                description: (!s.description.is_empty()).then(|| s.description.clone()),
-                ..Default::default()
-            };
-            match self.client.vm_clone(&plan.node, plan.template_vmid, vmid, &options).await {
-                Ok(upid) => break upid,
-                // Someone outside proxfleet took the id meanwhile: the next one.
-                Err(e) if e.kind == ErrorKind::AlreadyExists && attempts < 50 => {
-                    progress.vmid = None;
-                    vmid += 1;
-                }
-                Err(e) => {
-                    progress.vmid = None;
-                    return Err(format!("clone: {}", e.message));
-                }
-            }
-        };
-        log(format!(
-            "cloning template {} to vmid {vmid} on {} ({})",
-            plan.template_vmid,
-            plan.node,
-            if s.full_clone { "full" } else { "linked" }
-        ))
-        .await;
-        let cloned = self.client.wait_task(&upid, self.limits.task_timeout, self.limits.polling).await;
-        for p in permits {
-            p.release().await;
-        }
-        cloned.map_err(|e| format!("clone: {}", e.message))?;
-
-        // CPU, memory, cloud-init, network.
-        let mut update = ConfigUpdate::new().cores(s.cores).sockets(s.sockets).memory(s.memory_mb);
-        if !s.ci_user.is_empty() {
-            update = update.ciuser(&s.ci_user);
-        }
-        if let Some(pw) = &s.ci_password {
-            update = update.cipassword(pw);
-        }
-        if !s.ssh_keys.is_empty() {
-            let keys: Vec<&str> = s.ssh_keys.iter().map(String::as_str).collect();
-            update = update.sshkeys(&keys);
-        }
-        let mut dns_all: Vec<String> = Vec::new();
-        for (nic, dns) in &nics {
-            let index = u8::try_from(nic.index).unwrap_or(0);
-            update = update.net(index, &nic.bridge, nic.vlan, true);
-            update = match &nic.ip {
-                Some(ip) => {
-                    update.ipconfig(index, &format!("{ip}/{}", nic.prefix.unwrap_or(24)), nic.gateway.as_deref())
-                }
-                None => update.ipconfig(index, "dhcp", None),
-            };
-            for d in dns {
-                if !dns_all.contains(d) {
-                    dns_all.push(d.clone());
-                }
-            }
-        }
-        if !dns_all.is_empty() {
-            update = update.nameserver(&dns_all.join(" "));
-        }
-        if !s.tags.is_empty() {
-            let tags: Vec<&str> = s.tags.iter().map(String::as_str).collect();
-            update = update.tags(&tags);
-        }
-        self.client
-            .vm_update_config(&plan.node, vmid, &update)
-            .await
-            .map_err(|e| format!("configure: {}", e.message))?;
-        log(format!(
-            "set {} cores × {} sockets, {} MB, cloud-init and {} NIC(s)",
-            s.cores,
-            s.sockets,
-            s.memory_mb,
-            nics.len()
-        ))
-        .await;
-
-        // Disks: the first resizes the template's boot disk, the others are new.
-        let mut disks = Vec::new();
-        for (i, d) in s.disks.iter().enumerate() {
-            if i == 0 {
-                if d.size_gb > plan.boot_gb {
-                    if let Some(upid) = self
-                        .client
-                        .vm_resize(&plan.node, vmid, &plan.boot_device, &format!("{}G", d.size_gb))
-                        .await
-                        .map_err(|e| format!("resize {}: {}", plan.boot_device, e.message))?
-                    {
-                        self.client
-                            .wait_task(&upid, self.limits.task_timeout, self.limits.polling)
-                            .await
-                            .map_err(|e| format!("resize {}: {}", plan.boot_device, e.message))?;
-                    }
-                    log(format!("{} resized to {} GB", plan.boot_device, d.size_gb)).await;
-                }
-                disks.push(Disk {
-                    device: plan.boot_device.clone(),
-                    storage: target_storage.clone(),
-                    size_gb: d.size_gb.max(plan.boot_gb),
-                });
-            } else {
-                let index = u8::try_from(d.index).unwrap_or(0);
-                let add = ConfigUpdate::new().new_disk(&d.bus, index, &d.storage, d.size_gb);
-                self.client
-                    .vm_update_config(&plan.node, vmid, &add)
-                    .await
-                    .map_err(|e| format!("add disk {}: {}", d.device(), e.message))?;
-                log(format!("added {} ({} GB on {})", d.device(), d.size_gb, d.storage)).await;
-                disks.push(Disk { device: d.device(), storage: d.storage.clone(), size_gb: d.size_gb });
-            }
-        }
-
-        // Start, and wait (bounded) for the guest agent to report the address.
-        let upid =
-            self.client.vm_power(&plan.node, vmid, Power::Start).await.map_err(|e| format!("start: {}", e.message))?;
-        self.client
-            .wait_task(&upid, self.limits.task_timeout, self.limits.polling)
-            .await
-            .map_err(|e| format!("start: {}", e.message))?;
-        log("started".into()).await;
-        let want = nics.iter().find_map(|(n, _)| n.ip.clone());
-        let reported = self.wait_for_agent(&plan.node, vmid, want.as_deref()).await;
-        match (&want, &reported) {
-            (Some(ip), Some(seen)) => log(format!("guest agent reports {seen} (expected {ip})")).await,
-            (_, None) => {
-                let _ = rec
-                    .log(
-                        name,
-                        "warn",
-                        &format!(
-                            "the guest agent did not report an address within {} s",
-                            self.limits.agent_timeout.as_secs()
-                        ),
-                    )
-                    .await;
-            }
-            _ => {}
-        }
-
-        // Record: MACs from the config, final shape, running.
-        let config =
-            self.client.vm_config(&plan.node, vmid).await.map_err(|e| format!("read config: {}", e.message))?;
-        let mut recorded = Vec::new();
-        for (mut nic, _) in nics {
-            nic.mac = config.get(&format!("net{}", nic.index)).and_then(mac_of);
-            recorded.push(nic);
-        }
-        self.store.set_shape(name, s.cores, s.sockets, s.memory_mb, &disks, &recorded).await.map_err(fail)?;
-        self.store.set_status(name, ServerStatus::Running).await.map_err(fail)?;
-        self.state_changed(name, "running").await;
-        let ips: Vec<String> = recorded.iter().filter_map(|n| n.ip.clone()).collect();
-        Ok(json!({"name": name, "vmid": vmid, "node": plan.node, "ip_addresses": ips}))
+        let b = Build { h: self, rec, plan };
+        b.record(owner).await?;
+        let nics = b.allocate_addresses().await?;
+        let (vmid, storage) = b.clone_template(limits, position, progress).await?;
+        b.configure(vmid, &nics).await?;
+        let disks = b.disks(vmid, &storage).await?;
+        b.start(vmid).await?;
+        b.wait_for_address(vmid, &nics).await;
+        b.record_result(vmid, disks, nics).await
     }
 
     async fn wait_for_agent(&self, node: &str, vmid: u32, want: Option<&str>) -> Option<String> {
@@ -509,6 +266,302 @@ impl CreateHandler {
             .events
             .publish(None, "server_state", json!({"type": "server_state", "name": name, "status": status}))
             .await;
+    }
+}
+
+/// One server being built: the handler, the job item's recorder and the plan.
+struct Build<'a> {
+    h: &'a CreateHandler,
+    rec: &'a ItemRecorder,
+    plan: &'a PlannedServer,
+}
+
+/// A NIC with the DNS servers its address came with.
+type PlannedNic = (Nic, Vec<String>);
+
+fn fail(e: crate::Error) -> String {
+    e.to_string()
+}
+
+impl Build<'_> {
+    fn name(&self) -> &str {
+        &self.plan.spec.name
+    }
+
+    async fn log(&self, line: String) {
+        let _ = self.rec.log(self.name(), "info", &line).await;
+    }
+
+    async fn wait(&self, what: &str, upid: &Upid) -> Result<(), String> {
+        let limits = &self.h.limits;
+        let waited = self.h.client.wait_task(upid, limits.task_timeout, limits.polling).await;
+        waited.map(|_| ()).map_err(|e| format!("{what}: {}", e.message))
+    }
+
+    /// The record first: it claims the name and makes the server visible as "creating".
+    async fn record(&self, owner: &(Option<i64>, String)) -> Result<(), String> {
+        let s = &self.plan.spec;
+        let row = Server {
+            name: s.name.clone(),
+            node: Some(self.plan.node.clone()),
+            status: ServerStatus::Creating,
+            cores: s.cores,
+            sockets: s.sockets,
+            memory_mb: s.memory_mb,
+            role: s.role.clone(),
+            security_group: s.security_group.clone(),
+            os_type: s.os_type.clone(),
+            template_vmid: Some(self.plan.template_vmid),
+            owner_id: owner.0,
+            owner: owner.1.clone(),
+            tags: s.tags.clone(),
+            description: s.description.clone(),
+            ..Default::default()
+        };
+        self.h.store.insert(&row).await.map_err(fail)?;
+        self.h.state_changed(self.name(), "creating").await;
+        Ok(())
+    }
+
+    /// An address per NIC: from its pool, the static one claimed, or none (DHCP).
+    async fn allocate_addresses(&self) -> Result<Vec<PlannedNic>, String> {
+        let (name, job) = (self.name(), self.rec.job_id);
+        let mut nics = Vec::new();
+        for nic in &self.plan.spec.nics {
+            let (ip, prefix, gateway, bridge, vlan, pool, dns) = match &nic.address {
+                NicAddress::Pool { pool } => {
+                    let lease = self.h.ipam.allocate(pool, name, Some(job)).await.map_err(fail)?;
+                    let bridge = if nic.bridge.is_empty() { lease.bridge.clone() } else { nic.bridge.clone() };
+                    let dns = if nic.dns.is_empty() { lease.dns.clone() } else { nic.dns.clone() };
+                    (
+                        Some(lease.address),
+                        Some(lease.prefix),
+                        lease.gateway,
+                        bridge,
+                        nic.vlan.or(lease.vlan),
+                        Some(pool.clone()),
+                        dns,
+                    )
+                }
+                NicAddress::Static { ip, prefix, gateway } => {
+                    self.h.ipam.claim(ip, name, Some(job)).await.map_err(fail)?;
+                    (
+                        Some(ip.clone()),
+                        Some(*prefix),
+                        gateway.clone(),
+                        nic.bridge.clone(),
+                        nic.vlan,
+                        None,
+                        nic.dns.clone(),
+                    )
+                }
+                NicAddress::Dhcp => (None, None, None, nic.bridge.clone(), nic.vlan, None, nic.dns.clone()),
+            };
+            let shown = ip.as_deref().map_or("dhcp".to_owned(), |i| format!("{i}/{}", prefix.unwrap_or(24)));
+            self.log(format!("net{}: {shown} on {bridge}", nic.index)).await;
+            nics.push((Nic { index: nic.index, bridge, vlan, mac: None, ip, prefix, gateway, pool }, dns));
+        }
+        Ok(nics)
+    }
+
+    /// Picks a vmid and clones the template into it, holding the template's (and for a full
+    /// clone the target storage's) slot so Proxmox never times out on its locks. Returns the
+    /// vmid and the storage the disks are on.
+    async fn clone_template(
+        &self,
+        limits: &KeyedLimits,
+        position: i64,
+        progress: &mut Progress,
+    ) -> Result<(u32, String), String> {
+        let (s, plan, name) = (&self.plan.spec, self.plan, self.name());
+        let target_storage = if s.full_clone {
+            s.disks.first().map(|d| d.storage.clone()).unwrap_or_default()
+        } else {
+            plan.template_storage.clone()
+        };
+        let mut permits = vec![limits
+            .acquire(&format!("template:{}", plan.template_vmid), self.h.limits.per_template)
+            .await
+            .map_err(fail)?];
+        if s.full_clone {
+            let key = format!("storage:{}/{target_storage}", plan.node);
+            permits.push(limits.acquire(&key, self.h.limits.per_storage).await.map_err(fail)?);
+        }
+        let mut vmid = self.h.client.next_id(None).await.map_err(|e| e.message)?;
+        let mut attempts = 0;
+        let upid = loop {
+            attempts += 1;
+            // The unique vmid column reserves the id among our own concurrent creates.
+            if let Err(e) = self.h.store.set_vmid(name, vmid, &plan.node).await {
+                if attempts < 50 {
+                    vmid += 1;
+                    continue;
+                }
+                return Err(fail(e));
+            }
+            progress.vmid = Some(vmid);
+            progress.node = Some(plan.node.clone());
+            let _ = self.rec.running(position, &serde_json::to_value(&*progress).unwrap_or(Value::Null)).await;
+            let options = CloneOptions {
+                name: Some(name.to_owned()),
+                full: Some(s.full_clone),
+                target_storage: s.full_clone.then(|| target_storage.clone()),
+                description: (!s.description.is_empty()).then(|| s.description.clone()),
+                ..Default::default()
+            };
+            match self.h.client.vm_clone(&plan.node, plan.template_vmid, vmid, &options).await {
+                Ok(upid) => break upid,
+                // Someone outside proxfleet took the id meanwhile: the next one.
+                Err(e) if e.kind == ErrorKind::AlreadyExists && attempts < 50 => {
+                    progress.vmid = None;
+                    vmid += 1;
+                }
+                Err(e) => {
+                    progress.vmid = None;
+                    return Err(format!("clone: {}", e.message));
+                }
+            }
+        };
+        let kind = if s.full_clone { "full" } else { "linked" };
+        self.log(format!("cloning template {} to vmid {vmid} on {} ({kind})", plan.template_vmid, plan.node)).await;
+        let cloned = self.wait("clone", &upid).await;
+        for p in permits {
+            p.release().await;
+        }
+        cloned?;
+        Ok((vmid, target_storage))
+    }
+
+    /// CPU, memory, cloud-init (user, password, keys), NICs with their addresses, DNS, tags.
+    async fn configure(&self, vmid: u32, nics: &[PlannedNic]) -> Result<(), String> {
+        let s = &self.plan.spec;
+        let mut update = ConfigUpdate::new().cores(s.cores).sockets(s.sockets).memory(s.memory_mb);
+        if !s.ci_user.is_empty() {
+            update = update.ciuser(&s.ci_user);
+        }
+        if let Some(pw) = &s.ci_password {
+            update = update.cipassword(pw);
+        }
+        if !s.ssh_keys.is_empty() {
+            let keys: Vec<&str> = s.ssh_keys.iter().map(String::as_str).collect();
+            update = update.sshkeys(&keys);
+        }
+        let mut dns_all: Vec<String> = Vec::new();
+        for (nic, dns) in nics {
+            let index = u8::try_from(nic.index).unwrap_or(0);
+            update = update.net(index, &nic.bridge, nic.vlan, true);
+            update = match &nic.ip {
+                Some(ip) => {
+                    update.ipconfig(index, &format!("{ip}/{}", nic.prefix.unwrap_or(24)), nic.gateway.as_deref())
+                }
+                None => update.ipconfig(index, "dhcp", None),
+            };
+            for d in dns {
+                if !dns_all.contains(d) {
+                    dns_all.push(d.clone());
+                }
+            }
+        }
+        if !dns_all.is_empty() {
+            update = update.nameserver(&dns_all.join(" "));
+        }
+        if !s.tags.is_empty() {
+            let tags: Vec<&str> = s.tags.iter().map(String::as_str).collect();
+            update = update.tags(&tags);
+        }
+        self.h
+            .client
+            .vm_update_config(&self.plan.node, vmid, &update)
+            .await
+            .map_err(|e| format!("configure: {}", e.message))?;
+        self.log(format!(
+            "set {} cores × {} sockets, {} MB, cloud-init and {} NIC(s)",
+            s.cores,
+            s.sockets,
+            s.memory_mb,
+            nics.len()
+        ))
+        .await;
+        Ok(())
+    }
+
+    /// The first disk resizes the template's boot disk (never shrinks it); the others are new.
+    async fn disks(&self, vmid: u32, target_storage: &str) -> Result<Vec<Disk>, String> {
+        let plan = self.plan;
+        let mut disks = Vec::new();
+        for (i, d) in plan.spec.disks.iter().enumerate() {
+            if i == 0 {
+                if d.size_gb > plan.boot_gb {
+                    let what = format!("resize {}", plan.boot_device);
+                    let size = format!("{}G", d.size_gb);
+                    let resized = self.h.client.vm_resize(&plan.node, vmid, &plan.boot_device, &size).await;
+                    if let Some(upid) = resized.map_err(|e| format!("{what}: {}", e.message))? {
+                        self.wait(&what, &upid).await?;
+                    }
+                    self.log(format!("{} resized to {} GB", plan.boot_device, d.size_gb)).await;
+                }
+                disks.push(Disk {
+                    device: plan.boot_device.clone(),
+                    storage: target_storage.to_owned(),
+                    size_gb: d.size_gb.max(plan.boot_gb),
+                });
+            } else {
+                let index = u8::try_from(d.index).unwrap_or(0);
+                let add = ConfigUpdate::new().new_disk(&d.bus, index, &d.storage, d.size_gb);
+                self.h
+                    .client
+                    .vm_update_config(&plan.node, vmid, &add)
+                    .await
+                    .map_err(|e| format!("add disk {}: {}", d.device(), e.message))?;
+                self.log(format!("added {} ({} GB on {})", d.device(), d.size_gb, d.storage)).await;
+                disks.push(Disk { device: d.device(), storage: d.storage.clone(), size_gb: d.size_gb });
+            }
+        }
+        Ok(disks)
+    }
+
+    async fn start(&self, vmid: u32) -> Result<(), String> {
+        let upid = self
+            .h
+            .client
+            .vm_power(&self.plan.node, vmid, Power::Start)
+            .await
+            .map_err(|e| format!("start: {}", e.message))?;
+        self.wait("start", &upid).await?;
+        self.log("started".into()).await;
+        Ok(())
+    }
+
+    /// Waits (bounded) for the guest agent to report the address; a silent agent is a warning,
+    /// not a failure (the VM runs; some images have no agent).
+    async fn wait_for_address(&self, vmid: u32, nics: &[PlannedNic]) {
+        let want = nics.iter().find_map(|(n, _)| n.ip.clone());
+        let reported = self.h.wait_for_agent(&self.plan.node, vmid, want.as_deref()).await;
+        match (&want, &reported) {
+            (Some(ip), Some(seen)) => self.log(format!("guest agent reports {seen} (expected {ip})")).await,
+            (_, None) => {
+                let secs = self.h.limits.agent_timeout.as_secs();
+                let line = format!("the guest agent did not report an address within {secs} s");
+                let _ = self.rec.log(self.name(), "warn", &line).await;
+            }
+            _ => {}
+        }
+    }
+
+    /// Records the result: MACs from the config, the final shape, running.
+    async fn record_result(&self, vmid: u32, disks: Vec<Disk>, nics: Vec<PlannedNic>) -> Result<Value, String> {
+        let (s, node, name) = (&self.plan.spec, &self.plan.node, self.name());
+        let config = self.h.client.vm_config(node, vmid).await.map_err(|e| format!("read config: {}", e.message))?;
+        let mut recorded = Vec::new();
+        for (mut nic, _) in nics {
+            nic.mac = config.get(&format!("net{}", nic.index)).and_then(mac_of);
+            recorded.push(nic);
+        }
+        self.h.store.set_shape(name, s.cores, s.sockets, s.memory_mb, &disks, &recorded).await.map_err(fail)?;
+        self.h.store.set_status(name, ServerStatus::Running).await.map_err(fail)?;
+        self.h.state_changed(name, "running").await;
+        let ips: Vec<String> = recorded.iter().filter_map(|n| n.ip.clone()).collect();
+        Ok(json!({"name": name, "vmid": vmid, "node": node, "ip_addresses": ips}))
     }
 }
 

@@ -9,7 +9,7 @@ use pve::{PveClient, Resource, ResourceKind, VmConfig};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::store::{Disk, NewServer, Nic, Observed, Server, ServerStatus, ServerStore};
+use super::store::{Disk, Nic, Observed, Server, ServerStatus, ServerStore};
 use crate::events::EventBus;
 use crate::jobs::{JobContext, Stop};
 use crate::Result;
@@ -149,7 +149,7 @@ pub async fn reconcile(store: &ServerStore, resources: &[Resource], events: &Eve
 }
 
 /// A record for an existing VM, read from its config (one call per imported VM).
-pub fn record_from_config(vm: &Unmanaged, config: &VmConfig) -> NewServer {
+pub fn record_from_config(vm: &Unmanaged, config: &VmConfig) -> Server {
     let num = |k: &str, default: u64| config.get(k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(default);
     let mut disks = Vec::new();
     let mut nics = Vec::new();
@@ -185,7 +185,7 @@ pub fn record_from_config(vm: &Unmanaged, config: &VmConfig) -> NewServer {
             });
         }
     }
-    NewServer {
+    Server {
         name: vm.name.clone(),
         vmid: Some(vm.vmid),
         node: Some(vm.node.clone()),

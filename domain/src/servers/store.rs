@@ -10,28 +10,6 @@ use crate::{Error, Result};
 
 pub use model::servers::{Disk, Nic, Server, ServerStatus};
 
-/// What a new row starts with.
-#[derive(Debug, Clone, Default)]
-pub struct NewServer {
-    pub name: String,
-    pub vmid: Option<u32>,
-    pub node: Option<String>,
-    pub status: ServerStatus,
-    pub cores: u32,
-    pub sockets: u32,
-    pub memory_mb: u64,
-    pub disks: Vec<Disk>,
-    pub nics: Vec<Nic>,
-    pub role: String,
-    pub security_group: String,
-    pub os_type: String,
-    pub template_vmid: Option<u32>,
-    pub owner_id: Option<i64>,
-    pub owner: String,
-    pub tags: Vec<String>,
-    pub description: String,
-}
-
 const COLUMNS: &str = "id, name, vmid, node, status, cores, sockets, memory_mb, disks, nics, role, security_group, os_type, \
      template_vmid, owner_id, owner, tags, description, drift, cpu_permille, mem_used, uptime, synced_at, created_at, updated_at";
 
@@ -227,8 +205,10 @@ impl ServerStore {
         row.as_ref().map(from_row).transpose()
     }
 
-    /// Inserts a row; a taken name is a conflict naming it.
-    pub async fn insert(&self, s: &NewServer) -> Result<Server> {
+    /// Inserts a row from what a new server starts with (its name, placement, shape, labels
+    /// and owner; live figures, drift and times are the store's); a taken name is a conflict
+    /// naming it.
+    pub async fn insert(&self, s: &Server) -> Result<Server> {
         let now = now_ms();
         sqlx::query(
             "INSERT INTO servers (name, vmid, node, status, cores, sockets, memory_mb, disks, nics, role, security_group, os_type, \

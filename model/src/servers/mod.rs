@@ -40,6 +40,7 @@ pub enum ServerStatus {
 }
 
 impl ServerStatus {
+    /// Every status, in the order the servers page offers them (`Unknown` last).
     pub const ALL: [ServerStatus; 8] = [
         ServerStatus::Running,
         ServerStatus::Stopped,
@@ -110,7 +111,7 @@ pub struct Nic {
 }
 
 /// A managed server as recorded.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Server {
     pub id: i64,
     pub name: String,

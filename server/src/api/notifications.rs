@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 
-use domain::notifications::{NewNotification, Notification, Severity};
+use domain::notifications::{Notification, Severity};
 
 use super::envelope::{ApiOk, Pagination};
 use super::extract::{PageParams, Path, Query};
@@ -94,7 +94,7 @@ pub async fn test(State(state): State<AppState>, CurrentActor(actor): CurrentAct
     let id = state
         .services
         .notifications
-        .create(&NewNotification {
+        .create(&Notification {
             user_id: Some(actor.user_id),
             kind: "test".into(),
             title: "Test notification".into(),
@@ -102,6 +102,7 @@ pub async fn test(State(state): State<AppState>, CurrentActor(actor): CurrentAct
             details: String::new(),
             severity: Severity::Info,
             job_id: None,
+            ..Default::default()
         })
         .await?;
     Ok(ApiOk::new(json!({ "id": id })).status(StatusCode::CREATED))

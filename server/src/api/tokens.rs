@@ -13,7 +13,7 @@ use crate::identity::CurrentActor;
 use crate::AppState;
 
 /// The listed token (`TokenJson` in the OpenAPI document, its name since the first release).
-pub use model::auth::TokenView as TokenJson;
+pub use model::auth::ApiToken as TokenJson;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateTokenBody {
@@ -40,8 +40,7 @@ pub async fn list(
     CurrentActor(actor): CurrentActor,
 ) -> Result<ApiOk<Vec<TokenJson>>, ApiError> {
     let tokens = state.services.auth.list_tokens(&actor).await?;
-    let now = domain::clock::now_ms();
-    Ok(ApiOk::new(tokens.iter().map(|t| t.view(now)).collect()))
+    Ok(ApiOk::new(tokens))
 }
 
 /// Create a token; the secret is in this response only.
@@ -58,7 +57,7 @@ pub async fn create(
         Some(_) => return Err(domain::Error::validation("expires_in_days", "expiry is 1 to 3650 days").into()),
     };
     let new = state.services.auth.create_token(&actor, &body.name, expires_at).await?;
-    Ok(ApiOk::new(CreatedToken { token: new.token.view(domain::clock::now_ms()), secret: new.secret })
+    Ok(ApiOk::new(CreatedToken { token: new.token, secret: new.secret })
         .status(StatusCode::CREATED)
         .message("token created; copy the secret now, it is not shown again"))
 }
@@ -72,5 +71,5 @@ pub async fn revoke(
     Path(id): Path<i64>,
 ) -> Result<ApiOk<TokenJson>, ApiError> {
     let token = state.services.auth.revoke_token(&actor, id).await?;
-    Ok(ApiOk::new(token.view(domain::clock::now_ms())).message("token revoked"))
+    Ok(ApiOk::new(token).message("token revoked"))
 }

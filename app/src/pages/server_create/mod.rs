@@ -1,11 +1,22 @@
 //! The create wizard: one server or many (a name pattern and a count, then a review table where
 //! each row can be edited), disks and NICs added and removed as rows, pool or static address.
 //! Submitting starts one job and opens it.
+//!
+//! - `disks`, `nics`: the disk and NIC rows;
+//! - `review`: the bulk review table;
+//! - here: the page, the common fields, and the typed request it sends (`model::servers::BulkRequest`).
+
+mod disks;
+mod nics;
+mod review;
 
 use leptos::prelude::*;
-use model::servers::{BulkRequest, DiskRequest, NicRequest, ServerRequest, TemplateRef};
+use model::servers::{BulkRequest, DiskRequest, ServerRequest, TemplateRef};
 use model::AppError;
 
+use self::disks::{DiskForm, DiskRows};
+use self::nics::{NicForm, NicRows};
+use self::review::{ReviewRow, ReviewRows};
 use crate::functions::servers::{create_choices, CreateServers};
 use crate::i18n::{t, Key};
 use crate::PageHeader;
@@ -13,81 +24,15 @@ use crate::PageHeader;
 /// Row keys: stable across removals, so each row keeps its own inputs.
 static NEXT_ROW: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
-fn row_key() -> usize {
+pub(super) fn row_key() -> usize {
     NEXT_ROW.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-}
-
-#[derive(Clone, Copy)]
-struct DiskForm {
-    key: usize,
-    interface: RwSignal<String>,
-    size: RwSignal<String>,
-    datastore: RwSignal<String>,
-}
-
-#[derive(Clone, Copy)]
-struct NicForm {
-    key: usize,
-    /// pool, static or dhcp
-    mode: RwSignal<String>,
-    pool: RwSignal<String>,
-    ip: RwSignal<String>,
-    prefix: RwSignal<String>,
-    gateway: RwSignal<String>,
-    bridge: RwSignal<String>,
-    vlan: RwSignal<String>,
-}
-
-impl NicForm {
-    fn new(pool: &str) -> Self {
-        NicForm {
-            key: row_key(),
-            mode: RwSignal::new("pool".into()),
-            pool: RwSignal::new(pool.into()),
-            ip: RwSignal::new(String::new()),
-            prefix: RwSignal::new("24".into()),
-            gateway: RwSignal::new(String::new()),
-            bridge: RwSignal::new("vmbr0".into()),
-            vlan: RwSignal::new(String::new()),
-        }
-    }
-
-    fn request(self) -> NicRequest {
-        let vlan = self.vlan.get_untracked().trim().parse::<u32>().ok();
-        match self.mode.get_untracked().as_str() {
-            "static" => NicRequest {
-                ip: Some(self.ip.get_untracked()),
-                prefix: number(&self.prefix.get_untracked()),
-                gateway: Some(self.gateway.get_untracked()),
-                bridge: Some(self.bridge.get_untracked()),
-                vlan,
-                ..Default::default()
-            },
-            "dhcp" => NicRequest {
-                mode: Some("dhcp".into()),
-                bridge: Some(self.bridge.get_untracked()),
-                vlan,
-                ..Default::default()
-            },
-            _ => NicRequest { ip_pool: Some(self.pool.get_untracked()), vlan, ..Default::default() },
-        }
-    }
 }
 
 /// A number typed into a field: empty is "not given"; anything else that is not a number is
 /// sent as 0, which the server refuses naming the field (rather than silently using a default).
-fn number(text: &str) -> Option<u32> {
+pub(super) fn number(text: &str) -> Option<u32> {
     let text = text.trim();
     (!text.is_empty()).then(|| text.parse().unwrap_or(0))
-}
-
-/// One row of the bulk review table.
-#[derive(Clone, Copy)]
-struct ReviewRow {
-    key: usize,
-    name: RwSignal<String>,
-    cores: RwSignal<String>,
-    memory: RwSignal<String>,
 }
 
 fn field(label: Key, id: &'static str, value: RwSignal<String>, kind: &'static str) -> impl IntoView {
@@ -131,12 +76,7 @@ pub fn ServerCreatePage() -> impl IntoView {
     let role = RwSignal::new(String::new());
     let tags = RwSignal::new(String::new());
     let description = RwSignal::new(String::new());
-    let disks = RwSignal::new(vec![DiskForm {
-        key: row_key(),
-        interface: RwSignal::new("scsi0".into()),
-        size: RwSignal::new("20".into()),
-        datastore: RwSignal::new(String::new()),
-    }]);
+    let disks = RwSignal::new(vec![DiskForm::new("scsi0".into(), "20", String::new())]);
     let nics = RwSignal::new(vec![NicForm::new("default")]);
     let review = RwSignal::new(Vec::<ReviewRow>::new());
 
@@ -293,83 +233,9 @@ pub fn ServerCreatePage() -> impl IntoView {
                             </label>
                         </div>
 
-                        <h2>{t(Key::ServersDisks)}</h2>
-                        <table class="table" data-testid="disk-rows">
-                            <thead><tr><th>{t(Key::ServersDevice)}</th><th>"GB"</th><th>{t(Key::ServersDatastore)}</th><th></th></tr></thead>
-                            <tbody>
-                                <For each=move || disks.get() key=|d| d.key let:d>
-                                    {
-                                        let first = disks.get_untracked().first().map(|x| x.key) == Some(d.key);
-                                        view! {
-                                            <tr>
-                                                <td><input aria-label="device" size="8" prop:value=move || d.interface.get() on:input=move |e| d.interface.set(event_target_value(&e))/></td>
-                                                <td><input aria-label="size GB" type="number" min="1" prop:value=move || d.size.get() on:input=move |e| d.size.set(event_target_value(&e))/></td>
-                                                <td><select aria-label="datastore" on:change=move |e| d.datastore.set(event_target_value(&e))>
-                                                    {move || c.with_value(|c| c.datastores.clone()).into_iter().filter(|s| s.node == template_node()).map(|ds| {
-                                                        let v = ds.storage.clone();
-                                                        view! { <option value=ds.storage.clone() selected=move || d.datastore.get() == v>{format!("{}{} · {} GB free", ds.storage, if ds.shared { " (shared)" } else { "" }, ds.free_bytes / (1 << 30))}</option> }
-                                                    }).collect_view()}
-                                                </select></td>
-                                                <td>{(!first).then(|| view! {
-                                                    <button type="button" class="button" on:click=move |_| disks.update(|v| v.retain(|x| x.key != d.key))>{t(Key::ServersRemove)}</button>
-                                                })}</td>
-                                            </tr>
-                                        }
-                                    }
-                                </For>
-                            </tbody>
-                        </table>
-                        <button type="button" class="button" data-testid="add-disk" on:click=move |_| disks.update(|v| {
-                            let next = (1..=30).find(|n| !v.iter().any(|d| d.interface.get_untracked() == format!("scsi{n}"))).unwrap_or(1);
-                            let store = c.with_value(|c| c.default_hdd.clone());
-                            v.push(DiskForm { key: row_key(), interface: RwSignal::new(format!("scsi{next}")), size: RwSignal::new("10".into()), datastore: RwSignal::new(store) });
-                        })>{t(Key::ServersAddDisk)}</button>
+                        <DiskRows disks=disks choices=c template_node=Signal::derive(template_node)/>
 
-                        <h2>{t(Key::ServersNics)}</h2>
-                        <table class="table" data-testid="nic-rows">
-                            <thead><tr><th>"#"</th><th>{t(Key::ServersAddress)}</th><th>{t(Key::ServersBridge)}</th><th>"VLAN"</th><th></th></tr></thead>
-                            <tbody>
-                                <For each=move || nics.get() key=|n| n.key let:n>
-                                    {
-                                        let first = nics.get_untracked().first().map(|x| x.key) == Some(n.key);
-                                        view! {
-                                            <tr>
-                                                <td>{move || format!("net{}", nics.get().iter().position(|x| x.key == n.key).unwrap_or(0))}</td>
-                                                <td class="form-row">
-                                                    <select aria-label="address mode" on:change=move |e| n.mode.set(event_target_value(&e))>
-                                                        <option value="pool" selected=move || n.mode.get() == "pool">{t(Key::ServersFromPool)}</option>
-                                                        <option value="static" selected=move || n.mode.get() == "static">{t(Key::ServersStatic)}</option>
-                                                        <option value="dhcp" selected=move || n.mode.get() == "dhcp">"DHCP"</option>
-                                                    </select>
-                                                    <Show when=move || n.mode.get() == "pool">
-                                                        <select aria-label="pool" on:change=move |e| n.pool.set(event_target_value(&e))>
-                                                            {c.with_value(|c| c.pools.clone()).into_iter().map(|p| {
-                                                                let v = p.name.clone();
-                                                                view! { <option value=p.name.clone() selected=move || n.pool.get() == v>{format!("{} · {} · {} free", p.name, p.cidr, p.free)}</option> }
-                                                            }).collect_view()}
-                                                        </select>
-                                                    </Show>
-                                                    <Show when=move || n.mode.get() == "static">
-                                                        <input aria-label="IP address" placeholder="10.0.0.5" size="14" prop:value=move || n.ip.get() on:input=move |e| n.ip.set(event_target_value(&e))/>
-                                                        "/"<input aria-label="prefix" size="3" prop:value=move || n.prefix.get() on:input=move |e| n.prefix.set(event_target_value(&e))/>
-                                                        <input aria-label="gateway" placeholder="gateway" size="14" prop:value=move || n.gateway.get() on:input=move |e| n.gateway.set(event_target_value(&e))/>
-                                                    </Show>
-                                                </td>
-                                                <td><input aria-label="bridge" size="8" prop:value=move || n.bridge.get() on:input=move |e| n.bridge.set(event_target_value(&e))/></td>
-                                                <td><input aria-label="VLAN" size="5" prop:value=move || n.vlan.get() on:input=move |e| n.vlan.set(event_target_value(&e))/></td>
-                                                <td>{(!first).then(|| view! {
-                                                    <button type="button" class="button" on:click=move |_| nics.update(|v| v.retain(|x| x.key != n.key))>{t(Key::ServersRemove)}</button>
-                                                })}</td>
-                                            </tr>
-                                        }
-                                    }
-                                </For>
-                            </tbody>
-                        </table>
-                        <button type="button" class="button" on:click=move |_| nics.update(|v| {
-                            let pool = c.with_value(|c| c.pools.first().map(|p| p.name.clone()).unwrap_or_default());
-                            v.push(NicForm::new(&pool));
-                        })>{t(Key::ServersAddNic)}</button>
+                        <NicRows nics=nics choices=c/>
 
                         <h2>{t(Key::ServersAccess)}</h2>
                         <div class="form-row">
@@ -389,26 +255,7 @@ pub fn ServerCreatePage() -> impl IntoView {
                             {field(Key::ServersDescription, "srv-desc", description, "text")}
                         </div>
 
-                        <Show when=move || bulk.get() && !review.get().is_empty()>
-                            <h2>{t(Key::ServersReview)}</h2>
-                            <table class="table" data-testid="review">
-                                <thead><tr><th>{t(Key::ServersName)}</th><th>{t(Key::ServersCores)}</th><th>{t(Key::ServersMemory)}</th><th></th></tr></thead>
-                                <tbody>
-                                    <For each=move || review.get() key=|r| r.key let:r>
-                                        {
-                                            view! {
-                                                <tr>
-                                                    <td><input aria-label="name" data-testid="review-name" prop:value=move || r.name.get() on:input=move |e| r.name.set(event_target_value(&e))/></td>
-                                                    <td><input aria-label="cores" size="4" prop:value=move || r.cores.get() on:input=move |e| r.cores.set(event_target_value(&e))/></td>
-                                                    <td><input aria-label="memory MB" size="7" prop:value=move || r.memory.get() on:input=move |e| r.memory.set(event_target_value(&e))/></td>
-                                                    <td><button type="button" class="button" on:click=move |_| review.update(|v| v.retain(|x| x.key != r.key))>{t(Key::ServersRemove)}</button></td>
-                                                </tr>
-                                            }
-                                        }
-                                    </For>
-                                </tbody>
-                            </table>
-                        </Show>
+                        <ReviewRows review=review bulk=bulk/>
                         <div class="row-actions">
                             <button type="submit" class="button button-primary" data-testid="submit-create" disabled=move || create.pending().get()>
                                 {move || if create.pending().get() { t(Key::ServersCreating)() } else { t(Key::ServersCreate)() }}

@@ -1,0 +1,232 @@
+//! Planning a create: after `spec.rs` has checked each request on its own, the plan checks the
+//! servers against what exists — names (in the request, in proxfleet, in Proxmox), the
+//! template and its boot disk, datastores for VM disks on the template's node, static addresses
+//! and pool capacity — and decides where each server is made (`PlannedServer`). Nothing is
+//! written: a request with any error changes nothing.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use pve::Resource;
+use serde_json::{json, Value};
+
+use super::create::PlannedServer;
+use super::service::{ServerService, DEFAULT_HDD, DEFAULT_SSD, DEFAULT_SSH_KEY, FALLBACK_DATASTORE};
+use super::spec::{self, NicAddress, ServerRequest, TemplateRef};
+use crate::cluster::from_pve;
+use crate::{Error, Result};
+
+impl ServerService {
+    /// Checks every server of a create request against what exists and decides where each is
+    /// made: all errors at once (at most 20 listed), each naming the server and field.
+    pub(super) async fn plan(&self, requests: Vec<ServerRequest>) -> Result<Vec<PlannedServer>> {
+        if requests.is_empty() {
+            return Err(Error::validation("servers", "no servers to create"));
+        }
+        if requests.len() > spec::MAX_BULK {
+            return Err(Error::validation("servers", format!("at most {} servers per request", spec::MAX_BULK)));
+        }
+        let default_keys: Vec<String> = match self.settings.get(DEFAULT_SSH_KEY).await? {
+            Some(Value::String(k)) if !k.is_empty() => vec![k],
+            _ => Vec::new(),
+        };
+        let mut errors = Vec::new();
+        let mut specs = Vec::new();
+        for (i, r) in requests.into_iter().enumerate() {
+            match spec::normalise(i, r, &default_keys) {
+                Ok(s) => specs.push((i, s)),
+                Err(e) => errors.push(e),
+            }
+        }
+        if let Some(e) = combine(std::mem::take(&mut errors)) {
+            return Err(e);
+        }
+
+        let client = self.cluster.client()?;
+        let resources = client.resources(None).await.map_err(from_pve)?;
+        let vm_names: HashSet<&str> =
+            resources.iter().filter(|r| r.kind == "qemu").filter_map(|r| r.name.as_deref()).collect();
+        let default_hdd = self.setting_text(DEFAULT_HDD).await?.unwrap_or_else(|| FALLBACK_DATASTORE.into());
+        let default_ssd = self.setting_text(DEFAULT_SSD).await?.unwrap_or_else(|| default_hdd.clone());
+        let mut templates: HashMap<u32, (String, String, u64, String)> = HashMap::new();
+        // Datastores that hold VM disks, per node (one call per node involved).
+        let mut image_stores: HashMap<String, HashSet<String>> = HashMap::new();
+        let mut seen_names = HashSet::new();
+        let mut seen_ips: HashMap<String, String> = HashMap::new();
+        let mut pool_needs: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut planned = Vec::new();
+        for (i, mut s) in specs {
+            let at = |field: &str| format!("servers[{i}] ({}).{field}", s.name);
+            let err = |field: String, message: String| Error::Validation {
+                message: format!("{field}: {message}"),
+                field: Some(field),
+                details: None,
+            };
+            if !seen_names.insert(s.name.clone()) {
+                errors.push(err(at("name"), format!("{:?} appears twice in this request", s.name)));
+                continue;
+            }
+            if self.store.by_name(&s.name).await?.is_some() || vm_names.contains(s.name.as_str()) {
+                errors.push(err(at("name"), format!("a server named {:?} already exists", s.name)));
+                continue;
+            }
+            let Some(template) = find_template(&resources, &s.template) else {
+                errors.push(err(at("template"), format!("no template {}", template_label(&s.template))));
+                continue;
+            };
+            let vmid = u32::try_from(template.vmid.unwrap_or(0)).unwrap_or(0);
+            let node = template.node.clone().unwrap_or_default();
+            if let std::collections::hash_map::Entry::Vacant(slot) = templates.entry(vmid) {
+                let config = client.vm_config(&node, vmid).await.map_err(from_pve)?;
+                let (device, storage, size) = boot_disk(&config)
+                    .ok_or_else(|| Error::Unprocessable(format!("template {vmid} has no boot disk")))?;
+                slot.insert((node.clone(), device, size, storage));
+            }
+            let (node, boot_device, boot_gb, template_storage) = templates[&vmid].clone();
+            if !image_stores.contains_key(&node) {
+                let stores = client.storages(&node, Some("images")).await.map_err(from_pve)?;
+                image_stores.insert(
+                    node.clone(),
+                    stores.into_iter().filter(|st| st.active && st.holds("images")).map(|st| st.storage).collect(),
+                );
+            }
+            s.template = TemplateRef::Id(vmid);
+            for (d_index, d) in s.disks.iter_mut().enumerate() {
+                if d.storage.is_empty() {
+                    d.storage = if d.kind == "ssd" { default_ssd.clone() } else { default_hdd.clone() };
+                    if d_index == 0 && !s.full_clone {
+                        d.storage = template_storage.clone();
+                    }
+                }
+                if !image_stores.get(&node).is_some_and(|st| st.contains(&d.storage)) {
+                    errors.push(err(
+                        at(&format!("disks[{d_index}].datastore_id")),
+                        format!("no datastore {} for VM disks on node {node}", crate::limits::shown(&d.storage)),
+                    ));
+                }
+            }
+            if let Some(boot) = s.disks.first() {
+                if boot.device() != boot_device {
+                    errors.push(err(
+                        at("disks[0].interface"),
+                        format!("the first disk is the template's boot disk {boot_device}, not {}", boot.device()),
+                    ));
+                }
+                if boot.size_gb < boot_gb {
+                    errors.push(err(
+                        at("disks[0].size"),
+                        format!("the template's disk is {boot_gb} GB; disks cannot shrink"),
+                    ));
+                }
+                if !s.full_clone && boot.storage != template_storage {
+                    errors.push(err(
+                        at("disks[0].datastore_id"),
+                        format!("a linked clone stays on the template's datastore {template_storage}"),
+                    ));
+                }
+            }
+            for (n_index, nic) in s.nics.iter().enumerate() {
+                match &nic.address {
+                    NicAddress::Static { ip, .. } => {
+                        if let Some(other) = seen_ips.insert(ip.clone(), s.name.clone()) {
+                            errors.push(err(
+                                at(&format!("network_devices[{n_index}].ip_address")),
+                                format!("{ip} is also given to {other}"),
+                            ));
+                        } else if let Some(holder) = self.ipam.holder(ip).await? {
+                            errors.push(err(
+                                at(&format!("network_devices[{n_index}].ip_address")),
+                                format!("{ip} is already in use by {holder}"),
+                            ));
+                        }
+                    }
+                    NicAddress::Pool { pool } => pool_needs
+                        .entry(pool.clone())
+                        .or_default()
+                        .push(at(&format!("network_devices[{n_index}].ip_pool"))),
+                    NicAddress::Dhcp => {}
+                }
+            }
+            planned.push(PlannedServer { spec: s, template_vmid: vmid, node, boot_device, boot_gb, template_storage });
+        }
+        for (pool, users) in &pool_needs {
+            match self.ipam.pool(pool).await {
+                Ok(p) if (p.free() as usize) < users.len() => errors.push(err_field(
+                    &users[0],
+                    format!(
+                        "IP pool {} has {} free address(es); this request needs {}",
+                        crate::limits::shown(pool),
+                        p.free(),
+                        users.len()
+                    ),
+                )),
+                Ok(_) => {}
+                Err(Error::NotFound(_)) => {
+                    errors.push(err_field(&users[0], format!("no IP pool {}", crate::limits::shown(pool))))
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if let Some(e) = combine(errors) {
+            return Err(e);
+        }
+        Ok(planned)
+    }
+}
+
+fn err_field(field: &str, message: String) -> Error {
+    Error::Validation { message: format!("{field}: {message}"), field: Some(field.to_owned()), details: None }
+}
+
+/// How many errors one answer lists; the rest are counted (`details.more`), so a request with
+/// 200 bad servers still gets a short answer.
+const MAX_REPORTED_ERRORS: usize = 20;
+
+/// The first error, with the first `MAX_REPORTED_ERRORS` listed in `details.errors` and how
+/// many more there were in `details.more`.
+fn combine(errors: Vec<Error>) -> Option<Error> {
+    let first = errors.first()?;
+    let list: Vec<Value> = errors
+        .iter()
+        .take(MAX_REPORTED_ERRORS)
+        .map(|e| match e {
+            Error::Validation { field, message, .. } => json!({"field": field, "message": message}),
+            other => json!({"message": other.to_string()}),
+        })
+        .collect();
+    let more = errors.len() - list.len();
+    let (field, message) = match first {
+        Error::Validation { field, message, .. } => (field.clone(), message.clone()),
+        other => (None, other.to_string()),
+    };
+    let message = if errors.len() > 1 { format!("{message} (and {} more)", errors.len() - 1) } else { message };
+    Some(Error::Validation { field, message, details: Some(json!({ "errors": list, "more": more })) })
+}
+
+fn template_label(t: &TemplateRef) -> String {
+    match t {
+        TemplateRef::Id(id) => id.to_string(),
+        TemplateRef::Name(n) => crate::limits::shown(n),
+    }
+}
+
+fn find_template<'a>(resources: &'a [Resource], t: &TemplateRef) -> Option<&'a Resource> {
+    resources.iter().filter(|r| r.kind == "qemu" && r.template).find(|r| match t {
+        TemplateRef::Id(id) => r.vmid == Some(u64::from(*id)),
+        TemplateRef::Name(n) => r.name.as_deref() == Some(n.as_str()) || n.parse::<u64>().ok() == r.vmid,
+    })
+}
+
+/// The template's boot disk: device, storage, size in GB.
+fn boot_disk(config: &pve::VmConfig) -> Option<(String, String, u64)> {
+    for device in ["scsi0", "virtio0", "sata0", "ide0"] {
+        if let Some(v) = config.get(device).filter(|v| !v.contains("media=cdrom")) {
+            let storage = v.split(':').next().unwrap_or_default().to_owned();
+            let size = v
+                .split(',')
+                .find_map(|p| p.strip_prefix("size="))
+                .map_or(0, |s| s.trim_end_matches('G').parse().unwrap_or(0));
+            return Some((device.to_owned(), storage, size));
+        }
+    }
+    None
+}
