@@ -232,6 +232,7 @@ impl ApiToken {
 /// One recorded action of the audit log.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AuditEntry {
+    #[serde(skip_deserializing)]
     pub id: i64,
     /// UTC unix milliseconds.
     pub at: i64,

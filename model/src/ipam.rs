@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IpPool {
+    #[serde(skip_deserializing)]
     pub id: i64,
     pub name: String,
     pub cidr: String,
@@ -17,7 +18,9 @@ pub struct IpPool {
     /// Addresses that can be handed out at all (hosts minus gateway and reserved).
     pub size: i64,
     pub used: i64,
+    #[serde(skip_deserializing)]
     pub created_at: i64,
+    #[serde(skip_deserializing)]
     pub updated_at: i64,
 }
 

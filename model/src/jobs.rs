@@ -1,6 +1,10 @@
 //! Jobs and notifications as both doors and the pages show them. A job's parameters may hold
 //! a secret (a cloud-init password) for the job's own use: serialising masks every key that
 //! contains "password", so no answer, page or event ever carries one.
+//!
+//! Free-form JSON (a job's parameters and results) is not read back when these types are
+//! deserialised: the pages never show it, and skipping it keeps serde_json's `Value` parser
+//! out of the browser build (it is a few per cent of the WASM).
 
 use serde::{Deserialize, Serialize};
 
@@ -61,25 +65,34 @@ pub struct Job {
     pub kind: String,
     /// Secrets in parameters (a cloud-init password) are stored for the job's own use but
     /// never shown: serialising masks every key containing "password".
-    #[serde(serialize_with = "redacted")]
+    #[serde(serialize_with = "redacted", skip_deserializing)]
     pub params: serde_json::Value,
+    #[serde(skip_deserializing)]
     pub owner_id: Option<i64>,
     pub owner: String,
     pub status: JobStatus,
     pub progress: i64,
     /// What it is doing now (or did last).
     pub step: String,
+    #[serde(skip_deserializing)]
     pub steps_done: i64,
+    #[serde(skip_deserializing)]
     pub result: Option<serde_json::Value>,
     pub error: Option<String>,
+    #[serde(skip_deserializing)]
     pub attempts: i64,
+    #[serde(skip_deserializing)]
     pub cancel_requested: bool,
     /// The job whose failed items this one retries.
+    #[serde(skip_deserializing)]
     pub retry_of: Option<i64>,
+    #[serde(skip_deserializing)]
     pub lease_owner: Option<String>,
     pub created_at: i64,
+    #[serde(skip_deserializing)]
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
+    #[serde(skip_deserializing)]
     pub updated_at: i64,
 }
 
@@ -90,8 +103,22 @@ pub struct JobItem {
     pub name: String,
     /// queued, running, succeeded, failed, cancelled
     pub status: String,
+    #[serde(skip_deserializing)]
     pub result: Option<serde_json::Value>,
     pub error: Option<String>,
+}
+
+impl JobItem {
+    /// Its status, when it is one of the job statuses (items use queued, running, succeeded,
+    /// failed and cancelled).
+    pub fn state(&self) -> Option<JobStatus> {
+        JobStatus::parse(&self.status)
+    }
+
+    /// Failed or cancelled: a retry would do it again.
+    pub fn needs_retry(&self) -> bool {
+        matches!(self.state(), Some(JobStatus::Failed | JobStatus::Cancelled))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -132,10 +159,14 @@ pub struct JobDetail {
     pub log: Vec<LogLine>,
 }
 
-/// A job as its page shows it: the detail and what the viewer may do with it.
+/// A job as its page shows it: the job, its items and log, and what the viewer may do with it.
+/// (Not a `JobDetail`: its flattened job would pull serde's buffering deserialiser into the
+/// browser build.)
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobView {
-    pub detail: JobDetail,
+    pub job: Job,
+    pub items: Vec<JobItem>,
+    pub log: Vec<LogLine>,
     pub can_cancel: bool,
     pub can_retry: bool,
 }
@@ -175,6 +206,7 @@ impl Severity {
 pub struct Notification {
     pub id: i64,
     /// `None`: a broadcast.
+    #[serde(skip_deserializing)]
     pub user_id: Option<i64>,
     /// What it is about: `job`, `login`, `password`, `test`, …
     #[serde(rename = "type")]
@@ -184,6 +216,7 @@ pub struct Notification {
     /// Longer text, e.g. a job's log.
     pub details: String,
     pub severity: Severity,
+    #[serde(skip_deserializing)]
     pub job_id: Option<i64>,
     pub created_at: i64,
     /// For the reader asking.

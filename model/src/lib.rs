@@ -15,6 +15,12 @@
 //!
 //! Rule of thumb: a type belongs here when a page or a REST answer shows it as is. Types the
 //! domain only uses inside (job parameters, stores' rows, the checked `ServerSpec`) stay there.
+//!
+//! **Serialised whole, read back lean.** Every field is serialised (the REST answers are these
+//! types), but fields marked `#[serde(skip_deserializing)]` are not read back: no page shows
+//! them, and each field a page parses costs code in the WASM (the browser is the only place
+//! these types are deserialised; the budget is in issue 13). A page that starts showing such
+//! a field removes the mark; a default value on the page is the sign it was forgotten.
 
 pub mod auth;
 pub mod error;

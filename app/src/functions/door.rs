@@ -30,7 +30,12 @@ pub fn fail(e: domain::Error) -> AppError {
             tracing::error!(%cause, "internal error in a server function");
             AppError::new(status, "internal error; see the server log")
         }
-        domain::Error::Validation { field, message, details } => AppError { status, message, field, details },
+        domain::Error::Validation { field, message, details } => AppError {
+            status,
+            message,
+            field,
+            details: details.and_then(|d| leptos::serde_json::value::to_raw_value(&d).ok()),
+        },
         other => AppError::new(status, other.to_string()),
     }
 }

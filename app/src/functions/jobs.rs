@@ -37,11 +37,13 @@ pub async fn load_job(id: i64) -> Result<JobView, AppError> {
     let actor = door::actor()?;
     let d = door::services()?.jobs.get(&actor, id).await.map_err(door::fail)?;
     let mine = d.job.owner_id == Some(actor.user_id) || actor.has(domain::auth::Permission::ManageUsers);
-    let failed_items = d.items.iter().any(|i| i.status == "failed" || i.status == "cancelled");
+    let failed_items = d.items.iter().any(|i| i.needs_retry());
     Ok(JobView {
         can_cancel: mine && !d.job.status.is_finished(),
         can_retry: mine && d.job.status.is_finished() && failed_items,
-        detail: d,
+        job: d.job,
+        items: d.items,
+        log: d.log,
     })
 }
 

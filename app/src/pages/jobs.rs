@@ -124,7 +124,7 @@ pub fn JobPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match job.await {
                     Ok(v) => {
-                        let j = v.detail.job.clone();
+                        let j = v.job.clone();
                         view! {
                             <section class="card" data-testid="job-detail">
                                 <h2>"#"{j.id}" "<code>{j.kind.clone()}</code>" "{status_badge(j.status)}</h2>
@@ -146,19 +146,19 @@ pub fn JobPage() -> impl IntoView {
                                     </Show>
                                 </div>
                             </section>
-                            {(!v.detail.items.is_empty()).then(|| view! {
+                            {(!v.items.is_empty()).then(|| view! {
                                 <table class="table section-gap" data-testid="job-items">
                                     <thead><tr><th>{t(Key::JobsItem)}</th><th>{t(Key::JobsStatus)}</th><th>{t(Key::AuditDetail)}</th></tr></thead>
                                     <tbody>
-                                        {v.detail.items.iter().map(|i| view! {
-                                            <tr><td>{i.name.clone()}</td><td>{JobStatus::parse(&i.status).map(status_badge)}</td><td>{i.error.clone().unwrap_or_default()}</td></tr>
+                                        {v.items.iter().map(|i| view! {
+                                            <tr><td>{i.name.clone()}</td><td>{i.state().map(status_badge)}</td><td>{i.error.clone().unwrap_or_default()}</td></tr>
                                         }).collect_view()}
                                     </tbody>
                                 </table>
                             })}
                             <h2 class="section-gap">{t(Key::JobsLog)}</h2>
                             <pre class="log" data-testid="job-log">
-                                {v.detail.log.iter().map(|l| format!("[{}] {}\n", l.level, l.line)).collect::<String>()}
+                                {v.log.iter().map(|l| format!("[{}] {}\n", l.level, l.line)).collect::<String>()}
                             </pre>
                         }
                         .into_any()

@@ -226,13 +226,19 @@ mod tests {
     use super::*;
 
     fn server(status: &str, updated_at: i64) -> Server {
-        serde_json::from_value(json!({
-            "id": 1, "name": "web-1", "vmid": 120, "node": "pve1", "status": status, "cores": 2, "sockets": 1,
-            "memory_mb": 2048, "disks": [], "nics": [], "role": "", "security_group": "", "os_type": "",
-            "template_vmid": null, "owner_id": null, "owner": "", "tags": [], "description": "", "drift": {},
-            "cpu": 0.0, "mem_used": 0, "uptime": 0, "synced_at": null, "created_at": 0, "updated_at": updated_at,
-        }))
-        .unwrap_or_else(|e| panic!("{e}"))
+        Server {
+            id: 1,
+            name: "web-1".into(),
+            vmid: Some(120),
+            node: Some("pve1".into()),
+            status: ServerStatus::parse(status),
+            cores: 2,
+            sockets: 1,
+            memory_mb: 2048,
+            drift: json!({}),
+            updated_at,
+            ..Default::default()
+        }
     }
 
     #[test]

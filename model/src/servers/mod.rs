@@ -113,6 +113,7 @@ pub struct Nic {
 /// A managed server as recorded.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Server {
+    #[serde(skip_deserializing)]
     pub id: i64,
     pub name: String,
     pub vmid: Option<u32>,
@@ -125,20 +126,33 @@ pub struct Server {
     pub nics: Vec<Nic>,
     pub role: String,
     pub security_group: String,
+    #[serde(skip_deserializing)]
     pub os_type: String,
+    #[serde(skip_deserializing)]
     pub template_vmid: Option<u32>,
+    #[serde(skip_deserializing)]
     pub owner_id: Option<i64>,
+    #[serde(skip_deserializing)]
     pub owner: String,
     pub tags: Vec<String>,
+    #[serde(skip_deserializing)]
     pub description: String,
-    /// Fields Proxmox reports differently: name → [recorded, actual].
+    /// Fields Proxmox reports differently: name → [recorded, actual]. Read back (in the
+    /// browser), only the names are kept: see `drift_names`.
+    #[serde(deserialize_with = "drift_names")]
     pub drift: Value,
     /// CPU load as PVE's fraction (0–1 per core set).
+    #[serde(skip_deserializing)]
     pub cpu: f64,
+    #[serde(skip_deserializing)]
     pub mem_used: u64,
+    #[serde(skip_deserializing)]
     pub uptime: u64,
+    #[serde(skip_deserializing)]
     pub synced_at: Option<i64>,
+    #[serde(skip_deserializing)]
     pub created_at: i64,
+    #[serde(skip_deserializing)]
     pub updated_at: i64,
 }
 
@@ -151,6 +165,14 @@ impl Server {
     pub fn drifted(&self) -> Vec<String> {
         self.drift.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default()
     }
+}
+
+/// Reads a drift map keeping only which fields drifted (each value becomes `null`). The pages
+/// show the names; the values are for REST callers. Skipping them keeps serde_json's `Value`
+/// parser, a few per cent of the WASM, out of the browser build.
+fn drift_names<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+    let names = Option::<BTreeMap<String, serde::de::IgnoredAny>>::deserialize(d)?;
+    Ok(Value::Object(names.unwrap_or_default().into_keys().map(|k| (k, Value::Null)).collect()))
 }
 
 /// A lifecycle action on servers.
@@ -323,6 +345,7 @@ pub struct NodeStats {
     pub cpus: u64,
     pub cpu_usage_percent: f64,
     pub memory_gb: f64,
+    #[serde(skip_deserializing)]
     pub memory_used_gb: f64,
     pub memory_usage_percent: f64,
     /// Cores and memory given to managed servers on it, against its capacity.
@@ -336,16 +359,27 @@ pub struct FleetStats {
     pub total_servers: usize,
     pub running_servers: usize,
     pub stopped_servers: usize,
+    #[serde(skip_deserializing)]
     pub node_total_cpu: u64,
+    #[serde(skip_deserializing)]
     pub node_total_memory_gb: f64,
+    #[serde(skip_deserializing)]
     pub node_used_memory_gb: f64,
+    #[serde(skip_deserializing)]
     pub vm_total_cpu: u64,
+    #[serde(skip_deserializing)]
     pub vm_total_memory_gb: f64,
+    #[serde(skip_deserializing)]
     pub vm_used_cpu: u64,
+    #[serde(skip_deserializing)]
     pub vm_used_memory_gb: f64,
+    #[serde(skip_deserializing)]
     pub cpu_usage_percent: f64,
+    #[serde(skip_deserializing)]
     pub memory_usage_percent: f64,
+    #[serde(skip_deserializing)]
     pub cpu_allocation_percent: f64,
+    #[serde(skip_deserializing)]
     pub memory_allocation_percent: f64,
     pub nodes: Vec<NodeStats>,
 }
@@ -374,7 +408,9 @@ pub struct ProxmoxTask {
     pub user: String,
     /// Unix seconds, as Proxmox reports it.
     pub starttime: u64,
+    #[serde(skip_deserializing)]
     pub started_at: String,
+    #[serde(skip_deserializing)]
     pub ended_at: Option<String>,
     /// The exit status (`OK`, `WARNINGS: n`, or the error); `running` while it runs.
     pub status: String,
@@ -386,6 +422,7 @@ pub struct ProxmoxTask {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobLine {
     pub job_id: i64,
+    #[serde(skip_deserializing)]
     pub kind: String,
     pub at: String,
     pub level: String,
@@ -394,8 +431,11 @@ pub struct JobLine {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServerLogs {
+    #[serde(skip_deserializing)]
     pub server_name: String,
+    #[serde(skip_deserializing)]
     pub vmid: Option<u32>,
+    #[serde(skip_deserializing)]
     pub node: Option<String>,
     pub tasks: Vec<ProxmoxTask>,
     /// Why the task list is missing (node unreachable, no VM yet), if it is.
