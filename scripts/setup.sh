@@ -106,6 +106,8 @@ setup_cargo_tools() {
 
 # rustfmt and clippy for scripts/lint.sh come from rustup's stable toolchain (Debian's rustc-web
 # has neither); this kind of machine ships them, and rustup adds them if they are missing.
+LEPTOSFMT_VERSION=0.1.33
+
 setup_lint_tools() {
   local have; have=$(rustup component list --toolchain stable --installed 2>/dev/null || true)
   local c
@@ -115,6 +117,11 @@ setup_lint_tools() {
       rustup component add --toolchain stable "$c"
     fi
   done
+  # The view! macros' formatter (rustfmt leaves macro bodies alone).
+  if ! leptosfmt --version 2>/dev/null | grep -q "$LEPTOSFMT_VERSION"; then
+    log "cargo install leptosfmt $LEPTOSFMT_VERSION (about 3 minutes, once per machine)"
+    cargo install leptosfmt --version "$LEPTOSFMT_VERSION" --locked
+  fi
 }
 
 # --- npm tools (wasm-opt from binaryen, Playwright) -------------------------------------------

@@ -33,17 +33,17 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
         <!DOCTYPE html>
         <html lang=prefs.locale.code() data-theme=theme>
             <head>
-                <meta charset="utf-8"/>
-                <meta name="viewport" content="width=device-width, initial-scale=1"/>
-                <meta name="color-scheme" content="light dark"/>
-                <link rel="stylesheet" href="/pkg/proxfleet.css"/>
-                <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
-                <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
-                <MetaTags/>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <link rel="stylesheet" href="/pkg/proxfleet.css" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
             </head>
             <body>
-                <App/>
+                <App />
             </body>
         </html>
     }
@@ -70,31 +70,45 @@ pub fn App() -> impl IntoView {
     });
 
     view! {
-        <Title formatter=|text: String| if text.is_empty() { "proxfleet".to_owned() } else { format!("{text} · proxfleet") }/>
+        <Title formatter=|text: String| {
+            if text.is_empty() { "proxfleet".to_owned() } else { format!("{text} · proxfleet") }
+        } />
         // The server renders pages with async SSR (server/src/site.rs): it waits for the data
         // before sending the page, so every page is complete without JavaScript.
         <Router>
             <Layout>
-                <Routes fallback=|| view! { <NotFound/> }>
-                    <Route path=path!("/") view=Dashboard/>
-                    <Route path=path!("/servers") view=pages::servers::ServersPage/>
-                    <Route path=path!("/servers/new") view=pages::server_create::ServerCreatePage/>
-                    <Route path=path!("/servers/:name") view=pages::server_detail::ServerDetailPage/>
-                    <Route path=path!("/ip-pools") view=pages::ip_pools::IpPoolsPage/>
-                    <Route path=path!("/datastores") view=pages::datastores::DatastoresPage/>
-                    <Route path=path!("/security-groups") view=|| view! { <ComingSoon title=Key::NavSecurityGroups body=Key::PageSecurityGroups/> }/>
-                    <Route path=path!("/backups") view=|| view! { <ComingSoon title=Key::NavBackups body=Key::PageBackups/> }/>
-                    <Route path=path!("/roles") view=|| view! { <ComingSoon title=Key::NavRoles body=Key::PageRoles/> }/>
-                    <Route path=path!("/monitoring") view=|| view! { <ComingSoon title=Key::NavMonitoring body=Key::PageMonitoring/> }/>
-                    <Route path=path!("/jobs") view=pages::jobs::JobsPage/>
-                    <Route path=path!("/jobs/:id") view=pages::jobs::JobPage/>
-                    <Route path=path!("/notifications") view=pages::jobs::NotificationsPage/>
-                    <Route path=path!("/admin") view=AdminUsersPage/>
-                    <Route path=path!("/admin/iam") view=AdminIamPage/>
-                    <Route path=path!("/admin/audit") view=AdminAuditPage/>
-                    <Route path=path!("/profile") view=ProfilePage/>
-                    <Route path=path!("/login") view=LoginPage/>
-                    <Route path=path!("/change-password") view=ChangePasswordPage/>
+                <Routes fallback=|| view! { <NotFound /> }>
+                    <Route path=path!("/") view=Dashboard />
+                    <Route path=path!("/servers") view=pages::servers::ServersPage />
+                    <Route path=path!("/servers/new") view=pages::server_create::ServerCreatePage />
+                    <Route path=path!("/servers/:name") view=pages::server_detail::ServerDetailPage />
+                    <Route path=path!("/ip-pools") view=pages::ip_pools::IpPoolsPage />
+                    <Route path=path!("/datastores") view=pages::datastores::DatastoresPage />
+                    <Route
+                        path=path!("/security-groups")
+                        view=|| view! { <ComingSoon title=Key::NavSecurityGroups body=Key::PageSecurityGroups /> }
+                    />
+                    <Route
+                        path=path!("/backups")
+                        view=|| view! { <ComingSoon title=Key::NavBackups body=Key::PageBackups /> }
+                    />
+                    <Route
+                        path=path!("/roles")
+                        view=|| view! { <ComingSoon title=Key::NavRoles body=Key::PageRoles /> }
+                    />
+                    <Route
+                        path=path!("/monitoring")
+                        view=|| view! { <ComingSoon title=Key::NavMonitoring body=Key::PageMonitoring /> }
+                    />
+                    <Route path=path!("/jobs") view=pages::jobs::JobsPage />
+                    <Route path=path!("/jobs/:id") view=pages::jobs::JobPage />
+                    <Route path=path!("/notifications") view=pages::jobs::NotificationsPage />
+                    <Route path=path!("/admin") view=AdminUsersPage />
+                    <Route path=path!("/admin/iam") view=AdminIamPage />
+                    <Route path=path!("/admin/audit") view=AdminAuditPage />
+                    <Route path=path!("/profile") view=ProfilePage />
+                    <Route path=path!("/login") view=LoginPage />
+                    <Route path=path!("/change-password") view=ChangePasswordPage />
                 </Routes>
             </Layout>
         </Router>
@@ -105,7 +119,7 @@ pub fn App() -> impl IntoView {
 #[component]
 pub fn PageHeader(title: Key, #[prop(optional)] children: Option<Children>) -> impl IntoView {
     view! {
-        <Title text=t(title)/>
+        <Title text=t(title) />
         <header class="page-header">
             <h1>{t(title)}</h1>
             {children.map(|c| c())}

@@ -29,10 +29,22 @@ where
                 Suspend::new(async move {
                     match items.await {
                         Ok(v) if v.is_empty() => {
-                            view! { <p class="muted section-gap" data-testid=empty_testid>{t(empty)}</p> }.into_any()
+                            view! {
+                                <p class="muted section-gap" data-testid=empty_testid>
+                                    {t(empty)}
+                                </p>
+                            }
+                                .into_any()
                         }
                         Ok(v) => list(v).into_any(),
-                        Err(e) => view! { <div class="alert alert-error" role="alert">{e.message}</div> }.into_any(),
+                        Err(e) => {
+                            view! {
+                                <div class="alert alert-error" role="alert">
+                                    {e.message}
+                                </div>
+                            }
+                                .into_any()
+                        }
                     }
                 })
             }}

@@ -12,14 +12,22 @@ pub fn ConfirmSubmit(label: Key, confirm: Key) -> impl IntoView {
     view! {
         <Show
             when=move || asking.get()
-            fallback=move || view! {
-                <button type="button" class="button button-danger" on:click=move |_| asking.set(true)>{t(label)}</button>
+            fallback=move || {
+                view! {
+                    <button type="button" class="button button-danger" on:click=move |_| asking.set(true)>
+                        {t(label)}
+                    </button>
+                }
             }
         >
             <span class="confirm" role="group">
                 <span>{t(Key::ConfirmSure)}</span>
-                <button type="submit" class="button button-danger">{t(confirm)}</button>
-                <button type="button" class="button" on:click=move |_| asking.set(false)>{t(Key::ConfirmCancel)}</button>
+                <button type="submit" class="button button-danger">
+                    {t(confirm)}
+                </button>
+                <button type="button" class="button" on:click=move |_| asking.set(false)>
+                    {t(Key::ConfirmCancel)}
+                </button>
             </span>
         </Show>
     }

@@ -27,7 +27,15 @@ pub fn Gauge(
     let (aria_label, now, text) =
         (label.clone(), format!("{:.0}", percent.clamp(0.0, 100.0)), format!("{shown} {detail}"));
     view! {
-        <div class=level role="meter" aria-label=aria_label aria-valuemin="0" aria-valuemax="100" aria-valuenow=now aria-valuetext=text>
+        <div
+            class=level
+            role="meter"
+            aria-label=aria_label
+            aria-valuemin="0"
+            aria-valuemax="100"
+            aria-valuenow=now
+            aria-valuetext=text
+        >
             <span class="gauge-label">{label}</span>
             <span class="gauge-value">{shown}" "<span class="muted">{detail}</span></span>
             <svg class="gauge-track" viewBox="0 0 100 1" preserveAspectRatio="none" aria-hidden="true">

@@ -38,9 +38,19 @@ impl Icon {
 #[component]
 pub fn NavIcon(icon: Icon) -> impl IntoView {
     view! {
-        <svg class="nav-icon" viewBox="0 0 24 24" width="18" height="18" aria-hidden="true"
-            fill="none" stroke="currentColor" stroke-width="1.8" stroke-linecap="round" stroke-linejoin="round">
-            <path d=icon.path()/>
+        <svg
+            class="nav-icon"
+            viewBox="0 0 24 24"
+            width="18"
+            height="18"
+            aria-hidden="true"
+            fill="none"
+            stroke="currentColor"
+            stroke-width="1.8"
+            stroke-linecap="round"
+            stroke-linejoin="round"
+        >
+            <path d=icon.path() />
         </svg>
     }
 }

@@ -18,7 +18,7 @@ pub fn LanguageSwitch() -> impl IntoView {
     };
     view! {
         <form method="post" action="/prefs" class="inline-form" on:submit=on_submit>
-            <input type="hidden" name="lang" value=move || for_value.get().other().code()/>
+            <input type="hidden" name="lang" value=move || for_value.get().other().code() />
             <button
                 type="submit"
                 class="icon-button"
@@ -28,10 +28,18 @@ pub fn LanguageSwitch() -> impl IntoView {
                 lang=move || for_lang.get().other().code()
             >
                 // A globe, drawn inline: a CJK glyph would need fonts some machines lack.
-                <svg aria-hidden="true" viewBox="0 0 24 24" width="15" height="15" fill="none"
-                    stroke="currentColor" stroke-width="1.8" stroke-linecap="round">
-                    <circle cx="12" cy="12" r="9"/>
-                    <path d="M3 12h18M12 3c2.5 2.7 3.8 5.7 3.8 9s-1.3 6.3-3.8 9c-2.5-2.7-3.8-5.7-3.8-9s1.3-6.3 3.8-9z"/>
+                <svg
+                    aria-hidden="true"
+                    viewBox="0 0 24 24"
+                    width="15"
+                    height="15"
+                    fill="none"
+                    stroke="currentColor"
+                    stroke-width="1.8"
+                    stroke-linecap="round"
+                >
+                    <circle cx="12" cy="12" r="9" />
+                    <path d="M3 12h18M12 3c2.5 2.7 3.8 5.7 3.8 9s-1.3 6.3-3.8 9c-2.5-2.7-3.8-5.7-3.8-9s1.3-6.3 3.8-9z" />
                 </svg>
                 <span class="icon-button-text">{t(Key::LangSwitchTo)}</span>
             </button>

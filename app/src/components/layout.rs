@@ -35,18 +35,23 @@ pub fn Layout(children: ChildrenFn) -> impl IntoView {
     let location = use_location();
     let bare = move || BARE_PAGES.contains(&location.pathname.get().as_str());
     view! {
-        <Show when=bare fallback={
-            let children = children.clone();
-            move || view! { <Frame children=children.clone()/> }
-        }>
+        <Show
+            when=bare
+            fallback={
+                let children = children.clone();
+                move || view! { <Frame children=children.clone() /> }
+            }
+        >
             <div class="bare">
                 <header class="bare-top">
                     <span class="brand-name">{t(Key::AppName)}</span>
                     <div class="topbar-spacer"></div>
-                    <LanguageSwitch/>
-                    <ThemeToggle/>
+                    <LanguageSwitch />
+                    <ThemeToggle />
                 </header>
-                <main id="main" tabindex="-1" class="bare-main">{children()}</main>
+                <main id="main" tabindex="-1" class="bare-main">
+                    {children()}
+                </main>
             </div>
         </Show>
     }
@@ -60,13 +65,20 @@ fn Frame(children: ChildrenFn) -> impl IntoView {
     let live = expect_context::<crate::components::live::Live>();
     Effect::new(move |_| live.connect());
     view! {
-        <a class="skip-link" href="#main">{t(Key::A11ySkipToContent)}</a>
+        <a class="skip-link" href="#main">
+            {t(Key::A11ySkipToContent)}
+        </a>
         <div class="layout">
             <aside class="sidebar">
                 <a class="brand" href="/">
                     <svg class="brand-mark" viewBox="0 0 32 32" width="28" height="28" aria-hidden="true">
-                        <rect x="2" y="2" width="28" height="28" rx="7" fill="var(--accent)"/>
-                        <path d="M9 11h14M9 16h14M9 21h9" stroke="var(--accent-contrast)" stroke-width="2.6" stroke-linecap="round"/>
+                        <rect x="2" y="2" width="28" height="28" rx="7" fill="var(--accent)" />
+                        <path
+                            d="M9 11h14M9 16h14M9 21h9"
+                            stroke="var(--accent-contrast)"
+                            stroke-width="2.6"
+                            stroke-linecap="round"
+                        />
                     </svg>
                     <span class="brand-text">
                         <span class="brand-name">{t(Key::AppName)}</span>
@@ -81,12 +93,14 @@ fn Frame(children: ChildrenFn) -> impl IntoView {
                                 <ul>
                                     {NAV
                                         .iter()
-                                        .filter(|(_, _, _, need)| need.is_none_or(|p| user.as_ref().is_some_and(|u| u.can(p))))
+                                        .filter(|(_, _, _, need)| {
+                                            need.is_none_or(|p| user.as_ref().is_some_and(|u| u.can(p)))
+                                        })
                                         .map(|(href, key, icon, _)| {
                                             view! {
                                                 <li>
                                                     <A href=*href exact=*href == "/">
-                                                        <NavIcon icon=*icon/>
+                                                        <NavIcon icon=*icon />
                                                         <span>{t(*key)}</span>
                                                     </A>
                                                 </li>
@@ -100,7 +114,7 @@ fn Frame(children: ChildrenFn) -> impl IntoView {
                     <ul class="nav-secondary">
                         <li>
                             <a href="/api/docs" rel="external">
-                                <NavIcon icon=Icon::Book/>
+                                <NavIcon icon=Icon::Book />
                                 <span>{t(Key::NavApiDocs)}</span>
                             </a>
                         </li>
@@ -109,15 +123,17 @@ fn Frame(children: ChildrenFn) -> impl IntoView {
             </aside>
             <div class="main-column">
                 <header class="topbar">
-                    <SimulatedClusterBadge/>
+                    <SimulatedClusterBadge />
                     <div class="topbar-spacer"></div>
-                    <LanguageSwitch/>
-                    <ThemeToggle/>
-                    <crate::components::notifications::NotificationBell/>
-                    <UserMenu/>
+                    <LanguageSwitch />
+                    <ThemeToggle />
+                    <crate::components::notifications::NotificationBell />
+                    <UserMenu />
                 </header>
-                <main id="main" tabindex="-1" class="content">{children()}</main>
-                <crate::components::live::JobToast/>
+                <main id="main" tabindex="-1" class="content">
+                    {children()}
+                </main>
+                <crate::components::live::JobToast />
             </div>
         </div>
     }
@@ -130,18 +146,25 @@ fn UserMenu() -> impl IntoView {
     view! {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
-                me.await.ok().flatten().map(|u| view! {
-                    <div class="user-menu" data-testid="user-menu">
-                        <A href="/profile" attr:class="user-name">
-                            <span>{u.username.clone()}</span>
-                            <span class=format!("badge role-badge role-{}", u.role)>{u.role.clone()}</span>
-                        </A>
-                        // A POST (not a link): another site cannot log anyone out.
-                        <form method="post" action="/logout" class="inline-form">
-                            <button type="submit" class="button" data-testid="logout">{t(Key::UserLogout)}</button>
-                        </form>
-                    </div>
-                })
+                me.await
+                    .ok()
+                    .flatten()
+                    .map(|u| {
+                        view! {
+                            <div class="user-menu" data-testid="user-menu">
+                                <A href="/profile" attr:class="user-name">
+                                    <span>{u.username.clone()}</span>
+                                    <span class=format!("badge role-badge role-{}", u.role)>{u.role.clone()}</span>
+                                </A>
+                                // A POST (not a link): another site cannot log anyone out.
+                                <form method="post" action="/logout" class="inline-form">
+                                    <button type="submit" class="button" data-testid="logout">
+                                        {t(Key::UserLogout)}
+                                    </button>
+                                </form>
+                            </div>
+                        }
+                    })
             })}
         </Suspense>
     }

@@ -107,14 +107,31 @@ pub fn JobToast() -> impl IntoView {
         shown.set(Some((id, field("kind"), field("status"))));
     });
     view! {
-        {move || shown.get().map(|(id, kind, status)| {
-            let ok = status == "succeeded";
-            view! {
-                <div class=if ok { "toast toast-ok" } else { "toast toast-fail" } role="status" data-testid="job-toast">
-                    <a href=format!("/jobs/{id}")>{format!("Job #{id} ({kind}): {}", status.replace('_', " "))}</a>
-                    <button type="button" class="icon-button" aria-label="Dismiss" on:click=move |_| shown.set(None)>"×"</button>
-                </div>
-            }
-        })}
+        {move || {
+            shown
+                .get()
+                .map(|(id, kind, status)| {
+                    let ok = status == "succeeded";
+                    view! {
+                        <div
+                            class=if ok { "toast toast-ok" } else { "toast toast-fail" }
+                            role="status"
+                            data-testid="job-toast"
+                        >
+                            <a href=format!(
+                                "/jobs/{id}",
+                            )>{format!("Job #{id} ({kind}): {}", status.replace('_', " "))}</a>
+                            <button
+                                type="button"
+                                class="icon-button"
+                                aria-label="Dismiss"
+                                on:click=move |_| shown.set(None)
+                            >
+                                "×"
+                            </button>
+                        </div>
+                    }
+                })
+        }}
     }
 }

@@ -24,5 +24,9 @@ pub fn LocalTime(ms: i64) -> impl IntoView {
         });
     }
 
-    view! { <time datetime=iso_utc(ms) title=utc data-testid="local-time">{move || text.get()}</time> }
+    view! {
+        <time datetime=iso_utc(ms) title=utc data-testid="local-time">
+            {move || text.get()}
+        </time>
+    }
 }

@@ -48,34 +48,65 @@ pub fn LogModal(log: RwSignal<Option<LogText>>) -> impl IntoView {
         }
     };
     view! {
-        {move || log.get().map(|n| {
-            let LogText { title, text, file } = n;
-            let href = text_data_url(&text);
-            let to_copy = text.clone();
-            view! {
-                <div class="modal-backdrop" on:click=move |_| close()>
-                    <div class="modal" role="dialog" aria-modal="true" aria-labelledby="log-title" data-testid="log-modal"
-                        on:click=|e| e.stop_propagation()
-                        on:keydown=move |e| if e.key() == "Escape" {
-                            // Only the modal closes; the dropdown under it stays.
-                            e.stop_propagation();
-                            close();
-                        }>
-                        <div class="modal-head">
-                            <h2 id="log-title">{title}</h2>
-                            <button type="button" class="icon-button" aria-label=t(Key::ModalClose) autofocus node_ref=close_button on:click=move |_| close()>"×"</button>
+        {move || {
+            log.get()
+                .map(|n| {
+                    let LogText { title, text, file } = n;
+                    let href = text_data_url(&text);
+                    let to_copy = text.clone();
+                    view! {
+                        <div class="modal-backdrop" on:click=move |_| close()>
+                            <div
+                                class="modal"
+                                role="dialog"
+                                aria-modal="true"
+                                aria-labelledby="log-title"
+                                data-testid="log-modal"
+                                on:click=|e| e.stop_propagation()
+                                on:keydown=move |e| {
+                                    if e.key() == "Escape" {
+                                        e.stop_propagation();
+                                        close();
+                                    }
+                                }
+                            >
+                                <div class="modal-head">
+                                    <h2 id="log-title">{title}</h2>
+                                    <button
+                                        type="button"
+                                        class="icon-button"
+                                        aria-label=t(Key::ModalClose)
+                                        autofocus
+                                        node_ref=close_button
+                                        on:click=move |_| close()
+                                    >
+                                        "×"
+                                    </button>
+                                </div>
+                                <pre class="log" id="log-text" data-testid="log-text">
+                                    {text}
+                                </pre>
+                                <div class="row-actions">
+                                    <button
+                                        type="button"
+                                        class="button"
+                                        data-testid="copy-log"
+                                        on:click=move |_| {
+                                            copy_text(&to_copy);
+                                            copied.set(true);
+                                        }
+                                    >
+                                        {move || if copied.get() { t(Key::ModalCopied)() } else { t(Key::ModalCopy)() }}
+                                    </button>
+                                    <a class="button" href=href download=file data-testid="download-log">
+                                        {t(Key::ModalDownload)}
+                                    </a>
+                                </div>
+                            </div>
                         </div>
-                        <pre class="log" id="log-text" data-testid="log-text">{text}</pre>
-                        <div class="row-actions">
-                            <button type="button" class="button" data-testid="copy-log" on:click=move |_| { copy_text(&to_copy); copied.set(true); }>
-                                {move || if copied.get() { t(Key::ModalCopied)() } else { t(Key::ModalCopy)() }}
-                            </button>
-                            <a class="button" href=href download=file data-testid="download-log">{t(Key::ModalDownload)}</a>
-                        </div>
-                    </div>
-                </div>
-            }
-        })}
+                    }
+                })
+        }}
     }
 }
 

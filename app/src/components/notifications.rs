@@ -67,29 +67,55 @@ pub fn NoteItem(note: Notification, actions: NoteActions) -> impl IntoView {
     let has_log = !note.details.is_empty();
     let for_log = note.clone();
     view! {
-        <li class=format!("note note-{}{}", note.severity.as_str(), if unread { " note-unread" } else { "" }) data-testid="note">
+        <li
+            class=format!("note note-{}{}", note.severity.as_str(), if unread { " note-unread" } else { "" })
+            data-testid="note"
+        >
             <div class="note-head">
-                <span class="note-icon" aria-label=note.severity.as_str()>{severity_icon(note.severity)}</span>
+                <span class="note-icon" aria-label=note.severity.as_str()>
+                    {severity_icon(note.severity)}
+                </span>
                 <strong>{note.title.clone()}</strong>
-                <span class="muted small"><LocalTime ms=note.created_at/></span>
+                <span class="muted small">
+                    <LocalTime ms=note.created_at />
+                </span>
             </div>
             <p>{note.message.clone()}</p>
             <div class="row-actions">
-                <Show when=move || has_log>
+                <Show when=move || {
+                    has_log
+                }>
                     {
-                        let log = LogText { title: for_log.title.clone(), text: for_log.details.clone(), file: format!("notification-{}.log", for_log.id) };
-                        view! { <button type="button" class="button" data-testid="view-log" on:click=move |_| actions.log.set(Some(log.clone()))>{t(Key::NotesLog)}</button> }
+                        let log = LogText {
+                            title: for_log.title.clone(),
+                            text: for_log.details.clone(),
+                            file: format!("notification-{}.log", for_log.id),
+                        };
+                        view! {
+                            <button
+                                type="button"
+                                class="button"
+                                data-testid="view-log"
+                                on:click=move |_| actions.log.set(Some(log.clone()))
+                            >
+                                {t(Key::NotesLog)}
+                            </button>
+                        }
                     }
                 </Show>
                 <Show when=move || unread>
                     <ActionForm action=actions.read attr:class="inline-form">
-                        <input type="hidden" name="id" value=id/>
-                        <button type="submit" class="button" data-testid="mark-read">{t(Key::NotesRead)}</button>
+                        <input type="hidden" name="id" value=id />
+                        <button type="submit" class="button" data-testid="mark-read">
+                            {t(Key::NotesRead)}
+                        </button>
                     </ActionForm>
                 </Show>
                 <ActionForm action=actions.delete attr:class="inline-form">
-                    <input type="hidden" name="id" value=id/>
-                    <button type="submit" class="button button-danger" data-testid="delete-note">{t(Key::ActionDelete)}</button>
+                    <input type="hidden" name="id" value=id />
+                    <button type="submit" class="button button-danger" data-testid="delete-note">
+                        {t(Key::ActionDelete)}
+                    </button>
                 </ActionForm>
             </div>
         </li>
@@ -140,42 +166,85 @@ pub fn NotificationBell() -> impl IntoView {
     }
     view! {
         <div class="bell-wrap" node_ref=wrap>
-            <a class="bell" href="/notifications" aria-label=t(Key::NavNotifications) aria-haspopup="true"
-                aria-expanded=move || open.get().to_string() data-testid="bell"
-                on:click=move |e| { e.prevent_default(); open.update(|o| *o = !*o); }>
-                <NavIcon icon=Icon::Bell/>
+            <a
+                class="bell"
+                href="/notifications"
+                aria-label=t(Key::NavNotifications)
+                aria-haspopup="true"
+                aria-expanded=move || open.get().to_string()
+                data-testid="bell"
+                on:click=move |e| {
+                    e.prevent_default();
+                    open.update(|o| *o = !*o);
+                }
+            >
+                <NavIcon icon=Icon::Bell />
                 <Transition fallback=|| ()>
                     {move || Suspend::new(async move {
                         let n = unread.await.unwrap_or(0);
-                        (n > 0).then(|| view! { <span class="bell-badge" data-testid="unread-count">{n}</span> })
+                        (n > 0)
+                            .then(|| {
+                                view! {
+                                    <span class="bell-badge" data-testid="unread-count">
+                                        {n}
+                                    </span>
+                                }
+                            })
                     })}
                 </Transition>
             </a>
             <Show when=move || open.get()>
-                <div class="bell-dropdown" role="region" aria-label=t(Key::NavNotifications) data-testid="bell-dropdown">
+                <div
+                    class="bell-dropdown"
+                    role="region"
+                    aria-label=t(Key::NavNotifications)
+                    data-testid="bell-dropdown"
+                >
                     <div class="bell-dropdown-head">
                         <strong>{t(Key::NavNotifications)}</strong>
                         <ActionForm action=actions.clear attr:class="inline-form">
-                            <ConfirmSubmit label=Key::NotesClear confirm=Key::NotesClearConfirm/>
+                            <ConfirmSubmit label=Key::NotesClear confirm=Key::NotesClearConfirm />
                         </ActionForm>
                     </div>
                     <Transition fallback=|| ()>
                         {move || Suspend::new(async move {
                             match notes.await {
-                                Ok(list) if list.is_empty() => view! { <p class="muted" data-testid="notes-empty">{t(Key::NotesEmpty)}</p> }.into_any(),
-                                Ok(list) => view! {
-                                    <ul class="notes notes-compact">
-                                        {list.into_iter().map(|n| view! { <NoteItem note=n actions=actions/> }).collect_view()}
-                                    </ul>
-                                }.into_any(),
-                                Err(e) => view! { <div class="alert alert-error" role="alert">{e.to_string()}</div> }.into_any(),
+                                Ok(list) if list.is_empty() => {
+                                    view! {
+                                        <p class="muted" data-testid="notes-empty">
+                                            {t(Key::NotesEmpty)}
+                                        </p>
+                                    }
+                                        .into_any()
+                                }
+                                Ok(list) => {
+                                    view! {
+                                        <ul class="notes notes-compact">
+                                            {list
+                                                .into_iter()
+                                                .map(|n| view! { <NoteItem note=n actions=actions /> })
+                                                .collect_view()}
+                                        </ul>
+                                    }
+                                        .into_any()
+                                }
+                                Err(e) => {
+                                    view! {
+                                        <div class="alert alert-error" role="alert">
+                                            {e.to_string()}
+                                        </div>
+                                    }
+                                        .into_any()
+                                }
                             }
                         })}
                     </Transition>
-                    <a href="/notifications" class="bell-all" on:click=move |_| open.set(false)>{t(Key::NotesAll)}</a>
+                    <a href="/notifications" class="bell-all" on:click=move |_| open.set(false)>
+                        {t(Key::NotesAll)}
+                    </a>
                 </div>
             </Show>
-            <LogModal log=actions.log/>
+            <LogModal log=actions.log />
         </div>
     }
 }

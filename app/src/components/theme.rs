@@ -51,14 +51,8 @@ pub fn ThemeToggle() -> impl IntoView {
 
     view! {
         <form method="post" action="/prefs" class="inline-form" on:submit=on_submit>
-            <input type="hidden" name="theme" value=move || next().code()/>
-            <button
-                type="submit"
-                class="icon-button"
-                data-testid="theme-toggle"
-                aria-label=label
-                title=label
-            >
+            <input type="hidden" name="theme" value=move || next().code() />
+            <button type="submit" class="icon-button" data-testid="theme-toggle" aria-label=label title=label>
                 <span aria-hidden="true" class="theme-glyph">
                     {move || if next() == Theme::Dark { "☾" } else { "☀" }}
                 </span>

@@ -34,12 +34,20 @@ pub fn SimulatedClusterBadge() -> impl IntoView {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
                 match info.await {
-                    Ok(i) if i.simulated_cluster => Some(view! {
-                        <span class="badge badge-demo" data-testid="simulated-badge" title=t(Key::BadgeSimulatedHint)>
-                            <span class="badge-dot" aria-hidden="true"></span>
-                            {t(Key::BadgeSimulated)}
-                        </span>
-                    }),
+                    Ok(i) if i.simulated_cluster => {
+                        Some(
+                            view! {
+                                <span
+                                    class="badge badge-demo"
+                                    data-testid="simulated-badge"
+                                    title=t(Key::BadgeSimulatedHint)
+                                >
+                                    <span class="badge-dot" aria-hidden="true"></span>
+                                    {t(Key::BadgeSimulated)}
+                                </span>
+                            },
+                        )
+                    }
                     _ => None,
                 }
             })}

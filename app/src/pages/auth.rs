@@ -20,18 +20,29 @@ pub fn LoginPage() -> impl IntoView {
     };
     let next = move || query.with(|q| q.get("next").unwrap_or_else(|| "/".into()));
     view! {
-        <Title text=t(Key::LoginTitle)/>
+        <Title text=t(Key::LoginTitle) />
         <section class="card auth-card" aria-labelledby="login-heading">
             <h1 id="login-heading">{t(Key::LoginTitle)}</h1>
             <p class="muted">{t(Key::LoginIntro)}</p>
-            {move || error().map(|k| view! { <div class="alert alert-error" role="alert" data-testid="login-error">{t(k)}</div> })}
+            {move || {
+                error()
+                    .map(|k| {
+                        view! {
+                            <div class="alert alert-error" role="alert" data-testid="login-error">
+                                {t(k)}
+                            </div>
+                        }
+                    })
+            }}
             <form method="post" action="/login" class="form-stack">
-                <input type="hidden" name="next" value=next/>
+                <input type="hidden" name="next" value=next />
                 <label for="login-username">{t(Key::LoginUsername)}</label>
-                <input id="login-username" name="username" autocomplete="username" required autofocus/>
+                <input id="login-username" name="username" autocomplete="username" required autofocus />
                 <label for="login-password">{t(Key::LoginPassword)}</label>
-                <input id="login-password" name="password" type="password" autocomplete="current-password" required/>
-                <button type="submit" class="button button-primary">{t(Key::LoginSubmit)}</button>
+                <input id="login-password" name="password" type="password" autocomplete="current-password" required />
+                <button type="submit" class="button button-primary">
+                    {t(Key::LoginSubmit)}
+                </button>
             </form>
         </section>
     }
@@ -43,13 +54,32 @@ pub fn ChangePasswordForm() -> impl IntoView {
     view! {
         <form method="post" action="/change-password" class="form-stack" data-testid="change-password-form">
             <label for="pw-current">{t(Key::PasswordCurrent)}</label>
-            <input id="pw-current" name="current_password" type="password" autocomplete="current-password" required/>
+            <input id="pw-current" name="current_password" type="password" autocomplete="current-password" required />
             <label for="pw-new">{t(Key::PasswordNew)}</label>
-            <input id="pw-new" name="new_password" type="password" autocomplete="new-password" minlength="10" required aria-describedby="pw-rules"/>
-            <p id="pw-rules" class="muted small">{t(Key::PasswordRules)}</p>
+            <input
+                id="pw-new"
+                name="new_password"
+                type="password"
+                autocomplete="new-password"
+                minlength="10"
+                required
+                aria-describedby="pw-rules"
+            />
+            <p id="pw-rules" class="muted small">
+                {t(Key::PasswordRules)}
+            </p>
             <label for="pw-confirm">{t(Key::PasswordConfirm)}</label>
-            <input id="pw-confirm" name="confirm_password" type="password" autocomplete="new-password" minlength="10" required/>
-            <button type="submit" class="button button-primary">{t(Key::PasswordSubmit)}</button>
+            <input
+                id="pw-confirm"
+                name="confirm_password"
+                type="password"
+                autocomplete="new-password"
+                minlength="10"
+                required
+            />
+            <button type="submit" class="button button-primary">
+                {t(Key::PasswordSubmit)}
+            </button>
         </form>
     }
 }
@@ -59,14 +89,25 @@ pub fn ChangePasswordPage() -> impl IntoView {
     let query = use_query_map();
     let error = move || query.with(|q| q.get("error"));
     view! {
-        <Title text=t(Key::PasswordTitle)/>
+        <Title text=t(Key::PasswordTitle) />
         <section class="card auth-card" aria-labelledby="pw-heading">
             <h1 id="pw-heading">{t(Key::PasswordTitle)}</h1>
             <p class="muted">{t(Key::PasswordIntro)}</p>
-            {move || error().map(|e| view! { <div class="alert alert-error" role="alert" data-testid="password-error">{e}</div> })}
-            <ChangePasswordForm/>
+            {move || {
+                error()
+                    .map(|e| {
+                        view! {
+                            <div class="alert alert-error" role="alert" data-testid="password-error">
+                                {e}
+                            </div>
+                        }
+                    })
+            }}
+            <ChangePasswordForm />
             <form method="post" action="/logout" class="small">
-                <button type="submit" class="button" data-testid="logout">{t(Key::UserLogout)}</button>
+                <button type="submit" class="button" data-testid="logout">
+                    {t(Key::UserLogout)}
+                </button>
             </form>
         </section>
     }

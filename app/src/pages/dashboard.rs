@@ -32,15 +32,17 @@ pub fn Dashboard() -> impl IntoView {
     let storage = Resource::new(move || jobs_ended.get(), |_| storage_usage());
     let jobs = Resource::new(move || jobs_changed.get(), |_| recent_jobs(RECENT_JOBS));
     view! {
-        <PageHeader title=Key::DashboardTitle/>
+        <PageHeader title=Key::DashboardTitle />
         <p class="lead">{t(Key::DashboardIntro)}</p>
         <div class="grid">
             <section class="card" aria-labelledby="fleet-heading">
                 <h2 id="fleet-heading">{t(Key::NavServers)}</h2>
-                <Transition fallback=|| view! { <p class="muted">{t(Key::DashboardLoading)}</p> }>
+                <Transition fallback=|| {
+                    view! { <p class="muted">{t(Key::DashboardLoading)}</p> }
+                }>
                     {move || Suspend::new(async move {
                         match fleet.await {
-                            Ok(f) => view! { <FleetCounts fleet=f/> }.into_any(),
+                            Ok(f) => view! { <FleetCounts fleet=f /> }.into_any(),
                             Err(e) => failed(e, move || fleet.refetch()),
                         }
                     })}
@@ -48,10 +50,12 @@ pub fn Dashboard() -> impl IntoView {
             </section>
             <section class="card" aria-labelledby="jobs-heading">
                 <h2 id="jobs-heading">{t(Key::DashboardRecentJobs)}</h2>
-                <Transition fallback=|| view! { <p class="muted">{t(Key::DashboardLoading)}</p> }>
+                <Transition fallback=|| {
+                    view! { <p class="muted">{t(Key::DashboardLoading)}</p> }
+                }>
                     {move || Suspend::new(async move {
                         match jobs.await {
-                            Ok(list) => view! { <RecentJobs jobs=list/> }.into_any(),
+                            Ok(list) => view! { <RecentJobs jobs=list /> }.into_any(),
                             Err(e) => failed(e, move || jobs.refetch()),
                         }
                     })}
@@ -59,82 +63,116 @@ pub fn Dashboard() -> impl IntoView {
             </section>
             <section class="card" aria-labelledby="system-heading">
                 <h2 id="system-heading">{t(Key::DashboardSystem)}</h2>
-                <Suspense fallback=|| view! { <p class="muted">{t(Key::DashboardLoading)}</p> }>
+                <Suspense fallback=|| {
+                    view! { <p class="muted">{t(Key::DashboardLoading)}</p> }
+                }>
                     {move || Suspend::new(async move {
                         match info.await {
-                            Ok(i) => view! {
-                                <dl class="facts" data-testid="system-info">
-                                    <dt>{t(Key::DashboardVersion)}</dt>
-                                    <dd>{i.version.clone()}</dd>
-                                    <dt>{t(Key::DashboardDatabase)}</dt>
-                                    <dd>{i.database.as_str()}</dd>
-                                    <dt>{t(Key::DashboardSchema)}</dt>
-                                    <dd>{i.schema_version}</dd>
-                                    <dt>{t(Key::DashboardStarted)}</dt>
-                                    <dd><LocalTime ms=i.started_at/></dd>
-                                    <dt>{t(Key::DashboardCluster)}</dt>
-                                    <dd>
-                                        {if i.simulated_cluster { t(Key::DashboardClusterSim)() } else { t(Key::DashboardClusterReal)() }}
-                                    </dd>
-                                </dl>
+                            Ok(i) => {
+                                view! {
+                                    <dl class="facts" data-testid="system-info">
+                                        <dt>{t(Key::DashboardVersion)}</dt>
+                                        <dd>{i.version.clone()}</dd>
+                                        <dt>{t(Key::DashboardDatabase)}</dt>
+                                        <dd>{i.database.as_str()}</dd>
+                                        <dt>{t(Key::DashboardSchema)}</dt>
+                                        <dd>{i.schema_version}</dd>
+                                        <dt>{t(Key::DashboardStarted)}</dt>
+                                        <dd>
+                                            <LocalTime ms=i.started_at />
+                                        </dd>
+                                        <dt>{t(Key::DashboardCluster)}</dt>
+                                        <dd>
+                                            {if i.simulated_cluster {
+                                                t(Key::DashboardClusterSim)()
+                                            } else {
+                                                t(Key::DashboardClusterReal)()
+                                            }}
+                                        </dd>
+                                    </dl>
+                                }
+                                    .into_any()
                             }
-                            .into_any(),
-                            Err(_) => view! {
-                                <div class="alert alert-error" role="alert">
-                                    <p>{t(Key::DashboardError)}</p>
-                                    <button class="button" on:click=move |_| info.refetch()>{t(Key::DashboardRetry)}</button>
-                                </div>
+                            Err(_) => {
+                                view! {
+                                    <div class="alert alert-error" role="alert">
+                                        <p>{t(Key::DashboardError)}</p>
+                                        <button class="button" on:click=move |_| info.refetch()>
+                                            {t(Key::DashboardRetry)}
+                                        </button>
+                                    </div>
+                                }
+                                    .into_any()
                             }
-                            .into_any(),
                         }
                     })}
                 </Suspense>
             </section>
             <section class="card" aria-labelledby="cluster-heading">
                 <h2 id="cluster-heading">{t(Key::DashboardClusterTitle)}</h2>
-                <Transition fallback=|| view! { <p class="muted">{t(Key::DashboardLoading)}</p> }>
+                <Transition fallback=|| {
+                    view! { <p class="muted">{t(Key::DashboardLoading)}</p> }
+                }>
                     {move || Suspend::new(async move {
                         match cluster.await {
-                            Ok(c) => view! {
-                                <dl class="facts" data-testid="cluster-overview">
-                                    <dt>{t(Key::DashboardNodes)}</dt>
-                                    <dd>{c.nodes_online}" / "{c.nodes_total}" "{t(Key::DashboardOnline)}</dd>
-                                    <dt>{t(Key::DashboardVms)}</dt>
-                                    <dd>{c.vms_running}" / "{c.vms_total}" "{t(Key::DashboardRunning)}</dd>
-                                    <dt>{t(Key::DashboardTemplates)}</dt>
-                                    <dd>{c.templates}</dd>
-                                    <dt>{t(Key::DashboardCapacity)}</dt>
-                                    <dd>{c.cpu_cores}" vCPU · "{format!("{:.0}", c.memory_used_bytes as f64 / c.memory_bytes.max(1) as f64 * 100.0)}"% "{t(Key::DashboardMemoryUsed)}</dd>
-                                </dl>
+                            Ok(c) => {
+                                view! {
+                                    <dl class="facts" data-testid="cluster-overview">
+                                        <dt>{t(Key::DashboardNodes)}</dt>
+                                        <dd>{c.nodes_online}" / "{c.nodes_total}" "{t(Key::DashboardOnline)}</dd>
+                                        <dt>{t(Key::DashboardVms)}</dt>
+                                        <dd>{c.vms_running}" / "{c.vms_total}" "{t(Key::DashboardRunning)}</dd>
+                                        <dt>{t(Key::DashboardTemplates)}</dt>
+                                        <dd>{c.templates}</dd>
+                                        <dt>{t(Key::DashboardCapacity)}</dt>
+                                        <dd>
+                                            {c.cpu_cores}" vCPU · "
+                                            {format!(
+                                                "{:.0}",
+                                                c.memory_used_bytes as f64 / c.memory_bytes.max(1) as f64 * 100.0,
+                                            )}"% "{t(Key::DashboardMemoryUsed)}
+                                        </dd>
+                                    </dl>
+                                }
+                                    .into_any()
                             }
-                            .into_any(),
-                            Err(e) => view! {
-                                <div class="alert alert-error" role="alert">
-                                    <p>{t(Key::DashboardClusterError)}" "{e.to_string().replace("error running server function: ", "")}</p>
-                                    <button class="button" on:click=move |_| cluster.refetch()>{t(Key::DashboardRetry)}</button>
-                                </div>
+                            Err(e) => {
+                                view! {
+                                    <div class="alert alert-error" role="alert">
+                                        <p>
+                                            {t(Key::DashboardClusterError)}" "
+                                            {e.to_string().replace("error running server function: ", "")}
+                                        </p>
+                                        <button class="button" on:click=move |_| cluster.refetch()>
+                                            {t(Key::DashboardRetry)}
+                                        </button>
+                                    </div>
+                                }
+                                    .into_any()
                             }
-                            .into_any(),
                         }
                     })}
                 </Transition>
             </section>
         </div>
         <h2 class="section-gap">{t(Key::DashboardNodesTitle)}</h2>
-        <Transition fallback=|| view! { <p class="muted">{t(Key::DashboardLoading)}</p> }>
+        <Transition fallback=|| {
+            view! { <p class="muted">{t(Key::DashboardLoading)}</p> }
+        }>
             {move || Suspend::new(async move {
                 match fleet.await {
-                    Ok(f) => view! { <NodeGauges fleet=f/> }.into_any(),
-                    // The fleet card above says why.
+                    Ok(f) => view! { <NodeGauges fleet=f /> }.into_any(),
                     Err(_) => ().into_any(),
                 }
             })}
         </Transition>
         <h2 class="section-gap">{t(Key::DashboardStorage)}</h2>
-        <Transition fallback=|| view! { <p class="muted">{t(Key::DashboardLoading)}</p> }>
+        <Transition fallback=|| {
+            view! { <p class="muted">{t(Key::DashboardLoading)}</p> }
+        }>
             {move || Suspend::new(async move {
                 match storage.await {
-                    Ok(list) => view! { <StorageGauges list=list/> }.into_any(),
+                    Ok(list) => view! { <StorageGauges list=list /> }.into_any(),
                     Err(e) => failed(e, move || storage.refetch()),
                 }
             })}
@@ -149,7 +187,9 @@ fn failed(e: AppError, retry: impl Fn() + Copy + Send + Sync + 'static) -> AnyVi
     view! {
         <div class="alert alert-error" role="alert">
             <p>{e.to_string()}</p>
-            <button class="button" on:click=move |_| retry()>{t(Key::DashboardRetry)}</button>
+            <button class="button" on:click=move |_| retry()>
+                {t(Key::DashboardRetry)}
+            </button>
         </div>
     }
     .into_any()
@@ -161,17 +201,33 @@ fn FleetCounts(fleet: FleetStats) -> impl IntoView {
     let other = fleet.total_servers.saturating_sub(fleet.running_servers + fleet.stopped_servers);
     if fleet.total_servers == 0 {
         return view! {
-            <p class="muted" data-testid="fleet-empty">{t(Key::ServersEmpty)}</p>
-            <a class="button button-primary" href="/servers/new">{t(Key::ServersCreate)}</a>
+            <p class="muted" data-testid="fleet-empty">
+                {t(Key::ServersEmpty)}
+            </p>
+            <a class="button button-primary" href="/servers/new">
+                {t(Key::ServersCreate)}
+            </a>
         }
         .into_any();
     }
     view! {
         <div class="stat-row" data-testid="fleet-counts">
-            <a class="stat" href="/servers" data-testid="count-total"><strong>{fleet.total_servers}</strong><span class="muted">{t(Key::DashboardTotal)}</span></a>
-            <a class="stat" href="/servers?status=running" data-testid="count-running"><strong>{fleet.running_servers}</strong><span class="muted">{t(Key::DashboardRunning)}</span></a>
-            <a class="stat" href="/servers?status=stopped" data-testid="count-stopped"><strong>{fleet.stopped_servers}</strong><span class="muted">{t(Key::DashboardStopped)}</span></a>
-            <a class="stat" href="/servers" data-testid="count-other"><strong>{other}</strong><span class="muted">{t(Key::DashboardOther)}</span></a>
+            <a class="stat" href="/servers" data-testid="count-total">
+                <strong>{fleet.total_servers}</strong>
+                <span class="muted">{t(Key::DashboardTotal)}</span>
+            </a>
+            <a class="stat" href="/servers?status=running" data-testid="count-running">
+                <strong>{fleet.running_servers}</strong>
+                <span class="muted">{t(Key::DashboardRunning)}</span>
+            </a>
+            <a class="stat" href="/servers?status=stopped" data-testid="count-stopped">
+                <strong>{fleet.stopped_servers}</strong>
+                <span class="muted">{t(Key::DashboardStopped)}</span>
+            </a>
+            <a class="stat" href="/servers" data-testid="count-other">
+                <strong>{other}</strong>
+                <span class="muted">{t(Key::DashboardOther)}</span>
+            </a>
         </div>
     }
     .into_any()
@@ -182,26 +238,48 @@ fn FleetCounts(fleet: FleetStats) -> impl IntoView {
 fn NodeGauges(fleet: FleetStats) -> impl IntoView {
     view! {
         <div class="grid" data-testid="node-gauges">
-            {fleet.nodes.into_iter().map(|n| {
-                let cpus = n.cpus;
-                let allocated = (n.cpu_allocation_percent / 100.0 * cpus as f64).round();
-                let mem_alloc = n.memory_allocation_percent / 100.0 * n.memory_gb;
-                view! {
-                    <section class="card node-card" data-testid="node-card">
-                        <h3>{n.node.clone()}" "
-                            {if n.online {
-                                view! { <span class="badge badge-ok">{t(Key::DashboardOnline)}</span> }.into_any()
-                            } else {
-                                view! { <span class="badge badge-fail">{t(Key::DashboardOffline)}</span> }.into_any()
-                            }}
-                        </h3>
-                        <Gauge label=t(Key::DashboardCpuUsed)() percent=n.cpu_usage_percent detail=format!("{cpus} vCPU")/>
-                        <Gauge label=t(Key::DashboardCpuAllocated)() percent=n.cpu_allocation_percent detail=format!("{allocated:.0} / {cpus} vCPU")/>
-                        <Gauge label=t(Key::DashboardMemoryUsedLabel)() percent=n.memory_usage_percent detail=format!("{:.0} GiB", n.memory_gb)/>
-                        <Gauge label=t(Key::DashboardMemoryAllocated)() percent=n.memory_allocation_percent detail=format!("{mem_alloc:.0} / {:.0} GiB", n.memory_gb)/>
-                    </section>
-                }
-            }).collect_view()}
+            {fleet
+                .nodes
+                .into_iter()
+                .map(|n| {
+                    let cpus = n.cpus;
+                    let allocated = (n.cpu_allocation_percent / 100.0 * cpus as f64).round();
+                    let mem_alloc = n.memory_allocation_percent / 100.0 * n.memory_gb;
+                    view! {
+                        <section class="card node-card" data-testid="node-card">
+                            <h3>
+                                {n.node.clone()}" "
+                                {if n.online {
+                                    view! { <span class="badge badge-ok">{t(Key::DashboardOnline)}</span> }.into_any()
+                                } else {
+                                    view! { <span class="badge badge-fail">{t(Key::DashboardOffline)}</span> }
+                                        .into_any()
+                                }}
+                            </h3>
+                            <Gauge
+                                label=t(Key::DashboardCpuUsed)()
+                                percent=n.cpu_usage_percent
+                                detail=format!("{cpus} vCPU")
+                            />
+                            <Gauge
+                                label=t(Key::DashboardCpuAllocated)()
+                                percent=n.cpu_allocation_percent
+                                detail=format!("{allocated:.0} / {cpus} vCPU")
+                            />
+                            <Gauge
+                                label=t(Key::DashboardMemoryUsedLabel)()
+                                percent=n.memory_usage_percent
+                                detail=format!("{:.0} GiB", n.memory_gb)
+                            />
+                            <Gauge
+                                label=t(Key::DashboardMemoryAllocated)()
+                                percent=n.memory_allocation_percent
+                                detail=format!("{mem_alloc:.0} / {:.0} GiB", n.memory_gb)
+                            />
+                        </section>
+                    }
+                })
+                .collect_view()}
         </div>
     }
 }
@@ -214,13 +292,26 @@ fn StorageGauges(list: Vec<DatastoreUsage>) -> impl IntoView {
     }
     view! {
         <section class="card" data-testid="storage-usage">
-            {list.into_iter().map(|d| {
-                let where_ = if d.shared { format!("{} ({})", t(Key::DatastoresShared)(), d.nodes.join(", ")) } else { d.nodes.join(", ") };
-                view! {
-                    <Gauge label=format!("{} · {where_}", d.id) percent=percent(d.used, d.size) detail=format!("{} / {}", size(d.used), size(d.size))/>
-                }
-            }).collect_view()}
-            <p><a href="/datastores">{t(Key::DatastoresManage)}</a></p>
+            {list
+                .into_iter()
+                .map(|d| {
+                    let where_ = if d.shared {
+                        format!("{} ({})", t(Key::DatastoresShared)(), d.nodes.join(", "))
+                    } else {
+                        d.nodes.join(", ")
+                    };
+                    view! {
+                        <Gauge
+                            label=format!("{} · {where_}", d.id)
+                            percent=percent(d.used, d.size)
+                            detail=format!("{} / {}", size(d.used), size(d.size))
+                        />
+                    }
+                })
+                .collect_view()}
+            <p>
+                <a href="/datastores">{t(Key::DatastoresManage)}</a>
+            </p>
         </section>
     }
     .into_any()
@@ -230,19 +321,35 @@ fn StorageGauges(list: Vec<DatastoreUsage>) -> impl IntoView {
 #[component]
 fn RecentJobs(jobs: Vec<Job>) -> impl IntoView {
     if jobs.is_empty() {
-        return view! { <p class="muted" data-testid="recent-jobs-empty">{t(Key::DashboardNoJobs)}</p> }.into_any();
+        return view! {
+            <p class="muted" data-testid="recent-jobs-empty">
+                {t(Key::DashboardNoJobs)}
+            </p>
+        }
+        .into_any();
     }
     view! {
         <ul class="plain-list" data-testid="recent-jobs">
-            {jobs.into_iter().map(|j| view! {
-                <li data-testid="recent-job">
-                    <a href=format!("/jobs/{}", j.id)>"#"{j.id}" "{j.kind.clone()}</a>" "
-                    {job_badge(j.status)}" "
-                    <span class="muted small"><LocalTime ms=j.created_at/></span>
-                </li>
-            }).collect_view()}
+            {jobs
+                .into_iter()
+                .map(|j| {
+                    view! {
+                        <li data-testid="recent-job">
+                            <a href=format!("/jobs/{}", j.id)>"#"{j.id}" "{j.kind.clone()}</a>
+                            " "
+                            {job_badge(j.status)}
+                            " "
+                            <span class="muted small">
+                                <LocalTime ms=j.created_at />
+                            </span>
+                        </li>
+                    }
+                })
+                .collect_view()}
         </ul>
-        <p><a href="/jobs">{t(Key::DashboardAllJobs)}</a></p>
+        <p>
+            <a href="/jobs">{t(Key::DashboardAllJobs)}</a>
+        </p>
     }
     .into_any()
 }

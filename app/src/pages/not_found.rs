@@ -11,10 +11,12 @@ pub fn NotFound() -> impl IntoView {
         resp.set_status(http::StatusCode::NOT_FOUND);
     }
     view! {
-        <PageHeader title=Key::NotfoundTitle/>
+        <PageHeader title=Key::NotfoundTitle />
         <section class="card empty-state" data-testid="not-found">
             <p class="lead">{t(Key::NotfoundBody)}</p>
-            <a class="button" href="/">{t(Key::NotfoundHome)}</a>
+            <a class="button" href="/">
+                {t(Key::NotfoundHome)}
+            </a>
         </section>
     }
 }

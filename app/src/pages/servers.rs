@@ -36,7 +36,11 @@ pub fn status_badge(status: ServerStatus) -> impl IntoView {
         ServerStatus::Missing | ServerStatus::Failed => "badge badge-fail",
         _ => "badge badge-demo",
     };
-    view! { <span class=class data-testid="server-status" data-status=status.as_str()>{t(status_text(status))}</span> }
+    view! {
+        <span class=class data-testid="server-status" data-status=status.as_str()>
+            {t(status_text(status))}
+        </span>
+    }
 }
 
 #[component]
@@ -73,85 +77,201 @@ pub fn ServersPage() -> impl IntoView {
             // reloading), so the server and the browser render the same.
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
-                    me.await.ok().flatten().filter(|u| u.can(Permission::CreateServer)).map(|_| view! {
-                        <a class="button button-primary" href="/servers/new" data-testid="create-server">{t(Key::ServersCreate)}</a>
-                    })
+                    me.await
+                        .ok()
+                        .flatten()
+                        .filter(|u| u.can(Permission::CreateServer))
+                        .map(|_| {
+                            view! {
+                                <a class="button button-primary" href="/servers/new" data-testid="create-server">
+                                    {t(Key::ServersCreate)}
+                                </a>
+                            }
+                        })
                 })}
             </Transition>
-            <a class="button" href="/ip-pools">{t(Key::NavIpPools)}</a>
-            <a class="button" href="/datastores">{t(Key::NavDatastores)}</a>
+            <a class="button" href="/ip-pools">
+                {t(Key::NavIpPools)}
+            </a>
+            <a class="button" href="/datastores">
+                {t(Key::NavDatastores)}
+            </a>
         </PageHeader>
         <form method="get" action="/servers" class="form-row filters" data-testid="server-filter">
-            <input type="search" name="search" aria-label=t(Key::ServersSearch) placeholder=t(Key::ServersSearch) value=search/>
+            <input
+                type="search"
+                name="search"
+                aria-label=t(Key::ServersSearch)
+                placeholder=t(Key::ServersSearch)
+                value=search
+            />
             <select name="status" aria-label=t(Key::ServersStatus)>
                 <option value="">{t(Key::ServersAnyStatus)}</option>
-                {ServerStatus::ALL.iter().filter(|s| **s != ServerStatus::Unknown).map(|s| view! { <option value=s.as_str() selected=move || status() == s.as_str()>{t(status_text(*s))}</option> }).collect_view()}
+                {ServerStatus::ALL
+                    .iter()
+                    .filter(|s| **s != ServerStatus::Unknown)
+                    .map(|s| {
+                        view! {
+                            <option value=s.as_str() selected=move || status() == s.as_str()>
+                                {t(status_text(*s))}
+                            </option>
+                        }
+                    })
+                    .collect_view()}
             </select>
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
                     let l = list.await.ok();
-                    let choices = |label: Key, name: &'static str, values: Vec<String>, current: String| view! {
-                        <select name=name aria-label=t(label)>
-                            <option value="">{t(label)}</option>
-                            {values.into_iter().map(|v| { let sel = v == current; view! { <option value=v.clone() selected=sel>{v.clone()}</option> } }).collect_view()}
-                        </select>
+                    let choices = |label: Key, name: &'static str, values: Vec<String>, current: String| {
+                        view! {
+                            <select name=name aria-label=t(label)>
+                                <option value="">{t(label)}</option>
+                                {values
+                                    .into_iter()
+                                    .map(|v| {
+                                        let sel = v == current;
+                                        view! {
+                                            <option value=v.clone() selected=sel>
+                                                {v.clone()}
+                                            </option>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </select>
+                        }
                     };
-                    l.map(|l| view! {
-                        {choices(Key::ServersRole, "role", l.roles, role())}
-                        {choices(Key::ServersNode, "node", l.nodes, node())}
-                        {choices(Key::ServersTag, "tag", l.tags, tag())}
+                    l.map(|l| {
+                        view! {
+                            {choices(Key::ServersRole, "role", l.roles, role())}
+                            {choices(Key::ServersNode, "node", l.nodes, node())}
+                            {choices(Key::ServersTag, "tag", l.tags, tag())}
+                        }
                     })
                 })}
             </Transition>
             <select name="sort" aria-label=t(Key::ServersSort)>
-                {["name", "status", "node", "cores", "memory", "created"].iter().map(|s| view! { <option value=*s selected=move || sort() == *s>{format!("↕ {s}")}</option> }).collect_view()}
+                {["name", "status", "node", "cores", "memory", "created"]
+                    .iter()
+                    .map(|s| {
+                        view! {
+                            <option value=*s selected=move || sort() == *s>
+                                {format!("↕ {s}")}
+                            </option>
+                        }
+                    })
+                    .collect_view()}
             </select>
-            <button type="submit" class="button">{t(Key::AuditFilter)}</button>
+            <button type="submit" class="button">
+                {t(Key::AuditFilter)}
+            </button>
         </form>
 
-        {move || act.value().get().map(|r| match r {
-            Ok(id) => view! { <div class="alert alert-ok" role="status" data-testid="action-started"><a href=format!("/jobs/{id}")>{t(Key::ServersJobStarted)}" #"{id}</a></div> }.into_any(),
-            Err(e) => view! { <div class="alert alert-error" role="alert">{e.to_string()}</div> }.into_any(),
-        })}
+        {move || {
+            act.value()
+                .get()
+                .map(|r| match r {
+                    Ok(id) => {
+                        view! {
+                            <div class="alert alert-ok" role="status" data-testid="action-started">
+                                <a href=format!("/jobs/{id}")>{t(Key::ServersJobStarted)}" #"{id}</a>
+                            </div>
+                        }
+                            .into_any()
+                    }
+                    Err(e) => {
+                        view! {
+                            <div class="alert alert-error" role="alert">
+                                {e.to_string()}
+                            </div>
+                        }
+                            .into_any()
+                    }
+                })
+        }}
 
-        <Transition fallback=|| view! { <p class="muted">"…"</p> }>
+        <Transition fallback=|| {
+            view! { <p class="muted">"…"</p> }
+        }>
             {move || Suspend::new(async move {
                 match list.await {
-                    Ok(l) if l.servers.total == 0 && filter() == ServerListParams::default() => view! {
-                        <section class="card empty-state" data-testid="servers-empty">
-                            <p class="lead">{t(Key::ServersEmpty)}</p>
-                            <a class="button button-primary" href="/servers/new">{t(Key::ServersCreate)}</a>
-                        </section>
-                    }.into_any(),
+                    Ok(l) if l.servers.total == 0 && filter() == ServerListParams::default() => {
+                        view! {
+                            <section class="card empty-state" data-testid="servers-empty">
+                                <p class="lead">{t(Key::ServersEmpty)}</p>
+                                <a class="button button-primary" href="/servers/new">
+                                    {t(Key::ServersCreate)}
+                                </a>
+                            </section>
+                        }
+                            .into_any()
+                    }
                     Ok(l) => {
                         let rows = l.servers.items.clone();
-                        let statuses: Vec<(String, ServerStatus)> = rows.iter().map(|s| (s.name.clone(), s.status)).collect();
+                        let statuses: Vec<(String, ServerStatus)> = rows
+                            .iter()
+                            .map(|s| (s.name.clone(), s.status))
+                            .collect();
                         let all_names: Vec<String> = rows.iter().map(|s| s.name.clone()).collect();
                         let all_for_toggle = all_names.clone();
                         view! {
-                            <BulkBar selected=selected statuses=statuses act=act confirm_delete=confirm_delete/>
+                            <BulkBar selected=selected statuses=statuses act=act confirm_delete=confirm_delete />
                             <p class="muted small">{l.servers.total}" "{t(Key::ServersCount)}</p>
                             {pager(&filter(), l.servers.page, l.servers.pages)}
                             <table class="table" data-testid="servers">
-                                <thead><tr>
-                                    <th>
-                                        <input type="checkbox" aria-label=t(Key::ServersSelectAll) data-testid="select-all"
-                                            prop:checked=move || !all_names.is_empty() && all_names.iter().all(|n| selected.get().contains(n))
-                                            on:change=move |e| {
-                                                let on = event_target_checked(&e);
-                                                selected.update(|s| for n in &all_for_toggle { if on { s.insert(n.clone()); } else { s.remove(n); } });
-                                            }/>
-                                    </th>
-                                    <th>{t(Key::ServersName)}</th><th>{t(Key::ServersStatus)}</th><th>{t(Key::ServersNode)}</th>
-                                    <th>"CPU / RAM"</th><th>"IP"</th><th>{t(Key::ServersRole)}</th><th>{t(Key::ServersTag)}</th><th></th>
-                                </tr></thead>
+                                <thead>
+                                    <tr>
+                                        <th>
+                                            <input
+                                                type="checkbox"
+                                                aria-label=t(Key::ServersSelectAll)
+                                                data-testid="select-all"
+                                                prop:checked=move || {
+                                                    !all_names.is_empty()
+                                                        && all_names.iter().all(|n| selected.get().contains(n))
+                                                }
+                                                on:change=move |e| {
+                                                    let on = event_target_checked(&e);
+                                                    selected
+                                                        .update(|s| {
+                                                            for n in &all_for_toggle {
+                                                                if on {
+                                                                    s.insert(n.clone());
+                                                                } else {
+                                                                    s.remove(n);
+                                                                }
+                                                            }
+                                                        });
+                                                }
+                                            />
+                                        </th>
+                                        <th>{t(Key::ServersName)}</th>
+                                        <th>{t(Key::ServersStatus)}</th>
+                                        <th>{t(Key::ServersNode)}</th>
+                                        <th>"CPU / RAM"</th>
+                                        <th>"IP"</th>
+                                        <th>{t(Key::ServersRole)}</th>
+                                        <th>{t(Key::ServersTag)}</th>
+                                        <th></th>
+                                    </tr>
+                                </thead>
                                 <tbody>
-                                    {rows.into_iter().map(|s| view! { <ServerRow server=s selected=selected expanded=expanded/> }).collect_view()}
+                                    {rows
+                                        .into_iter()
+                                        .map(|s| view! { <ServerRow server=s selected=selected expanded=expanded /> })
+                                        .collect_view()}
                                 </tbody>
                             </table>
-                        }.into_any()
+                        }
+                            .into_any()
                     }
-                    Err(e) => view! { <div class="alert alert-error" role="alert">{e.to_string()}</div> }.into_any(),
+                    Err(e) => {
+                        view! {
+                            <div class="alert alert-error" role="alert">
+                                {e.to_string()}
+                            </div>
+                        }
+                            .into_any()
+                    }
                 }
             })}
         </Transition>
@@ -188,19 +308,80 @@ fn BulkBar(
         <Show when=move || !selected.get().is_empty()>
             <div class="bulk-bar" role="toolbar" aria-label=t(Key::ServersBulk) data-testid="bulk-bar">
                 <span>{move || selected.get().len()}" "{t(Key::ServersSelected)}</span>
-                <button type="button" class="button" data-testid="bulk-start" disabled=move || !can(Permission::StartServer) || picked.with_value(|p| p(Action::Start)).is_empty() on:click=move |_| run(Action::Start)>{t(Key::ServersStart)}</button>
-                <button type="button" class="button" data-testid="bulk-stop" disabled=move || !can(Permission::StopServer) || picked.with_value(|p| p(Action::Stop)).is_empty() on:click=move |_| run(Action::Stop)>{t(Key::ServersStop)}</button>
-                <button type="button" class="button" data-testid="bulk-reboot" disabled=move || !can(Permission::RebootServer) || picked.with_value(|p| p(Action::Reboot)).is_empty() on:click=move |_| run(Action::Reboot)>{t(Key::ServersReboot)}</button>
-                <Show when=move || confirm_delete.get() fallback=move || view! {
-                    <button type="button" class="button button-danger" data-testid="bulk-delete" disabled=move || !can(Permission::DeleteServer) || picked.with_value(|p| p(Action::Delete)).is_empty() on:click=move |_| confirm_delete.set(true)>{t(Key::ActionDelete)}</button>
-                }>
+                <button
+                    type="button"
+                    class="button"
+                    data-testid="bulk-start"
+                    disabled=move || !can(Permission::StartServer) || picked.with_value(|p| p(Action::Start)).is_empty()
+                    on:click=move |_| run(Action::Start)
+                >
+                    {t(Key::ServersStart)}
+                </button>
+                <button
+                    type="button"
+                    class="button"
+                    data-testid="bulk-stop"
+                    disabled=move || !can(Permission::StopServer) || picked.with_value(|p| p(Action::Stop)).is_empty()
+                    on:click=move |_| run(Action::Stop)
+                >
+                    {t(Key::ServersStop)}
+                </button>
+                <button
+                    type="button"
+                    class="button"
+                    data-testid="bulk-reboot"
+                    disabled=move || {
+                        !can(Permission::RebootServer) || picked.with_value(|p| p(Action::Reboot)).is_empty()
+                    }
+                    on:click=move |_| run(Action::Reboot)
+                >
+                    {t(Key::ServersReboot)}
+                </button>
+                <Show
+                    when=move || confirm_delete.get()
+                    fallback=move || {
+                        view! {
+                            <button
+                                type="button"
+                                class="button button-danger"
+                                data-testid="bulk-delete"
+                                disabled=move || {
+                                    !can(Permission::DeleteServer)
+                                        || picked.with_value(|p| p(Action::Delete)).is_empty()
+                                }
+                                on:click=move |_| confirm_delete.set(true)
+                            >
+                                {t(Key::ActionDelete)}
+                            </button>
+                        }
+                    }
+                >
                     <span class="confirm" role="group">
-                        <span>{move || format!("{} ({})", t(Key::ServersDeleteSure)(), picked.with_value(|p| p(Action::Delete)).join(", "))}</span>
-                        <button type="button" class="button button-danger" data-testid="bulk-delete-confirm" on:click=move |_| run(Action::Delete)>{t(Key::ServersDeleteYes)}</button>
-                        <button type="button" class="button" on:click=move |_| confirm_delete.set(false)>{t(Key::ConfirmCancel)}</button>
+                        <span>
+                            {move || {
+                                format!(
+                                    "{} ({})",
+                                    t(Key::ServersDeleteSure)(),
+                                    picked.with_value(|p| p(Action::Delete)).join(", "),
+                                )
+                            }}
+                        </span>
+                        <button
+                            type="button"
+                            class="button button-danger"
+                            data-testid="bulk-delete-confirm"
+                            on:click=move |_| run(Action::Delete)
+                        >
+                            {t(Key::ServersDeleteYes)}
+                        </button>
+                        <button type="button" class="button" on:click=move |_| confirm_delete.set(false)>
+                            {t(Key::ConfirmCancel)}
+                        </button>
                     </span>
                 </Show>
-                <button type="button" class="button" on:click=move |_| selected.set(BTreeSet::new())>{t(Key::ServersClearSelection)}</button>
+                <button type="button" class="button" on:click=move |_| selected.set(BTreeSet::new())>
+                    {t(Key::ServersClearSelection)}
+                </button>
             </div>
         </Show>
     }
@@ -237,9 +418,23 @@ fn pager(f: &ServerListParams, page: u32, pages: u32) -> impl IntoView {
     (pages > 1).then(|| {
         view! {
             <nav class="form-row" aria-label="pages" data-testid="pager">
-                {(page > 1).then(|| view! { <a class="button" href=href(page - 1)>"←"</a> })}
+                {(page > 1)
+                    .then(|| {
+                        view! {
+                            <a class="button" href=href(page - 1)>
+                                "←"
+                            </a>
+                        }
+                    })}
                 <span>{format!("{page} / {pages}")}</span>
-                {(page < pages).then(|| view! { <a class="button" href=href(page + 1)>"→"</a> })}
+                {(page < pages)
+                    .then(|| {
+                        view! {
+                            <a class="button" href=href(page + 1)>
+                                "→"
+                            </a>
+                        }
+                    })}
             </nav>
         }
     })
@@ -261,19 +456,74 @@ fn ServerRow(
     let details = s.clone();
     view! {
         <tr data-testid="server-row" data-name=name.clone()>
-            <td><input type="checkbox" aria-label=format!("select {name}") prop:checked=move || selected.get().contains(&n1)
-                on:change=move |e| { let on = event_target_checked(&e); selected.update(|set| { if on { set.insert(n2.clone()); } else { set.remove(&n2); } }); }/></td>
-            <td><a href=format!("/servers/{}", s.name)><strong>{s.name.clone()}</strong></a>
-                {(!s.drifted().is_empty()).then(|| view! { <span class="badge badge-fail small" title=s.drifted().join(", ")>"drift"</span> })}</td>
+            <td>
+                <input
+                    type="checkbox"
+                    aria-label=format!("select {name}")
+                    prop:checked=move || selected.get().contains(&n1)
+                    on:change=move |e| {
+                        let on = event_target_checked(&e);
+                        selected
+                            .update(|set| {
+                                if on {
+                                    set.insert(n2.clone());
+                                } else {
+                                    set.remove(&n2);
+                                }
+                            });
+                    }
+                />
+            </td>
+            <td>
+                <a href=format!("/servers/{}", s.name)>
+                    <strong>{s.name.clone()}</strong>
+                </a>
+                {(!s.drifted().is_empty())
+                    .then(|| {
+                        view! {
+                            <span class="badge badge-fail small" title=s.drifted().join(", ")>
+                                "drift"
+                            </span>
+                        }
+                    })}
+            </td>
             <td>{status_badge(s.status)}</td>
             <td>{s.node.clone().unwrap_or_default()}{s.vmid.map(|v| format!(" · {v}"))}</td>
             <td>{format!("{} × {} · {} MB", s.sockets, s.cores, s.memory_mb)}</td>
-            <td><code>{s.ips().join(", ")}</code></td>
-            <td>{s.role.clone()}</td>
-            <td>{s.tags.iter().map(|t| view! { <span class="badge badge-muted">{t.clone()}</span>" " }).collect_view()}</td>
             <td>
-                <button type="button" class="icon-button" aria-expanded=move || open().to_string() aria-label="details"
-                    on:click={ let n = name.clone(); move |_| expanded.update(|e| { if !e.remove(&n) { e.insert(n.clone()); } }) }>
+                <code>{s.ips().join(", ")}</code>
+            </td>
+            <td>{s.role.clone()}</td>
+            <td>
+                {s
+                    .tags
+                    .iter()
+                    .map(|t| {
+                        view! {
+                            <span class="badge badge-muted">{t.clone()}</span>
+                            " "
+                        }
+                    })
+                    .collect_view()}
+            </td>
+            <td>
+                <button
+                    type="button"
+                    class="icon-button"
+                    aria-expanded=move || open().to_string()
+                    aria-label="details"
+                    on:click={
+                        let n = name.clone();
+                        move |_| {
+                            expanded
+                                .update(|e| {
+                                    if !e.remove(&n) {
+                                        e.insert(n.clone());
+                                    }
+                                })
+                        }
+                    }
+                >
                     {move || if open() { "▾" } else { "▸" }}
                 </button>
             </td>
@@ -285,15 +535,50 @@ fn ServerRow(
                     <div class="detail-grid">
                         <div>
                             <strong>{t(Key::ServersDisks)}</strong>
-                            <ul>{details.disks.iter().map(|d| view! { <li><code>{d.device.clone()}</code>" "{d.size_gb}" GB · "{d.storage.clone()}</li> }).collect_view()}</ul>
+                            <ul>
+                                {details
+                                    .disks
+                                    .iter()
+                                    .map(|d| {
+                                        view! {
+                                            <li>
+                                                <code>{d.device.clone()}</code>
+                                                " "
+                                                {d.size_gb}
+                                                " GB · "
+                                                {d.storage.clone()}
+                                            </li>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </ul>
                         </div>
                         <div>
                             <strong>{t(Key::ServersNics)}</strong>
-                            <ul>{details.nics.iter().map(|n| view! {
-                                <li><code>{format!("net{}", n.index)}</code>" "{n.bridge.clone()}{n.vlan.map(|v| format!(" · VLAN {v}"))}
-                                    " · "{n.ip.clone().map(|ip| format!("{ip}/{}", n.prefix.unwrap_or(24))).unwrap_or_else(|| "dhcp".into())}
-                                    {n.mac.clone().map(|m| format!(" · {m}"))}{n.pool.clone().map(|p| format!(" · pool {p}"))}</li>
-                            }).collect_view()}</ul>
+                            <ul>
+                                {details
+                                    .nics
+                                    .iter()
+                                    .map(|n| {
+                                        view! {
+                                            <li>
+                                                <code>{format!("net{}", n.index)}</code>
+                                                " "
+                                                {n.bridge.clone()}
+                                                {n.vlan.map(|v| format!(" · VLAN {v}"))}
+                                                " · "
+                                                {n
+                                                    .ip
+                                                    .clone()
+                                                    .map(|ip| format!("{ip}/{}", n.prefix.unwrap_or(24)))
+                                                    .unwrap_or_else(|| "dhcp".into())}
+                                                {n.mac.clone().map(|m| format!(" · {m}"))}
+                                                {n.pool.clone().map(|p| format!(" · pool {p}"))}
+                                            </li>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </ul>
                         </div>
                     </div>
                 </td>

@@ -39,34 +39,102 @@ pub fn DiskRows(
     view! {
         <h2>{t(Key::ServersDisks)}</h2>
         <table class="table" data-testid="disk-rows">
-            <thead><tr><th>{t(Key::ServersDevice)}</th><th>"GB"</th><th>{t(Key::ServersDatastore)}</th><th></th></tr></thead>
+            <thead>
+                <tr>
+                    <th>{t(Key::ServersDevice)}</th>
+                    <th>"GB"</th>
+                    <th>{t(Key::ServersDatastore)}</th>
+                    <th></th>
+                </tr>
+            </thead>
             <tbody>
                 <For each=move || disks.get() key=|d| d.key let:d>
                     {
                         let first = disks.get_untracked().first().map(|x| x.key) == Some(d.key);
                         view! {
                             <tr>
-                                <td><input aria-label="device" size="8" prop:value=move || d.interface.get() on:input=move |e| d.interface.set(event_target_value(&e))/></td>
-                                <td><input aria-label="size GB" type="number" min="1" prop:value=move || d.size.get() on:input=move |e| d.size.set(event_target_value(&e))/></td>
-                                <td><select aria-label="datastore" on:change=move |e| d.datastore.set(event_target_value(&e))>
-                                    {move || c.with_value(|c| c.datastores.clone()).into_iter().filter(|s| s.node == template_node()).map(|ds| {
-                                        let v = ds.storage.clone();
-                                        view! { <option value=ds.storage.clone() selected=move || d.datastore.get() == v>{format!("{}{} · {} GB free", ds.storage, if ds.shared { " (shared)" } else { "" }, ds.free_bytes / (1 << 30))}</option> }
-                                    }).collect_view()}
-                                </select></td>
-                                <td>{(!first).then(|| view! {
-                                    <button type="button" class="button" on:click=move |_| disks.update(|v| v.retain(|x| x.key != d.key))>{t(Key::ServersRemove)}</button>
-                                })}</td>
+                                <td>
+                                    <input
+                                        aria-label="device"
+                                        size="8"
+                                        prop:value=move || d.interface.get()
+                                        on:input=move |e| d.interface.set(event_target_value(&e))
+                                    />
+                                </td>
+                                <td>
+                                    <input
+                                        aria-label="size GB"
+                                        type="number"
+                                        min="1"
+                                        prop:value=move || d.size.get()
+                                        on:input=move |e| d.size.set(event_target_value(&e))
+                                    />
+                                </td>
+                                <td>
+                                    <select
+                                        aria-label="datastore"
+                                        on:change=move |e| d.datastore.set(event_target_value(&e))
+                                    >
+                                        {move || {
+                                            c.with_value(|c| c.datastores.clone())
+                                                .into_iter()
+                                                .filter(|s| s.node == template_node())
+                                                .map(|ds| {
+                                                    let v = ds.storage.clone();
+                                                    view! {
+                                                        <option
+                                                            value=ds.storage.clone()
+                                                            selected=move || d.datastore.get() == v
+                                                        >
+                                                            {format!(
+                                                                "{}{} · {} GB free",
+                                                                ds.storage,
+                                                                if ds.shared { " (shared)" } else { "" },
+                                                                ds.free_bytes / (1 << 30),
+                                                            )}
+                                                        </option>
+                                                    }
+                                                })
+                                                .collect_view()
+                                        }}
+                                    </select>
+                                </td>
+                                <td>
+                                    {(!first)
+                                        .then(|| {
+                                            view! {
+                                                <button
+                                                    type="button"
+                                                    class="button"
+                                                    on:click=move |_| disks.update(|v| v.retain(|x| x.key != d.key))
+                                                >
+                                                    {t(Key::ServersRemove)}
+                                                </button>
+                                            }
+                                        })}
+                                </td>
                             </tr>
                         }
                     }
                 </For>
             </tbody>
         </table>
-        <button type="button" class="button" data-testid="add-disk" on:click=move |_| disks.update(|v| {
-            let next = (1..=30).find(|n| !v.iter().any(|d| d.interface.get_untracked() == format!("scsi{n}"))).unwrap_or(1);
-            let store = c.with_value(|c| c.default_hdd.clone());
-            v.push(DiskForm::new(format!("scsi{next}"), "10", store));
-        })>{t(Key::ServersAddDisk)}</button>
+        <button
+            type="button"
+            class="button"
+            data-testid="add-disk"
+            on:click=move |_| {
+                disks
+                    .update(|v| {
+                        let next = (1..=30)
+                            .find(|n| !v.iter().any(|d| d.interface.get_untracked() == format!("scsi{n}")))
+                            .unwrap_or(1);
+                        let store = c.with_value(|c| c.default_hdd.clone());
+                        v.push(DiskForm::new(format!("scsi{next}"), "10", store));
+                    })
+            }
+        >
+            {t(Key::ServersAddDisk)}
+        </button>
     }
 }

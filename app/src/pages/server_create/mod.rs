@@ -51,10 +51,25 @@ fn checked_field(
     view! {
         <label class="field" class:invalid=move || error.get().is_some() for=id>
             <span>{t(label)}</span>
-            <input id=id type=kind prop:value=move || value.get() on:input=move |e| value.set(event_target_value(&e))
+            <input
+                id=id
+                type=kind
+                prop:value=move || value.get()
+                on:input=move |e| value.set(event_target_value(&e))
                 aria-invalid=move || error.get().is_some().then_some("true")
-                aria-describedby=move || error.get().is_some().then(|| error_id.clone())/>
-            {move || error.get().map(|m| view! { <span class="field-error" id=format!("{id}-error") data-testid="field-error">{m}</span> })}
+                aria-describedby=move || error.get().is_some().then(|| error_id.clone())
+            />
+            {move || {
+                error
+                    .get()
+                    .map(|m| {
+                        view! {
+                            <span class="field-error" id=format!("{id}-error") data-testid="field-error">
+                                {m}
+                            </span>
+                        }
+                    })
+            }}
         </label>
     }
 }
@@ -182,50 +197,116 @@ pub fn ServerCreatePage() -> impl IntoView {
     });
 
     view! {
-        <PageHeader title=Key::ServersCreate/>
-        <p><a href="/servers">{t(Key::ServersBack)}</a></p>
-        <noscript><div class="alert alert-error">{t(Key::ServersNeedsJs)}</div></noscript>
-        {move || create.value().get().and_then(|r| r.err()).map(|e| view! {
-            <div class="alert alert-error" role="alert" data-testid="create-error">{e.message}</div>
-        })}
-        <Suspense fallback=|| view! { <p class="muted">"…"</p> }>
+        <PageHeader title=Key::ServersCreate />
+        <p>
+            <a href="/servers">{t(Key::ServersBack)}</a>
+        </p>
+        <noscript>
+            <div class="alert alert-error">{t(Key::ServersNeedsJs)}</div>
+        </noscript>
+        {move || {
+            create
+                .value()
+                .get()
+                .and_then(|r| r.err())
+                .map(|e| {
+                    view! {
+                        <div class="alert alert-error" role="alert" data-testid="create-error">
+                            {e.message}
+                        </div>
+                    }
+                })
+        }}
+        <Suspense fallback=|| {
+            view! { <p class="muted">"…"</p> }
+        }>
             {move || Suspend::new(async move {
                 let c = match choices.await {
                     Ok(c) => c,
-                    Err(e) => return view! { <div class="alert alert-error" role="alert">{e.to_string()}</div> }.into_any(),
+                    Err(e) => {
+                        return view! {
+                            <div class="alert alert-error" role="alert">
+                                {e.to_string()}
+                            </div>
+                        }
+                            .into_any();
+                    }
                 };
                 let c = StoredValue::new(c);
-                let template_node = move || c.with_value(|c| c.templates.iter().find(|t| t.vmid.to_string() == template.get()).map(|t| t.node.clone()).unwrap_or_default());
+                let template_node = move || {
+                    c.with_value(|c| {
+                        c.templates
+                            .iter()
+                            .find(|t| t.vmid.to_string() == template.get())
+                            .map(|t| t.node.clone())
+                            .unwrap_or_default()
+                    })
+                };
                 view! {
                     <form class="card wizard" on:submit=submit data-testid="create-form">
                         <fieldset class="form-row">
                             <legend>{t(Key::ServersHowMany)}</legend>
-                            <label><input type="radio" name="mode" prop:checked=move || !bulk.get() on:change=move |_| bulk.set(false)/>" "{t(Key::ServersOne)}</label>
-                            <label><input type="radio" name="mode" data-testid="mode-bulk" prop:checked=move || bulk.get() on:change=move |_| bulk.set(true)/>" "{t(Key::ServersMany)}</label>
+                            <label>
+                                <input
+                                    type="radio"
+                                    name="mode"
+                                    prop:checked=move || !bulk.get()
+                                    on:change=move |_| bulk.set(false)
+                                />
+                                " "
+                                {t(Key::ServersOne)}
+                            </label>
+                            <label>
+                                <input
+                                    type="radio"
+                                    name="mode"
+                                    data-testid="mode-bulk"
+                                    prop:checked=move || bulk.get()
+                                    on:change=move |_| bulk.set(true)
+                                />
+                                " "
+                                {t(Key::ServersMany)}
+                            </label>
                         </fieldset>
-                        <Show when=move || !bulk.get()>
-                            {checked_field(Key::ServersName, "srv-name", name, "text", error_about("name"))}
-                        </Show>
+                        <Show when=move || {
+                            !bulk.get()
+                        }>{checked_field(Key::ServersName, "srv-name", name, "text", error_about("name"))}</Show>
                         <Show when=move || bulk.get()>
                             <div class="form-row">
                                 {field(Key::ServersPattern, "srv-pattern", pattern, "text")}
                                 {field(Key::ServersCountField, "srv-count", count, "number")}
-                                <button type="button" class="button" data-testid="make-review" on:click=move |_| make_review(())>{t(Key::ServersReview)}</button>
+                                <button
+                                    type="button"
+                                    class="button"
+                                    data-testid="make-review"
+                                    on:click=move |_| make_review(())
+                                >
+                                    {t(Key::ServersReview)}
+                                </button>
                             </div>
                         </Show>
                         <div class="form-row">
                             <label class="field" for="srv-template">
                                 <span>{t(Key::ServersTemplate)}</span>
                                 <select id="srv-template" on:change=move |e| template.set(event_target_value(&e))>
-                                    {c.with_value(|c| c.templates.clone()).into_iter().map(|tpl| {
-                                        let v = tpl.vmid.to_string();
-                                        view! { <option value=v.clone() selected=move || template.get() == v>{format!("{} · {} ({})", tpl.vmid, tpl.name, tpl.node)}</option> }
-                                    }).collect_view()}
+                                    {c
+                                        .with_value(|c| c.templates.clone())
+                                        .into_iter()
+                                        .map(|tpl| {
+                                            let v = tpl.vmid.to_string();
+                                            view! {
+                                                <option value=v.clone() selected=move || template.get() == v>
+                                                    {format!("{} · {} ({})", tpl.vmid, tpl.name, tpl.node)}
+                                                </option>
+                                            }
+                                        })
+                                        .collect_view()}
                                 </select>
                             </label>
                             {checked_field(Key::ServersCores, "srv-cores", cores, "number", error_about("cores"))}
                             {checked_field(Key::ServersMemory, "srv-memory", memory, "number", error_about("memory"))}
-                            <label class="field"><span>{t(Key::ServersClone)}</span>
+                            <label class="field">
+                                <span>{t(Key::ServersClone)}</span>
                                 <select on:change=move |e| linked.set(event_target_value(&e) == "linked")>
                                     <option value="full">{t(Key::ServersCloneFull)}</option>
                                     <option value="linked">{t(Key::ServersCloneLinked)}</option>
@@ -233,36 +314,58 @@ pub fn ServerCreatePage() -> impl IntoView {
                             </label>
                         </div>
 
-                        <DiskRows disks=disks choices=c template_node=Signal::derive(template_node)/>
+                        <DiskRows disks=disks choices=c template_node=Signal::derive(template_node) />
 
-                        <NicRows nics=nics choices=c/>
+                        <NicRows nics=nics choices=c />
 
                         <h2>{t(Key::ServersAccess)}</h2>
                         <div class="form-row">
                             {field(Key::ServersCiUser, "srv-ciuser", ci_user, "text")}
-                            <label class="field grow" for="srv-key"><span>{t(Key::ServersSshKey)}</span>
-                                <input id="srv-key" placeholder="ssh-ed25519 AAAA… you@host" prop:value=move || ssh_key.get() on:input=move |e| ssh_key.set(event_target_value(&e))/>
+                            <label class="field grow" for="srv-key">
+                                <span>{t(Key::ServersSshKey)}</span>
+                                <input
+                                    id="srv-key"
+                                    placeholder="ssh-ed25519 AAAA… you@host"
+                                    prop:value=move || ssh_key.get()
+                                    on:input=move |e| ssh_key.set(event_target_value(&e))
+                                />
                             </label>
                         </div>
                         <div class="form-row">
-                            <label class="field" for="srv-role"><span>{t(Key::ServersRole)}</span>
+                            <label class="field" for="srv-role">
+                                <span>{t(Key::ServersRole)}</span>
                                 <select id="srv-role" on:change=move |e| role.set(event_target_value(&e))>
                                     <option value="">"—"</option>
-                                    {["web", "was", "java", "search", "ftp", "db"].into_iter().map(|r| view! { <option value=r>{r}</option> }).collect_view()}
+                                    {["web", "was", "java", "search", "ftp", "db"]
+                                        .into_iter()
+                                        .map(|r| view! { <option value=r>{r}</option> })
+                                        .collect_view()}
                                 </select>
                             </label>
                             {field(Key::ServersTagsField, "srv-tags", tags, "text")}
                             {field(Key::ServersDescription, "srv-desc", description, "text")}
                         </div>
 
-                        <ReviewRows review=review bulk=bulk/>
+                        <ReviewRows review=review bulk=bulk />
                         <div class="row-actions">
-                            <button type="submit" class="button button-primary" data-testid="submit-create" disabled=move || create.pending().get()>
-                                {move || if create.pending().get() { t(Key::ServersCreating)() } else { t(Key::ServersCreate)() }}
+                            <button
+                                type="submit"
+                                class="button button-primary"
+                                data-testid="submit-create"
+                                disabled=move || create.pending().get()
+                            >
+                                {move || {
+                                    if create.pending().get() {
+                                        t(Key::ServersCreating)()
+                                    } else {
+                                        t(Key::ServersCreate)()
+                                    }
+                                }}
                             </button>
                         </div>
                     </form>
-                }.into_any()
+                }
+                    .into_any()
             })}
         </Suspense>
     }
