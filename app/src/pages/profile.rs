@@ -2,6 +2,7 @@
 
 use leptos::prelude::*;
 
+use crate::components::async_list::AsyncList;
 use crate::components::confirm::ConfirmSubmit;
 use crate::components::local_time::LocalTime;
 use crate::functions::auth::{my_tokens, CreateToken, CurrentUserResource, RevokeToken};
@@ -105,84 +106,66 @@ fn Tokens() -> impl IntoView {
                         }
                     })
             }}
-            <Suspense fallback=|| ()>
-                {move || Suspend::new(async move {
-                    match tokens.await {
-                        Ok(list) if list.is_empty() => {
-                            view! {
-                                <p class="muted" data-testid="tokens-empty">
-                                    {t(Key::TokensEmpty)}
-                                </p>
-                            }
-                                .into_any()
-                        }
-                        Ok(list) => {
-                            view! {
-                                <table class="table" data-testid="tokens">
-                                    <thead>
-                                        <tr>
-                                            <th>{t(Key::TokensName)}</th>
-                                            <th>{t(Key::TokensPrefix)}</th>
-                                            <th>{t(Key::TokensCreated)}</th>
-                                            <th>{t(Key::TokensExpires)}</th>
-                                            <th>{t(Key::TokensLastUsed)}</th>
-                                            <th>{t(Key::UsersStatus)}</th>
-                                            <th></th>
-                                        </tr>
-                                    </thead>
-                                    <tbody>
-                                        {list
-                                            .into_iter()
-                                            .map(|tok| {
-                                                view! {
-                                                    <tr>
-                                                        <td>{tok.name.clone()}</td>
-                                                        <td>
-                                                            <code>{tok.prefix.clone()}"…"</code>
-                                                        </td>
-                                                        <td>
-                                                            <LocalTime ms=tok.created_at />
-                                                        </td>
-                                                        <td>{tok.expires_at.map(|ms| view! { <LocalTime ms /> })}</td>
-                                                        <td>{tok.last_used_at.map(|ms| view! { <LocalTime ms /> })}</td>
-                                                        <td>
-                                                            {if tok.active {
-                                                                t(Key::TokensActive)()
-                                                            } else {
-                                                                t(Key::TokensRevoked)()
-                                                            }}
-                                                        </td>
-                                                        <td>
-                                                            <Show when=move || tok.active>
-                                                                <ActionForm action=revoke attr:class="inline-form">
-                                                                    <input type="hidden" name="id" value=tok.id />
-                                                                    <ConfirmSubmit
-                                                                        label=Key::TokensRevoke
-                                                                        confirm=Key::TokensRevokeConfirm
-                                                                    />
-                                                                </ActionForm>
-                                                            </Show>
-                                                        </td>
-                                                    </tr>
-                                                }
-                                            })
-                                            .collect_view()}
-                                    </tbody>
-                                </table>
-                            }
-                                .into_any()
-                        }
-                        Err(e) => {
-                            view! {
-                                <div class="alert alert-error" role="alert">
-                                    {e.to_string()}
-                                </div>
-                            }
-                                .into_any()
-                        }
+            <AsyncList
+                items=tokens
+                empty=Key::TokensEmpty
+                empty_testid="tokens-empty"
+                list=move |list| {
+                    view! {
+                        <table class="table" data-testid="tokens">
+                            <thead>
+                                <tr>
+                                    <th>{t(Key::TokensName)}</th>
+                                    <th>{t(Key::TokensPrefix)}</th>
+                                    <th>{t(Key::TokensCreated)}</th>
+                                    <th>{t(Key::TokensExpires)}</th>
+                                    <th>{t(Key::TokensLastUsed)}</th>
+                                    <th>{t(Key::UsersStatus)}</th>
+                                    <th></th>
+                                </tr>
+                            </thead>
+                            <tbody>
+                                {list
+                                    .into_iter()
+                                    .map(|tok| {
+                                        view! {
+                                            <tr>
+                                                <td>{tok.name.clone()}</td>
+                                                <td>
+                                                    <code>{tok.prefix.clone()}"…"</code>
+                                                </td>
+                                                <td>
+                                                    <LocalTime ms=tok.created_at />
+                                                </td>
+                                                <td>{tok.expires_at.map(|ms| view! { <LocalTime ms /> })}</td>
+                                                <td>{tok.last_used_at.map(|ms| view! { <LocalTime ms /> })}</td>
+                                                <td>
+                                                    {if tok.active {
+                                                        t(Key::TokensActive)()
+                                                    } else {
+                                                        t(Key::TokensRevoked)()
+                                                    }}
+                                                </td>
+                                                <td>
+                                                    <Show when=move || tok.active>
+                                                        <ActionForm action=revoke attr:class="inline-form">
+                                                            <input type="hidden" name="id" value=tok.id />
+                                                            <ConfirmSubmit
+                                                                label=Key::TokensRevoke
+                                                                confirm=Key::TokensRevokeConfirm
+                                                            />
+                                                        </ActionForm>
+                                                    </Show>
+                                                </td>
+                                            </tr>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </tbody>
+                        </table>
                     }
-                })}
-            </Suspense>
+                }
+            />
         </section>
     }
 }

@@ -16,7 +16,7 @@ use crate::functions::servers::{
     RemoveServerDisk,
 };
 use crate::i18n::{t, Key};
-use crate::pages::servers::status_badge;
+use crate::pages::servers::{status_badge, ActionOutcome};
 use crate::url::percent_encode;
 use crate::PageHeader;
 
@@ -53,28 +53,7 @@ pub fn ServerDetailPage() -> impl IntoView {
         <p>
             <a href="/servers">{t(Key::ServersBack)}</a>
         </p>
-        {move || {
-            act.value()
-                .get()
-                .map(|r| match r {
-                    Ok(id) => {
-                        view! {
-                            <div class="alert alert-ok" role="status" data-testid="action-started">
-                                <a href=format!("/jobs/{id}")>{t(Key::ServersJobStarted)}" #"{id}</a>
-                            </div>
-                        }
-                            .into_any()
-                    }
-                    Err(e) => {
-                        view! {
-                            <div class="alert alert-error" role="alert">
-                                {e.to_string()}
-                            </div>
-                        }
-                            .into_any()
-                    }
-                })
-        }}
+        <ActionOutcome act=act />
         <Transition fallback=|| {
             view! { <p class="muted">"…"</p> }
         }>

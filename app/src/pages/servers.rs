@@ -166,28 +166,7 @@ pub fn ServersPage() -> impl IntoView {
             </button>
         </form>
 
-        {move || {
-            act.value()
-                .get()
-                .map(|r| match r {
-                    Ok(id) => {
-                        view! {
-                            <div class="alert alert-ok" role="status" data-testid="action-started">
-                                <a href=format!("/jobs/{id}")>{t(Key::ServersJobStarted)}" #"{id}</a>
-                            </div>
-                        }
-                            .into_any()
-                    }
-                    Err(e) => {
-                        view! {
-                            <div class="alert alert-error" role="alert">
-                                {e.to_string()}
-                            </div>
-                        }
-                            .into_any()
-                    }
-                })
-        }}
+        <ActionOutcome act=act />
 
         <Transition fallback=|| {
             view! { <p class="muted">"…"</p> }
@@ -275,6 +254,27 @@ pub fn ServersPage() -> impl IntoView {
                 }
             })}
         </Transition>
+    }
+}
+
+/// What became of the last lifecycle action: a link to its job, or why it was refused.
+#[component]
+pub fn ActionOutcome(act: ServerAction<ActOnServers>) -> impl IntoView {
+    move || {
+        act.value().get().map(|r| match r {
+            Ok(id) => view! {
+                <div class="alert alert-ok" role="status" data-testid="action-started">
+                    <a href=format!("/jobs/{id}")>{t(Key::ServersJobStarted)}" #"{id}</a>
+                </div>
+            }
+            .into_any(),
+            Err(e) => view! {
+                <div class="alert alert-error" role="alert">
+                    {e.message}
+                </div>
+            }
+            .into_any(),
+        })
     }
 }
 
