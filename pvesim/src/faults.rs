@@ -2,6 +2,7 @@
 //! call, added latency, nodes that stop answering, tasks that fail midway. Set at start (flags)
 //! or at run time (`PUT /pvesim/faults`, JSON).
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -50,6 +51,9 @@ pub struct FaultState {
     pub tickets: Arc<AtomicU64>,
     /// Of those, renewals (the current ticket given as the password).
     pub renewals: Arc<AtomicU64>,
+    /// Calls received per `METHOD /path` (the concrete path, without `/api2/json`), so tests
+    /// can assert how often proxfleet asked for something, e.g. `/cluster/resources`.
+    calls: Arc<Mutex<BTreeMap<String, u64>>>,
 }
 
 impl FaultState {
@@ -60,6 +64,7 @@ impl FaultState {
             writes: Arc::new(AtomicU64::new(0)),
             tickets: Arc::new(AtomicU64::new(0)),
             renewals: Arc::new(AtomicU64::new(0)),
+            calls: Arc::default(),
         }
     }
 
@@ -84,7 +89,19 @@ impl FaultState {
         self.settings.lock().unwrap_or_else(|p| p.into_inner()).0.down_nodes.iter().any(|n| n == node)
     }
 
-    pub fn count(&self, write: bool) {
+    pub fn count(&self, method: &str, path: &str) {
+        let write = method != "GET";
         if write { &self.writes } else { &self.reads }.fetch_add(1, Ordering::Relaxed);
+        *self.calls.lock().unwrap_or_else(|p| p.into_inner()).entry(format!("{method} {path}")).or_default() += 1;
+    }
+
+    /// How many calls of `METHOD /path` were received so far.
+    pub fn calls(&self, method_path: &str) -> u64 {
+        self.calls.lock().unwrap_or_else(|p| p.into_inner()).get(method_path).copied().unwrap_or(0)
+    }
+
+    /// Every `METHOD /path` received so far, with its count.
+    pub fn all_calls(&self) -> BTreeMap<String, u64> {
+        self.calls.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }

@@ -68,7 +68,9 @@ async fn faults(State(st): State<AppState>, method: Method, headers: HeaderMap, 
     }
     let reads = st.sim.faults.reads.load(std::sync::atomic::Ordering::Relaxed);
     let writes = st.sim.faults.writes.load(std::sync::atomic::Ordering::Relaxed);
-    axum::Json(json!({"data": st.sim.faults.get(), "received": {"reads": reads, "writes": writes}})).into_response()
+    let calls = st.sim.faults.all_calls();
+    axum::Json(json!({"data": st.sim.faults.get(), "received": {"reads": reads, "writes": writes, "calls": calls}}))
+        .into_response()
 }
 
 pub fn router(sim: Sim, access: Access) -> Router {
@@ -137,8 +139,8 @@ async fn handle(State(st): State<AppState>, method: Method, uri: Uri, headers: H
         tokio::time::sleep(std::time::Duration::from_millis(faults.latency_ms)).await;
     }
     let write = method != Method::GET;
-    st.sim.faults.count(write);
     let path = uri.path().strip_prefix("/api2/json").unwrap_or(uri.path());
+    st.sim.faults.count(method.as_str(), path);
     let node = path.strip_prefix("/nodes/").and_then(|r| r.split('/').next()).unwrap_or("");
     if !node.is_empty() && st.sim.faults.node_down(node) {
         let msg = format!("Connection refused: proxy to node '{node}' failed");

@@ -67,7 +67,7 @@ struct Bench {
     addr: SocketAddr,
     cookie: String,
     services: domain::Services,
-    _sim: pvesim::Running,
+    sim: pvesim::Running,
 }
 
 /// A server over a fresh SQLite database and a simulator of `vms` VMs with `profile`.
@@ -119,7 +119,7 @@ async fn start(
     tokio::spawn(async move {
         let _ = server::serve(listener, router, std::future::pending()).await;
     });
-    Ok(Bench { addr, cookie: session.secret, services, _sim: sim })
+    Ok(Bench { addr, cookie: session.secret, services, sim })
 }
 
 /// One GET; returns (status line, body bytes received).
@@ -176,6 +176,162 @@ fn page_assets(html: &str) -> Vec<String> {
         }
     }
     found
+}
+
+/// One keep-alive HTTP/1.1 connection, as a polling script or dashboard holds one.
+struct KeepAlive {
+    reader: tokio::io::BufReader<TcpStream>,
+}
+
+impl KeepAlive {
+    async fn open(addr: SocketAddr) -> Result<KeepAlive, String> {
+        let s = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+        s.set_nodelay(true).map_err(|e| e.to_string())?;
+        Ok(KeepAlive { reader: tokio::io::BufReader::new(s) })
+    }
+
+    /// One GET on the connection; (status code, body bytes as they came over the wire).
+    async fn get(&mut self, addr: SocketAddr, path: &str, cookie: &str, extra: &str) -> Result<(u16, usize), String> {
+        use tokio::io::AsyncBufReadExt;
+        let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: pf_session={cookie}\r\n{extra}\r\n");
+        self.reader.get_mut().write_all(req.as_bytes()).await.map_err(|e| e.to_string())?;
+        let mut line = String::new();
+        self.reader.read_line(&mut line).await.map_err(|e| e.to_string())?;
+        let status: u16 =
+            line.split(' ').nth(1).and_then(|c| c.parse().ok()).ok_or(format!("{path}: bad status line {line:?}"))?;
+        let (mut length, mut chunked) = (None, false);
+        loop {
+            line.clear();
+            self.reader.read_line(&mut line).await.map_err(|e| e.to_string())?;
+            let header = line.trim_end().to_ascii_lowercase();
+            if header.is_empty() {
+                break;
+            }
+            if let Some(v) = header.strip_prefix("content-length:") {
+                length = v.trim().parse::<usize>().ok();
+            }
+            chunked |= header.starts_with("transfer-encoding:") && header.contains("chunked");
+        }
+        let mut body = Vec::new();
+        if chunked {
+            loop {
+                line.clear();
+                self.reader.read_line(&mut line).await.map_err(|e| e.to_string())?;
+                let size = usize::from_str_radix(line.trim().split(';').next().unwrap_or(""), 16)
+                    .map_err(|_| format!("{path}: bad chunk size {line:?}"))?;
+                let start = body.len();
+                body.resize(start + size + 2, 0);
+                self.reader.read_exact(&mut body[start..]).await.map_err(|e| e.to_string())?;
+                body.truncate(start + size);
+                if size == 0 {
+                    break;
+                }
+            }
+        } else {
+            body.resize(length.unwrap_or(0), 0);
+            self.reader.read_exact(&mut body).await.map_err(|e| e.to_string())?;
+        }
+        Ok((status, body.len()))
+    }
+}
+
+/// `n` requests of `path` over `parallel` keep-alive connections: (req/s, p50 ms, p99 ms,
+/// bytes of the last answer).
+async fn measure_keepalive(
+    b: &Bench,
+    path: &str,
+    extra: &str,
+    n: usize,
+    parallel: usize,
+) -> Result<(f64, f64, f64, usize), String> {
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    let per = n.div_ceil(parallel.max(1));
+    for _ in 0..parallel.max(1) {
+        let (addr, cookie, path, extra) = (b.addr, b.cookie.clone(), path.to_owned(), extra.to_owned());
+        tasks.spawn(async move {
+            let mut conn = KeepAlive::open(addr).await?;
+            let (mut lat, mut bytes) = (Vec::with_capacity(per), 0);
+            for _ in 0..per {
+                let t = Instant::now();
+                let (status, len) = conn.get(addr, &path, &cookie, &extra).await?;
+                if status != 200 {
+                    return Err(format!("{path}: HTTP {status}"));
+                }
+                lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                bytes = len;
+            }
+            Ok::<_, String>((lat, bytes))
+        });
+    }
+    let (mut all, mut bytes) = (Vec::new(), 0);
+    while let Some(done) = tasks.join_next().await {
+        let (lat, len) = done.map_err(|e| e.to_string())??;
+        all.extend(lat);
+        bytes = len;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    all.sort_by(f64::total_cmp);
+    Ok((all.len() as f64 / secs, pct(&all, 0.5), pct(&all, 0.99), bytes))
+}
+
+/// What the database has written: WAL frames since the last checkpoint, and a fingerprint of
+/// the server records' times (any UPDATE of a record changes it).
+async fn db_writes(db: &domain::Database) -> Result<(i64, (i64, i64)), String> {
+    use sqlx::Row;
+    let wal = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(db.pool()).await.map_err(|e| e.to_string())?;
+    let frames: i64 = wal.try_get(1).map_err(|e| e.to_string())?;
+    let row = sqlx::query(
+        "SELECT COALESCE(SUM(updated_at), 0) AS u, COALESCE(SUM(COALESCE(synced_at, 0)), 0) AS s FROM servers",
+    )
+    .fetch_one(db.pool())
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok((frames, (row.try_get("u").map_err(|e| e.to_string())?, row.try_get("s").map_err(|e| e.to_string())?)))
+}
+
+/// The whole-fleet reads the old tool's UI and scripts poll, and the default page, over
+/// keep-alive connections: p50 one at a time, req/s with 8 at a time; then the large answers
+/// compressed. Counts the Proxmox calls and database writes the read run caused.
+async fn fleet_reads(b: &Bench, requests: usize) -> Result<(), String> {
+    let resources_before = b.sim.sim.faults.calls("GET /cluster/resources");
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(b.services.db.pool()).await.map_err(|e| e.to_string())?;
+    let (_, records_before) = db_writes(&b.services.db).await?;
+    let started = Instant::now();
+    let reads = [
+        ("/api/all_server_status", requests / 4),
+        ("/api/servers/brief", requests),
+        ("/api/servers?per_page=500", requests / 2),
+        ("/api/servers", requests * 2),
+    ];
+    for (path, n) in reads {
+        let (_, p50, p99, bytes) = measure_keepalive(b, path, "", n / 4, 1).await?;
+        let (rps, p50_8, p99_8, _) = measure_keepalive(b, path, "", n, 8).await?;
+        println!(
+            "GET {path}: {:.1} KiB; 1 at a time p50 {p50:.2} ms, p99 {p99:.2} ms; 8 at a time {rps:.0} req/s, p50 {p50_8:.2} ms, p99 {p99_8:.2} ms",
+            bytes as f64 / 1024.0
+        );
+    }
+    for (path, n) in [("/api/all_server_status", requests / 4), ("/api/servers?per_page=500", requests / 2)] {
+        for encoding in ["gzip", "br"] {
+            let extra = format!("Accept-Encoding: {encoding}\r\n");
+            let (_, p50, _, bytes) = measure_keepalive(b, path, &extra, n / 4, 1).await?;
+            let (rps, _, _, _) = measure_keepalive(b, path, &extra, n, 8).await?;
+            println!(
+                "GET {path} with {encoding}: {:.1} KiB; 1 at a time p50 {p50:.2} ms; 8 at a time {rps:.0} req/s",
+                bytes as f64 / 1024.0
+            );
+        }
+    }
+    let window = started.elapsed();
+    let calls = b.sim.sim.faults.calls("GET /cluster/resources") - resources_before;
+    let (frames, records_after) = db_writes(&b.services.db).await?;
+    println!(
+        "read run: {:.1} s, {calls} /cluster/resources calls, {frames} database pages written, server records {}",
+        window.as_secs_f64(),
+        if records_after == records_before { "unchanged" } else { "CHANGED" }
+    );
+    Ok(())
 }
 
 fn pct(sorted: &[f64], p: f64) -> f64 {
@@ -269,12 +425,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     let t = Instant::now();
     let report = b.services.servers.import(&admin, None).await.map_err(|e| e.to_string())?;
     println!("setup: imported {} VMs in {:.1} s", report.imported.len(), t.elapsed().as_secs_f64());
-    for parallel in [1, 8] {
-        let (rps, p50, p99) = measure(&b, "/api/servers", cli.requests, parallel).await?;
-        println!("GET /api/servers ({} servers, page of 20), {parallel} at a time: {rps:.0} req/s, p50 {p50:.2} ms, p99 {p99:.2} ms", report.imported.len());
-    }
-    let (rps, p50, p99) = measure(&b, "/api/servers?per_page=500&search=vm", cli.requests / 4, 8).await?;
-    println!("GET /api/servers?per_page=500&search=vm, 8 at a time: {rps:.0} req/s, p50 {p50:.2} ms, p99 {p99:.2} ms");
+    fleet_reads(&b, cli.requests).await?;
     let (_, p50, p99) = measure(&b, "/servers", cli.requests / 10, 1).await?;
     println!(
         "SSR /servers with {} servers, one at a time: p50 {p50:.2} ms, p99 {p99:.2} ms (whole streamed response)",
