@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use serde::Deserialize;
@@ -67,6 +68,14 @@ pub struct Cli {
     /// realistic:<factor>, fast or instant.
     #[arg(long, value_name = "PROFILE", env = "PROXFLEET_SIM_PROFILE")]
     pub sim_profile: Option<String>,
+    /// Seconds between background syncs of the server records with Proxmox (one
+    /// /cluster/resources call each) [default: 30].
+    #[arg(long, value_name = "SECONDS", env = "PROXFLEET_SYNC_INTERVAL")]
+    pub sync_interval: Option<u64>,
+    /// How old (milliseconds) the shared /cluster/resources snapshot may be when a read is
+    /// served from it; readers within that window share one call [default: 2000].
+    #[arg(long, value_name = "MS", env = "PROXFLEET_CLUSTER_SNAPSHOT_MS")]
+    pub cluster_snapshot_ms: Option<u64>,
 }
 
 /// The same settings as read from a TOML file.
@@ -85,6 +94,8 @@ struct FileConfig {
     pve_insecure: Option<bool>,
     behind_proxy: Option<bool>,
     sim_profile: Option<String>,
+    sync_interval: Option<u64>,
+    cluster_snapshot_ms: Option<u64>,
 }
 
 /// The resolved configuration the server runs with.
@@ -102,6 +113,32 @@ pub struct Config {
     pub behind_proxy: bool,
     /// Timing of the built-in simulator (demo mode).
     pub sim_profile: pvesim::Profile,
+    /// Between background syncs of the records with Proxmox.
+    pub sync_interval: Duration,
+    /// How old the shared cluster snapshot may be when served.
+    pub cluster_snapshot_max_age: Duration,
+}
+
+pub const DEFAULT_SYNC_INTERVAL: Duration = Duration::from_secs(30);
+
+impl Config {
+    /// Everything at its default, listening on `listen` with `database_url` (tests, benches).
+    pub fn local(listen: SocketAddr, database_url: String) -> Config {
+        Config {
+            listen,
+            database_url,
+            log_format: LogFormat::Human,
+            log: "warn".into(),
+            site_root: None,
+            pve_url: None,
+            pve_auth: None,
+            pve_tls: pve::TlsMode::System,
+            behind_proxy: false,
+            sim_profile: pvesim::Profile::Instant,
+            sync_interval: DEFAULT_SYNC_INTERVAL,
+            cluster_snapshot_max_age: domain::cluster::DEFAULT_MAX_AGE,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -189,6 +226,20 @@ impl Config {
             pve_auth,
             pve_tls,
             behind_proxy: cli.behind_proxy || file.behind_proxy.unwrap_or(false),
+            sync_interval: match cli.sync_interval.or(file.sync_interval) {
+                None => DEFAULT_SYNC_INTERVAL,
+                Some(0) => {
+                    return Err(ConfigError::Invalid {
+                        setting: "sync_interval",
+                        message: "must be at least 1 second".into(),
+                    })
+                }
+                Some(secs) => Duration::from_secs(secs),
+            },
+            cluster_snapshot_max_age: cli
+                .cluster_snapshot_ms
+                .or(file.cluster_snapshot_ms)
+                .map_or(domain::cluster::DEFAULT_MAX_AGE, Duration::from_millis),
             sim_profile: match cli.sim_profile.or(file.sim_profile) {
                 None => pvesim::Profile::Realistic(1.0),
                 Some(p) => pvesim::Profile::parse(&p)

@@ -19,6 +19,9 @@ use crate::http_metrics::{self, HttpMetrics};
 use crate::render_pool::RenderPool;
 use crate::{api, identity, prefs, security_headers, site, AppState};
 
+/// How often old notifications, events and finished jobs are pruned.
+const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// A configured instance, ready to serve.
 pub struct Instance {
     pub state: AppState,
@@ -97,22 +100,31 @@ impl Instance {
             .with_audit(services.audit.clone());
         let runner = services.servers.register_jobs(runner);
         let job_workers = domain::jobs::service::register_test_jobs(runner).start();
-        // Housekeeping: the server records follow Proxmox every 30 s (one /cluster/resources
-        // call); old notifications, events and finished jobs are pruned every ten minutes.
+        // Housekeeping: the server records follow Proxmox every `sync_interval` (30 s; from
+        // the shared cluster snapshot); old notifications, events and finished jobs are pruned
+        // every ten minutes.
+        services.cluster.set_snapshot_max_age(config.cluster_snapshot_max_age);
+        let sync_interval = config.sync_interval;
         let housekeeping = {
             let services = services.clone();
             tokio::spawn(async move {
-                let mut every = tokio::time::interval(std::time::Duration::from_secs(30));
-                for tick in 0u64.. {
+                let mut every = tokio::time::interval(sync_interval);
+                let mut pruned_at: Option<std::time::Instant> = None;
+                loop {
                     every.tick().await;
-                    if let Ok(client) = services.cluster.client() {
-                        if let Err(e) =
-                            domain::servers::inventory::sync(&services.servers.store, client, &services.events).await
-                        {
+                    if services.cluster.client().is_ok() {
+                        let sync = domain::servers::inventory::sync(
+                            &services.servers.store,
+                            &services.cluster,
+                            &services.events,
+                            domain::cluster::Freshness::Recent,
+                        );
+                        if let Err(e) = sync.await {
                             tracing::warn!(error = %e, "inventory sync failed");
                         }
                     }
-                    if tick % 20 == 0 {
+                    if pruned_at.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
+                        pruned_at = Some(std::time::Instant::now());
                         match domain::retention::prune(&services).await {
                             Ok(p) if p != domain::retention::Pruned::default() => {
                                 tracing::info!(?p, "retention pruned old records")

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use super::create::{destroy_vm, CreateLimits};
 use super::inventory;
 use super::store::{ServerStatus, ServerStore};
+use crate::cluster::ClusterService;
 use crate::events::EventBus;
 use crate::ipam::Ipam;
 use crate::jobs::{HandlerFuture, ItemRecorder, JobContext, JobHandler, StepOutcome, Stop};
@@ -32,6 +33,8 @@ pub struct ActionHandler {
     pub store: ServerStore,
     pub ipam: Ipam,
     pub client: PveClient,
+    /// For the sync when the job is done (a snapshot taken after its work).
+    pub cluster: ClusterService,
     pub events: EventBus,
     pub limits: CreateLimits,
 }
@@ -77,7 +80,7 @@ impl JobHandler for ActionHandler {
                 }
             }
             ctx.tally_items().await?;
-            inventory::sync_after_job(ctx, &self.store, &self.client, &self.events).await?;
+            inventory::sync_after_job(ctx, &self.store, &self.cluster, &self.events).await?;
             Ok(StepOutcome::default())
         })
     }

@@ -22,6 +22,7 @@ use serde_json::{json, Value};
 use super::inventory;
 use super::spec::{NicAddress, ServerSpec};
 use super::store::{Disk, Nic, Server, ServerStatus, ServerStore};
+use crate::cluster::ClusterService;
 use crate::events::EventBus;
 use crate::ipam::Ipam;
 use crate::jobs::{HandlerFuture, ItemRecorder, JobContext, JobHandler, KeyedLimits, StepOutcome, Stop};
@@ -80,6 +81,8 @@ pub struct CreateHandler {
     pub store: ServerStore,
     pub ipam: Ipam,
     pub client: PveClient,
+    /// For the sync when the job is done (a snapshot taken after its work).
+    pub cluster: ClusterService,
     pub events: EventBus,
     pub limits: CreateLimits,
 }
@@ -127,7 +130,7 @@ impl JobHandler for CreateHandler {
                 }
             }
             ctx.tally_items().await?;
-            inventory::sync_after_job(ctx, &self.store, &self.client, &self.events).await?;
+            inventory::sync_after_job(ctx, &self.store, &self.cluster, &self.events).await?;
             let items = ctx.items().await?;
             let created: Vec<Value> =
                 items.iter().filter(|i| i.status == "succeeded").filter_map(|i| i.result.clone()).collect();

@@ -3,13 +3,12 @@
 //! `missing`; VMs proxfleet does not manage are offered for import; differences between the
 //! record and Proxmox are kept as drift.
 
-use std::collections::HashMap;
-
-use pve::{PveClient, Resource, ResourceKind, VmConfig};
+use pve::{Resource, VmConfig};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::store::{Disk, Nic, Observed, Server, ServerStatus, ServerStore};
+use crate::cluster::{ClusterService, Freshness, Snapshot};
 use crate::events::EventBus;
 use crate::jobs::{JobContext, Stop};
 use crate::Result;
@@ -71,57 +70,87 @@ fn observe(server: &Server, r: &Resource, now_ms: i64) -> Observed {
     }
 }
 
-/// One refresh: every record against one `/cluster/resources` answer.
-pub async fn sync(store: &ServerStore, client: &PveClient, events: &EventBus) -> Result<SyncReport> {
-    let resources = client.resources(Some(ResourceKind::Vm)).await.map_err(crate::cluster::from_pve)?;
-    reconcile(store, &resources, events).await
+/// What the snapshot says about one record now, or `None` when it says nothing the record
+/// should take: no VM yet, or a job is in the middle of it (the job owns its status).
+fn observed(server: &Server, snapshot: &Snapshot, now_ms: i64) -> Option<Observed> {
+    let vmid = u64::from(server.vmid?);
+    if server.status.is_busy() {
+        return None;
+    }
+    Some(match snapshot.vm(vmid) {
+        Some(r) => observe(server, r, now_ms),
+        None => Observed {
+            status: ServerStatus::Missing,
+            node: server.node.clone().unwrap_or_default(),
+            drift: server.drift.clone(),
+            ..Default::default()
+        },
+    })
 }
 
-/// The sync a job runs when its servers are done: one call for the whole job (never one per
-/// VM), so live figures and anything the job changed beyond its own records are current at
-/// once instead of at the next background pass. A failure only goes to the job's log.
+/// The records with the snapshot's live state laid over them in memory — what a sync would
+/// write, without writing it, so a read can be as fresh as the snapshot and still change
+/// nothing.
+pub fn overlay(servers: &mut [Server], snapshot: &Snapshot) {
+    let now = crate::clock::now_ms();
+    for s in servers.iter_mut() {
+        if let Some(o) = observed(s, snapshot, now) {
+            o.apply_to(s);
+        }
+    }
+}
+
+/// One refresh: every record against a snapshot fresh enough for `need` (the shared one,
+/// unless it is older than that).
+pub async fn sync(
+    store: &ServerStore,
+    cluster: &ClusterService,
+    events: &EventBus,
+    need: Freshness,
+) -> Result<SyncReport> {
+    let snapshot = cluster.snapshot(need).await?;
+    reconcile(store, &snapshot, events).await
+}
+
+/// The sync a job runs when its servers are done: one snapshot taken after the job's work
+/// (never a call per VM), so live figures and anything the job changed beyond its own records
+/// are current at once instead of at the next background pass. A failure only goes to the
+/// job's log.
 pub async fn sync_after_job(
     ctx: &JobContext,
     store: &ServerStore,
-    client: &PveClient,
+    cluster: &ClusterService,
     events: &EventBus,
 ) -> std::result::Result<(), Stop> {
-    if let Err(e) = sync(store, client, events).await {
+    if let Err(e) = sync(store, cluster, events, Freshness::Since(std::time::Instant::now())).await {
         ctx.log(&format!("inventory sync after the job failed (the background sync will retry): {e}")).await?;
     }
     Ok(())
 }
 
-/// The records against an answer of `/cluster/resources` the caller already has (entries
-/// that are not VMs are ignored), so one call can serve the sync and the node figures.
-pub async fn reconcile(store: &ServerStore, resources: &[Resource], events: &EventBus) -> Result<SyncReport> {
-    let by_vmid: HashMap<u64, &Resource> =
-        resources.iter().filter(|r| r.kind == "qemu").filter_map(|r| Some((r.vmid?, r))).collect();
+/// Writes what `snapshot` says into the records (one transaction; a record a job changed
+/// meanwhile keeps the job's word) and publishes a `server_state` event for each status that
+/// changed. Reads never call this: only the background sync, a job's closing sync and an
+/// explicit sync/import.
+pub async fn reconcile(store: &ServerStore, snapshot: &Snapshot, events: &EventBus) -> Result<SyncReport> {
     let servers = store.all().await?;
     let now = crate::clock::now_ms();
     let mut report = SyncReport { checked: servers.len(), ..Default::default() };
     let mut managed = std::collections::HashSet::new();
+    let mut writes = Vec::new();
     for s in &servers {
-        let Some(vmid) = s.vmid else { continue };
-        managed.insert(u64::from(vmid));
-        // A job is in the middle of it: the sync must not overwrite its status.
-        if s.status.is_busy() {
-            continue;
+        if let Some(vmid) = s.vmid {
+            managed.insert(u64::from(vmid));
         }
-        let observed = match by_vmid.get(&u64::from(vmid)) {
-            Some(r) => observe(s, r, now),
-            None => {
-                report.missing.push(s.name.clone());
-                Observed {
-                    status: ServerStatus::Missing,
-                    node: s.node.clone().unwrap_or_default(),
-                    drift: s.drift.clone(),
-                    ..Default::default()
-                }
-            }
-        };
-        store.observe(&s.name, &observed).await?;
-        if observed.status != s.status {
+        let Some(observed) = observed(s, snapshot, now) else { continue };
+        if observed.status == ServerStatus::Missing {
+            report.missing.push(s.name.clone());
+        }
+        writes.push((s, observed));
+    }
+    let written = store.observe_all(&writes).await?;
+    for ((s, observed), written) in writes.iter().zip(written) {
+        if written && observed.status != s.status {
             report.changed.push(s.name.clone());
             let _ = events
                 .publish(
@@ -132,7 +161,8 @@ pub async fn reconcile(store: &ServerStore, resources: &[Resource], events: &Eve
                 .await;
         }
     }
-    report.unmanaged = resources
+    report.unmanaged = snapshot
+        .resources
         .iter()
         .filter(|r| r.kind == "qemu" && !r.template)
         .filter_map(|r| {

@@ -9,6 +9,7 @@
 //! - `create`: the create job, per server: record → addresses → clone → configure → disks →
 //!   start → wait for the address → record the result;
 //! - `stats`: the dashboard's fleet and node figures;
+//! - `fleet`: the whole fleet as of the shared cluster snapshot, computed once and shared;
 //! - `actions`: the start/stop/reboot/delete job;
 //! - `settings`: CPU/memory/description/tags and disks of one server;
 //! - `logs`: a server's Proxmox task history and job log lines;
@@ -18,6 +19,7 @@
 pub mod actions;
 pub mod cleanup;
 pub mod create;
+pub mod fleet;
 pub mod inventory;
 pub mod logs;
 pub mod plan;
@@ -30,11 +32,12 @@ pub mod store;
 
 pub use actions::Action;
 pub use create::CreateLimits;
+pub use fleet::Fleet;
 pub use inventory::SyncReport;
 pub use logs::{LogKind, ServerLogs};
 pub use model::servers::{
-    CreateOptions, DatastoreChoice, FleetStats, NodeStats, PoolChoice, ServerListParams, ServerQuery, ServerStatus,
-    TemplateChoice,
+    CreateOptions, DatastoreChoice, FleetStats, NodeStats, PoolChoice, ServerBrief, ServerListParams, ServerQuery,
+    ServerStatus, TemplateChoice,
 };
 pub use service::ServerService;
 pub use spec::{BulkRequest, ServerRequest};

@@ -2,20 +2,24 @@
 //! many), and lifecycle actions. Every method checks the actor's permission; everything that
 //! touches a VM runs as a job.
 
+use std::sync::Arc;
+use std::time::Instant;
+
 use pve::ResourceKind;
 use serde_json::Value;
 
 use super::actions::{Action, ActionHandler, ActionParams, ACTION};
 use super::create::{CreateHandler, CreateLimits, CreateParams, CREATE};
+use super::fleet::{Fleet, FleetCache};
 use super::inventory::{self, SyncReport};
 use super::logs::{self, LogKind, ServerLogs};
 use super::spec::{self, ServerRequest};
 use super::stats::stats;
 use super::store::{ListFilter, Server, ServerStore};
-use super::{CreateOptions, DatastoreChoice, FleetStats, PoolChoice, ServerQuery, TemplateChoice};
+use super::{CreateOptions, DatastoreChoice, FleetStats, PoolChoice, ServerBrief, ServerQuery, TemplateChoice};
 use crate::audit::AuditLog;
 use crate::auth::{Actor, Permission};
-use crate::cluster::{from_pve, ClusterService};
+use crate::cluster::{from_pve, ClusterService, Freshness};
 use crate::events::EventBus;
 use crate::ipam::Ipam;
 use crate::jobs::{Job, JobRunner, JobService};
@@ -39,6 +43,7 @@ pub struct ServerService {
     limits: CreateLimits,
     /// Changes made here and by the server jobs are audited (`server.*`).
     pub(super) audit: AuditLog,
+    fleet_cache: FleetCache,
 }
 
 impl ServerService {
@@ -51,7 +56,17 @@ impl ServerService {
         settings: SettingsStore,
         audit: AuditLog,
     ) -> Self {
-        ServerService { store, ipam, cluster, jobs, events, settings, limits: CreateLimits::default(), audit }
+        ServerService {
+            store,
+            ipam,
+            cluster,
+            jobs,
+            events,
+            settings,
+            limits: CreateLimits::default(),
+            audit,
+            fleet_cache: FleetCache::default(),
+        }
     }
 
     /// Paces creates differently (tests use short agent waits and fast polling).
@@ -67,6 +82,7 @@ impl ServerService {
             store: self.store.clone(),
             ipam: self.ipam.clone(),
             client: client.clone(),
+            cluster: self.cluster.clone(),
             events: self.events.clone(),
             limits: self.limits.clone(),
         };
@@ -74,6 +90,7 @@ impl ServerService {
             store: self.store.clone(),
             ipam: self.ipam.clone(),
             client: client.clone(),
+            cluster: self.cluster.clone(),
             events: self.events.clone(),
             limits: self.limits.clone(),
         };
@@ -114,7 +131,7 @@ impl ServerService {
             ));
         }
         let filter = ListFilter {
-            owner_id: (!actor.has(Permission::ViewAll)).then_some(actor.user_id),
+            owner_id: Self::owner_scope(actor),
             status: q.status.clone(),
             role: q.role.clone(),
             node: q.node.clone(),
@@ -129,7 +146,7 @@ impl ServerService {
     /// Nodes, roles and tags among the servers the actor sees (for the list's filters).
     pub async fn filter_choices(&self, actor: &Actor) -> Result<(Vec<String>, Vec<String>, Vec<String>)> {
         actor.require_current()?;
-        self.store.choices((!actor.has(Permission::ViewAll)).then_some(actor.user_id)).await
+        self.store.choices(Self::owner_scope(actor)).await
     }
 
     pub async fn get(&self, actor: &Actor, name: &str) -> Result<Server> {
@@ -141,45 +158,56 @@ impl ServerService {
             .ok_or_else(|| Error::NotFound(format!("no server {name:?}")))
     }
 
-    /// Servers by name (all visible ones without names).
-    pub async fn brief(&self, actor: &Actor, names: Option<&[String]>) -> Result<Vec<Server>> {
-        let (all, _) = self.list(actor, &ServerQuery::default(), 1, u32::MAX).await?;
-        Ok(match names {
-            Some(names) => all.into_iter().filter(|s| names.contains(&s.name)).collect(),
-            None => all,
-        })
+    /// Servers by name (all visible ones without names), with only what the brief list shows;
+    /// names and visibility are filtered by the database.
+    pub async fn brief(&self, actor: &Actor, names: Option<&[String]>) -> Result<Vec<ServerBrief>> {
+        actor.require_current()?;
+        self.store.brief(Self::owner_scope(actor), names).await
     }
 
-    /// The fleet and node figures alone, from the stored records and one `/cluster/resources`
-    /// read (no reconcile: the background sync keeps records current). For the dashboard.
+    /// The owner whose servers the actor sees (`None`: everyone's, with `view_all`).
+    fn owner_scope(actor: &Actor) -> Option<i64> {
+        (!actor.has(Permission::ViewAll)).then_some(actor.user_id)
+    }
+
+    /// The fleet and node figures alone, from the stored records and the shared cluster
+    /// snapshot. For the dashboard.
     pub async fn fleet_stats(&self, actor: &Actor) -> Result<FleetStats> {
-        actor.require_current()?;
-        let resources = self.cluster.client()?.resources(None).await.map_err(from_pve)?;
-        let (servers, _) = self.list(actor, &ServerQuery::default(), 1, u32::MAX).await?;
-        Ok(stats(&servers, &resources))
+        Ok(self.fleet(actor).await?.stats.clone())
     }
 
-    /// Records refreshed from Proxmox, with node and fleet figures — one cluster call.
-    pub async fn fleet(&self, actor: &Actor) -> Result<(Vec<Server>, FleetStats)> {
+    /// Every server the actor sees, as fresh as the shared cluster snapshot (laid over the
+    /// records in memory: a read writes nothing), with node and fleet figures. The answer is
+    /// computed once per snapshot and per change of the records, and shared by every reader
+    /// with the same visibility until then.
+    pub async fn fleet(&self, actor: &Actor) -> Result<Arc<Fleet>> {
         actor.require_current()?;
-        let resources = self.cluster.client()?.resources(None).await.map_err(from_pve)?;
-        inventory::reconcile(&self.store, &resources, &self.events).await?;
-        let (servers, _) = self.list(actor, &ServerQuery::default(), 1, u32::MAX).await?;
-        let stats = stats(&servers, &resources);
-        Ok((servers, stats))
+        let snapshot = self.cluster.snapshot(Freshness::Recent).await?;
+        let owner = Self::owner_scope(actor);
+        let version = self.store.version();
+        if let Some(hit) = self.fleet_cache.get(owner, snapshot.generation, version) {
+            return Ok(hit);
+        }
+        let mut servers = self.store.visible(owner).await?;
+        inventory::overlay(&mut servers, &snapshot);
+        let stats = stats(&servers, &snapshot.resources);
+        let fleet = Arc::new(Fleet { servers, stats });
+        self.fleet_cache.put(owner, snapshot.generation, version, fleet.clone());
+        Ok(fleet)
     }
 
     /// Reconciles every record with Proxmox now.
     pub async fn sync(&self, actor: &Actor) -> Result<SyncReport> {
         actor.require(Permission::ViewAll)?;
-        inventory::sync(&self.store, self.cluster.client()?, &self.events).await
+        inventory::sync(&self.store, &self.cluster, &self.events, Freshness::Since(Instant::now())).await
     }
 
     /// Imports VMs proxfleet does not manage yet: those named, or all of them.
     pub async fn import(&self, actor: &Actor, names: Option<&[String]>) -> Result<SyncReport> {
         actor.require(Permission::CreateServer)?;
         let client = self.cluster.client()?;
-        let mut report = inventory::sync(&self.store, client, &self.events).await?;
+        let mut report =
+            inventory::sync(&self.store, &self.cluster, &self.events, Freshness::Since(Instant::now())).await?;
         if let Some(names) = names {
             for n in names {
                 if !report.unmanaged.iter().any(|u| &u.name == n) {

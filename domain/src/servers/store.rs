@@ -2,52 +2,57 @@
 
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::Row;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use crate::clock::now_ms;
-use crate::db::Database;
+use crate::db::{Bind, Columns, Database};
 use crate::{Error, Result};
 
-pub use model::servers::{Disk, Nic, Server, ServerStatus};
+pub use model::servers::{Disk, Nic, Server, ServerBrief, ServerStatus};
+
+/// The most names one brief read takes.
+pub const MAX_BRIEF_NAMES: usize = 10_000;
 
 const COLUMNS: &str = "id, name, vmid, node, status, cores, sockets, memory_mb, disks, nics, role, security_group, os_type, \
      template_vmid, owner_id, owner, tags, description, drift, cpu_permille, mem_used, uptime, synced_at, created_at, updated_at";
 
-fn from_row(r: &sqlx::any::AnyRow) -> Result<Server> {
-    let json = |col: &str| -> Result<Value> {
-        let text: String = r.try_get(col)?;
-        serde_json::from_str(&text).map_err(|e| Error::Internal(format!("servers.{col}: {e}")))
-    };
-    let vmid: Option<i64> = r.try_get("vmid")?;
-    let template: Option<i64> = r.try_get("template_vmid")?;
-    let tags: String = r.try_get("tags")?;
-    let cpu: i64 = r.try_get("cpu_permille")?;
+/// A JSON column decoded straight into its type (no `Value` tree in between).
+fn json_column<T: serde::de::DeserializeOwned>(r: &dyn Columns, col: &str) -> Result<T> {
+    let text = r.text(col)?;
+    serde_json::from_str(&text).map_err(|e| Error::Internal(format!("servers.{col}: {e}")))
+}
+
+fn from_row(r: &dyn Columns) -> Result<Server> {
+    let count = |col: &str| -> Result<i64> { Ok(r.int(col)?) };
+    let tags = r.text("tags")?;
     Ok(Server {
-        id: r.try_get("id")?,
-        name: r.try_get("name")?,
-        vmid: vmid.and_then(|v| u32::try_from(v).ok()),
-        node: r.try_get("node")?,
-        status: ServerStatus::parse(r.try_get("status")?),
-        cores: u32::try_from(r.try_get::<i64, _>("cores")?).unwrap_or(1),
-        sockets: u32::try_from(r.try_get::<i64, _>("sockets")?).unwrap_or(1),
-        memory_mb: u64::try_from(r.try_get::<i64, _>("memory_mb")?).unwrap_or(0),
-        disks: serde_json::from_value(json("disks")?).unwrap_or_default(),
-        nics: serde_json::from_value(json("nics")?).unwrap_or_default(),
-        role: r.try_get("role")?,
-        security_group: r.try_get("security_group")?,
-        os_type: r.try_get("os_type")?,
-        template_vmid: template.and_then(|v| u32::try_from(v).ok()),
-        owner_id: r.try_get("owner_id")?,
-        owner: r.try_get("owner")?,
+        id: r.int("id")?,
+        name: r.text("name")?,
+        vmid: r.opt_int("vmid")?.and_then(|v| u32::try_from(v).ok()),
+        node: r.opt_text("node")?,
+        status: ServerStatus::parse(&r.text("status")?),
+        cores: u32::try_from(count("cores")?).unwrap_or(1),
+        sockets: u32::try_from(count("sockets")?).unwrap_or(1),
+        memory_mb: u64::try_from(count("memory_mb")?).unwrap_or(0),
+        disks: json_column(r, "disks").unwrap_or_default(),
+        nics: json_column(r, "nics").unwrap_or_default(),
+        role: r.text("role")?,
+        security_group: r.text("security_group")?,
+        os_type: r.text("os_type")?,
+        template_vmid: r.opt_int("template_vmid")?.and_then(|v| u32::try_from(v).ok()),
+        owner_id: r.opt_int("owner_id")?,
+        owner: r.text("owner")?,
         tags: tags.split(',').filter(|t| !t.is_empty()).map(str::to_owned).collect(),
-        description: r.try_get("description")?,
-        drift: json("drift")?,
-        cpu: cpu as f64 / 1000.0,
-        mem_used: u64::try_from(r.try_get::<i64, _>("mem_used")?).unwrap_or(0),
-        uptime: u64::try_from(r.try_get::<i64, _>("uptime")?).unwrap_or(0),
-        synced_at: r.try_get("synced_at")?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
+        description: r.text("description")?,
+        drift: json_column(r, "drift")?,
+        cpu: count("cpu_permille")? as f64 / 1000.0,
+        mem_used: u64::try_from(count("mem_used")?).unwrap_or(0),
+        uptime: u64::try_from(count("uptime")?).unwrap_or(0),
+        synced_at: r.opt_int("synced_at")?,
+        created_at: r.int("created_at")?,
+        updated_at: r.int("updated_at")?,
     })
 }
 
@@ -70,23 +75,6 @@ pub struct ListFilter {
     pub desc: bool,
 }
 
-/// A statement with its text binds; when the list is limited to an owner, the first bind is
-/// that owner's id, bound as the number the column holds.
-fn bound<'q>(
-    sql: &'q str,
-    binds: &'q [String],
-    owner: Option<i64>,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    let mut q = sqlx::query(sql);
-    for (i, b) in binds.iter().enumerate() {
-        q = match owner {
-            Some(o) if i == 0 => q.bind(o),
-            _ => q.bind(b.as_str()),
-        };
-    }
-    q
-}
-
 fn like_escape(text: &str) -> String {
     text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
@@ -94,6 +82,10 @@ fn like_escape(text: &str) -> String {
 #[derive(Debug, Clone)]
 pub struct ServerStore {
     db: Database,
+    /// Moves with every write through this store (all clones share it), so answers computed
+    /// from the records can be kept until they change. Writes by other instances are not
+    /// seen here; what is kept is also keyed to the cluster snapshot, which bounds its age.
+    version: Arc<AtomicU64>,
 }
 
 /// Live figures from one `/cluster/resources` entry.
@@ -107,15 +99,91 @@ pub struct Observed {
     pub drift: Value,
 }
 
+impl Observed {
+    /// The record as it would read after this observation was written.
+    pub fn apply_to(&self, s: &mut Server) {
+        s.status = self.status;
+        if !self.node.is_empty() {
+            s.node = Some(self.node.clone());
+        }
+        s.cpu = (self.cpu * 1000.0).round() / 1000.0;
+        s.mem_used = self.mem_used;
+        s.uptime = self.uptime;
+        s.drift = self.drift.clone();
+    }
+}
+
 impl ServerStore {
     pub fn new(db: Database) -> Self {
-        ServerStore { db }
+        ServerStore { db, version: Arc::default() }
+    }
+
+    /// See `version` on the struct.
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+
+    fn changed(&self) {
+        self.version.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Every record `owner_id` may see (all with `None`), by name.
+    pub async fn visible(&self, owner_id: Option<i64>) -> Result<Vec<Server>> {
+        match owner_id {
+            Some(owner) => {
+                let sql = format!("SELECT {COLUMNS} FROM servers WHERE owner_id = $1 ORDER BY name");
+                self.db.read(&sql, &[Bind::Int(owner)], from_row).await
+            }
+            None => self.db.read(&format!("SELECT {COLUMNS} FROM servers ORDER BY name"), &[], from_row).await,
+        }
+    }
+
+    /// The brief list: the records `owner_id` may see (all with `None`), only those named when
+    /// `names` is given, with the six columns it shows.
+    pub async fn brief(&self, owner_id: Option<i64>, names: Option<&[String]>) -> Result<Vec<ServerBrief>> {
+        /// A NIC's address, the only part of the `nics` column the brief list needs.
+        #[derive(serde::Deserialize)]
+        struct NicIp {
+            ip: Option<String>,
+        }
+        if names.is_some_and(|n| n.len() > MAX_BRIEF_NAMES) {
+            return Err(Error::validation("names", format!("at most {MAX_BRIEF_NAMES} names at a time")));
+        }
+        let mut clauses = Vec::new();
+        let mut next = 1;
+        if owner_id.is_some() {
+            clauses.push("owner_id = $1".to_owned());
+            next = 2;
+        }
+        if let Some(names) = names {
+            if names.is_empty() {
+                return Ok(Vec::new());
+            }
+            let list: Vec<String> = (next..next + names.len()).map(|i| format!("${i}")).collect();
+            clauses.push(format!("name IN ({})", list.join(", ")));
+        }
+        let filter = if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) };
+        let sql =
+            format!("SELECT name, role, security_group, os_type, nics, status FROM servers{filter} ORDER BY name");
+        let mut binds: Vec<Bind> = owner_id.map(Bind::Int).into_iter().collect();
+        binds.extend(names.unwrap_or_default().iter().map(|n| Bind::Text(n)));
+        self.db
+            .read(&sql, &binds, |r| {
+                let nics: Vec<NicIp> = json_column(r, "nics").unwrap_or_default();
+                Ok(ServerBrief {
+                    name: r.text("name")?,
+                    role: r.text("role")?,
+                    security_group: r.text("security_group")?,
+                    os_type: r.text("os_type")?,
+                    ip_addresses: nics.into_iter().filter_map(|n| n.ip).collect(),
+                    status: ServerStatus::parse(&r.text("status")?),
+                })
+            })
+            .await
     }
 
     pub async fn all(&self) -> Result<Vec<Server>> {
-        let rows =
-            sqlx::query(&format!("SELECT {COLUMNS} FROM servers ORDER BY name")).fetch_all(self.db.pool()).await?;
-        rows.iter().map(from_row).collect()
+        self.visible(None).await
     }
 
     /// One page of the records matching `f`, filtered, sorted and paged by the database (only
@@ -156,12 +224,21 @@ impl ServerStore {
             _ => format!("name {dir}"),
         };
         let count_sql = format!("SELECT COUNT(*) AS n FROM servers{filter}");
-        let total: i64 = bound(&count_sql, &binds, f.owner_id).fetch_one(self.db.pool()).await?.try_get("n")?;
+        // When the list is limited to an owner, the first bind is that owner's id, bound as
+        // the number the column holds.
+        let binds: Vec<Bind> = binds
+            .iter()
+            .enumerate()
+            .map(|(i, b)| match f.owner_id {
+                Some(owner) if i == 0 => Bind::Int(owner),
+                _ => Bind::Text(b),
+            })
+            .collect();
+        let total = self.db.read(&count_sql, &binds, |r| r.int("n")).await?.first().copied().unwrap_or(0);
         let limit = i64::from(per_page.max(1));
         let offset = i64::from(page.max(1) - 1) * limit;
         let page_sql = format!("SELECT {COLUMNS} FROM servers{filter} ORDER BY {order} LIMIT {limit} OFFSET {offset}");
-        let rows = bound(&page_sql, &binds, f.owner_id).fetch_all(self.db.pool()).await?;
-        let servers = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+        let servers = self.db.read(&page_sql, &binds, from_row).await?;
         Ok((servers, usize::try_from(total).unwrap_or(0)))
     }
 
@@ -198,11 +275,8 @@ impl ServerStore {
     }
 
     pub async fn by_name(&self, name: &str) -> Result<Option<Server>> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM servers WHERE name = $1"))
-            .bind(name)
-            .fetch_optional(self.db.pool())
-            .await?;
-        row.as_ref().map(from_row).transpose()
+        let sql = format!("SELECT {COLUMNS} FROM servers WHERE name = $1");
+        Ok(self.db.read(&sql, &[Bind::Text(name)], from_row).await?.into_iter().next())
     }
 
     /// Inserts a row from what a new server starts with (its name, placement, shape, labels
@@ -239,6 +313,7 @@ impl ServerStore {
             Error::Conflict(_) => Error::Conflict(format!("a server named {:?} (or with vmid {:?}) already exists", s.name, s.vmid)),
             other => other,
         })?;
+        self.changed();
         self.by_name(&s.name).await?.ok_or_else(|| Error::Internal("inserted server vanished".into()))
     }
 
@@ -250,6 +325,7 @@ impl ServerStore {
             .bind(name)
             .execute(self.db.pool())
             .await?;
+        self.changed();
         Ok(())
     }
 
@@ -260,6 +336,7 @@ impl ServerStore {
             .bind(name)
             .execute(self.db.pool())
             .await?;
+        self.changed();
         Ok(())
     }
 
@@ -283,6 +360,7 @@ impl ServerStore {
             .bind(name)
             .execute(self.db.pool())
             .await?;
+        self.changed();
         Ok(())
     }
 
@@ -294,29 +372,44 @@ impl ServerStore {
             .bind(name)
             .execute(self.db.pool())
             .await?;
+        self.changed();
         Ok(())
     }
 
-    /// Records what Proxmox reported for the server (one UPDATE; the caller compares statuses).
-    pub async fn observe(&self, name: &str, o: &Observed) -> Result<()> {
-        sqlx::query(
-            "UPDATE servers SET status = $1, node = $2, cpu_permille = $3, mem_used = $4, uptime = $5, drift = $6, synced_at = $7 WHERE name = $8",
-        )
-        .bind(o.status.as_str())
-        .bind(&o.node)
-        .bind((o.cpu * 1000.0).round() as i64)
-        .bind(i64::try_from(o.mem_used).unwrap_or(i64::MAX))
-        .bind(i64::try_from(o.uptime).unwrap_or(i64::MAX))
-        .bind(o.drift.to_string())
-        .bind(now_ms())
-        .bind(name)
-        .execute(self.db.pool())
-        .await?;
-        Ok(())
+    /// Records what Proxmox reported, all in one transaction (a thousand autocommits would
+    /// take a thousand fsyncs). A row is written only if nothing changed it since it was read
+    /// (`updated_at` is what every other writer moves), so a job that set a status meanwhile
+    /// keeps it; returns, per entry, whether it was written.
+    pub async fn observe_all(&self, observed: &[(&Server, Observed)]) -> Result<Vec<bool>> {
+        let now = now_ms();
+        let mut tx = self.db.pool().begin().await?;
+        let mut written = Vec::with_capacity(observed.len());
+        for (s, o) in observed {
+            let done = sqlx::query(
+                "UPDATE servers SET status = $1, node = $2, cpu_permille = $3, mem_used = $4, uptime = $5, drift = $6, synced_at = $7 \
+                 WHERE name = $8 AND updated_at = $9",
+            )
+            .bind(o.status.as_str())
+            .bind(&o.node)
+            .bind((o.cpu * 1000.0).round() as i64)
+            .bind(i64::try_from(o.mem_used).unwrap_or(i64::MAX))
+            .bind(i64::try_from(o.uptime).unwrap_or(i64::MAX))
+            .bind(o.drift.to_string())
+            .bind(now)
+            .bind(&s.name)
+            .bind(s.updated_at)
+            .execute(&mut *tx)
+            .await?;
+            written.push(done.rows_affected() > 0);
+        }
+        tx.commit().await?;
+        self.changed();
+        Ok(written)
     }
 
     pub async fn delete(&self, name: &str) -> Result<bool> {
-        Ok(sqlx::query("DELETE FROM servers WHERE name = $1").bind(name).execute(self.db.pool()).await?.rows_affected()
-            > 0)
+        let done = sqlx::query("DELETE FROM servers WHERE name = $1").bind(name).execute(self.db.pool()).await?;
+        self.changed();
+        Ok(done.rows_affected() > 0)
     }
 }

@@ -167,6 +167,18 @@ impl Server {
     }
 }
 
+/// A server in the old UI's brief list (`GET /api/servers/brief`), in its field names.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServerBrief {
+    pub name: String,
+    pub role: String,
+    #[serde(rename = "firewall_group")]
+    pub security_group: String,
+    pub os_type: String,
+    pub ip_addresses: Vec<String>,
+    pub status: ServerStatus,
+}
+
 /// Reads a drift map keeping only which fields drifted (each value becomes `null`). The pages
 /// show the names; the values are for REST callers. Skipping them keeps serde_json's `Value`
 /// parser, a few per cent of the WASM, out of the browser build.

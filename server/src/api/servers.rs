@@ -4,12 +4,15 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
 use utoipa::IntoParams;
 
 use domain::jobs::Job;
-use domain::servers::{Action, BulkRequest, Server, ServerListParams, ServerRequest};
+use domain::servers::{
+    Action, BulkRequest, Disk, Nic, Server, ServerBrief, ServerListParams, ServerRequest, ServerStatus,
+};
 
 use super::envelope::{ApiOk, Pagination};
 use super::extract::{Json, PageParams, Path, Query};
@@ -18,57 +21,138 @@ use crate::identity::CurrentActor;
 use crate::AppState;
 
 /// A server as the API shows it: our fields plus the old tool's names for the same things
-/// (`cpu` = cores, `memory` in MB, `firewall_group`, `ip_addresses`).
-pub fn server_json(s: &Server) -> Value {
-    json!({
-        "id": s.id,
-        "name": s.name,
-        "vmid": s.vmid,
-        "node": s.node,
-        "status": s.status,
-        "cores": s.cores,
-        "sockets": s.sockets,
-        "cpu": s.cores,
-        "memory": s.memory_mb,
-        "memory_mb": s.memory_mb,
-        "memory_gb": (s.memory_mb as f64 / 1024.0 * 10.0).round() / 10.0,
-        "disks": s.disks,
-        "total_disk_gb": s.disks.iter().map(|d| d.size_gb).sum::<u64>(),
-        "nics": s.nics,
-        "ip_addresses": s.ips(),
-        "role": s.role,
-        "security_group": s.security_group,
-        "firewall_group": s.security_group,
-        "os_type": s.os_type,
-        "template_vmid": s.template_vmid,
-        "owner": s.owner,
-        "tags": s.tags,
-        "description": s.description,
-        "drift": s.drift,
-        "cpu_usage": s.cpu,
-        "cpu_usage_percent": (s.cpu * 1000.0).round() / 10.0,
-        "mem_used": s.mem_used,
-        "maxmem": s.memory_mb * 1024 * 1024,
-        "memory_usage_percent": if s.memory_mb == 0 { 0.0 } else { (s.mem_used as f64 / (s.memory_mb as f64 * 1048576.0) * 1000.0).round() / 10.0 },
-        "uptime": s.uptime,
-        "synced_at": s.synced_at.map(domain::clock::to_rfc3339),
-        "created_at": domain::clock::to_rfc3339(s.created_at),
-        "updated_at": domain::clock::to_rfc3339(s.updated_at),
-    })
+/// (`cpu` = cores, `memory` in MB, `firewall_group`, `ip_addresses`). Serialised straight from
+/// the record: whole-fleet answers carry a thousand of these, and building a `Value` tree for
+/// each first cost more than the rest of the request.
+#[derive(Serialize)]
+pub struct ServerJson<'a> {
+    id: i64,
+    name: &'a str,
+    vmid: Option<u32>,
+    node: Option<&'a str>,
+    status: ServerStatus,
+    cores: u32,
+    sockets: u32,
+    cpu: u32,
+    memory: u64,
+    memory_mb: u64,
+    memory_gb: f64,
+    disks: &'a [Disk],
+    total_disk_gb: u64,
+    nics: &'a [Nic],
+    ip_addresses: Ips<'a>,
+    role: &'a str,
+    security_group: &'a str,
+    firewall_group: &'a str,
+    os_type: &'a str,
+    template_vmid: Option<u32>,
+    owner: &'a str,
+    tags: &'a [String],
+    description: &'a str,
+    drift: &'a Value,
+    cpu_usage: f64,
+    cpu_usage_percent: f64,
+    mem_used: u64,
+    maxmem: u64,
+    memory_usage_percent: f64,
+    uptime: u64,
+    synced_at: Option<String>,
+    created_at: String,
+    updated_at: String,
 }
 
-/// The envelope with extra top-level keys, where the old tool's scripts read them.
-fn with_top_level(data: Value, extra: &[(&str, Value)], pagination: Option<Pagination>) -> Response {
-    let mut body = json!({ "success": true, "data": data });
-    if let Some(obj) = body.as_object_mut() {
-        for (k, v) in extra {
-            obj.insert((*k).to_owned(), v.clone());
-        }
-        if let Some(p) = pagination {
-            obj.insert("pagination".into(), json!(p));
+/// The NICs' addresses as a list, without collecting them first.
+pub struct Ips<'a>(&'a [Nic]);
+
+impl Serialize for Ips<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().filter_map(|n| n.ip.as_deref()))
+    }
+}
+
+/// One decimal place, as the old tool rounded percentages and GB.
+fn tenths(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+impl<'a> From<&'a Server> for ServerJson<'a> {
+    fn from(s: &'a Server) -> Self {
+        let maxmem = s.memory_mb.saturating_mul(1024 * 1024);
+        ServerJson {
+            id: s.id,
+            name: &s.name,
+            vmid: s.vmid,
+            node: s.node.as_deref(),
+            status: s.status,
+            cores: s.cores,
+            sockets: s.sockets,
+            cpu: s.cores,
+            memory: s.memory_mb,
+            memory_mb: s.memory_mb,
+            memory_gb: tenths(s.memory_mb as f64 / 1024.0),
+            disks: &s.disks,
+            total_disk_gb: s.disks.iter().map(|d| d.size_gb).sum(),
+            nics: &s.nics,
+            ip_addresses: Ips(&s.nics),
+            role: &s.role,
+            security_group: &s.security_group,
+            firewall_group: &s.security_group,
+            os_type: &s.os_type,
+            template_vmid: s.template_vmid,
+            owner: &s.owner,
+            tags: &s.tags,
+            description: &s.description,
+            drift: &s.drift,
+            cpu_usage: s.cpu,
+            cpu_usage_percent: tenths(s.cpu * 100.0),
+            mem_used: s.mem_used,
+            maxmem,
+            memory_usage_percent: if maxmem == 0 { 0.0 } else { tenths(s.mem_used as f64 / maxmem as f64 * 100.0) },
+            uptime: s.uptime,
+            synced_at: s.synced_at.map(domain::clock::to_rfc3339),
+            created_at: domain::clock::to_rfc3339(s.created_at),
+            updated_at: domain::clock::to_rfc3339(s.updated_at),
         }
     }
-    (StatusCode::OK, axum::Json(body)).into_response()
+}
+
+/// Serialised once, written wherever the answer repeats it (the old tool's answers carry their
+/// lists twice: in `data` and at the top level).
+fn raw<T: Serialize + ?Sized>(value: &T) -> Result<Box<RawValue>, ApiError> {
+    serde_json::value::to_raw_value(value).map_err(|e| ApiError::from(domain::Error::Internal(e.to_string())))
+}
+
+/// A list answer where the old tool's scripts read it: `data` and `servers`, and `pagination`.
+#[derive(Serialize)]
+struct ListBody<'a> {
+    success: bool,
+    data: &'a RawValue,
+    servers: &'a RawValue,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pagination: Option<Pagination>,
+}
+
+impl<'a> ListBody<'a> {
+    fn new(list: &'a RawValue, pagination: Option<Pagination>) -> Self {
+        ListBody { success: true, data: list, servers: list, pagination }
+    }
+}
+
+/// Items as one JSON object keyed by name, in their order (the old tool's `servers` maps).
+struct ByName<'a, T, F>(&'a [T], F);
+
+impl<'a, T, V: Serialize, F: Fn(&'a T) -> (&'a str, V)> Serialize for ByName<'a, T, F> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(&self.1))
+    }
+}
+
+fn server_entry(s: &Server) -> (&str, ServerJson<'_>) {
+    (&s.name, ServerJson::from(s))
+}
+
+fn brief_entry(b: &ServerBrief) -> (&str, &ServerBrief) {
+    (&b.name, b)
 }
 
 /// A queued job in the old tool's shape: `{success, task_id, status: "queued", message}`.
@@ -95,8 +179,9 @@ pub async fn list(
     let (page, per_page) = pages.resolve()?;
     let query = q.query()?;
     let (servers, total) = state.services.servers.list(&actor, &query, page, per_page).await?;
-    let list: Vec<Value> = servers.iter().map(server_json).collect();
-    Ok(with_top_level(json!(list), &[("servers", json!(list))], Some(Pagination::new(page, per_page, total as u64))))
+    let list = raw(&servers.iter().map(ServerJson::from).collect::<Vec<_>>())?;
+    let pagination = Pagination::new(page, per_page, total as u64);
+    Ok(axum::Json(ListBody::new(&list, Some(pagination))).into_response())
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -115,31 +200,44 @@ pub async fn brief(
     let names: Option<Vec<String>> =
         q.names.map(|n| n.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect());
     let servers = state.services.servers.brief(&actor, names.as_deref()).await?;
-    let map: Map<String, Value> = servers
-        .iter()
-        .map(|s| {
-            let v = json!({"name": s.name, "role": s.role, "firewall_group": s.security_group, "os_type": s.os_type, "ip_addresses": s.ips(), "status": s.status});
-            (s.name.clone(), v)
-        })
-        .collect();
-    Ok(with_top_level(Value::Object(map.clone()), &[("servers", Value::Object(map))], None))
+    let map = raw(&ByName(&servers, brief_entry))?;
+    Ok(axum::Json(ListBody::new(&map, None)).into_response())
 }
 
-/// Every server refreshed from Proxmox (one cluster call), keyed by name, with fleet stats.
+/// `{data: {servers, stats}, servers, stats}`: the old tool's scripts read either.
+#[derive(Serialize)]
+struct FleetBody<'a> {
+    success: bool,
+    data: FleetData<'a>,
+    servers: &'a RawValue,
+    stats: &'a RawValue,
+}
+
+#[derive(Serialize)]
+struct FleetData<'a> {
+    servers: &'a RawValue,
+    stats: &'a RawValue,
+}
+
+// As fresh as the shared cluster snapshot (at most `cluster_snapshot_ms` old); a read, it
+// changes nothing.
+/// Every server with its live state from Proxmox, keyed by name, with fleet stats.
 #[utoipa::path(get, path = "/api/all_server_status", tag = "servers",
     responses((status = 200, description = "`servers` (by name) and `stats`", body = Envelope<Object>)))]
 pub async fn all_status(
     State(state): State<AppState>,
     CurrentActor(actor): CurrentActor,
 ) -> Result<Response, ApiError> {
-    let (servers, stats) = state.services.servers.fleet(&actor).await?;
-    let map: Map<String, Value> = servers.iter().map(|s| (s.name.clone(), server_json(s))).collect();
-    let stats = json!(stats);
-    Ok(with_top_level(
-        json!({"servers": map.clone(), "stats": stats.clone()}),
-        &[("servers", Value::Object(map)), ("stats", stats)],
-        None,
-    ))
+    let fleet = state.services.servers.fleet(&actor).await?;
+    let servers = raw(&ByName(&fleet.servers, server_entry))?;
+    let stats = raw(&fleet.stats)?;
+    Ok(axum::Json(FleetBody {
+        success: true,
+        data: FleetData { servers: &servers, stats: &stats },
+        servers: &servers,
+        stats: &stats,
+    })
+    .into_response())
 }
 
 /// One server's record and live figures.
@@ -149,9 +247,9 @@ pub async fn one_status(
     State(state): State<AppState>,
     CurrentActor(actor): CurrentActor,
     Path(name): Path<String>,
-) -> Result<ApiOk<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let server = state.services.servers.get(&actor, &name).await?;
-    Ok(ApiOk::new(server_json(&server)))
+    Ok(ApiOk::new(ServerJson::from(&server)).into_response())
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]

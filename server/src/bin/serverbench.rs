@@ -68,6 +68,7 @@ struct Bench {
     cookie: String,
     services: domain::Services,
     sim: pvesim::Running,
+    db_url: String,
 }
 
 /// A server over a fresh SQLite database and a simulator of `vms` VMs with `profile`.
@@ -102,24 +103,19 @@ async fn start(
     let session = services.auth.sessions().create(user.id, None, None).await.map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    // No background sync during the read run: what it writes is not what the reads cause.
     let config = server::config::Config {
-        listen: addr,
-        database_url: url,
-        log_format: server::config::LogFormat::Human,
-        log: "warn".into(),
         site_root,
-        pve_url: None,
-        pve_auth: None,
-        pve_tls: pve::TlsMode::System,
-        behind_proxy: false,
         sim_profile: profile,
+        sync_interval: Duration::from_secs(24 * 3600),
+        ..server::config::Config::local(addr, url.clone())
     };
     let instance = server::Instance::with_services(services.clone(), &config)?;
     let router = server::build_router(instance.state);
     tokio::spawn(async move {
         let _ = server::serve(listener, router, std::future::pending()).await;
     });
-    Ok(Bench { addr, cookie: session.secret, services, sim })
+    Ok(Bench { addr, cookie: session.secret, services, sim, db_url: url })
 }
 
 /// One GET; returns (status line, body bytes received).
@@ -290,6 +286,59 @@ async fn db_writes(db: &domain::Database) -> Result<(i64, (i64, i64)), String> {
     Ok((frames, (row.try_get("u").map_err(|e| e.to_string())?, row.try_get("s").map_err(|e| e.to_string())?)))
 }
 
+/// p50 of `n` runs of `f` (ms).
+async fn p50_of<F, Fut>(n: usize, mut f: F) -> Result<f64, String>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<usize, String>>,
+{
+    let mut lat = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        let rows = f().await?;
+        std::hint::black_box(rows);
+        lat.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    lat.sort_by(f64::total_cmp);
+    Ok(pct(&lat, 0.5))
+}
+
+/// The hot queries through sqlx's `Any` driver (what the store uses, one query text for both
+/// dialects) against the typed SQLite driver on the same file, fetch and decode only.
+async fn driver_costs(url: &str, db: &domain::Database) -> Result<(), String> {
+    use sqlx::Row;
+    const FULL: &str = "SELECT id, name, vmid, node, status, cores, sockets, memory_mb, disks, nics, role, security_group, os_type, \
+         template_vmid, owner_id, owner, tags, description, drift, cpu_permille, mem_used, uptime, synced_at, created_at, updated_at \
+         FROM servers ORDER BY name";
+    const BRIEF: &str = "SELECT name, role, security_group, os_type, nics, status FROM servers ORDER BY name";
+    let typed =
+        sqlx::sqlite::SqlitePoolOptions::new().max_connections(2).connect(url).await.map_err(|e| e.to_string())?;
+    for (label, sql) in [("brief columns", BRIEF), ("all columns", FULL)] {
+        let any = p50_of(50, || async {
+            let rows = sqlx::query(sql).fetch_all(db.pool()).await.map_err(|e| e.to_string())?;
+            let mut n = 0;
+            for r in &rows {
+                n += r.try_get::<String, _>("name").map_err(|e| e.to_string())?.len();
+                n += r.try_get::<String, _>("nics").map_err(|e| e.to_string())?.len();
+            }
+            Ok(n)
+        })
+        .await?;
+        let sqlite = p50_of(50, || async {
+            let rows = sqlx::query(sql).fetch_all(&typed).await.map_err(|e| e.to_string())?;
+            let mut n = 0;
+            for r in &rows {
+                n += r.try_get::<String, _>("name").map_err(|e| e.to_string())?.len();
+                n += r.try_get::<String, _>("nics").map_err(|e| e.to_string())?.len();
+            }
+            Ok(n)
+        })
+        .await?;
+        println!("driver: {label} of every server, fetch + decode p50: Any {any:.2} ms, typed SQLite {sqlite:.2} ms");
+    }
+    Ok(())
+}
+
 /// The whole-fleet reads the old tool's UI and scripts poll, and the default page, over
 /// keep-alive connections: p50 one at a time, req/s with 8 at a time; then the large answers
 /// compressed. Counts the Proxmox calls and database writes the read run caused.
@@ -425,6 +474,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     let t = Instant::now();
     let report = b.services.servers.import(&admin, None).await.map_err(|e| e.to_string())?;
     println!("setup: imported {} VMs in {:.1} s", report.imported.len(), t.elapsed().as_secs_f64());
+    driver_costs(&b.db_url, &b.services.db).await?;
     fleet_reads(&b, cli.requests).await?;
     let (_, p50, p99) = measure(&b, "/servers", cli.requests / 10, 1).await?;
     println!(

@@ -85,18 +85,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let config = server::config::Config {
-        listen: addr,
-        database_url: url.clone(),
-        log_format: server::config::LogFormat::Human,
-        log: "warn".into(),
-        site_root: None,
-        pve_url: None,
-        pve_auth: None,
-        pve_tls: pve::TlsMode::System,
-        behind_proxy: false,
-        sim_profile: pvesim::Profile::Instant,
-    };
+    let config = server::config::Config::local(addr, url.clone());
     let instance = server::Instance::with_services(services.clone(), &config)?;
     let router = server::build_router(instance.state);
     tokio::spawn(async move {

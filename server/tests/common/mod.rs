@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 use axum::Router;
 use domain::testing::fresh_url;
 use domain::{Backend, Database, Services};
-use server::config::{Config, LogFormat};
+use server::config::Config;
 use server::{build_router_with, serve, AppState, Instance};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -24,18 +24,7 @@ pub struct TestServer {
 }
 
 pub fn config(listen: SocketAddr) -> Config {
-    Config {
-        listen,
-        database_url: "sqlite::memory:".into(),
-        log_format: LogFormat::Human,
-        log: "warn".into(),
-        site_root: None,
-        pve_url: None,
-        pve_auth: None,
-        pve_tls: pve::TlsMode::System,
-        behind_proxy: false,
-        sim_profile: pvesim::Profile::Instant,
-    }
+    Config::local(listen, "sqlite::memory:".into())
 }
 
 /// All test servers run on one long-lived multi-threaded runtime, like the real binary, not
@@ -141,6 +130,15 @@ pub async fn spawn_with_cluster() -> TestServer {
 
 /// The same on `backend` (`None` when it is not available), with `layout`; creates poll fast.
 pub async fn spawn_with_cluster_on(backend: Backend, layout: pvesim::Layout) -> Option<TestServer> {
+    spawn_with_cluster_configured(backend, layout, |c| c).await
+}
+
+/// The same, with the configuration changed by `configure` (sync interval, snapshot age…).
+pub async fn spawn_with_cluster_configured(
+    backend: Backend,
+    layout: pvesim::Layout,
+    configure: fn(Config) -> Config,
+) -> Option<TestServer> {
     let url = fresh_url(backend).await?;
     let task = SERVER_RUNTIME.spawn(async move {
         let sim = pvesim::start("127.0.0.1:0".parse().unwrap(), &layout, pvesim::Profile::Instant, "test-token", "pw")
@@ -160,7 +158,7 @@ pub async fn spawn_with_cluster_on(backend: Backend, layout: pvesim::Layout) -> 
             ..Default::default()
         };
         let services = Services::new(db, true).with_cluster(client).with_create_limits(limits);
-        let instance = Instance::with_services(services.clone(), &config(addr)).unwrap();
+        let instance = Instance::with_services(services.clone(), &configure(config(addr))).unwrap();
         let router = build_router_with(instance.state, Router::new());
         let (tx, rx) = oneshot::channel::<()>();
         let handle = tokio::spawn(serve(listener, router, async move {

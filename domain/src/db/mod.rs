@@ -1,6 +1,11 @@
 //! One database handle for both dialects. We use sqlx's `Any` driver so every query is written
 //! once; the schema keeps to types both dialects decode the same way (BIGINT, TEXT). Each
-//! dialect has its own migrations folder with the same schema, embedded in the binary.
+//! dialect has its own migrations folder with the same schema, embedded in the binary. The hot
+//! reads go through the dialect's own driver instead (`reads.rs`), with the same query text.
+
+mod reads;
+
+pub use reads::{Bind, Columns};
 
 use std::path::Path;
 use std::str::FromStr;
@@ -47,6 +52,8 @@ pub enum DbError {
 #[derive(Clone)]
 pub struct Database {
     pool: AnyPool,
+    /// For the hot reads (`Database::read`).
+    reads: reads::ReadPool,
     backend: Backend,
     /// The connection URL, for PostgreSQL's LISTEN connection (never printed: it may hold a
     /// password).
@@ -99,7 +106,8 @@ impl Database {
         }
         let options = AnyConnectOptions::from_str(&url).map_err(DbError::Connect)?;
         let pool = pool.connect_with(options).await.map_err(DbError::Connect)?;
-        Ok(Database { pool, backend, url: url.as_str().into() })
+        let reads = reads::ReadPool::open(backend, &url, url.contains(":memory:"))?;
+        Ok(Database { pool, reads, backend, url: url.as_str().into() })
     }
 
     /// Connects and brings the schema up to date, refusing a database from a newer proxfleet.
@@ -204,6 +212,11 @@ impl Database {
 
     pub async fn close(&self) {
         self.pool.close().await;
+        match &self.reads {
+            reads::ReadPool::Sqlite(pool) => pool.close().await,
+            reads::ReadPool::Postgres(pool) => pool.close().await,
+            reads::ReadPool::Any => {}
+        }
     }
 }
 

@@ -1,8 +1,15 @@
 //! The Proxmox cluster behind this instance, as the rest of the domain sees it: one `pve`
 //! client (a real cluster, or the built-in simulator over the same HTTP) and the fleet
-//! overview read from one `/cluster/resources` call.
+//! overview, both read from one shared `/cluster/resources` snapshot (`snapshot.rs`).
+
+mod snapshot;
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use pve::{PveClient, PveError};
+
+pub use snapshot::{Freshness, Snapshot, DEFAULT_MAX_AGE};
 
 use crate::auth::{Actor, Permission};
 use crate::{Error, Result};
@@ -12,6 +19,8 @@ pub use model::servers::ClusterOverview;
 #[derive(Debug, Clone)]
 pub struct ClusterService {
     client: Option<PveClient>,
+    /// Shared by every clone, so all services read the same snapshot.
+    snapshots: Arc<snapshot::Snapshots>,
 }
 
 /// Proxmox errors as domain errors: "not found" stays not found, locks are conflicts, the rest
@@ -30,7 +39,21 @@ pub fn from_pve(e: PveError) -> Error {
 
 impl ClusterService {
     pub fn new(client: Option<PveClient>) -> Self {
-        ClusterService { client }
+        ClusterService { client, snapshots: Arc::default() }
+    }
+
+    /// How old a snapshot may be when served (`cluster_snapshot_ms` in the configuration).
+    pub fn set_snapshot_max_age(&self, max_age: Duration) {
+        self.snapshots.set_max_age(max_age);
+    }
+
+    pub fn snapshot_max_age(&self) -> Duration {
+        self.snapshots.max_age()
+    }
+
+    /// The cluster's resources (nodes, VMs, storages) as of a snapshot fresh enough for `need`.
+    pub async fn snapshot(&self, need: Freshness) -> Result<Arc<Snapshot>> {
+        self.snapshots.get(self.client()?, need).await.map_err(from_pve)
     }
 
     pub fn client(&self) -> Result<&PveClient> {
@@ -39,7 +62,8 @@ impl ClusterService {
 
     pub async fn overview(&self, actor: &Actor) -> Result<ClusterOverview> {
         actor.require(Permission::ViewAll)?;
-        let all = self.client()?.resources(None).await.map_err(from_pve)?;
+        let snapshot = self.snapshot(Freshness::Recent).await?;
+        let all = &snapshot.resources;
         let nodes: Vec<_> = all.iter().filter(|r| r.kind == "node").collect();
         let online: Vec<_> = nodes.iter().filter(|n| n.status.as_deref() == Some("online")).collect();
         let vms: Vec<_> = all.iter().filter(|r| r.kind == "qemu" && !r.template).collect();

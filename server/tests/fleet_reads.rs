@@ -1,0 +1,248 @@
+//! Whole-fleet reads (`/api/all_server_status`, `/api/servers/brief`, the list) on SQLite and
+//! PostgreSQL: readers share one `/cluster/resources` call, a read writes nothing yet shows
+//! what Proxmox says now, the background sync brings the records along within its interval,
+//! proxfleet's own changes show at once, and each reader sees only the servers it may.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may fail loudly
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{spawn_with_cluster_configured, Login, TestServer};
+use domain::Backend;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use server::config::Config;
+
+const RESOURCES: &str = "GET /cluster/resources";
+
+async fn get_json(who: &Login, srv: &TestServer, path: &str) -> Value {
+    let resp = who.get(&srv.at(path)).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "{path}");
+    resp.json().await.unwrap()
+}
+
+async fn post_json(who: &Login, srv: &TestServer, path: &str, body: Value) -> Value {
+    let resp = who.post(&srv.at(path)).json(&body).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "{path}");
+    resp.json().await.unwrap()
+}
+
+fn sim(srv: &TestServer) -> &pvesim::Running {
+    srv.simulator.as_ref().unwrap()
+}
+
+fn set_latency(srv: &TestServer, ms: u64) {
+    sim(srv).sim.faults.set(pvesim::faults::Faults { latency_ms: ms, ..Default::default() }).unwrap();
+}
+
+/// A server over `vms` simulated VMs whose background sync stays out of the way (one pass at
+/// start, the next in an hour) unless `configure` says otherwise.
+async fn servers(vms: usize, configure: fn(Config) -> Config) -> Vec<TestServer> {
+    let mut out = Vec::new();
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let layout = pvesim::Layout { nodes: 2, seed: 5, vms, shared_storage: true };
+        out.extend(spawn_with_cluster_configured(backend, layout, configure).await);
+    }
+    out
+}
+
+fn quiet(c: Config) -> Config {
+    Config { sync_interval: Duration::from_secs(3600), ..c }
+}
+
+/// Every record's name, status and write times, as the database holds them.
+async fn records(srv: &TestServer) -> Vec<(String, String, i64, Option<i64>)> {
+    use sqlx::Row;
+    let rows = sqlx::query("SELECT name, status, updated_at, synced_at FROM servers ORDER BY name")
+        .fetch_all(srv.services.db.pool())
+        .await
+        .unwrap();
+    rows.iter().map(|r| (r.get("name"), r.get("status"), r.get("updated_at"), r.get("synced_at"))).collect()
+}
+
+#[tokio::test]
+async fn concurrent_readers_share_one_cluster_call() {
+    for srv in servers(12, quiet).await {
+        let admin = srv.login_as("admin").await;
+        post_json(&admin, &srv, "/api/sync_servers", json!({"import_all": true})).await;
+        // No snapshot is fresh enough for a reader that arrives after this (bound 0), and the
+        // call takes 400 ms: every reader of the burst arrives while the first one's call is
+        // in flight, and they must all be served by it.
+        srv.services.cluster.set_snapshot_max_age(Duration::ZERO);
+        set_latency(&srv, 400);
+        for round in 0..2 {
+            let before = sim(&srv).sim.faults.calls(RESOURCES);
+            let burst = (0..16).map(|_| get_json(&admin, &srv, "/api/all_server_status"));
+            let answers = futures_util::future::join_all(burst).await;
+            let after = sim(&srv).sim.faults.calls(RESOURCES);
+            assert_eq!(after - before, 1, "round {round}: 16 readers, one call ({})", srv.backend());
+            for a in &answers {
+                assert_eq!(a["servers"].as_object().unwrap().len(), 12);
+                assert_eq!(a["data"]["stats"]["total_servers"], 12);
+            }
+        }
+        // Within the freshness bound, readers are served from the snapshot: no call at all.
+        set_latency(&srv, 0);
+        srv.services.cluster.set_snapshot_max_age(Duration::from_secs(600));
+        get_json(&admin, &srv, "/api/all_server_status").await;
+        let before = sim(&srv).sim.faults.calls(RESOURCES);
+        for _ in 0..5 {
+            get_json(&admin, &srv, "/api/all_server_status").await;
+        }
+        assert_eq!(sim(&srv).sim.faults.calls(RESOURCES), before, "{}", srv.backend());
+    }
+}
+
+#[tokio::test]
+async fn reads_write_nothing_but_show_what_proxmox_says_now() {
+    for srv in servers(6, quiet).await {
+        let admin = srv.login_as("admin").await;
+        let report = post_json(&admin, &srv, "/api/sync_servers", json!({"import_all": true})).await;
+        assert_eq!(report["data"]["imported"].as_array().unwrap().len(), 6);
+        // The records were made a minute ago (a status proxfleet set in the last 20 s would
+        // outrank Proxmox's possibly lagging report).
+        sqlx::query("UPDATE servers SET updated_at = updated_at - 60000")
+            .execute(srv.services.db.pool())
+            .await
+            .unwrap();
+        let list = get_json(&admin, &srv, "/api/servers").await;
+        let running = list["servers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["status"] == "running")
+            .expect("a running server in the sample")
+            .clone();
+        let name = running["name"].as_str().unwrap().to_owned();
+        let (node, vmid) =
+            (running["node"].as_str().unwrap(), u32::try_from(running["vmid"].as_u64().unwrap()).unwrap());
+        // Stopped behind proxfleet's back.
+        let client = srv.services.cluster.client().unwrap();
+        let upid = client.vm_power(node, vmid, pve::Power::Stop).await.unwrap();
+        client.wait_task(&upid, Duration::from_secs(10), pve::Polling::default()).await.unwrap();
+        srv.services.cluster.set_snapshot_max_age(Duration::ZERO);
+
+        let before = records(&srv).await;
+        let all = get_json(&admin, &srv, "/api/all_server_status").await;
+        assert_eq!(all["servers"][&name]["status"], "stopped", "the read shows the cluster now ({})", srv.backend());
+        assert_eq!(all["data"]["servers"][&name]["status"], "stopped");
+        let stats = &all["stats"];
+        assert_eq!(
+            (stats["total_servers"].as_u64(), stats["running_servers"].as_u64().map(|r| r < 6)),
+            (Some(6), Some(true))
+        );
+        get_json(&admin, &srv, "/api/servers/brief").await;
+        get_json(&admin, &srv, "/api/servers?per_page=500").await;
+        get_json(&admin, &srv, &format!("/api/server_status/{name}")).await;
+        assert_eq!(records(&srv).await, before, "reads left every record as it was ({})", srv.backend());
+
+        // The sync writes it (and says what changed).
+        let report = post_json(&admin, &srv, "/api/sync_servers", json!({})).await;
+        assert_eq!(report["data"]["changed"], json!([name]));
+        let record = get_json(&admin, &srv, &format!("/api/server_status/{name}")).await;
+        assert_eq!(record["data"]["status"], "stopped");
+    }
+}
+
+#[tokio::test]
+async fn the_background_sync_brings_records_along_within_its_interval() {
+    fn every_second(c: Config) -> Config {
+        Config { sync_interval: Duration::from_secs(1), ..c }
+    }
+    for srv in servers(4, every_second).await {
+        let admin = srv.login_as("admin").await;
+        let report = post_json(&admin, &srv, "/api/sync_servers", json!({"import_all": true})).await;
+        let name = report["data"]["imported"][0].as_str().unwrap().to_owned();
+        sqlx::query("UPDATE servers SET updated_at = updated_at - 60000")
+            .execute(srv.services.db.pool())
+            .await
+            .unwrap();
+        let record = get_json(&admin, &srv, &format!("/api/server_status/{name}")).await;
+        let (node, vmid) = (
+            record["data"]["node"].as_str().unwrap().to_owned(),
+            u32::try_from(record["data"]["vmid"].as_u64().unwrap()).unwrap(),
+        );
+        let client = srv.services.cluster.client().unwrap();
+        let (power, expected) = match record["data"]["status"].as_str() {
+            Some("running") => (pve::Power::Stop, "stopped"),
+            _ => (pve::Power::Start, "running"),
+        };
+        let upid = client.vm_power(&node, vmid, power).await.unwrap();
+        client.wait_task(&upid, Duration::from_secs(10), pve::Polling::default()).await.unwrap();
+        // The stored record follows within a pass or two of the 1 s interval (the snapshot the
+        // pass reads may be up to 2 s old), with nobody reading the fleet.
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let record = get_json(&admin, &srv, &format!("/api/server_status/{name}")).await;
+            if record["data"]["status"] == expected {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{name} still {} ({})", record["data"]["status"], srv.backend());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn proxfleets_own_changes_show_at_once_and_readers_see_only_their_servers() {
+    for srv in servers(5, quiet).await {
+        let admin = srv.login_as("admin").await;
+        srv.services.cluster.set_snapshot_max_age(Duration::from_secs(600));
+        let report = post_json(&admin, &srv, "/api/sync_servers", json!({})).await;
+        let unmanaged: Vec<String> = report["data"]["unmanaged"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["name"].as_str().unwrap().to_owned())
+            .collect();
+        // A user who sees only their own servers imports one; the admin the rest.
+        let perms = vec!["create_server".to_owned(), "manage_server".to_owned()];
+        let hash = domain::auth::password::hash(common::PASSWORD).unwrap();
+        let new_user = domain::users::NewUser {
+            username: "own1",
+            password_hash: &hash,
+            role: "developer",
+            permissions: &perms,
+            ..Default::default()
+        };
+        srv.services.users.create(new_user).await.unwrap();
+        let own = srv.session_for("own1").await;
+        post_json(&own, &srv, "/api/sync_servers", json!({"names": [unmanaged[0]]})).await;
+        post_json(&admin, &srv, "/api/sync_servers", json!({"import_all": true})).await;
+
+        let mine = get_json(&own, &srv, "/api/all_server_status").await;
+        assert_eq!(mine["servers"].as_object().unwrap().keys().collect::<Vec<_>>(), vec![&unmanaged[0]]);
+        assert_eq!(mine["stats"]["total_servers"], 1);
+        let all = get_json(&admin, &srv, "/api/all_server_status").await;
+        assert_eq!(all["servers"].as_object().unwrap().len(), 5, "{}", srv.backend());
+        let brief = get_json(&own, &srv, "/api/servers/brief").await;
+        assert_eq!(brief["servers"].as_object().unwrap().keys().collect::<Vec<_>>(), vec![&unmanaged[0]]);
+        let names = format!("/api/servers/brief?names={},{}", unmanaged[0], unmanaged[1]);
+        let brief = get_json(&own, &srv, &names).await;
+        assert_eq!(brief["data"].as_object().unwrap().len(), 1, "another owner's server stays hidden");
+        let brief = get_json(&admin, &srv, &names).await;
+        assert_eq!(brief["servers"].as_object().unwrap().len(), 2);
+        let entry = &brief["servers"][&unmanaged[1]];
+        assert_eq!(entry["name"], unmanaged[1].as_str());
+        for key in ["role", "firewall_group", "os_type", "ip_addresses", "status"] {
+            assert!(entry.get(key).is_some(), "brief entries keep the old UI's {key}: {entry}");
+        }
+
+        // A change made through proxfleet shows in the next whole-fleet read, though the
+        // cluster snapshot (and so the cached answer's snapshot) is the same.
+        let calls = sim(&srv).sim.faults.calls(RESOURCES);
+        let path = format!("/api/server/config/{}", unmanaged[1]);
+        let resp = admin
+            .request(reqwest::Method::PUT, &srv.at(&path))
+            .json(&json!({"description": "changed just now"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        let all = get_json(&admin, &srv, "/api/all_server_status").await;
+        assert_eq!(all["servers"][&unmanaged[1]]["description"], "changed just now", "{}", srv.backend());
+        assert_eq!(sim(&srv).sim.faults.calls(RESOURCES), calls, "no new cluster call for it");
+    }
+}
