@@ -8,7 +8,7 @@ use axum::middleware::from_fn_with_state;
 use axum::routing::post;
 use axum::Router;
 use tokio::net::TcpListener;
-use tower_http::compression::CompressionLayer;
+use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -179,7 +179,12 @@ pub fn build_router_with(state: AppState, extra: Router<AppState>) -> Router {
         .layer(from_fn_with_state(state.clone(), identity::identify))
         .layer(from_fn_with_state(state.metrics.clone(), http_metrics::track))
         .layer(axum::middleware::from_fn(security_headers::add))
-        .layer(CompressionLayer::new())
+        // Brotli (quality 4) to clients that take it; gzip at its fastest level to the rest
+        // (python-requests and most scripts): on the 750 KiB 500-server page gzip 6 took
+        // 4.5 ms for 33 KiB, gzip 1 0.7 ms for 53 KiB, brotli 4 1.9 ms for 14 KiB
+        // (serverbench). Responses already encoded (the whole-fleet answer) pass untouched.
+        .layer(CompressionLayer::new().no_gzip())
+        .layer(CompressionLayer::new().no_br().quality(CompressionLevel::Fastest))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let id = req
                 .extensions()

@@ -246,3 +246,48 @@ async fn proxfleets_own_changes_show_at_once_and_readers_see_only_their_servers(
         assert_eq!(sim(&srv).sim.faults.calls(RESOURCES), calls, "no new cluster call for it");
     }
 }
+
+/// The body of `path` as sent with `Accept-Encoding: accept`, and its `Content-Encoding`.
+async fn raw_get(who: &Login, srv: &TestServer, path: &str, accept: &str) -> (Option<String>, Vec<u8>) {
+    // A client that leaves the body as sent (reqwest would otherwise undo gzip itself).
+    let client = reqwest::Client::builder().no_gzip().build().unwrap();
+    let resp =
+        client.get(srv.at(path)).header("cookie", &who.cookie).header("accept-encoding", accept).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "{path}");
+    let coding = resp.headers().get("content-encoding").map(|v| v.to_str().unwrap().to_owned());
+    (coding, resp.bytes().await.unwrap().to_vec())
+}
+
+fn decoded(coding: Option<&str>, body: &[u8]) -> Value {
+    use std::io::Read;
+    let mut plain = Vec::new();
+    match coding {
+        Some("gzip") => {
+            flate2::read::GzDecoder::new(body).read_to_end(&mut plain).unwrap();
+        }
+        Some("br") => brotli::BrotliDecompress(&mut std::io::Cursor::new(body), &mut plain).unwrap(),
+        None => plain = body.to_vec(),
+        Some(other) => panic!("unexpected coding {other}"),
+    }
+    serde_json::from_slice(&plain).unwrap()
+}
+
+#[tokio::test]
+async fn large_answers_go_compressed_to_clients_that_take_it() {
+    for srv in servers(30, quiet).await.into_iter().take(1) {
+        let admin = srv.login_as("admin").await;
+        post_json(&admin, &srv, "/api/sync_servers", json!({"import_all": true})).await;
+        srv.services.cluster.set_snapshot_max_age(Duration::from_secs(600));
+        for path in ["/api/all_server_status", "/api/servers?per_page=500", "/api/servers/brief"] {
+            let (none, plain) = raw_get(&admin, &srv, path, "identity").await;
+            assert_eq!(none, None, "{path}");
+            let plain = decoded(None, &plain);
+            for (accept, coding) in [("gzip, deflate", "gzip"), ("gzip, deflate, br, zstd", "br")] {
+                let (got, body) = raw_get(&admin, &srv, path, accept).await;
+                assert_eq!(got.as_deref(), Some(coding), "{path} for {accept:?}");
+                assert_eq!(decoded(got.as_deref(), &body), plain, "{path} in {coding} is the same answer");
+                assert!(body.len() * 4 < serde_json::to_vec(&plain).unwrap().len(), "{path} in {coding} is small");
+            }
+        }
+    }
+}

@@ -5,7 +5,7 @@
 
 mod reads;
 
-pub use reads::{Bind, Columns};
+pub use reads::{Bind, Col, Columns};
 
 use std::path::Path;
 use std::str::FromStr;

@@ -8,11 +8,31 @@ use std::sync::{Arc, Mutex};
 
 use super::{FleetStats, Server};
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub struct Fleet {
     /// By name.
     pub servers: Vec<Server>,
     pub stats: FleetStats,
+    /// What the doors render from this fleet (an answer's bytes, their compressed forms), kept
+    /// with it: every reader of the same fleet is sent the same bytes without rendering them
+    /// again, and they go when the fleet is replaced.
+    rendered: Mutex<HashMap<&'static str, Arc<[u8]>>>,
+}
+
+impl Fleet {
+    pub fn new(servers: Vec<Server>, stats: FleetStats) -> Fleet {
+        Fleet { servers, stats, rendered: Mutex::default() }
+    }
+
+    /// The bytes `render` makes from this fleet, made once per `key`. (Readers that arrive
+    /// together at a new fleet may each render it; one result is kept.)
+    pub fn rendered<E>(&self, key: &'static str, render: impl FnOnce() -> Result<Vec<u8>, E>) -> Result<Arc<[u8]>, E> {
+        if let Some(hit) = self.rendered.lock().unwrap_or_else(|p| p.into_inner()).get(key) {
+            return Ok(hit.clone());
+        }
+        let bytes: Arc<[u8]> = render()?.into();
+        Ok(self.rendered.lock().unwrap_or_else(|p| p.into_inner()).entry(key).or_insert(bytes).clone())
+    }
 }
 
 /// What a `Fleet` was computed from: the snapshot's generation and the records' version.

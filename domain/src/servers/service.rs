@@ -191,7 +191,7 @@ impl ServerService {
         let mut servers = self.store.visible(owner).await?;
         inventory::overlay(&mut servers, &snapshot);
         let stats = stats(&servers, &snapshot.resources);
-        let fleet = Arc::new(Fleet { servers, stats });
+        let fleet = Arc::new(Fleet::new(servers, stats));
         self.fleet_cache.put(owner, snapshot.generation, version, fleet.clone());
         Ok(fleet)
     }

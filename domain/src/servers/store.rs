@@ -1,13 +1,13 @@
 //! The `servers` table: one row per server proxfleet manages.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::clock::now_ms;
-use crate::db::{Bind, Columns, Database};
+use crate::db::{Bind, Col, Database};
 use crate::{Error, Result};
 
 pub use model::servers::{Disk, Nic, Server, ServerBrief, ServerStatus};
@@ -15,45 +15,94 @@ pub use model::servers::{Disk, Nic, Server, ServerBrief, ServerStatus};
 /// The most names one brief read takes.
 pub const MAX_BRIEF_NAMES: usize = 10_000;
 
-const COLUMNS: &str = "id, name, vmid, node, status, cores, sockets, memory_mb, disks, nics, role, security_group, os_type, \
-     template_vmid, owner_id, owner, tags, description, drift, cpu_permille, mem_used, uptime, synced_at, created_at, updated_at";
-
-/// A JSON column decoded straight into its type (no `Value` tree in between).
-fn json_column<T: serde::de::DeserializeOwned>(r: &dyn Columns, col: &str) -> Result<T> {
-    let text = r.text(col)?;
-    serde_json::from_str(&text).map_err(|e| Error::Internal(format!("servers.{col}: {e}")))
+/// A server row as the database builds it (`Database::read_json_rows`), column by column.
+#[derive(Deserialize)]
+struct Row {
+    id: i64,
+    name: String,
+    vmid: Option<i64>,
+    node: Option<String>,
+    status: String,
+    cores: i64,
+    sockets: i64,
+    memory_mb: i64,
+    disks: Vec<Disk>,
+    nics: Vec<Nic>,
+    role: String,
+    security_group: String,
+    os_type: String,
+    template_vmid: Option<i64>,
+    owner_id: Option<i64>,
+    owner: String,
+    tags: String,
+    description: String,
+    drift: Value,
+    cpu_permille: i64,
+    mem_used: i64,
+    uptime: i64,
+    synced_at: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
 }
 
-fn from_row(r: &dyn Columns) -> Result<Server> {
-    let count = |col: &str| -> Result<i64> { Ok(r.int(col)?) };
-    let tags = r.text("tags")?;
-    Ok(Server {
-        id: r.int("id")?,
-        name: r.text("name")?,
-        vmid: r.opt_int("vmid")?.and_then(|v| u32::try_from(v).ok()),
-        node: r.opt_text("node")?,
-        status: ServerStatus::parse(&r.text("status")?),
-        cores: u32::try_from(count("cores")?).unwrap_or(1),
-        sockets: u32::try_from(count("sockets")?).unwrap_or(1),
-        memory_mb: u64::try_from(count("memory_mb")?).unwrap_or(0),
-        disks: json_column(r, "disks").unwrap_or_default(),
-        nics: json_column(r, "nics").unwrap_or_default(),
-        role: r.text("role")?,
-        security_group: r.text("security_group")?,
-        os_type: r.text("os_type")?,
-        template_vmid: r.opt_int("template_vmid")?.and_then(|v| u32::try_from(v).ok()),
-        owner_id: r.opt_int("owner_id")?,
-        owner: r.text("owner")?,
-        tags: tags.split(',').filter(|t| !t.is_empty()).map(str::to_owned).collect(),
-        description: r.text("description")?,
-        drift: json_column(r, "drift")?,
-        cpu: count("cpu_permille")? as f64 / 1000.0,
-        mem_used: u64::try_from(count("mem_used")?).unwrap_or(0),
-        uptime: u64::try_from(count("uptime")?).unwrap_or(0),
-        synced_at: r.opt_int("synced_at")?,
-        created_at: r.int("created_at")?,
-        updated_at: r.int("updated_at")?,
-    })
+const ROW: &[Col] = &[
+    Col::Value("id"),
+    Col::Value("name"),
+    Col::Value("vmid"),
+    Col::Value("node"),
+    Col::Value("status"),
+    Col::Value("cores"),
+    Col::Value("sockets"),
+    Col::Value("memory_mb"),
+    Col::Json("disks"),
+    Col::Json("nics"),
+    Col::Value("role"),
+    Col::Value("security_group"),
+    Col::Value("os_type"),
+    Col::Value("template_vmid"),
+    Col::Value("owner_id"),
+    Col::Value("owner"),
+    Col::Value("tags"),
+    Col::Value("description"),
+    Col::Json("drift"),
+    Col::Value("cpu_permille"),
+    Col::Value("mem_used"),
+    Col::Value("uptime"),
+    Col::Value("synced_at"),
+    Col::Value("created_at"),
+    Col::Value("updated_at"),
+];
+
+impl From<Row> for Server {
+    fn from(r: Row) -> Server {
+        Server {
+            id: r.id,
+            name: r.name,
+            vmid: r.vmid.and_then(|v| u32::try_from(v).ok()),
+            node: r.node,
+            status: ServerStatus::parse(&r.status),
+            cores: u32::try_from(r.cores).unwrap_or(1),
+            sockets: u32::try_from(r.sockets).unwrap_or(1),
+            memory_mb: u64::try_from(r.memory_mb).unwrap_or(0),
+            disks: r.disks,
+            nics: r.nics,
+            role: r.role,
+            security_group: r.security_group,
+            os_type: r.os_type,
+            template_vmid: r.template_vmid.and_then(|v| u32::try_from(v).ok()),
+            owner_id: r.owner_id,
+            owner: r.owner,
+            tags: r.tags.split(',').filter(|t| !t.is_empty()).map(str::to_owned).collect(),
+            description: r.description,
+            drift: r.drift,
+            cpu: r.cpu_permille as f64 / 1000.0,
+            mem_used: u64::try_from(r.mem_used).unwrap_or(0),
+            uptime: u64::try_from(r.uptime).unwrap_or(0),
+            synced_at: r.synced_at,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
 }
 
 fn to_json<T: Serialize>(v: &T) -> String {
@@ -129,23 +178,40 @@ impl ServerStore {
 
     /// Every record `owner_id` may see (all with `None`), by name.
     pub async fn visible(&self, owner_id: Option<i64>) -> Result<Vec<Server>> {
-        match owner_id {
+        let rows: Vec<Row> = match owner_id {
             Some(owner) => {
-                let sql = format!("SELECT {COLUMNS} FROM servers WHERE owner_id = $1 ORDER BY name");
-                self.db.read(&sql, &[Bind::Int(owner)], from_row).await
+                self.db.read_json_rows(ROW, "servers WHERE owner_id = $1", "name", &[Bind::Int(owner)]).await?
             }
-            None => self.db.read(&format!("SELECT {COLUMNS} FROM servers ORDER BY name"), &[], from_row).await,
-        }
+            None => self.db.read_json_rows(ROW, "servers", "name", &[]).await?,
+        };
+        Ok(rows.into_iter().map(Server::from).collect())
     }
 
     /// The brief list: the records `owner_id` may see (all with `None`), only those named when
     /// `names` is given, with the six columns it shows.
     pub async fn brief(&self, owner_id: Option<i64>, names: Option<&[String]>) -> Result<Vec<ServerBrief>> {
         /// A NIC's address, the only part of the `nics` column the brief list needs.
-        #[derive(serde::Deserialize)]
+        #[derive(Deserialize)]
         struct NicIp {
             ip: Option<String>,
         }
+        #[derive(Deserialize)]
+        struct BriefRow {
+            name: String,
+            role: String,
+            security_group: String,
+            os_type: String,
+            nics: Vec<NicIp>,
+            status: String,
+        }
+        const BRIEF: &[Col] = &[
+            Col::Value("name"),
+            Col::Value("role"),
+            Col::Value("security_group"),
+            Col::Value("os_type"),
+            Col::Json("nics"),
+            Col::Value("status"),
+        ];
         if names.is_some_and(|n| n.len() > MAX_BRIEF_NAMES) {
             return Err(Error::validation("names", format!("at most {MAX_BRIEF_NAMES} names at a time")));
         }
@@ -163,23 +229,20 @@ impl ServerStore {
             clauses.push(format!("name IN ({})", list.join(", ")));
         }
         let filter = if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) };
-        let sql =
-            format!("SELECT name, role, security_group, os_type, nics, status FROM servers{filter} ORDER BY name");
         let mut binds: Vec<Bind> = owner_id.map(Bind::Int).into_iter().collect();
         binds.extend(names.unwrap_or_default().iter().map(|n| Bind::Text(n)));
-        self.db
-            .read(&sql, &binds, |r| {
-                let nics: Vec<NicIp> = json_column(r, "nics").unwrap_or_default();
-                Ok(ServerBrief {
-                    name: r.text("name")?,
-                    role: r.text("role")?,
-                    security_group: r.text("security_group")?,
-                    os_type: r.text("os_type")?,
-                    ip_addresses: nics.into_iter().filter_map(|n| n.ip).collect(),
-                    status: ServerStatus::parse(&r.text("status")?),
-                })
+        let rows: Vec<BriefRow> = self.db.read_json_rows(BRIEF, &format!("servers{filter}"), "name", &binds).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| ServerBrief {
+                name: r.name,
+                role: r.role,
+                security_group: r.security_group,
+                os_type: r.os_type,
+                ip_addresses: r.nics.into_iter().filter_map(|n| n.ip).collect(),
+                status: ServerStatus::parse(&r.status),
             })
-            .await
+            .collect())
     }
 
     pub async fn all(&self) -> Result<Vec<Server>> {
@@ -237,8 +300,9 @@ impl ServerStore {
         let total = self.db.read(&count_sql, &binds, |r| r.int("n")).await?.first().copied().unwrap_or(0);
         let limit = i64::from(per_page.max(1));
         let offset = i64::from(page.max(1) - 1) * limit;
-        let page_sql = format!("SELECT {COLUMNS} FROM servers{filter} ORDER BY {order} LIMIT {limit} OFFSET {offset}");
-        let servers = self.db.read(&page_sql, &binds, from_row).await?;
+        let page = format!("(SELECT * FROM servers{filter} ORDER BY {order} LIMIT {limit} OFFSET {offset}) AS page");
+        let rows: Vec<Row> = self.db.read_json_rows(ROW, &page, &order, &binds).await?;
+        let servers = rows.into_iter().map(Server::from).collect();
         Ok((servers, usize::try_from(total).unwrap_or(0)))
     }
 
@@ -275,8 +339,9 @@ impl ServerStore {
     }
 
     pub async fn by_name(&self, name: &str) -> Result<Option<Server>> {
-        let sql = format!("SELECT {COLUMNS} FROM servers WHERE name = $1");
-        Ok(self.db.read(&sql, &[Bind::Text(name)], from_row).await?.into_iter().next())
+        let rows: Vec<Row> =
+            self.db.read_json_rows(ROW, "servers WHERE name = $1", "name", &[Bind::Text(name)]).await?;
+        Ok(rows.into_iter().next().map(Server::from))
     }
 
     /// Inserts a row from what a new server starts with (its name, placement, shape, labels

@@ -2,6 +2,7 @@
 //! `domain::Services` method, wrap the result.
 
 pub mod docs;
+pub mod encoding;
 pub mod envelope;
 pub mod error;
 pub mod events;

@@ -2,7 +2,7 @@
 //! create one or many (its field names and ours), lifecycle actions as jobs, and sync/import.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -14,6 +14,7 @@ use domain::servers::{
     Action, BulkRequest, Disk, Nic, Server, ServerBrief, ServerListParams, ServerRequest, ServerStatus,
 };
 
+use super::encoding::{encoded_json, Encoding};
 use super::envelope::{ApiOk, Pagination};
 use super::extract::{Json, PageParams, Path, Query};
 use super::ApiError;
@@ -227,17 +228,30 @@ struct FleetData<'a> {
 pub async fn all_status(
     State(state): State<AppState>,
     CurrentActor(actor): CurrentActor,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let fleet = state.services.servers.fleet(&actor).await?;
-    let servers = raw(&ByName(&fleet.servers, server_entry))?;
-    let stats = raw(&fleet.stats)?;
-    Ok(axum::Json(FleetBody {
-        success: true,
-        data: FleetData { servers: &servers, stats: &stats },
-        servers: &servers,
-        stats: &stats,
-    })
-    .into_response())
+    // Rendered and compressed once per fleet (that is, per cluster snapshot and change of the
+    // records), then sent as is to every reader who sees the same servers.
+    let internal = |e: String| ApiError::from(domain::Error::Internal(e));
+    let json = fleet.rendered("rest.all_server_status", || {
+        let servers = raw(&ByName(&fleet.servers, server_entry))?;
+        let stats = raw(&fleet.stats)?;
+        let data = FleetData { servers: &servers, stats: &stats };
+        serde_json::to_vec(&FleetBody { success: true, data, servers: &servers, stats: &stats })
+            .map_err(|e| internal(e.to_string()))
+    })?;
+    let encoding = Encoding::negotiate(&headers);
+    let body = match encoding {
+        Encoding::Identity => json,
+        Encoding::Gzip => fleet.rendered("rest.all_server_status.gz", || {
+            Encoding::Gzip.compress(&json).map_err(|e| internal(e.to_string()))
+        })?,
+        Encoding::Brotli => fleet.rendered("rest.all_server_status.br", || {
+            Encoding::Brotli.compress(&json).map_err(|e| internal(e.to_string()))
+        })?,
+    };
+    Ok(encoded_json(body, encoding))
 }
 
 /// One server's record and live figures.

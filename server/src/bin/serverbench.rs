@@ -39,6 +39,10 @@ struct Cli {
     /// Time scale of the realistic profile for the bulk create (1.0 = real durations).
     #[arg(long, default_value_t = 0.1)]
     factor: f64,
+    /// Only this read, 8 at a time, `--requests` times (for profiling one path, e.g. under
+    /// `perf record`), after the setup.
+    #[arg(long, value_name = "PATH")]
+    only: Option<String>,
     /// The built site (default: what the server uses, `target/site` of the workspace, where
     /// `cargo leptos build` writes it; run from the workspace root).
     #[arg(long)]
@@ -336,6 +340,90 @@ async fn driver_costs(url: &str, db: &domain::Database) -> Result<(), String> {
         .await?;
         println!("driver: {label} of every server, fetch + decode p50: Any {any:.2} ms, typed SQLite {sqlite:.2} ms");
     }
+    // Throughput with 8 at a time: one row per server through the typed driver (each row is a
+    // message from sqlx's SQLite worker thread), against the rows aggregated into one JSON
+    // text by SQLite (one message) and parsed once.
+    #[derive(serde::Deserialize)]
+    struct Brief {
+        name: String,
+        nics: Vec<serde_json::Value>,
+    }
+    const AGGREGATED: &str =
+        "SELECT json_group_array(json_object('name', name, 'role', role, 'security_group', security_group, \
+         'os_type', os_type, 'nics', json(nics), 'status', status) ORDER BY name) AS rows FROM servers";
+    for aggregated in [false, true] {
+        let started = Instant::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..8 {
+            let typed = typed.clone();
+            tasks.spawn(async move {
+                let mut n = 0usize;
+                for _ in 0..40 {
+                    if aggregated {
+                        let text: String =
+                            sqlx::query_scalar(AGGREGATED).fetch_one(&typed).await.map_err(|e| e.to_string())?;
+                        let rows: Vec<Brief> = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+                        n += rows.iter().map(|r| r.name.len() + r.nics.len()).sum::<usize>();
+                    } else {
+                        for r in sqlx::query(BRIEF).fetch_all(&typed).await.map_err(|e| e.to_string())? {
+                            n += r.try_get::<String, _>("name").map_err(|e| e.to_string())?.len();
+                            let nics: Vec<serde_json::Value> =
+                                serde_json::from_str(&r.try_get::<String, _>("nics").map_err(|e| e.to_string())?)
+                                    .map_err(|e| e.to_string())?;
+                            n += nics.len();
+                        }
+                    }
+                }
+                Ok::<_, String>(n)
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done.map_err(|e| e.to_string())??;
+        }
+        let label = if aggregated { "one JSON row" } else { "a row per server" };
+        println!(
+            "driver: brief columns, typed SQLite, {label}, 8 at a time: {:.0} queries/s",
+            320.0 / started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// What compressing the large answers costs at each level: size and p50 time, in-process (the
+/// layer compresses per response; the all-servers answer is compressed once per fleet).
+async fn compression_levels(b: &Bench) -> Result<(), String> {
+    use std::io::Write;
+    for path in ["/api/all_server_status", "/api/servers?per_page=500"] {
+        let (status, head, body) = get_body(b.addr, path, &b.cookie, "").await?;
+        if !status.contains(" 200 ") {
+            return Err(format!("{path}: {status}"));
+        }
+        let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(&body) } else { body };
+        let mut line = format!("compression of {path} ({:.0} KiB):", body.len() as f64 / 1024.0);
+        for level in [1, 6, 9] {
+            let gzip = || -> Result<usize, String> {
+                let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(level));
+                gz.write_all(&body).map_err(|e| e.to_string())?;
+                Ok(gz.finish().map_err(|e| e.to_string())?.len())
+            };
+            let size = gzip()?;
+            let ms = p50_of(5, || async { gzip() }).await?;
+            line.push_str(&format!(" gzip-{level} {:.0} KiB {ms:.1} ms;", size as f64 / 1024.0));
+        }
+        for quality in [1, 4, 5, 6] {
+            let brotli = || -> Result<usize, String> {
+                let mut out = Vec::new();
+                let params = brotli::enc::BrotliEncoderParams { quality, ..Default::default() };
+                brotli::BrotliCompress(&mut std::io::Cursor::new(&body), &mut out, &params)
+                    .map_err(|e| e.to_string())?;
+                Ok(out.len())
+            };
+            let size = brotli()?;
+            let ms = p50_of(5, || async { brotli() }).await?;
+            line.push_str(&format!(" br-{quality} {:.0} KiB {ms:.1} ms;", size as f64 / 1024.0));
+        }
+        println!("{}", line.trim_end_matches(';'));
+    }
     Ok(())
 }
 
@@ -475,7 +563,13 @@ async fn run(cli: Cli) -> Result<(), String> {
     let report = b.services.servers.import(&admin, None).await.map_err(|e| e.to_string())?;
     println!("setup: imported {} VMs in {:.1} s", report.imported.len(), t.elapsed().as_secs_f64());
     driver_costs(&b.db_url, &b.services.db).await?;
+    if let Some(path) = &cli.only {
+        let (rps, p50, p99, bytes) = measure_keepalive(&b, path, "", cli.requests, 8).await?;
+        println!("GET {path}: {bytes} B; 8 at a time {rps:.0} req/s, p50 {p50:.2} ms, p99 {p99:.2} ms");
+        return Ok(());
+    }
     fleet_reads(&b, cli.requests).await?;
+    compression_levels(&b).await?;
     let (_, p50, p99) = measure(&b, "/servers", cli.requests / 10, 1).await?;
     println!(
         "SSR /servers with {} servers, one at a time: p50 {p50:.2} ms, p99 {p99:.2} ms (whole streamed response)",
