@@ -330,6 +330,17 @@ mod tests {
     }
 
     #[test]
+    fn sync_interval_and_snapshot_age_default_and_can_be_set() {
+        let c = Config::resolve(cli(&[])).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((c.sync_interval, c.cluster_snapshot_max_age), (Duration::from_secs(30), Duration::from_secs(2)));
+        let c = Config::resolve(cli(&["--sync-interval", "5", "--cluster-snapshot-ms", "0"]))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((c.sync_interval, c.cluster_snapshot_max_age), (Duration::from_secs(5), Duration::ZERO));
+        let err = Config::resolve(cli(&["--sync-interval", "0"])).err().map(|e| e.to_string());
+        assert!(err.as_deref().is_some_and(|e| e.contains("sync_interval")), "{err:?}");
+    }
+
+    #[test]
     fn unknown_keys_and_bad_values_are_named() {
         let dir = std::env::temp_dir().join(format!("pf-config-bad-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap_or_default();

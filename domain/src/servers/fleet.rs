@@ -38,11 +38,17 @@ impl Fleet {
 /// What a `Fleet` was computed from: the snapshot's generation and the records' version.
 type Key = (u64, u64);
 
-/// The latest fleet per visibility (`None`: everyone's; `Some(owner)`: one owner's servers).
+/// Whose servers a fleet holds: `None` everyone's, `Some(owner)` one owner's.
+type Visibility = Option<i64>;
+
+/// The latest fleet per visibility.
 #[derive(Debug, Clone, Default)]
 pub struct FleetCache {
-    entries: Arc<Mutex<HashMap<Option<i64>, (Key, Arc<Fleet>)>>>,
+    entries: Arc<Mutex<HashMap<Visibility, Entry>>>,
 }
+
+/// A fleet and what it was computed from.
+type Entry = (Key, Arc<Fleet>);
 
 impl FleetCache {
     pub fn get(&self, owner: Option<i64>, snapshot: u64, records: u64) -> Option<Arc<Fleet>> {

@@ -461,7 +461,14 @@ async fn fleet_reads(b: &Bench, requests: usize) -> Result<(), String> {
         }
     }
     let window = started.elapsed();
-    let calls = b.sim.sim.faults.calls("GET /cluster/resources") - resources_before;
+    // The cost when nothing is shared: every read makes its own cluster call, reads every
+    // record and renders the answer (freshness bound 0, one reader at a time).
+    let bound = b.services.cluster.snapshot_max_age();
+    b.services.cluster.set_snapshot_max_age(Duration::ZERO);
+    let (_, p50, p99, _) = measure_keepalive(b, "/api/all_server_status", "", 20, 1).await?;
+    b.services.cluster.set_snapshot_max_age(bound);
+    println!("GET /api/all_server_status unshared (a cluster call, the records and the rendering per read): p50 {p50:.1} ms, p99 {p99:.1} ms");
+    let calls = b.sim.sim.faults.calls("GET /cluster/resources") - resources_before - 20;
     let (frames, records_after) = db_writes(&b.services.db).await?;
     println!(
         "read run: {:.1} s, {calls} /cluster/resources calls, {frames} database pages written, server records {}",
