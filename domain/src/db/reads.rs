@@ -36,12 +36,11 @@ pub enum Bind<'q> {
     Text(&'q str),
 }
 
-/// Column access shared by the drivers' rows.
+/// Column access shared by the drivers' rows (rows of many columns come as one JSON text,
+/// `read_json_rows`; these are for the scalars around them).
 pub trait Columns {
     fn text(&self, col: &str) -> Result<String, sqlx::Error>;
-    fn opt_text(&self, col: &str) -> Result<Option<String>, sqlx::Error>;
     fn int(&self, col: &str) -> Result<i64, sqlx::Error>;
-    fn opt_int(&self, col: &str) -> Result<Option<i64>, sqlx::Error>;
 }
 
 macro_rules! columns {
@@ -50,13 +49,7 @@ macro_rules! columns {
             fn text(&self, col: &str) -> Result<String, sqlx::Error> {
                 self.try_get(col)
             }
-            fn opt_text(&self, col: &str) -> Result<Option<String>, sqlx::Error> {
-                self.try_get(col)
-            }
             fn int(&self, col: &str) -> Result<i64, sqlx::Error> {
-                self.try_get(col)
-            }
-            fn opt_int(&self, col: &str) -> Result<Option<i64>, sqlx::Error> {
                 self.try_get(col)
             }
         }
