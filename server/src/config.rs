@@ -120,6 +120,7 @@ pub struct Config {
 }
 
 pub const DEFAULT_SYNC_INTERVAL: Duration = Duration::from_secs(30);
+pub const MAX_CLUSTER_SNAPSHOT_MS: u64 = 10_000;
 
 impl Config {
     /// Everything at its default, listening on `listen` with `database_url` (tests, benches).
@@ -236,10 +237,17 @@ impl Config {
                 }
                 Some(secs) => Duration::from_secs(secs),
             },
-            cluster_snapshot_max_age: cli
-                .cluster_snapshot_ms
-                .or(file.cluster_snapshot_ms)
-                .map_or(domain::cluster::DEFAULT_MAX_AGE, Duration::from_millis),
+            cluster_snapshot_max_age: match cli.cluster_snapshot_ms.or(file.cluster_snapshot_ms) {
+                None => domain::cluster::DEFAULT_MAX_AGE,
+                // Reads show the cluster as of the snapshot: minutes-old states would mislead.
+                Some(ms) if ms > MAX_CLUSTER_SNAPSHOT_MS => {
+                    return Err(ConfigError::Invalid {
+                        setting: "cluster_snapshot_ms",
+                        message: format!("{ms} is more than {MAX_CLUSTER_SNAPSHOT_MS} ms"),
+                    })
+                }
+                Some(ms) => Duration::from_millis(ms),
+            },
             sim_profile: match cli.sim_profile.or(file.sim_profile) {
                 None => pvesim::Profile::Realistic(1.0),
                 Some(p) => pvesim::Profile::parse(&p)
@@ -338,6 +346,8 @@ mod tests {
         assert_eq!((c.sync_interval, c.cluster_snapshot_max_age), (Duration::from_secs(5), Duration::ZERO));
         let err = Config::resolve(cli(&["--sync-interval", "0"])).err().map(|e| e.to_string());
         assert!(err.as_deref().is_some_and(|e| e.contains("sync_interval")), "{err:?}");
+        let err = Config::resolve(cli(&["--cluster-snapshot-ms", "60000"])).err().map(|e| e.to_string());
+        assert!(err.as_deref().is_some_and(|e| e.contains("cluster_snapshot_ms")), "{err:?}");
     }
 
     #[test]

@@ -27,6 +27,9 @@ pub struct Snapshot {
     pub taken_at: Instant,
     /// When the answer was in.
     pub done_at: Instant,
+    /// `taken_at` on the wall clock (ms), to compare with the records' `updated_at`: a record
+    /// written after the snapshot was taken knows more than the snapshot does.
+    pub taken_at_ms: i64,
     pub resources: Vec<Resource>,
     /// Index into `resources` of each VM (`qemu`) by vmid.
     vms: HashMap<u64, usize>,
@@ -35,13 +38,14 @@ pub struct Snapshot {
 impl Snapshot {
     pub fn new(generation: u64, taken_at: Instant, resources: Vec<Resource>) -> Snapshot {
         let done_at = Instant::now();
+        let taken_at_ms = crate::clock::now_ms() - i64::try_from(taken_at.elapsed().as_millis()).unwrap_or(0);
         let vms = resources
             .iter()
             .enumerate()
             .filter(|(_, r)| r.kind == "qemu")
             .filter_map(|(i, r)| Some((r.vmid?, i)))
             .collect();
-        Snapshot { generation, taken_at, done_at, resources, vms }
+        Snapshot { generation, taken_at, done_at, taken_at_ms, resources, vms }
     }
 
     /// The VM with this vmid, if the cluster has it.

@@ -68,6 +68,7 @@ pub(super) enum ReadPool {
     Any,
     /// Connections with `query_only` set: nothing on this pool can write.
     Sqlite(SqlitePool),
+    /// Sessions with `default_transaction_read_only`: nothing on this pool can write either.
     Postgres(PgPool),
 }
 
@@ -89,10 +90,11 @@ impl ReadPool {
                 )
             }
             Backend::Postgres => ReadPool::Postgres(
-                PgPoolOptions::new()
-                    .max_connections(8)
-                    .acquire_timeout(Duration::from_secs(5))
-                    .connect_lazy_with(PgConnectOptions::from_str(url).map_err(DbError::Connect)?),
+                PgPoolOptions::new().max_connections(8).acquire_timeout(Duration::from_secs(5)).connect_lazy_with(
+                    PgConnectOptions::from_str(url)
+                        .map_err(DbError::Connect)?
+                        .options([("default_transaction_read_only", "on")]),
+                ),
             ),
         })
     }

@@ -71,10 +71,12 @@ fn observe(server: &Server, r: &Resource, now_ms: i64) -> Observed {
 }
 
 /// What the snapshot says about one record now, or `None` when it says nothing the record
-/// should take: no VM yet, or a job is in the middle of it (the job owns its status).
+/// should take: no VM yet, a job is in the middle of it (the job owns its status), or the
+/// record was written after the snapshot was taken (a server just created is not in it yet; a
+/// status a job just set is newer than the snapshot's).
 fn observed(server: &Server, snapshot: &Snapshot, now_ms: i64) -> Option<Observed> {
     let vmid = u64::from(server.vmid?);
-    if server.status.is_busy() {
+    if server.status.is_busy() || server.updated_at >= snapshot.taken_at_ms {
         return None;
     }
     Some(match snapshot.vm(vmid) {

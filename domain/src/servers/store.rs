@@ -26,7 +26,9 @@ struct Row {
     cores: i64,
     sockets: i64,
     memory_mb: i64,
+    #[serde(deserialize_with = "lenient")]
     disks: Vec<Disk>,
+    #[serde(deserialize_with = "lenient")]
     nics: Vec<Nic>,
     role: String,
     security_group: String,
@@ -43,6 +45,14 @@ struct Row {
     synced_at: Option<i64>,
     created_at: i64,
     updated_at: i64,
+}
+
+/// A JSON column of a shape this version does not read (written by hand, or by another
+/// version) becomes empty rather than failing the whole read, which would stop every fleet
+/// read and the sync over one row.
+fn lenient<'de, D: serde::Deserializer<'de>, T: serde::de::DeserializeOwned + Default>(d: D) -> Result<T, D::Error> {
+    let raw = Box::<serde_json::value::RawValue>::deserialize(d)?;
+    Ok(serde_json::from_str(raw.get()).unwrap_or_default())
 }
 
 const ROW: &[Col] = &[
@@ -201,6 +211,7 @@ impl ServerStore {
             role: String,
             security_group: String,
             os_type: String,
+            #[serde(deserialize_with = "lenient")]
             nics: Vec<NicIp>,
             status: String,
         }
@@ -468,7 +479,9 @@ impl ServerStore {
             written.push(done.rows_affected() > 0);
         }
         tx.commit().await?;
-        self.changed();
+        if written.contains(&true) {
+            self.changed();
+        }
         Ok(written)
     }
 

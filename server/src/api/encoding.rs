@@ -25,31 +25,39 @@ impl Encoding {
     /// The client's best choice from `Accept-Encoding`: brotli, then gzip, then none (a
     /// coding with `q=0` is refused; `*` stands for any).
     pub fn negotiate(headers: &HeaderMap) -> Encoding {
-        let mut best = (Encoding::Identity, 0.0f32);
+        // (coding, q) as listed; `*` applies only to the codings not listed by name (RFC 9110).
+        let mut listed: Vec<(String, f32)> = Vec::new();
         for value in headers.get_all(header::ACCEPT_ENCODING) {
             let Ok(text) = value.to_str() else { continue };
             for item in text.split(',') {
                 let mut parts = item.split(';');
                 let coding = parts.next().unwrap_or("").trim().to_ascii_lowercase();
                 let q = parts
-                    .filter_map(|p| p.trim().strip_prefix("q="))
-                    .find_map(|q| q.trim().parse::<f32>().ok())
+                    .filter_map(|p| {
+                        let (k, v) = p.split_once('=')?;
+                        k.trim().eq_ignore_ascii_case("q").then(|| v.trim().parse::<f32>().ok())?
+                    })
+                    .next()
                     .unwrap_or(1.0);
-                let candidates: &[Encoding] = match coding.as_str() {
-                    "br" => &[Encoding::Brotli],
-                    "gzip" | "x-gzip" => &[Encoding::Gzip],
-                    "*" => &[Encoding::Brotli, Encoding::Gzip],
-                    _ => &[],
-                };
-                for &e in candidates {
-                    // Higher q wins; on a tie brotli (smaller) beats gzip.
-                    if q > 0.0 && (q > best.1 || (q == best.1 && e == Encoding::Brotli)) {
-                        best = (e, q);
-                    }
+                if !coding.is_empty() {
+                    listed.push((if coding == "x-gzip" { "gzip".into() } else { coding }, q));
                 }
             }
         }
-        best.0
+        let q_of = |name: &str| {
+            listed
+                .iter()
+                .find(|(c, _)| c == name)
+                .or_else(|| listed.iter().find(|(c, _)| c == "*"))
+                .map_or(0.0, |(_, q)| *q)
+        };
+        let (br, gzip) = (q_of("br"), q_of("gzip"));
+        // Higher q wins; on a tie brotli (smaller) beats gzip.
+        match (br > 0.0, gzip > 0.0) {
+            (true, _) if br >= gzip => Encoding::Brotli,
+            (_, true) => Encoding::Gzip,
+            _ => Encoding::Identity,
+        }
     }
 
     fn header(self) -> Option<&'static str> {
@@ -112,6 +120,9 @@ mod tests {
         assert_eq!(accept("br;q=0, gzip;q=0"), Encoding::Identity);
         assert_eq!(accept("identity"), Encoding::Identity);
         assert_eq!(accept("*"), Encoding::Brotli);
+        assert_eq!(accept("br;q=0, *"), Encoding::Gzip, "* covers only what is not listed");
+        assert_eq!(accept("gzip;Q=0, br;q=0"), Encoding::Identity, "q in any case");
+        assert_eq!(accept("x-gzip"), Encoding::Gzip);
         assert_eq!(Encoding::negotiate(&HeaderMap::new()), Encoding::Identity);
     }
 
