@@ -60,7 +60,8 @@ impl Encoding {
         }
     }
 
-    fn header(self) -> Option<&'static str> {
+    /// The `Content-Encoding` value (`None` for identity).
+    pub fn header(self) -> Option<&'static str> {
         match self {
             Encoding::Brotli => Some("br"),
             Encoding::Gzip => Some("gzip"),

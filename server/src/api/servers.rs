@@ -242,14 +242,10 @@ pub async fn all_status(
             .map_err(|e| internal(e.to_string()))
     })?;
     let encoding = Encoding::negotiate(&headers);
-    let body = match encoding {
-        Encoding::Identity => json,
-        Encoding::Gzip => fleet.rendered("rest.all_server_status.gz", || {
-            Encoding::Gzip.compress(&json).map_err(|e| internal(e.to_string()))
-        })?,
-        Encoding::Brotli => fleet.rendered("rest.all_server_status.br", || {
-            Encoding::Brotli.compress(&json).map_err(|e| internal(e.to_string()))
-        })?,
+    let body = match encoding.header() {
+        None => json,
+        // Its compressed forms, kept beside it under their coding.
+        Some(coding) => fleet.rendered(coding, || encoding.compress(&json).map_err(|e| internal(e.to_string())))?,
     };
     Ok(encoded_json(body, encoding))
 }

@@ -4,8 +4,10 @@
 //!   cargo build --release -p server --bin serverbench
 //!   $CARGO_TARGET_DIR/release/serverbench [--vms 1000] [--create 100] [--factor 0.1]
 //!
-//! 1. `GET /api/servers` with N managed VMs (a simulator of N VMs, all imported): requests per
-//!    second and p50/p99, one request at a time and with 8 in parallel.
+//! 1. The whole-fleet reads (`all_server_status`, `servers/brief`, `servers?per_page=500`) and
+//!    the default page with N managed VMs (a simulator of N VMs, all imported): p50/p99 one
+//!    request at a time, req/s with 8 in parallel, plain and compressed; the Proxmox calls and
+//!    database writes they caused; the `Any` driver against the typed one; compression levels.
 //! 2. Server-side rendering of `/servers` with those N VMs: p50/p99 of the whole response.
 //! 3. What the browser downloads to run `/servers`: every `/pkg/` script and WASM module the
 //!    rendered page names (its module preloads and preloads), fetched as the server sends them
@@ -14,8 +16,8 @@
 //!    `--factor`; polling scaled the same way): wall time against the lower bound the clone
 //!    locks imply (Proxmox serialises clones of one template), and lock-timeout failures.
 //!
-//! Requests go over plain loopback sockets with `Connection: close`, so each figure includes a
-//! TCP connect, like a script calling the API would.
+//! Reads go over keep-alive loopback connections, as a polling dashboard or script holds them;
+//! the transfer sizes are fetched one connection each.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -120,12 +122,6 @@ async fn start(
         let _ = server::serve(listener, router, std::future::pending()).await;
     });
     Ok(Bench { addr, cookie: session.secret, services, sim, db_url: url })
-}
-
-/// One GET; returns (status line, body bytes received).
-async fn get(addr: SocketAddr, path: &str, cookie: &str, extra: &str) -> Result<(String, usize), String> {
-    let (status, _, body) = get_body(addr, path, cookie, extra).await?;
-    Ok((status, body.len()))
 }
 
 /// One GET; returns (status line, head, body as it came over the wire).
@@ -482,35 +478,6 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
     sorted.get(((sorted.len().max(1) - 1) as f64 * p) as usize).copied().unwrap_or(f64::NAN)
 }
 
-/// `n` requests of `path`, `parallel` at a time: (req/s, p50 ms, p99 ms).
-async fn measure(b: &Bench, path: &str, n: usize, parallel: usize) -> Result<(f64, f64, f64), String> {
-    let started = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    let per = n / parallel.max(1);
-    for _ in 0..parallel.max(1) {
-        let (addr, cookie, path) = (b.addr, b.cookie.clone(), path.to_owned());
-        tasks.spawn(async move {
-            let mut lat = Vec::with_capacity(per);
-            for _ in 0..per {
-                let t = Instant::now();
-                let (status, _) = get(addr, &path, &cookie, "").await?;
-                if !status.contains(" 200 ") {
-                    return Err(format!("{path}: {status}"));
-                }
-                lat.push(t.elapsed().as_secs_f64() * 1000.0);
-            }
-            Ok::<_, String>(lat)
-        });
-    }
-    let mut all = Vec::new();
-    while let Some(done) = tasks.join_next().await {
-        all.extend(done.map_err(|e| e.to_string())??);
-    }
-    let secs = started.elapsed().as_secs_f64();
-    all.sort_by(f64::total_cmp);
-    Ok((all.len() as f64 / secs, pct(&all, 0.5), pct(&all, 0.99)))
-}
-
 /// Bytes on the wire (brotli, as served) of the scripts and WASM the `/servers` page loads.
 async fn transfer(b: &Bench) -> Result<(), String> {
     let (status, head, body) = get_body(b.addr, "/servers", &b.cookie, "").await?;
@@ -577,7 +544,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     }
     fleet_reads(&b, cli.requests).await?;
     compression_levels(&b).await?;
-    let (_, p50, p99) = measure(&b, "/servers", cli.requests / 10, 1).await?;
+    let (_, p50, p99, _) = measure_keepalive(&b, "/servers", "", cli.requests / 10, 1).await?;
     println!(
         "SSR /servers with {} servers, one at a time: p50 {p50:.2} ms, p99 {p99:.2} ms (whole streamed response)",
         report.imported.len()
