@@ -476,6 +476,14 @@ impl Ipam {
             .rows_affected())
     }
 
+    /// Every allocation: (address, the server holding it).
+    pub async fn holders(&self) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query("SELECT address, server_name FROM ip_allocations ORDER BY address")
+            .fetch_all(self.db.pool())
+            .await?;
+        rows.iter().map(|r| Ok((r.try_get("address")?, r.try_get("server_name")?))).collect()
+    }
+
     /// The addresses `server` holds.
     pub async fn addresses_of(&self, server: &str) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar("SELECT address FROM ip_allocations WHERE server_name = $1 ORDER BY address")

@@ -26,7 +26,7 @@ pub struct PveConfig {
     pub timeout: Duration,
     /// Read retries on transient failures (0 = none); writes are never repeated.
     pub read_retries: u32,
-    /// First backoff; doubles per retry.
+    /// First backoff; doubles per retry (with jitter, at most 16×).
     pub backoff: Duration,
     /// Ticket auth: renew the shared ticket once it is this old (PVE tickets live 2 h).
     pub ticket_renew_after: Duration,
@@ -120,7 +120,7 @@ impl PveClient {
         loop {
             match self.send_once(req).await {
                 Err(e) if req.method.is_read() && e.is_transient() && attempt < self.config.read_retries => {
-                    let wait = self.config.backoff * 2u32.saturating_pow(attempt);
+                    let wait = crate::backoff::pause(self.config.backoff, self.config.backoff * 16, attempt);
                     tracing::debug!(path = %req.path, attempt, error = %e, "PVE read failed; retrying");
                     tokio::time::sleep(wait).await;
                     attempt += 1;

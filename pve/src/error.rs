@@ -64,9 +64,17 @@ impl PveError {
         PveError { kind, status, message, errors }
     }
 
-    /// Worth retrying a read after: the cluster did not answer.
+    /// Worth trying again after a pause: the cluster did not answer (connection refused or
+    /// reset, 502/503/504, a proxy timeout 595/596/599), or a guest's config lock was not
+    /// obtained in time ("can't lock file … - got timeout"), which a busy node says of a
+    /// lock held for seconds. A lock held by an operation ("VM is locked (backup)") is not:
+    /// that one lasts as long as the operation.
     pub fn is_transient(&self) -> bool {
-        self.kind == ErrorKind::Unreachable
+        match self.kind {
+            ErrorKind::Unreachable => true,
+            ErrorKind::Locked => self.message.contains("got timeout"),
+            _ => false,
+        }
     }
 }
 
@@ -90,6 +98,12 @@ mod tests {
             ErrorKind::AlreadyExists
         );
         assert_eq!(kind(500, "VM is locked (clone)"), ErrorKind::Locked);
+        let lock_timeout = "can't lock file '/var/lock/qemu-server/lock-100.conf' - got timeout";
+        assert_eq!(kind(500, lock_timeout), ErrorKind::Locked);
+        assert!(PveError::from_response(500, lock_timeout, BTreeMap::new()).is_transient());
+        assert!(!PveError::from_response(500, "VM is locked (backup)", BTreeMap::new()).is_transient());
+        assert!(PveError::from_response(503, "Service Unavailable", BTreeMap::new()).is_transient());
+        assert!(!PveError::from_response(500, "VM 100 already exists", BTreeMap::new()).is_transient());
         assert_eq!(kind(500, "VM quit/powerdown failed - got timeout"), ErrorKind::Timeout);
         assert_eq!(kind(401, ""), ErrorKind::Auth);
         assert_eq!(kind(596, "Connection timed out"), ErrorKind::Unreachable);

@@ -6,8 +6,10 @@
 //! - `contract`, `params`, `upid` (from `pve-schema`, shared with the `pvesim` simulator): the
 //!   PVE 9.1 schema subset and its checks, request parameters, task ids.
 //! - `error`: errors classified by status and message (PVE says 500 for "not found").
+//! - `backoff`: pauses between tries, with jitter.
 
 pub mod api;
+pub mod backoff;
 pub mod client;
 pub mod de;
 pub mod error;

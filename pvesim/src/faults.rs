@@ -15,8 +15,19 @@ use crate::state::Rng;
 pub struct Faults {
     /// Probability (0–1) that a read (GET) answers 503, as a busy or restarting pveproxy does.
     pub read_error_rate: f64,
-    /// Probability that a write (POST/PUT/DELETE) answers 500 "simulated failure".
+    /// Probability that a write (POST/PUT/DELETE) answers 500 "simulated failure", a
+    /// permanent refusal (nothing done).
     pub write_error_rate: f64,
+    /// Probability that a write is turned away as a busy cluster does, nothing done: in turn
+    /// 503 (pveproxy restarting) and 500 "can't lock file … - got timeout" (a config lock held
+    /// too long). Worth trying again.
+    pub busy_write_rate: f64,
+    /// Probability that a write is carried out but its answer is lost: the caller sees 596
+    /// "Connection timed out", as when pveproxy gives up on the node's daemon after it acted.
+    pub lost_answer_rate: f64,
+    /// When not empty, only writes whose path ends with one of these (e.g. `/clone`) lose
+    /// their answers.
+    pub lost_answer_only: Vec<String>,
     /// Added before every answer.
     pub latency_ms: u64,
     /// Nodes that stop answering: their calls get 595 (the proxy cannot reach them), they show
@@ -31,6 +42,8 @@ impl Faults {
         for (name, p) in [
             ("read_error_rate", self.read_error_rate),
             ("write_error_rate", self.write_error_rate),
+            ("busy_write_rate", self.busy_write_rate),
+            ("lost_answer_rate", self.lost_answer_rate),
             ("task_failure_rate", self.task_failure_rate),
         ] {
             if !(0.0..=1.0).contains(&p) {
@@ -54,6 +67,7 @@ pub struct FaultState {
     /// Calls received per `METHOD /path` (the concrete path, without `/api2/json`), so tests
     /// can assert how often proxfleet asked for something, e.g. `/cluster/resources`.
     calls: Arc<Mutex<BTreeMap<String, u64>>>,
+    busy_turns: Arc<AtomicU64>,
 }
 
 impl FaultState {
@@ -65,6 +79,7 @@ impl FaultState {
             tickets: Arc::new(AtomicU64::new(0)),
             renewals: Arc::new(AtomicU64::new(0)),
             calls: Arc::default(),
+            busy_turns: Arc::default(),
         }
     }
 
@@ -83,6 +98,17 @@ impl FaultState {
         let mut s = self.settings.lock().unwrap_or_else(|p| p.into_inner());
         let p = pick(&s.0);
         p > 0.0 && s.1.unit() < p
+    }
+
+    /// Whether a write to `path` may lose its answer (drawn against `lost_answer_rate`).
+    pub fn loses_answer(&self, path: &str) -> bool {
+        let only = self.settings.lock().unwrap_or_else(|p| p.into_inner()).0.lost_answer_only.clone();
+        (only.is_empty() || only.iter().any(|o| path.ends_with(o.as_str()))) && self.hit(|f| f.lost_answer_rate)
+    }
+
+    /// Alternates true/false: which of the two busy answers a turned-away write gets.
+    pub fn busy_turn(&self) -> bool {
+        self.busy_turns.fetch_add(1, Ordering::Relaxed).is_multiple_of(2)
     }
 
     pub fn node_down(&self, node: &str) -> bool {

@@ -162,9 +162,42 @@ async fn handle(State(st): State<AppState>, method: Method, uri: Uri, headers: H
     if write && st.sim.faults.hit(|f| f.write_error_rate) {
         return SimError::die("simulated failure (fault injection)").into_response();
     }
+    if write && st.sim.faults.hit(|f| f.busy_write_rate) {
+        return busy(&st, path).into_response();
+    }
+    let lose_answer = write && st.sim.faults.loses_answer(path);
+    let answer = answer(&st, &method, &uri, &headers, &body);
+    if lose_answer && answer.status().is_success() {
+        // Done, but the caller never hears so.
+        return SimError {
+            status: StatusCode::from_u16(596).unwrap_or(StatusCode::GATEWAY_TIMEOUT),
+            message: "Connection timed out".into(),
+            errors: BTreeMap::new(),
+        }
+        .into_response();
+    }
+    answer
+}
+
+/// A write turned away by a busy cluster, nothing done: alternately pveproxy restarting (503)
+/// and a guest's config lock not obtained in time.
+fn busy(st: &AppState, path: &str) -> SimError {
+    if st.sim.faults.busy_turn() {
+        return SimError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: "Service Unavailable".into(),
+            errors: BTreeMap::new(),
+        };
+    }
+    let vmid = path.split("/qemu/").nth(1).and_then(|r| r.split('/').next()).unwrap_or("0");
+    SimError::die(format!("can't lock file '/var/lock/qemu-server/lock-{vmid}.conf' - got timeout"))
+}
+
+/// The answer to a call that got past the faults.
+fn answer(st: &AppState, method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> Response {
     let gzip_ok =
         headers.get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("gzip"));
-    match handle_inner(&st, &method, &uri, &headers, &body) {
+    match handle_inner(st, method, uri, headers, body) {
         Ok(Answer::Data(data, extra)) => {
             let mut envelope = json!({ "data": data });
             if let Some((k, v)) = extra {

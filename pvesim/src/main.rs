@@ -33,6 +33,12 @@ struct Cli {
     /// Fault injection: probability that a write answers 500.
     #[arg(long, default_value_t = 0.0)]
     fault_write_error_rate: f64,
+    /// Fault injection: probability that a write is turned away busy (503 or a lock timeout), nothing done.
+    #[arg(long, default_value_t = 0.0)]
+    fault_busy_write_rate: f64,
+    /// Fault injection: probability that a write is done but its answer lost (596).
+    #[arg(long, default_value_t = 0.0)]
+    fault_lost_answer_rate: f64,
     /// Fault injection: milliseconds added to every answer.
     #[arg(long, default_value_t = 0)]
     fault_latency_ms: u64,
@@ -68,9 +74,12 @@ fn main() -> ExitCode {
                 let faults = pvesim::Faults {
                     read_error_rate: cli.fault_read_error_rate,
                     write_error_rate: cli.fault_write_error_rate,
+                    busy_write_rate: cli.fault_busy_write_rate,
+                    lost_answer_rate: cli.fault_lost_answer_rate,
                     latency_ms: cli.fault_latency_ms,
                     down_nodes: cli.fault_node_down.clone(),
                     task_failure_rate: cli.fault_task_failure_rate,
+                    ..Default::default()
                 };
                 if let Err(e) = running.sim.faults.set(faults) {
                     eprintln!("pvesim: {e}");

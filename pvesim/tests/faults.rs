@@ -58,6 +58,30 @@ async fn a_failed_write_is_reported_and_never_repeated() {
 }
 
 #[tokio::test]
+async fn a_busy_write_does_nothing_and_a_lost_answer_hides_a_done_write() {
+    let (s, c) = sim().await;
+    s.sim.faults.set(Faults { busy_write_rate: 1.0, ..Default::default() }).unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let e = c.vm_clone("pve1", 9000, 600, &CloneOptions::default()).await.unwrap_err();
+        assert!(e.is_transient(), "{e:?}");
+        seen.push((e.status, e.message));
+    }
+    assert_eq!(seen[0].0, 503);
+    assert_eq!(seen[1], (500, "can't lock file '/var/lock/qemu-server/lock-9000.conf' - got timeout".to_owned()));
+    assert_eq!(c.vm_status("pve1", 600).await.unwrap_err().kind, ErrorKind::NotFound, "nothing was done");
+
+    s.sim
+        .faults
+        .set(Faults { lost_answer_rate: 1.0, lost_answer_only: vec!["/clone".into()], ..Default::default() })
+        .unwrap();
+    let e = c.vm_clone("pve1", 9000, 600, &CloneOptions::default()).await.unwrap_err();
+    assert_eq!((e.kind, e.status), (ErrorKind::Unreachable, 596));
+    assert!(c.vm_status("pve1", 600).await.is_ok(), "the clone was carried out all the same");
+    c.vm_power("pve1", 100, Power::Start).await.unwrap();
+}
+
+#[tokio::test]
 async fn latency_and_a_node_that_stops_answering() {
     let (s, c) = sim().await;
     s.sim.faults.set(Faults { latency_ms: 60, ..Default::default() }).unwrap();

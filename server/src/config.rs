@@ -117,9 +117,13 @@ pub struct Config {
     pub sync_interval: Duration,
     /// How old the shared cluster snapshot may be when served.
     pub cluster_snapshot_max_age: Duration,
+    /// How long a job's claim outlives its instance's last heartbeat before another
+    /// instance (or this one restarted) resumes the job. Not a setting: tests shorten it.
+    pub job_lease: Duration,
 }
 
 pub const DEFAULT_SYNC_INTERVAL: Duration = Duration::from_secs(30);
+pub const DEFAULT_JOB_LEASE: Duration = Duration::from_secs(30);
 pub const MAX_CLUSTER_SNAPSHOT_MS: u64 = 10_000;
 
 impl Config {
@@ -138,6 +142,7 @@ impl Config {
             sim_profile: pvesim::Profile::Instant,
             sync_interval: DEFAULT_SYNC_INTERVAL,
             cluster_snapshot_max_age: domain::cluster::DEFAULT_MAX_AGE,
+            job_lease: DEFAULT_JOB_LEASE,
         }
     }
 }
@@ -248,6 +253,7 @@ impl Config {
                 }
                 Some(ms) => Duration::from_millis(ms),
             },
+            job_lease: DEFAULT_JOB_LEASE,
             sim_profile: match cli.sim_profile.or(file.sim_profile) {
                 None => pvesim::Profile::Realistic(1.0),
                 Some(p) => pvesim::Profile::parse(&p)

@@ -91,7 +91,11 @@ impl Instance {
         let render_pool = RenderPool::new(threads).map_err(|e| format!("cannot start the render threads: {e}"))?;
         // The job workers: every job kind's handler, sharing one set of concurrency limits
         // with every other instance on this database.
-        let runner_config = domain::jobs::RunnerConfig { workers: services.jobs.workers(), ..Default::default() };
+        let runner_config = domain::jobs::RunnerConfig {
+            workers: services.jobs.workers(),
+            lease: config.job_lease,
+            ..Default::default()
+        };
         let limits = domain::jobs::KeyedLimits::shared(services.db.clone(), &runner_config.instance);
         let runner = domain::jobs::JobRunner::new(services.jobs.store().clone(), runner_config, limits)
             .with_wake(services.jobs.waker())

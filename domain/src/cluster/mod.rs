@@ -1,7 +1,9 @@
 //! The Proxmox cluster behind this instance, as the rest of the domain sees it: one `pve`
 //! client (a real cluster, or the built-in simulator over the same HTTP) and the fleet
-//! overview, both read from one shared `/cluster/resources` snapshot (`snapshot.rs`).
+//! overview, both read from one shared `/cluster/resources` snapshot (`snapshot.rs`); and how
+//! a job's step rides out a busy cluster (`retry.rs`).
 
+pub mod retry;
 mod snapshot;
 
 use std::sync::Arc;
@@ -9,6 +11,7 @@ use std::time::Duration;
 
 use pve::{PveClient, PveError};
 
+pub use retry::{Look, Retry};
 pub use snapshot::{Freshness, Snapshot, DEFAULT_MAX_AGE};
 
 use crate::auth::{Actor, Permission};

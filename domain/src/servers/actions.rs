@@ -1,18 +1,21 @@
 //! The lifecycle job (`server.action`): start, stop, reboot or delete a list of servers, each
 //! checked against its Proxmox task's result. Stop is a graceful shutdown that forces the VM
 //! off after a timeout; reboot asks the guest and resets the VM if that hangs; delete stops,
-//! destroys the VM with its disks, releases its addresses and drops the record.
+//! destroys the VM with its disks, releases its addresses and drops the record. Each rides out
+//! a busy cluster like the create job (`cluster::Retry`): a power change whose answer was lost
+//! is looked for before it is sent again.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use pve::{Power, PveClient};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::create::{destroy_vm, CreateLimits};
+use super::create::{destroy_vm, wait_task, CreateLimits};
 use super::inventory;
 use super::store::{ServerStatus, ServerStore};
-use crate::cluster::ClusterService;
+use crate::cluster::{ClusterService, Look};
 use crate::events::EventBus;
 use crate::ipam::Ipam;
 use crate::jobs::{HandlerFuture, ItemRecorder, JobContext, JobHandler, StepOutcome, Stop};
@@ -100,22 +103,45 @@ impl ActionHandler {
             }
             return Err(format!("{name} has no VM recorded"));
         };
-        let c = &self.client;
-        let wait = |upid: pve::Upid| async move {
-            c.wait_task(&upid, self.limits.task_timeout, self.limits.polling).await.map(|_| ()).map_err(|e| e.message)
+        let (c, retry, node) = (&self.client, &self.limits.retry, node.as_str());
+        let wait = |upid: Option<pve::Upid>| async move {
+            match upid {
+                Some(upid) => wait_task(c, &upid, &self.limits).await.map_err(|e| e.message),
+                None => Ok(()),
+            }
         };
         let log = |line: String| async move {
             let _ = rec.log(name, "info", &line).await;
         };
+        // A power change whose answer was lost is looked for before it is sent again: the VM
+        // is already in the state asked for (or, for a reboot, came up after it was asked).
+        let power = |action: Power, reached: fn(&pve::VmStatus, Duration) -> bool| async move {
+            let asked = Instant::now();
+            retry
+                .write(
+                    || async { c.vm_power(node, vmid, action).await.map(Some) },
+                    || async {
+                        let now = c.vm_status(node, vmid).await?;
+                        Ok(if reached(&now, asked.elapsed()) { Look::Done(None) } else { Look::NotDone })
+                    },
+                )
+                .await
+                .map_err(|e| e.message)
+        };
+        let running = |s: &pve::VmStatus, _: Duration| s.status == "running";
+        let stopped = |s: &pve::VmStatus, _: Duration| s.status == "stopped";
+        let rebooted = |s: &pve::VmStatus, since: Duration| {
+            s.status == "running" && s.uptime.is_some_and(|up| Duration::from_secs(up) <= since)
+        };
         let status = match params.action {
             Action::Start => {
-                wait(c.vm_power(&node, vmid, Power::Start).await.map_err(|e| e.message)?).await?;
+                wait(power(Power::Start, running).await?).await?;
                 log(format!("started VM {vmid}")).await;
                 ServerStatus::Running
             }
             Action::Stop => {
-                let power = Power::Shutdown { timeout: Some(params.grace_secs), force_stop: true };
-                wait(c.vm_power(&node, vmid, power).await.map_err(|e| e.message)?).await?;
+                let shutdown = Power::Shutdown { timeout: Some(params.grace_secs), force_stop: true };
+                wait(power(shutdown, stopped).await?).await?;
                 log(format!(
                     "shut down VM {vmid} (forced off after {} s if the guest did not stop)",
                     params.grace_secs
@@ -124,14 +150,14 @@ impl ActionHandler {
                 ServerStatus::Stopped
             }
             Action::Reboot => {
-                let asked = match c.vm_power(&node, vmid, Power::Reboot { timeout: Some(params.grace_secs) }).await {
+                let asked = match power(Power::Reboot { timeout: Some(params.grace_secs) }, rebooted).await {
                     Ok(upid) => wait(upid).await,
-                    Err(e) => Err(e.message),
+                    Err(e) => Err(e),
                 };
                 if let Err(e) = asked {
                     // The guest did not reboot in time (or refused): reset the VM.
                     let _ = rec.log(name, "warn", &format!("guest reboot failed ({e}); resetting")).await;
-                    wait(c.vm_power(&node, vmid, Power::Reset).await.map_err(|e| e.message)?).await?;
+                    wait(power(Power::Reset, rebooted).await?).await?;
                 }
                 log(format!("rebooted VM {vmid}")).await;
                 ServerStatus::Running
@@ -139,12 +165,12 @@ impl ActionHandler {
             Action::Delete => {
                 self.store.set_status(name, ServerStatus::Deleting).await.map_err(|e| e.to_string())?;
                 self.state_changed(name, "deleting").await;
-                match c.vm_status(&node, vmid).await {
+                match retry.call(|| c.vm_status(node, vmid)).await {
                     // The id may have been reused by another VM since: never destroy that one.
                     Ok(vm) if vm.name.as_deref() != Some(name) => {
                         log(format!("VM {vmid} now belongs to {:?}; left alone", vm.name.unwrap_or_default())).await
                     }
-                    Ok(_) => destroy_vm(c, &node, vmid, &self.limits).await?,
+                    Ok(_) => destroy_vm(c, node, vmid, &self.limits).await?,
                     Err(e) if e.kind == pve::ErrorKind::NotFound => log(format!("VM {vmid} was already gone")).await,
                     Err(e) => return Err(e.message),
                 }

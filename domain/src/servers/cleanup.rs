@@ -1,14 +1,20 @@
 //! Cleanup: records that no longer stand for a healthy VM — a create or delete that never
 //! finished (its instance died and the job gave up), a VM that vanished behind proxfleet's back,
-//! a rollback that could not destroy its VM — and removing them with whatever VM is left.
+//! a rollback that could not destroy its VM — and removing them with whatever VM is left; and
+//! the orphan check (`orphans`): VMs without a record, records without a VM, addresses held by
+//! no server.
+
+use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
 use super::actions::{Action, ActionParams, ACTION};
+use super::marker;
 use super::service::ServerService;
 use super::ServerStatus;
 use crate::auth::{Actor, Permission};
 use crate::clock::now_ms;
+use crate::cluster::Freshness;
 use crate::jobs::Job;
 use crate::{Error, Result};
 
@@ -102,5 +108,141 @@ impl ServerService {
         let params = serde_json::to_value(ActionParams { action: Action::Delete, grace_secs: 0 })
             .map_err(|e| Error::Internal(e.to_string()))?;
         self.enqueue_job(actor, ACTION, params, chosen).await
+    }
+}
+
+/// What the orphan check found (`GET /api/cleanup/orphans`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Orphans {
+    /// VMs Proxmox has (templates aside) that no record stands for.
+    pub vms_without_record: Vec<OrphanVm>,
+    /// Records whose VM Proxmox does not have (by vmid and name); creates and deletes in
+    /// progress are left out unless stuck.
+    pub records_without_vm: Vec<OrphanRecord>,
+    /// Addresses allocated to a server that has no record.
+    pub addresses_without_server: Vec<OrphanAddress>,
+    pub total: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrphanVm {
+    pub vmid: u32,
+    pub node: String,
+    pub name: String,
+    pub status: String,
+    /// Whether it carries proxfleet's marker (made by proxfleet, its record lost); `None`
+    /// when its config could not be read or there were too many to read.
+    pub made_by_proxfleet: Option<bool>,
+    pub hint: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrphanRecord {
+    pub name: String,
+    pub vmid: Option<u32>,
+    pub node: Option<String>,
+    pub status: ServerStatus,
+    pub hint: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrphanAddress {
+    pub address: String,
+    pub server_name: String,
+}
+
+/// The most unrecorded VMs whose configs the check reads to find proxfleet's marker.
+const MARKER_READS: usize = 500;
+
+impl ServerService {
+    /// Everything out of step between Proxmox, the records and the address pools, for an
+    /// operator to look at (`view_all`). Reads a fresh cluster snapshot; changes nothing.
+    pub async fn orphans(&self, actor: &Actor) -> Result<Orphans> {
+        actor.require(Permission::ViewAll)?;
+        let snapshot = self.cluster.snapshot(Freshness::Since(std::time::Instant::now())).await?;
+        let records = self.store.all().await?;
+        let by_name: HashSet<&str> = records.iter().map(|r| r.name.as_str()).collect();
+        let recorded: HashSet<u32> = records.iter().filter_map(|r| r.vmid).collect();
+        let now = now_ms();
+
+        let mut vms_without_record = Vec::new();
+        for r in snapshot.resources.iter().filter(|r| r.kind == "qemu" && !r.template) {
+            let Some(vmid) = r.vmid.and_then(|v| u32::try_from(v).ok()) else { continue };
+            if recorded.contains(&vmid) {
+                continue;
+            }
+            vms_without_record.push(OrphanVm {
+                vmid,
+                node: r.node.clone().unwrap_or_default(),
+                name: r.name.clone().unwrap_or_default(),
+                status: r.status.clone().unwrap_or_default(),
+                made_by_proxfleet: None,
+                hint: String::new(),
+            });
+        }
+        // Which of them proxfleet made: their configs, a few at a time.
+        if vms_without_record.len() <= MARKER_READS {
+            let client = self.cluster_client()?;
+            let mut reads = tokio::task::JoinSet::new();
+            let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(8));
+            for (i, vm) in vms_without_record.iter().enumerate() {
+                let (client, gate, node, vmid) = (client.clone(), gate.clone(), vm.node.clone(), vm.vmid);
+                reads.spawn(async move {
+                    let _turn = gate.acquire_owned().await;
+                    (i, client.vm_config(&node, vmid).await.ok().map(|c| marker::is_marked(c.get("description"))))
+                });
+            }
+            while let Some(done) = reads.join_next().await {
+                if let Ok((i, marked)) = done {
+                    if let Some(vm) = vms_without_record.get_mut(i) {
+                        vm.made_by_proxfleet = marked;
+                    }
+                }
+            }
+        }
+        for vm in &mut vms_without_record {
+            vm.hint = match vm.made_by_proxfleet {
+                Some(true) => "made by proxfleet, its record lost: import it (sync with import) or destroy it".into(),
+                _ => "not managed by proxfleet: import it (sync with import) or leave it".into(),
+            };
+        }
+
+        let mut records_without_vm = Vec::new();
+        for r in &records {
+            let in_flight = matches!(r.status, ServerStatus::Creating | ServerStatus::Deleting)
+                && now - r.updated_at <= STUCK_AFTER_MS;
+            if in_flight {
+                continue;
+            }
+            let vm = r.vmid.and_then(|v| snapshot.vm(u64::from(v)));
+            let hint = match vm {
+                Some(vm) if vm.name.as_deref() == Some(r.name.as_str()) => continue,
+                Some(vm) => format!(
+                    "VM {} is now {:?}, not this server",
+                    vm.vmid.unwrap_or(0),
+                    vm.name.clone().unwrap_or_default()
+                ),
+                None if r.vmid.is_none() => "it never got a VM".into(),
+                None => "its VM is gone from Proxmox".into(),
+            };
+            records_without_vm.push(OrphanRecord {
+                name: r.name.clone(),
+                vmid: r.vmid,
+                node: r.node.clone(),
+                status: r.status,
+                hint: format!("{hint}: clean it up (POST /api/cleanup/clean/{})", r.name),
+            });
+        }
+
+        let addresses_without_server: Vec<OrphanAddress> = self
+            .ipam
+            .holders()
+            .await?
+            .into_iter()
+            .filter(|(_, server)| !by_name.contains(server.as_str()))
+            .map(|(address, server_name)| OrphanAddress { address, server_name })
+            .collect();
+        let total = vms_without_record.len() + records_without_vm.len() + addresses_without_server.len();
+        Ok(Orphans { vms_without_record, records_without_vm, addresses_without_server, total })
     }
 }

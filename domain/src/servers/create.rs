@@ -9,20 +9,28 @@
 //! Where bulk create lives: the request is checked in `spec.rs`, planned (template, node, boot
 //! disk, datastores, addresses) in `plan.rs`, and built here.
 //!
-//! Resumption: an item found `running` after a crash is rolled back and built again from the
-//! start (its state names the vmid it had taken), so nothing half-made is left behind.
+//! Faults: every call to Proxmox rides out a busy cluster (`cluster::Retry`): transient errors
+//! are tried again within a budget, and a write whose answer was lost is looked for before it
+//! is sent again (the clone looks for its VM by vmid, name and proxfleet's marker), so a lost
+//! answer never makes a second VM.
+//!
+//! Resumption: an item found `running` after a crash goes on from where it was when its VM
+//! exists and is ours (marker and name): the steps after the clone look before they act. Else
+//! what it had made is rolled back and it is built again from the start (its state names the
+//! vmid it had taken). Either way no VM, record or address is left behind or made twice.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use pve::{CloneOptions, ConfigUpdate, ErrorKind, Polling, Power, PveClient, Upid};
+use pve::{CloneOptions, ConfigUpdate, ErrorKind, Polling, Power, PveClient, PveError, Upid, VmConfig};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::inventory;
+use super::marker;
 use super::spec::{NicAddress, ServerSpec};
 use super::store::{Disk, Nic, Server, ServerStatus, ServerStore};
-use crate::cluster::ClusterService;
+use crate::cluster::{ClusterService, Look, Retry};
 use crate::events::EventBus;
 use crate::ipam::Ipam;
 use crate::jobs::{HandlerFuture, ItemRecorder, JobContext, JobHandler, KeyedLimits, StepOutcome, Stop};
@@ -43,6 +51,8 @@ pub struct CreateLimits {
     /// How long to wait for the guest agent to report the address after start.
     pub agent_timeout: Duration,
     pub polling: Polling,
+    /// How each step rides out a busy cluster (transient errors, lost answers).
+    pub retry: Retry,
 }
 
 impl Default for CreateLimits {
@@ -54,6 +64,7 @@ impl Default for CreateLimits {
             task_timeout: Duration::from_secs(1800),
             agent_timeout: Duration::from_secs(180),
             polling: Polling::default(),
+            retry: Retry::default(),
         }
     }
 }
@@ -157,23 +168,48 @@ impl CreateHandler {
         leftover: Option<Value>,
     ) {
         let name = plan.spec.name.clone();
+        let mut progress = Progress::default();
+        let mut resumed = None;
         if let Some(state) = leftover {
-            // A previous run died with this server half-made: undo, then build it again.
+            // A previous run died with this server half-made: go on with its VM if it is
+            // there and ours, else undo what it made and build it again.
             let before: Progress = serde_json::from_value(state).unwrap_or_default();
-            let _ = rec
-                .log(&name, "warn", "resuming after an interruption: removing what the interrupted attempt made")
-                .await;
-            if let Err(e) = self.roll_back(rec, &name, before.vmid, before.node.as_deref()).await {
-                let _ = rec.failed(position, &name, &format!("could not clean up the interrupted attempt: {e}")).await;
-                return;
+            match self.ours(&name, before.vmid, before.node.as_deref()).await {
+                Ok(Some(vmid)) => {
+                    let line =
+                        format!("resuming after an interruption with VM {vmid}, which the interrupted attempt made");
+                    let _ = rec.log(&name, "warn", &line).await;
+                    progress = before;
+                    resumed = Some(vmid);
+                }
+                looked => {
+                    let line = "resuming after an interruption: removing what the interrupted attempt made";
+                    let _ = rec.log(&name, "warn", line).await;
+                    let cleaned = match looked {
+                        Err(e) => Err(e),
+                        Ok(_) => self.roll_back(rec, &name, before.vmid, before.node.as_deref()).await,
+                    };
+                    if let Err(e) = cleaned {
+                        let message = format!("could not clean up the interrupted attempt: {e}");
+                        let _ = rec.failed(position, &name, &message).await;
+                        return;
+                    }
+                }
             }
         }
         if rec.cancel_requested().await.unwrap_or(false) {
-            let _ = rec.failed(position, &name, "cancelled before it started").await;
+            let undone = match resumed {
+                Some(vmid) => self.roll_back(rec, &name, Some(vmid), progress.node.as_deref()).await,
+                None => Ok(()),
+            };
+            let message = match undone {
+                Ok(()) => "cancelled before it started".to_owned(),
+                Err(e) => format!("cancelled; rollback incomplete: {e}"),
+            };
+            let _ = rec.failed(position, &name, &message).await;
             return;
         }
-        let mut progress = Progress::default();
-        match self.build(rec, limits, owner, position, plan, &mut progress).await {
+        match self.build(rec, limits, owner, position, plan, &mut progress, resumed).await {
             Ok(result) => {
                 let _ = rec.ok(position, &result).await;
             }
@@ -191,6 +227,9 @@ impl CreateHandler {
 
     /// The steps of one server, in order; each names what failed in its error. `progress`
     /// records the vmid as soon as one is taken, so a failure (or a crash) can roll it back.
+    /// `resumed` is the VM an interrupted run made: its record and clone are kept, and the
+    /// steps after it look at what the VM already has.
+    #[allow(clippy::too_many_arguments)] // one server's whole context, passed once
     async fn build(
         &self,
         rec: &ItemRecorder,
@@ -199,16 +238,42 @@ impl CreateHandler {
         position: i64,
         plan: &PlannedServer,
         progress: &mut Progress,
+        resumed: Option<u32>,
     ) -> Result<Value, String> {
-        let b = Build { h: self, rec, plan };
-        b.record(owner).await?;
-        let nics = b.allocate_addresses().await?;
-        let (vmid, storage) = b.clone_template(limits, position, progress).await?;
+        let b = Build { h: self, rec, plan, resumed: resumed.is_some() };
+        let (nics, vmid, storage) = match resumed {
+            Some(vmid) => {
+                // Its addresses are taken again from the pools: the interrupted run may have
+                // held some or all of them.
+                self.ipam.release_server(b.name()).await.map_err(fail)?;
+                let nics = b.allocate_addresses().await?;
+                b.wait_unlocked(vmid).await?;
+                (nics, vmid, b.clone_storage())
+            }
+            None => {
+                b.record(owner).await?;
+                let nics = b.allocate_addresses().await?;
+                let (vmid, storage) = b.clone_template(limits, position, progress).await?;
+                (nics, vmid, storage)
+            }
+        };
         b.configure(vmid, &nics).await?;
         let disks = b.disks(vmid, &storage).await?;
         b.start(vmid).await?;
         b.wait_for_address(vmid, &nics).await;
         b.record_result(vmid, disks, nics).await
+    }
+
+    /// `Some(vmid)` when the VM an item had taken exists and is ours (its name and proxfleet's
+    /// marker); `None` when there is none; an error when Proxmox cannot say.
+    async fn ours(&self, name: &str, vmid: Option<u32>, node: Option<&str>) -> Result<Option<u32>, String> {
+        let (Some(vmid), Some(node)) = (vmid, node) else { return Ok(None) };
+        match self.limits.retry.call(|| self.client.vm_config(node, vmid)).await {
+            Ok(config) if is_ours(&config, name) => Ok(Some(vmid)),
+            Ok(_) => Ok(None),
+            Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("cannot look at VM {vmid}: {}", e.message)),
+        }
     }
 
     async fn wait_for_agent(&self, node: &str, vmid: u32, want: Option<&str>) -> Option<String> {
@@ -244,15 +309,22 @@ impl CreateHandler {
         node: Option<&str>,
     ) -> Result<(), String> {
         if let (Some(vmid), Some(node)) = (vmid, node) {
-            match self.client.vm_status(node, vmid).await {
-                Ok(status) if status.name.as_deref() == Some(name) => {
-                    if let Err(e) = destroy_vm(&self.client, node, vmid, &self.limits).await {
-                        let _ = self.store.set_status(name, ServerStatus::Failed).await;
-                        return Err(e);
-                    }
+            // Only a VM with our name and marker is destroyed; one Proxmox cannot show us is
+            // kept with its record, marked failed, for cleanup (never left unrecorded).
+            let destroyed = match self.ours(name, Some(vmid), Some(node)).await {
+                Ok(Some(_)) => destroy_vm(&self.client, node, vmid, &self.limits).await.map(|()| true),
+                Ok(None) => Ok(false),
+                Err(e) => Err(e),
+            };
+            match destroyed {
+                Ok(true) => {
                     let _ = rec.log(name, "info", &format!("rolled back: VM {vmid} destroyed")).await;
                 }
-                Ok(_) | Err(_) => {} // Not there (or not ours): nothing to destroy.
+                Ok(false) => {}
+                Err(e) => {
+                    let _ = self.store.set_status(name, ServerStatus::Failed).await;
+                    return Err(e);
+                }
             }
         }
         let released = self.ipam.release_server(name).await.map_err(|e| e.to_string())?;
@@ -277,6 +349,8 @@ struct Build<'a> {
     h: &'a CreateHandler,
     rec: &'a ItemRecorder,
     plan: &'a PlannedServer,
+    /// Going on with a VM an interrupted run made: look before each change.
+    resumed: bool,
 }
 
 /// A NIC with the DNS servers its address came with.
@@ -296,9 +370,50 @@ impl Build<'_> {
     }
 
     async fn wait(&self, what: &str, upid: &Upid) -> Result<(), String> {
-        let limits = &self.h.limits;
-        let waited = self.h.client.wait_task(upid, limits.task_timeout, limits.polling).await;
-        waited.map(|_| ()).map_err(|e| format!("{what}: {}", e.message))
+        wait_task(&self.h.client, upid, &self.h.limits).await.map_err(|e| format!("{what}: {}", e.message))
+    }
+
+    fn retry(&self) -> &Retry {
+        &self.h.limits.retry
+    }
+
+    /// The storage the clone's disks are on: the first disk's for a full clone, the
+    /// template's for a linked one.
+    fn clone_storage(&self) -> String {
+        let s = &self.plan.spec;
+        if s.full_clone {
+            s.disks.first().map(|d| d.storage.clone()).unwrap_or_default()
+        } else {
+            self.plan.template_storage.clone()
+        }
+    }
+
+    /// Waits (bounded by the task timeout) until the VM's clone lock is gone: for a clone
+    /// whose task id was lost with its answer. A VM that vanishes meanwhile was a failed clone.
+    async fn wait_unlocked(&self, vmid: u32) -> Result<(), String> {
+        let (h, node) = (self.h, &self.plan.node);
+        let started = tokio::time::Instant::now();
+        let mut every = h.limits.polling.first;
+        loop {
+            match h.limits.retry.call(|| h.client.vm_config(node, vmid)).await {
+                Ok(c) if c.get("lock").is_none() => return Ok(()),
+                Ok(_) if started.elapsed() >= h.limits.task_timeout => {
+                    return Err(format!("clone: VM {vmid} still locked after {} s", h.limits.task_timeout.as_secs()))
+                }
+                Ok(_) => {}
+                Err(e) if e.kind == ErrorKind::NotFound => {
+                    return Err(format!("clone: VM {vmid} is gone; the clone failed"));
+                }
+                Err(e) => return Err(format!("clone: {}", e.message)),
+            }
+            tokio::time::sleep(every).await;
+            every = (every * 2).min(h.limits.polling.max);
+        }
+    }
+
+    /// The VM's config (tried again while the cluster is busy).
+    async fn config(&self, vmid: u32) -> Result<VmConfig, PveError> {
+        self.retry().call(|| self.h.client.vm_config(&self.plan.node, vmid)).await
     }
 
     /// The record first: it claims the name and makes the server visible as "creating".
@@ -377,11 +492,7 @@ impl Build<'_> {
         progress: &mut Progress,
     ) -> Result<(u32, String), String> {
         let (s, plan, name) = (&self.plan.spec, self.plan, self.name());
-        let target_storage = if s.full_clone {
-            s.disks.first().map(|d| d.storage.clone()).unwrap_or_default()
-        } else {
-            plan.template_storage.clone()
-        };
+        let target_storage = self.clone_storage();
         let mut permits = vec![limits
             .acquire(&format!("template:{}", plan.template_vmid), self.h.limits.per_template)
             .await
@@ -390,9 +501,20 @@ impl Build<'_> {
             let key = format!("storage:{}/{target_storage}", plan.node);
             permits.push(limits.acquire(&key, self.h.limits.per_storage).await.map_err(fail)?);
         }
-        let mut vmid = self.h.client.next_id(None).await.map_err(|e| e.message)?;
+        let (client, retry) = (&self.h.client, self.retry());
+        let mut vmid =
+            retry.call(|| client.next_id(None)).await.map_err(|e| format!("next free vmid: {}", e.message))?;
         let mut attempts = 0;
-        let upid = loop {
+        let options = CloneOptions {
+            name: Some(name.to_owned()),
+            full: Some(s.full_clone),
+            target_storage: s.full_clone.then(|| target_storage.clone()),
+            // The marker from the first moment, so a clone whose answer is lost is recognised.
+            description: Some(marker::marked(&s.description)),
+            ..Default::default()
+        };
+        // The clone's task id, or `None` when its answer was lost but the VM was found.
+        let upid: Option<Upid> = loop {
             attempts += 1;
             // The unique vmid column reserves the id among our own concurrent creates.
             if let Err(e) = self.h.store.set_vmid(name, vmid, &plan.node).await {
@@ -405,29 +527,39 @@ impl Build<'_> {
             progress.vmid = Some(vmid);
             progress.node = Some(plan.node.clone());
             let _ = self.rec.running(position, &serde_json::to_value(&*progress).unwrap_or(Value::Null)).await;
-            let options = CloneOptions {
-                name: Some(name.to_owned()),
-                full: Some(s.full_clone),
-                target_storage: s.full_clone.then(|| target_storage.clone()),
-                description: (!s.description.is_empty()).then(|| s.description.clone()),
-                ..Default::default()
-            };
-            match self.h.client.vm_clone(&plan.node, plan.template_vmid, vmid, &options).await {
+            let sent = retry
+                .write(
+                    || async { client.vm_clone(&plan.node, plan.template_vmid, vmid, &options).await.map(Some) },
+                    || async {
+                        match client.vm_config(&plan.node, vmid).await {
+                            Ok(c) if is_ours(&c, name) => Ok(Look::Done(None)),
+                            Ok(_) => {
+                                Err(PveError::new(ErrorKind::AlreadyExists, 500, format!("VM {vmid} already exists")))
+                            }
+                            Err(e) if e.kind == ErrorKind::NotFound => Ok(Look::NotDone),
+                            Err(e) => Err(e),
+                        }
+                    },
+                )
+                .await;
+            match sent {
                 Ok(upid) => break upid,
                 // Someone outside proxfleet took the id meanwhile: the next one.
                 Err(e) if e.kind == ErrorKind::AlreadyExists && attempts < 50 => {
                     progress.vmid = None;
                     vmid += 1;
                 }
-                Err(e) => {
-                    progress.vmid = None;
-                    return Err(format!("clone: {}", e.message));
-                }
+                // Kept in `progress` (the clone may have been made with an answer that never
+                // came): the rollback looks for it.
+                Err(e) => return Err(format!("clone: {}", e.message)),
             }
         };
         let kind = if s.full_clone { "full" } else { "linked" };
         self.log(format!("cloning template {} to vmid {vmid} on {} ({kind})", plan.template_vmid, plan.node)).await;
-        let cloned = self.wait("clone", &upid).await;
+        let cloned = match &upid {
+            Some(upid) => self.wait("clone", upid).await,
+            None => self.wait_unlocked(vmid).await,
+        };
         for p in permits {
             p.release().await;
         }
@@ -472,9 +604,9 @@ impl Build<'_> {
             let tags: Vec<&str> = s.tags.iter().map(String::as_str).collect();
             update = update.tags(&tags);
         }
-        self.h
-            .client
-            .vm_update_config(&self.plan.node, vmid, &update)
+        // Setting the same values again is harmless: tried again as is.
+        self.retry()
+            .call(|| self.h.client.vm_update_config(&self.plan.node, vmid, &update))
             .await
             .map_err(|e| format!("configure: {}", e.message))?;
         self.log(format!(
@@ -489,19 +621,39 @@ impl Build<'_> {
     }
 
     /// The first disk resizes the template's boot disk (never shrinks it); the others are new.
+    /// Neither is done twice: a change whose answer was lost is looked for in the config
+    /// before it is sent again, and a resumed server skips what its VM already has.
     async fn disks(&self, vmid: u32, target_storage: &str) -> Result<Vec<Disk>, String> {
-        let plan = self.plan;
+        let (plan, client) = (self.plan, &self.h.client);
+        let had = if self.resumed {
+            Some(self.config(vmid).await.map_err(|e| format!("read config: {}", e.message))?)
+        } else {
+            None
+        };
+        let size_of = |c: &VmConfig, device: &str| c.get(device).map(inventory::volume_size_gb);
         let mut disks = Vec::new();
         for (i, d) in plan.spec.disks.iter().enumerate() {
             if i == 0 {
-                if d.size_gb > plan.boot_gb {
-                    let what = format!("resize {}", plan.boot_device);
+                let device = plan.boot_device.as_str();
+                let done = had.as_ref().and_then(|c| size_of(c, device)).is_some_and(|gb| gb >= d.size_gb);
+                if d.size_gb > plan.boot_gb && !done {
+                    let what = format!("resize {device}");
                     let size = format!("{}G", d.size_gb);
-                    let resized = self.h.client.vm_resize(&plan.node, vmid, &plan.boot_device, &size).await;
+                    let resized = self
+                        .retry()
+                        .write(
+                            || client.vm_resize(&plan.node, vmid, device, &size),
+                            || async {
+                                let c = client.vm_config(&plan.node, vmid).await?;
+                                let grown = size_of(&c, device).is_some_and(|gb| gb >= d.size_gb);
+                                Ok(if grown { Look::Done(None) } else { Look::NotDone })
+                            },
+                        )
+                        .await;
                     if let Some(upid) = resized.map_err(|e| format!("{what}: {}", e.message))? {
                         self.wait(&what, &upid).await?;
                     }
-                    self.log(format!("{} resized to {} GB", plan.boot_device, d.size_gb)).await;
+                    self.log(format!("{device} resized to {} GB", d.size_gb)).await;
                 }
                 disks.push(Disk {
                     device: plan.boot_device.clone(),
@@ -509,28 +661,46 @@ impl Build<'_> {
                     size_gb: d.size_gb.max(plan.boot_gb),
                 });
             } else {
-                let index = u8::try_from(d.index).unwrap_or(0);
-                let add = ConfigUpdate::new().new_disk(&d.bus, index, &d.storage, d.size_gb);
-                self.h
-                    .client
-                    .vm_update_config(&plan.node, vmid, &add)
-                    .await
-                    .map_err(|e| format!("add disk {}: {}", d.device(), e.message))?;
-                self.log(format!("added {} ({} GB on {})", d.device(), d.size_gb, d.storage)).await;
-                disks.push(Disk { device: d.device(), storage: d.storage.clone(), size_gb: d.size_gb });
+                let device = d.device();
+                if had.as_ref().is_none_or(|c| c.get(&device).is_none()) {
+                    let index = u8::try_from(d.index).unwrap_or(0);
+                    let add = ConfigUpdate::new().new_disk(&d.bus, index, &d.storage, d.size_gb);
+                    self.retry()
+                        .write(
+                            || client.vm_update_config(&plan.node, vmid, &add),
+                            || async {
+                                let c = client.vm_config(&plan.node, vmid).await?;
+                                Ok(if c.get(&device).is_some() { Look::Done(()) } else { Look::NotDone })
+                            },
+                        )
+                        .await
+                        .map_err(|e| format!("add disk {device}: {}", e.message))?;
+                    self.log(format!("added {device} ({} GB on {})", d.size_gb, d.storage)).await;
+                }
+                disks.push(Disk { device, storage: d.storage.clone(), size_gb: d.size_gb });
             }
         }
         Ok(disks)
     }
 
+    /// Starts the VM, unless (found after a lost answer, or on a resumed server) it runs.
     async fn start(&self, vmid: u32) -> Result<(), String> {
+        let (node, client) = (&self.plan.node, &self.h.client);
+        let running = || async { client.vm_status(node, vmid).await.map(|s| s.status == "running") };
+        if self.resumed && self.retry().call(running).await.unwrap_or(false) {
+            return Ok(());
+        }
         let upid = self
-            .h
-            .client
-            .vm_power(&self.plan.node, vmid, Power::Start)
+            .retry()
+            .write(
+                || async { client.vm_power(node, vmid, Power::Start).await.map(Some) },
+                || async { Ok(if running().await? { Look::Done(None) } else { Look::NotDone }) },
+            )
             .await
             .map_err(|e| format!("start: {}", e.message))?;
-        self.wait("start", &upid).await?;
+        if let Some(upid) = upid {
+            self.wait("start", &upid).await?;
+        }
         self.log("started".into()).await;
         Ok(())
     }
@@ -554,7 +724,7 @@ impl Build<'_> {
     /// Records the result: MACs from the config, the final shape, running.
     async fn record_result(&self, vmid: u32, disks: Vec<Disk>, nics: Vec<PlannedNic>) -> Result<Value, String> {
         let (s, node, name) = (&self.plan.spec, &self.plan.node, self.name());
-        let config = self.h.client.vm_config(node, vmid).await.map_err(|e| format!("read config: {}", e.message))?;
+        let config = self.config(vmid).await.map_err(|e| format!("read config: {}", e.message))?;
         let mut recorded = Vec::new();
         for (mut nic, _) in nics {
             nic.mac = config.get(&format!("net{}", nic.index)).and_then(mac_of);
@@ -573,20 +743,60 @@ fn mac_of(net: &str) -> Option<String> {
     net.split(',').next()?.split_once('=').map(|(_, mac)| mac.to_owned())
 }
 
-/// Stops (hard) a VM if it runs, then destroys it with its disks; waits for both tasks.
+/// Whether a VM's config is one proxfleet made for `name`: its name and proxfleet's marker.
+fn is_ours(config: &VmConfig, name: &str) -> bool {
+    config.get("name") == Some(name) && marker::is_marked(config.get("description"))
+}
+
+/// Waits for a task; polling that fails for want of an answer is tried again (the task runs
+/// on regardless), a task that failed is its error.
+pub async fn wait_task(client: &PveClient, upid: &Upid, limits: &CreateLimits) -> Result<(), PveError> {
+    let unanswered = |e: &PveError| e.kind == ErrorKind::Unreachable;
+    limits.retry.call_when(unanswered, || client.wait_task(upid, limits.task_timeout, limits.polling)).await.map(|_| ())
+}
+
+/// Stops (hard) a VM if it runs, then destroys it with its disks; waits for both tasks. A
+/// stop or destroy whose answer was lost is looked for (the VM stopped? gone?) before it is
+/// sent again; a VM already gone is done.
 pub async fn destroy_vm(client: &PveClient, node: &str, vmid: u32, limits: &CreateLimits) -> Result<(), String> {
-    let status = client.vm_status(node, vmid).await.map_err(|e| e.message)?;
+    let retry = &limits.retry;
+    let status = || async { client.vm_status(node, vmid).await };
+    let status = match retry.call(status).await {
+        Err(e) if e.kind == ErrorKind::NotFound => return Ok(()),
+        other => other.map_err(|e| e.message)?,
+    };
     if status.status == "running" {
-        let upid = client.vm_power(node, vmid, Power::Stop).await.map_err(|e| format!("stop: {}", e.message))?;
-        client
-            .wait_task(&upid, limits.task_timeout, limits.polling)
+        let stopped = retry
+            .write(
+                || async { client.vm_power(node, vmid, Power::Stop).await.map(Some) },
+                || async {
+                    let stopped = client.vm_status(node, vmid).await?.status == "stopped";
+                    Ok(if stopped { Look::Done(None) } else { Look::NotDone })
+                },
+            )
             .await
             .map_err(|e| format!("stop: {}", e.message))?;
+        if let Some(upid) = stopped {
+            wait_task(client, &upid, limits).await.map_err(|e| format!("stop: {}", e.message))?;
+        }
     }
-    let upid = client.vm_destroy(node, vmid).await.map_err(|e| format!("destroy: {}", e.message))?;
-    client
-        .wait_task(&upid, limits.task_timeout, limits.polling)
+    let destroyed = retry
+        .write(
+            || async { client.vm_destroy(node, vmid).await.map(Some) },
+            || async {
+                match client.vm_config(node, vmid).await {
+                    Err(e) if e.kind == ErrorKind::NotFound => Ok(Look::Done(None)),
+                    // Still there: being destroyed (locked) is waited for, else sent again.
+                    Ok(c) if c.get("lock").is_some() => Ok(Look::Pending),
+                    Ok(_) => Ok(Look::NotDone),
+                    Err(e) => Err(e),
+                }
+            },
+        )
         .await
         .map_err(|e| format!("destroy: {}", e.message))?;
+    if let Some(upid) = destroyed {
+        wait_task(client, &upid, limits).await.map_err(|e| format!("destroy: {}", e.message))?;
+    }
     Ok(())
 }

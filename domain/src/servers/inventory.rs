@@ -191,7 +191,7 @@ pub fn record_from_config(vm: &Unmanaged, config: &VmConfig) -> Server {
                 continue;
             }
             let storage = value.split(':').next().unwrap_or_default().to_owned();
-            let size_gb = value.split(',').find_map(|p| p.strip_prefix("size=")).map_or(0, parse_size_gb);
+            let size_gb = volume_size_gb(value);
             disks.push(Disk { device: format!("{bus}{index}"), storage, size_gb });
         }
         if let Some(index) = key.strip_prefix("net").and_then(|i| i.parse::<u32>().ok()) {
@@ -235,9 +235,15 @@ pub fn record_from_config(vm: &Unmanaged, config: &VmConfig) -> Server {
             .filter(|t| !t.is_empty())
             .map(str::to_owned)
             .collect(),
-        description: config.get("description").unwrap_or_default().to_owned(),
+        description: super::marker::unmarked(config.get("description").unwrap_or_default()),
         ..Default::default()
     }
+}
+
+/// The size of a disk from its config value (`local-lvm:vm-101-disk-0,size=32G`), in GB
+/// rounded up; 0 when it has none.
+pub(super) fn volume_size_gb(value: &str) -> u64 {
+    value.split(',').find_map(|p| p.strip_prefix("size=")).map_or(0, parse_size_gb)
 }
 
 /// `32G`, `512M`, `1T` → GB (rounded up).

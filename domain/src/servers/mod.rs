@@ -22,6 +22,7 @@ pub mod create;
 pub mod fleet;
 pub mod inventory;
 pub mod logs;
+pub mod marker;
 pub mod plan;
 pub mod service;
 pub mod settings;

@@ -221,10 +221,7 @@ fn boot_disk(config: &pve::VmConfig) -> Option<(String, String, u64)> {
     for device in ["scsi0", "virtio0", "sata0", "ide0"] {
         if let Some(v) = config.get(device).filter(|v| !v.contains("media=cdrom")) {
             let storage = v.split(':').next().unwrap_or_default().to_owned();
-            let size = v
-                .split(',')
-                .find_map(|p| p.strip_prefix("size="))
-                .map_or(0, |s| s.trim_end_matches('G').parse().unwrap_or(0));
+            let size = super::inventory::volume_size_gb(v);
             return Some((device.to_owned(), storage, size));
         }
     }

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use pve::ConfigUpdate;
 use serde::{Deserialize, Serialize};
 
+use super::marker;
 use super::service::ServerService;
 use super::spec::{parse_device, BUSES};
 use super::store::{Disk, ServerStatus};
@@ -81,21 +82,11 @@ fn disks_of(config: &pve::VmConfig) -> Vec<Disk> {
         .map(|(k, v)| Disk {
             device: k.clone(),
             storage: v.split(':').next().unwrap_or_default().to_owned(),
-            size_gb: v.split(',').find_map(|p| p.strip_prefix("size=")).map_or(0, size_gb),
+            size_gb: super::inventory::volume_size_gb(v),
         })
         .collect();
     out.sort_by(|a, b| a.device.cmp(&b.device));
     out
-}
-
-fn size_gb(text: &str) -> u64 {
-    let unit = text.chars().last().unwrap_or('G');
-    let n: f64 = text.trim_end_matches(|c: char| c.is_ascii_alphabetic()).parse().unwrap_or(0.0);
-    match unit {
-        'T' => (n * 1024.0).ceil() as u64,
-        'M' => (n / 1024.0).ceil() as u64,
-        _ => n.ceil() as u64,
-    }
 }
 
 fn next_free(config: &pve::VmConfig) -> BTreeMap<String, u32> {
@@ -120,18 +111,25 @@ impl ServerService {
 
     /// The server's settings as Proxmox has them (one config read).
     pub async fn settings(&self, actor: &Actor, name: &str) -> Result<ServerSettings> {
+        Ok(self.settings_and_marker(actor, name).await?.0)
+    }
+
+    /// The settings, and whether the VM carries proxfleet's marker (`marker.rs`), which the
+    /// description shown leaves out and a changed one keeps.
+    async fn settings_and_marker(&self, actor: &Actor, name: &str) -> Result<(ServerSettings, bool)> {
         let (server, node, vmid) = self.located(actor, name).await?;
         let client = self.cluster_client()?;
         let config = client.vm_config(&node, vmid).await.map_err(from_pve)?;
         let status = client.vm_status(&node, vmid).await.map_err(from_pve)?;
         let num = |k: &str, d: u64| config.get(k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(d);
-        Ok(ServerSettings {
+        let is_marked = marker::is_marked(config.get("description"));
+        let settings = ServerSettings {
             name: server.name,
             cores: u32::try_from(num("cores", 1)).unwrap_or(1),
             sockets: u32::try_from(num("sockets", 1)).unwrap_or(1),
             memory_mb: num("memory", 512),
             balloon_mb: config.get("balloon").and_then(|v| v.parse::<u64>().ok()).filter(|b| *b > 0),
-            description: config.get("description").unwrap_or_default().to_owned(),
+            description: marker::unmarked(config.get("description").unwrap_or_default()),
             tags: config
                 .get("tags")
                 .unwrap_or_default()
@@ -142,7 +140,8 @@ impl ServerService {
             running: status.status == "running",
             disks: disks_of(&config),
             next_free: next_free(&config),
-        })
+        };
+        Ok((settings, is_marked))
     }
 
     /// Changes CPU, memory, balloon, description or tags (`manage_server`).
@@ -164,7 +163,7 @@ impl ServerService {
         name: &str,
         change: &SettingsChange,
     ) -> Result<SettingsResult> {
-        let before = self.settings(actor, name).await?;
+        let (before, is_marked) = self.settings_and_marker(actor, name).await?;
         let (_, node, vmid) = self.located(actor, name).await?;
         let mut update = ConfigUpdate::new();
         let mut changed = Vec::new();
@@ -202,7 +201,7 @@ impl ServerService {
         }
         if let Some(d) = change.description.as_ref().filter(|d| **d != before.description) {
             crate::limits::text("description", d, crate::limits::DESCRIPTION)?;
-            update = update.description(d);
+            update = update.description(&if is_marked { marker::marked(d) } else { d.clone() });
             changed.push("description".to_owned());
         }
         let tags: Option<Vec<String>> =

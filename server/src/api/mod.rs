@@ -98,6 +98,7 @@ pub fn router() -> Router<AppState> {
         .route("/proxmox_storage", get(server_settings::proxmox_storage))
         .route("/cleanup/status/{name}", get(server_settings::cleanup_status))
         .route("/cleanup/failed-servers", get(server_settings::failed_servers))
+        .route("/cleanup/orphans", get(server_settings::orphans))
         .route("/cleanup/clean/{name}", post(server_settings::clean))
         .route("/cleanup/bulk-clean", post(server_settings::bulk_clean))
         .route("/ip-pools", get(ip_pools::list).post(ip_pools::create))

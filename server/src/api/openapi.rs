@@ -36,7 +36,7 @@ use super::{events, ip_pools, jobs, notifications, ops, server_settings, servers
         servers::one_status, servers::sync,
         server_settings::get_config, server_settings::put_config, server_settings::add_disk, server_settings::delete_disk,
         server_settings::logs, server_settings::task_log, server_settings::datastores, server_settings::refresh, server_settings::set_defaults,
-        server_settings::proxmox_storage, server_settings::cleanup_status, server_settings::failed_servers,
+        server_settings::proxmox_storage, server_settings::cleanup_status, server_settings::failed_servers, server_settings::orphans,
         server_settings::clean, server_settings::bulk_clean,
         ip_pools::list, ip_pools::create, ip_pools::get, ip_pools::update, ip_pools::delete,
         notifications::list, notifications::latest, notifications::unread_count, notifications::get, notifications::read,

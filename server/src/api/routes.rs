@@ -143,6 +143,7 @@ pub const ROUTES: &[RouteSpec] = &[
     route(GET, "/api/server/logs/{name}/task", AUTHENTICATED, CLUSTER_READ),
     route(GET, "/api/cleanup/status/{name}", AUTHENTICATED, CLUSTER_READ),
     route(GET, "/api/cleanup/failed-servers", AUTHENTICATED, CLUSTER_READ),
+    route(GET, "/api/cleanup/orphans", Access::Permission(Permission::ViewAll), CLUSTER_READ),
     route(POST, "/api/cleanup/clean/{name}", Access::Permission(Permission::DeleteServer), CLUSTER),
     route(POST, "/api/cleanup/bulk-clean", Access::Permission(Permission::DeleteServer), CLUSTER),
     // Datastores: everyone signed in reads them; defaults need manage_storage.

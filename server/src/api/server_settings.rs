@@ -216,6 +216,17 @@ pub async fn failed_servers(
     Ok(ApiOk::new(json!(state.services.servers.failed_servers(&actor).await?)))
 }
 
+/// What is out of step between Proxmox, the records and the address pools: VMs without a
+/// record (and whether proxfleet made them), records without their VM, addresses held by no
+/// server. Changes nothing.
+#[utoipa::path(get, path = "/api/cleanup/orphans", tag = "servers", responses((status = 200, body = Envelope<Object>), (status = 403)))]
+pub async fn orphans(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+) -> Result<ApiOk<Value>, ApiError> {
+    Ok(ApiOk::new(json!(state.services.servers.orphans(&actor).await?)))
+}
+
 /// Removes one such record with whatever VM and addresses are left (a job).
 #[utoipa::path(post, path = "/api/cleanup/clean/{name}", tag = "servers", params(("name" = String, Path)),
     responses((status = 202, body = Envelope<Object>), (status = 404), (status = 409, description = "Needs no cleanup")))]

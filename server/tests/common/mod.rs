@@ -19,6 +19,9 @@ pub struct TestServer {
     pub services: Services,
     /// The simulated cluster behind `services.cluster`, when the test asked for one.
     pub simulator: Option<pvesim::Running>,
+    /// Its job workers (servers with a cluster): `abort` stops them mid-step, as a killed
+    /// process would, leaving its jobs claimed until their lease runs out.
+    pub workers: Option<std::sync::Arc<domain::jobs::RunnerHandle>>,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<Result<(), String>>>,
 }
@@ -113,6 +116,7 @@ async fn spawn_configured(
             url: format!("http://{addr}"),
             services,
             simulator: None,
+            workers: None,
             shutdown: Some(tx),
             handle: Some(handle),
         }
@@ -140,25 +144,66 @@ pub async fn spawn_with_cluster_configured(
     configure: fn(Config) -> Config,
 ) -> Option<TestServer> {
     let url = fresh_url(backend).await?;
+    let sim = start_simulator(layout).await;
+    Some(spawn_on_cluster(url, (sim.url.clone(), sim.auth()), Some(sim), configure).await)
+}
+
+async fn start_simulator(layout: pvesim::Layout) -> pvesim::Running {
+    SERVER_RUNTIME
+        .spawn(async move {
+            pvesim::start("127.0.0.1:0".parse().unwrap(), &layout, pvesim::Profile::Instant, "test-token", "pw")
+                .await
+                .unwrap()
+        })
+        .await
+        .unwrap()
+}
+
+/// Two instances on one fresh PostgreSQL database and one simulated cluster (`None` without
+/// PostgreSQL): the first holds the simulator.
+pub async fn spawn_pair_with_cluster_on_postgres(
+    layout: pvesim::Layout,
+    configure: fn(Config) -> Config,
+) -> Option<(TestServer, TestServer)> {
+    let url = fresh_url(Backend::Postgres).await?;
+    let sim = start_simulator(layout).await;
+    let reach = (sim.url.clone(), sim.auth());
+    let a = spawn_on_cluster(url.clone(), reach.clone(), Some(sim), configure).await;
+    let b = spawn_on_cluster(url, reach, None, configure).await;
+    Some((a, b))
+}
+
+/// How the create and action jobs pace themselves in tests: fast polls, quick retries.
+pub fn test_create_limits() -> domain::servers::CreateLimits {
+    use std::time::Duration;
+    domain::servers::CreateLimits {
+        agent_timeout: Duration::from_secs(5),
+        polling: pve::Polling { first: Duration::from_millis(5), max: Duration::from_millis(50) },
+        retry: domain::cluster::Retry {
+            budget: Duration::from_secs(20),
+            first: Duration::from_millis(5),
+            max: Duration::from_millis(50),
+        },
+        ..Default::default()
+    }
+}
+
+async fn spawn_on_cluster(
+    url: String,
+    (sim_url, sim_auth): (String, pve::Auth),
+    simulator: Option<pvesim::Running>,
+    configure: fn(Config) -> Config,
+) -> TestServer {
     let task = SERVER_RUNTIME.spawn(async move {
-        let sim = pvesim::start("127.0.0.1:0".parse().unwrap(), &layout, pvesim::Profile::Instant, "test-token", "pw")
-            .await
-            .unwrap();
-        let client =
-            pve::PveClient::new(pve::PveConfig::new(sim.url.clone(), sim.auth(), pve::TlsMode::System)).unwrap();
+        let mut pve_config = pve::PveConfig::new(sim_url, sim_auth, pve::TlsMode::System);
+        pve_config.backoff = std::time::Duration::from_millis(5);
+        let client = pve::PveClient::new(pve_config).unwrap();
         let db = Database::open(&url).await.unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let limits = domain::servers::CreateLimits {
-            agent_timeout: std::time::Duration::from_secs(5),
-            polling: pve::Polling {
-                first: std::time::Duration::from_millis(5),
-                max: std::time::Duration::from_millis(50),
-            },
-            ..Default::default()
-        };
-        let services = Services::new(db, true).with_cluster(client).with_create_limits(limits);
+        let services = Services::new(db, true).with_cluster(client).with_create_limits(test_create_limits());
         let instance = Instance::with_services(services.clone(), &configure(config(addr))).unwrap();
+        let workers = Some(instance.state.job_workers.clone());
         let router = build_router_with(instance.state, Router::new());
         let (tx, rx) = oneshot::channel::<()>();
         let handle = tokio::spawn(serve(listener, router, async move {
@@ -167,12 +212,13 @@ pub async fn spawn_with_cluster_configured(
         TestServer {
             url: format!("http://{addr}"),
             services,
-            simulator: Some(sim),
+            simulator,
+            workers,
             shutdown: Some(tx),
             handle: Some(handle),
         }
     });
-    Some(task.await.unwrap())
+    task.await.unwrap()
 }
 
 /// A server on SQLite.
