@@ -33,6 +33,9 @@ pub struct Faults {
     /// Nodes that stop answering: their calls get 595 (the proxy cannot reach them), they show
     /// `offline` and their VMs `unknown`.
     pub down_nodes: Vec<String>,
+    /// When above 0, `down_nodes` go down only once this many clones were asked for (a node
+    /// dropping out in the middle of a bulk create).
+    pub down_after_clones: u64,
     /// Probability that a task fails midway (its work is rolled back).
     pub task_failure_rate: f64,
 }
@@ -68,6 +71,8 @@ pub struct FaultState {
     /// can assert how often proxfleet asked for something, e.g. `/cluster/resources`.
     calls: Arc<Mutex<BTreeMap<String, u64>>>,
     busy_turns: Arc<AtomicU64>,
+    /// Clones asked for so far (for `down_after_clones`).
+    clones: Arc<AtomicU64>,
 }
 
 impl FaultState {
@@ -80,6 +85,7 @@ impl FaultState {
             renewals: Arc::new(AtomicU64::new(0)),
             calls: Arc::default(),
             busy_turns: Arc::default(),
+            clones: Arc::default(),
         }
     }
 
@@ -112,12 +118,16 @@ impl FaultState {
     }
 
     pub fn node_down(&self, node: &str) -> bool {
-        self.settings.lock().unwrap_or_else(|p| p.into_inner()).0.down_nodes.iter().any(|n| n == node)
+        let s = self.settings.lock().unwrap_or_else(|p| p.into_inner());
+        s.0.down_nodes.iter().any(|n| n == node) && self.clones.load(Ordering::Relaxed) >= s.0.down_after_clones
     }
 
     pub fn count(&self, method: &str, path: &str) {
         let write = method != "GET";
         if write { &self.writes } else { &self.reads }.fetch_add(1, Ordering::Relaxed);
+        if method == "POST" && path.ends_with("/clone") {
+            self.clones.fetch_add(1, Ordering::Relaxed);
+        }
         *self.calls.lock().unwrap_or_else(|p| p.into_inner()).entry(format!("{method} {path}")).or_default() += 1;
     }
 

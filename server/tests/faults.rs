@@ -257,3 +257,76 @@ async fn the_orphan_check_finds_what_is_out_of_step() {
         assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
     }
 }
+
+/// A template on shared storage (a full clone of 9001 onto `shared-nfs`, made a template), so
+/// servers can be made on any node.
+async fn shared_template(srv: &TestServer, vmid: u32) {
+    let client = srv.services.cluster.client().unwrap();
+    let polling = pve::Polling::default();
+    let options = pve::CloneOptions {
+        name: Some("debian-12-shared".into()),
+        full: Some(true),
+        target_storage: Some("shared-nfs".into()),
+        ..Default::default()
+    };
+    let upid = client.vm_clone("pve1", 9001, vmid, &options).await.unwrap();
+    client.wait_task(&upid, Duration::from_secs(10), polling).await.unwrap();
+    let upid = client.vm_template("pve1", vmid).await.unwrap();
+    client.wait_task(&upid, Duration::from_secs(10), polling).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_node_that_drops_out_mid_job_gets_no_more_servers_and_nothing_waits_forever() {
+    let three = pvesim::Layout { nodes: 3, seed: 5, vms: 0, shared_storage: true };
+    // Every placement looks at the cluster as it is now.
+    let fresh = |c: Config| Config { cluster_snapshot_max_age: Duration::ZERO, ..quiet(c) };
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(srv) = spawn_with_cluster_configured(backend, three.clone(), fresh).await else { continue };
+        let admin = srv.login_as("admin").await;
+        shared_template(&srv, 9100).await;
+        // pve3 stops answering once the job asked for two clones (the template's was the first).
+        let faults = pvesim::Faults { down_nodes: vec!["pve3".into()], down_after_clones: 3, ..Default::default() };
+        sim(&srv).sim.faults.set(faults).unwrap();
+        let (status, body) = post(
+            &admin,
+            &srv,
+            "/api/ip-pools",
+            json!({"name": "default", "cidr": "10.60.0.0/24", "gateway": "10.60.0.1", "bridge": "vmbr0"}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let list: Vec<Value> = (1..=12)
+            .map(|n| json!({"name": format!("spread-{n}"), "template_vm_id": 9100, "cpu": 1, "memory": 1024, "disks": [{"size": 30, "interface": "scsi0", "datastore_id": "shared-nfs"}], "network_devices": [{"ip_pool": "default"}]}))
+            .collect();
+        let started = Instant::now();
+        let (status, q) = post(&admin, &srv, "/api/create_servers_bulk", json!({"servers": list})).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{q}");
+        let job = finished(&srv, &admin, q["task_id"].as_str().unwrap()).await;
+        assert!(started.elapsed() < Duration::from_secs(60), "bounded by the retry budget, not forever");
+        let items = job["items"].as_array().unwrap().clone();
+        let log: Vec<String> =
+            job["log"].as_array().unwrap().iter().map(|l| l["line"].as_str().unwrap_or("").to_owned()).collect();
+        let moved = log.iter().filter(|l| l.contains("node pve3 is not answering: made on")).count();
+        assert!(moved >= 2, "servers planned on pve3 after it dropped out went elsewhere: {log:?}");
+        let mut on_node: HashMap<String, usize> = HashMap::new();
+        for item in &items {
+            let name = item["name"].as_str().unwrap();
+            if item["status"] == "succeeded" {
+                let node = item["result"]["node"].as_str().unwrap().to_owned();
+                assert_ne!(node, "pve3", "{name} made on the node that dropped out");
+                *on_node.entry(node).or_default() += 1;
+            } else {
+                // Only a server already cloned onto pve3 can fail, and it says why; its record
+                // stays (failed) for cleanup once the node is back.
+                let error = item["error"].as_str().unwrap_or("");
+                assert!(error.contains("pve3"), "{name}: {error}");
+                let (_, s) = get(&admin, &srv, &format!("/api/server_status/{name}")).await;
+                assert_eq!(s["data"]["status"], "failed", "{s}");
+            }
+        }
+        assert_eq!(on_node.len(), 2, "spread over the nodes that answer: {on_node:?}");
+        assert!(on_node.values().sum::<usize>() >= 10, "{items:?}");
+        let (_, orphans) = get(&admin, &srv, "/api/cleanup/orphans").await;
+        assert_eq!(orphans["data"]["total"], 0, "{orphans}");
+    }
+}

@@ -30,7 +30,7 @@ use super::inventory;
 use super::marker;
 use super::spec::{NicAddress, ServerSpec};
 use super::store::{Disk, Nic, Server, ServerStatus, ServerStore};
-use crate::cluster::{ClusterService, Look, Retry};
+use crate::cluster::{ClusterService, Freshness, Look, Retry};
 use crate::events::EventBus;
 use crate::ipam::Ipam;
 use crate::jobs::{HandlerFuture, ItemRecorder, JobContext, JobHandler, KeyedLimits, StepOutcome, Stop};
@@ -80,6 +80,24 @@ pub struct PlannedServer {
     pub boot_gb: u64,
     /// Storage the template's disks are on (linked clones stay there).
     pub template_storage: String,
+    /// The template's node, where the clone is asked for (empty in jobs planned before
+    /// servers were spread over nodes: `node`).
+    #[serde(default)]
+    pub template_node: String,
+    /// Other nodes this server may be made on if `node` stops answering before its clone
+    /// (the template's disks are on shared storage).
+    #[serde(default)]
+    pub spare_nodes: Vec<String>,
+}
+
+impl PlannedServer {
+    pub fn template_node(&self) -> &str {
+        if self.template_node.is_empty() {
+            &self.node
+        } else {
+            &self.template_node
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -174,8 +192,9 @@ impl CreateHandler {
             // A previous run died with this server half-made: go on with its VM if it is
             // there and ours, else undo what it made and build it again.
             let before: Progress = serde_json::from_value(state).unwrap_or_default();
-            match self.ours(&name, before.vmid, before.node.as_deref()).await {
-                Ok(Some(vmid)) => {
+            let nodes = [before.node.as_deref().unwrap_or(""), plan.template_node()];
+            match self.ours(&name, before.vmid, &nodes).await {
+                Ok(Some((vmid, _))) => {
                     let line =
                         format!("resuming after an interruption with VM {vmid}, which the interrupted attempt made");
                     let _ = rec.log(&name, "warn", &line).await;
@@ -187,7 +206,7 @@ impl CreateHandler {
                     let _ = rec.log(&name, "warn", line).await;
                     let cleaned = match looked {
                         Err(e) => Err(e),
-                        Ok(_) => self.roll_back(rec, &name, before.vmid, before.node.as_deref()).await,
+                        Ok(_) => self.roll_back(rec, &name, before.vmid, &nodes).await,
                     };
                     if let Err(e) = cleaned {
                         let message = format!("could not clean up the interrupted attempt: {e}");
@@ -199,7 +218,10 @@ impl CreateHandler {
         }
         if rec.cancel_requested().await.unwrap_or(false) {
             let undone = match resumed {
-                Some(vmid) => self.roll_back(rec, &name, Some(vmid), progress.node.as_deref()).await,
+                Some(vmid) => {
+                    let nodes = [progress.node.as_deref().unwrap_or(""), plan.template_node()];
+                    self.roll_back(rec, &name, Some(vmid), &nodes).await
+                }
                 None => Ok(()),
             };
             let message = match undone {
@@ -215,7 +237,8 @@ impl CreateHandler {
             }
             Err(e) => {
                 let _ = rec.log(&name, "error", &format!("failed: {e}; rolling back")).await;
-                let rolled = self.roll_back(rec, &name, progress.vmid, progress.node.as_deref()).await;
+                let nodes = [progress.node.as_deref().unwrap_or(""), plan.template_node()];
+                let rolled = self.roll_back(rec, &name, progress.vmid, &nodes).await;
                 let message = match rolled {
                     Ok(()) => e,
                     Err(r) => format!("{e} (rollback incomplete: {r}; the server is kept as failed for cleanup)"),
@@ -240,7 +263,12 @@ impl CreateHandler {
         progress: &mut Progress,
         resumed: Option<u32>,
     ) -> Result<Value, String> {
-        let b = Build { h: self, rec, plan, resumed: resumed.is_some() };
+        // A new server's node is settled just before its clone (`Build::clone_template`).
+        let node = match (resumed, &progress.node) {
+            (Some(_), Some(node)) => node.clone(),
+            _ => plan.node.clone(),
+        };
+        let mut b = Build { h: self, rec, plan, node, resumed: resumed.is_some() };
         let (nics, vmid, storage) = match resumed {
             Some(vmid) => {
                 // Its addresses are taken again from the pools: the interrupted run may have
@@ -264,15 +292,88 @@ impl CreateHandler {
         b.record_result(vmid, disks, nics).await
     }
 
-    /// `Some(vmid)` when the VM an item had taken exists and is ours (its name and proxfleet's
-    /// marker); `None` when there is none; an error when Proxmox cannot say.
-    async fn ours(&self, name: &str, vmid: Option<u32>, node: Option<&str>) -> Result<Option<u32>, String> {
-        let (Some(vmid), Some(node)) = (vmid, node) else { return Ok(None) };
-        match self.limits.retry.call(|| self.client.vm_config(node, vmid)).await {
-            Ok(config) if is_ours(&config, name) => Ok(Some(vmid)),
+    /// The node to make a server on: the planned one if it answers, else the first spare
+    /// that does (the template's disks are shared); an error naming the node when none can.
+    /// Without a fresh view of the cluster the plan stands (the clone will say).
+    async fn place(&self, rec: &ItemRecorder, plan: &PlannedServer) -> Result<String, String> {
+        let Ok(snapshot) = self.cluster.snapshot(Freshness::Recent).await else { return Ok(plan.node.clone()) };
+        let online = |node: &str| {
+            snapshot
+                .resources
+                .iter()
+                .any(|r| r.kind == "node" && r.node.as_deref() == Some(node) && r.status.as_deref() == Some("online"))
+        };
+        let template_node = plan.template_node();
+        if !online(template_node) {
+            return Err(format!(
+                "node {template_node}, which holds template {}, is not answering: nothing can be cloned from it",
+                plan.template_vmid
+            ));
+        }
+        if online(&plan.node) {
+            return Ok(plan.node.clone());
+        }
+        match plan.spare_nodes.iter().find(|n| online(n)) {
+            Some(spare) => {
+                let line = format!("node {} is not answering: made on {spare} instead", plan.node);
+                let _ = rec.log(&plan.spec.name, "warn", &line).await;
+                Ok(spare.clone())
+            }
+            None if plan.spare_nodes.is_empty() => Err(format!(
+                "node {} is not answering, and no other node can take this server (template {}'s disks, or the first disk's datastore, are not shared)",
+                plan.node, plan.template_vmid
+            )),
+            None => Err(format!("node {} is not answering, nor are the others that could take it ({})", plan.node, plan.spare_nodes.join(", "))),
+        }
+    }
+
+    /// Which of `nodes` has VM `vmid`, with its config. A clone to another node stays on
+    /// the template's node until it is done (Proxmox moves its config at the end), so a VM
+    /// being made is looked for on both.
+    async fn locate(&self, vmid: u32, nodes: &[&str]) -> Result<Option<(String, VmConfig)>, PveError> {
+        let mut looked: Vec<&str> = Vec::new();
+        for node in nodes.iter().copied().filter(|n| !n.is_empty()) {
+            if looked.contains(&node) {
+                continue;
+            }
+            looked.push(node);
+            match self.limits.retry.call(|| self.client.vm_config(node, vmid)).await {
+                Ok(config) => return Ok(Some((node.to_owned(), config))),
+                Err(e) if e.kind == ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(None)
+    }
+
+    /// `Some((vmid, node))` when the VM an item had taken exists on one of `nodes` and is
+    /// ours (its name and proxfleet's marker); `None` when there is none; an error when
+    /// Proxmox cannot say.
+    async fn ours(&self, name: &str, vmid: Option<u32>, nodes: &[&str]) -> Result<Option<(u32, String)>, String> {
+        let Some(vmid) = vmid else { return Ok(None) };
+        match self.locate(vmid, nodes).await {
+            Ok(Some((node, config))) if is_ours(&config, name) => Ok(Some((vmid, node))),
             Ok(_) => Ok(None),
-            Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
             Err(e) => Err(format!("cannot look at VM {vmid}: {}", e.message)),
+        }
+    }
+
+    /// Waits (bounded by the task timeout) until VM `vmid` holds no clone lock; returns the
+    /// node it ended on, `None` when it vanished (a failed clone).
+    async fn settle(&self, vmid: u32, nodes: &[&str]) -> Result<Option<String>, String> {
+        let started = tokio::time::Instant::now();
+        let mut every = self.limits.polling.first;
+        loop {
+            match self.locate(vmid, nodes).await.map_err(|e| e.message)? {
+                None => return Ok(None),
+                Some((node, c)) if c.get("lock") != Some("clone") => return Ok(Some(node)),
+                Some(_) if started.elapsed() >= self.limits.task_timeout => {
+                    return Err(format!("VM {vmid} still locked after {} s", self.limits.task_timeout.as_secs()))
+                }
+                Some(_) => {}
+            }
+            tokio::time::sleep(every).await;
+            every = (every * 2).min(self.limits.polling.max);
         }
     }
 
@@ -301,18 +402,17 @@ impl CreateHandler {
     /// Undoes a half-made server: stops and destroys the VM (if it exists and is ours),
     /// releases its addresses and drops the record. If the VM cannot be removed the record
     /// stays, marked failed, so cleanup can find it.
-    async fn roll_back(
-        &self,
-        rec: &ItemRecorder,
-        name: &str,
-        vmid: Option<u32>,
-        node: Option<&str>,
-    ) -> Result<(), String> {
-        if let (Some(vmid), Some(node)) = (vmid, node) {
-            // Only a VM with our name and marker is destroyed; one Proxmox cannot show us is
-            // kept with its record, marked failed, for cleanup (never left unrecorded).
-            let destroyed = match self.ours(name, Some(vmid), Some(node)).await {
-                Ok(Some(_)) => destroy_vm(&self.client, node, vmid, &self.limits).await.map(|()| true),
+    async fn roll_back(&self, rec: &ItemRecorder, name: &str, vmid: Option<u32>, nodes: &[&str]) -> Result<(), String> {
+        if let Some(vmid) = vmid {
+            // Only a VM with our name and marker is destroyed (once a clone in progress is
+            // done); one Proxmox cannot show us is kept with its record, marked failed, for
+            // cleanup (never left unrecorded).
+            let destroyed = match self.ours(name, Some(vmid), nodes).await {
+                Ok(Some(_)) => match self.settle(vmid, nodes).await {
+                    Ok(Some(node)) => destroy_vm(&self.client, &node, vmid, &self.limits).await.map(|()| true),
+                    Ok(None) => Ok(false),
+                    Err(e) => Err(e),
+                },
                 Ok(None) => Ok(false),
                 Err(e) => Err(e),
             };
@@ -349,6 +449,8 @@ struct Build<'a> {
     h: &'a CreateHandler,
     rec: &'a ItemRecorder,
     plan: &'a PlannedServer,
+    /// The node the VM is made on: the planned one, or a spare when that one stopped answering.
+    node: String,
     /// Going on with a VM an interrupted run made: look before each change.
     resumed: bool,
 }
@@ -388,32 +490,20 @@ impl Build<'_> {
         }
     }
 
-    /// Waits (bounded by the task timeout) until the VM's clone lock is gone: for a clone
-    /// whose task id was lost with its answer. A VM that vanishes meanwhile was a failed clone.
+    /// Waits (bounded by the task timeout) until the clone is done: for a clone whose task
+    /// id was lost with its answer. A VM that vanishes meanwhile was a failed clone.
     async fn wait_unlocked(&self, vmid: u32) -> Result<(), String> {
-        let (h, node) = (self.h, &self.plan.node);
-        let started = tokio::time::Instant::now();
-        let mut every = h.limits.polling.first;
-        loop {
-            match h.limits.retry.call(|| h.client.vm_config(node, vmid)).await {
-                Ok(c) if c.get("lock").is_none() => return Ok(()),
-                Ok(_) if started.elapsed() >= h.limits.task_timeout => {
-                    return Err(format!("clone: VM {vmid} still locked after {} s", h.limits.task_timeout.as_secs()))
-                }
-                Ok(_) => {}
-                Err(e) if e.kind == ErrorKind::NotFound => {
-                    return Err(format!("clone: VM {vmid} is gone; the clone failed"));
-                }
-                Err(e) => return Err(format!("clone: {}", e.message)),
-            }
-            tokio::time::sleep(every).await;
-            every = (every * 2).min(h.limits.polling.max);
+        let nodes = [self.node.as_str(), self.plan.template_node()];
+        match self.h.settle(vmid, &nodes).await.map_err(|e| format!("clone: {e}"))? {
+            Some(node) if node == self.node => Ok(()),
+            Some(node) => Err(format!("clone: VM {vmid} ended on {node}, not {}", self.node)),
+            None => Err(format!("clone: VM {vmid} is gone; the clone failed")),
         }
     }
 
     /// The VM's config (tried again while the cluster is busy).
     async fn config(&self, vmid: u32) -> Result<VmConfig, PveError> {
-        self.retry().call(|| self.h.client.vm_config(&self.plan.node, vmid)).await
+        self.retry().call(|| self.h.client.vm_config(&self.node, vmid)).await
     }
 
     /// The record first: it claims the name and makes the server visible as "creating".
@@ -421,7 +511,7 @@ impl Build<'_> {
         let s = &self.plan.spec;
         let row = Server {
             name: s.name.clone(),
-            node: Some(self.plan.node.clone()),
+            node: Some(self.node.clone()),
             status: ServerStatus::Creating,
             cores: s.cores,
             sockets: s.sockets,
@@ -486,19 +576,24 @@ impl Build<'_> {
     /// clone the target storage's) slot so Proxmox never times out on its locks. Returns the
     /// vmid and the storage the disks are on.
     async fn clone_template(
-        &self,
+        &mut self,
         limits: &KeyedLimits,
         position: i64,
         progress: &mut Progress,
     ) -> Result<(u32, String), String> {
-        let (s, plan, name) = (&self.plan.spec, self.plan, self.name());
+        let plan = self.plan;
         let target_storage = self.clone_storage();
         let mut permits = vec![limits
             .acquire(&format!("template:{}", plan.template_vmid), self.h.limits.per_template)
             .await
             .map_err(fail)?];
+        // Where it goes is decided now, with the cluster as it is when its turn comes: a node
+        // that stopped answering while it waited gets no new VM.
+        let node = self.h.place(self.rec, plan).await;
+        self.node = node?;
+        let (s, name) = (&plan.spec, self.name());
         if s.full_clone {
-            let key = format!("storage:{}/{target_storage}", plan.node);
+            let key = format!("storage:{}/{target_storage}", self.node);
             permits.push(limits.acquire(&key, self.h.limits.per_storage).await.map_err(fail)?);
         }
         let (client, retry) = (&self.h.client, self.retry());
@@ -511,13 +606,14 @@ impl Build<'_> {
             target_storage: s.full_clone.then(|| target_storage.clone()),
             // The marker from the first moment, so a clone whose answer is lost is recognised.
             description: Some(marker::marked(&s.description)),
+            target_node: (self.node != plan.template_node()).then(|| self.node.clone()),
             ..Default::default()
         };
         // The clone's task id, or `None` when its answer was lost but the VM was found.
         let upid: Option<Upid> = loop {
             attempts += 1;
             // The unique vmid column reserves the id among our own concurrent creates.
-            if let Err(e) = self.h.store.set_vmid(name, vmid, &plan.node).await {
+            if let Err(e) = self.h.store.set_vmid(name, vmid, &self.node).await {
                 if attempts < 50 {
                     vmid += 1;
                     continue;
@@ -525,18 +621,20 @@ impl Build<'_> {
                 return Err(fail(e));
             }
             progress.vmid = Some(vmid);
-            progress.node = Some(plan.node.clone());
+            progress.node = Some(self.node.clone());
             let _ = self.rec.running(position, &serde_json::to_value(&*progress).unwrap_or(Value::Null)).await;
             let sent = retry
                 .write(
-                    || async { client.vm_clone(&plan.node, plan.template_vmid, vmid, &options).await.map(Some) },
                     || async {
-                        match client.vm_config(&plan.node, vmid).await {
-                            Ok(c) if is_ours(&c, name) => Ok(Look::Done(None)),
-                            Ok(_) => {
+                        client.vm_clone(plan.template_node(), plan.template_vmid, vmid, &options).await.map(Some)
+                    },
+                    || async {
+                        match self.h.locate(vmid, &[self.node.as_str(), plan.template_node()]).await {
+                            Ok(Some((_, c))) if is_ours(&c, name) => Ok(Look::Done(None)),
+                            Ok(Some(_)) => {
                                 Err(PveError::new(ErrorKind::AlreadyExists, 500, format!("VM {vmid} already exists")))
                             }
-                            Err(e) if e.kind == ErrorKind::NotFound => Ok(Look::NotDone),
+                            Ok(None) => Ok(Look::NotDone),
                             Err(e) => Err(e),
                         }
                     },
@@ -555,7 +653,7 @@ impl Build<'_> {
             }
         };
         let kind = if s.full_clone { "full" } else { "linked" };
-        self.log(format!("cloning template {} to vmid {vmid} on {} ({kind})", plan.template_vmid, plan.node)).await;
+        self.log(format!("cloning template {} to vmid {vmid} on {} ({kind})", plan.template_vmid, self.node)).await;
         let cloned = match &upid {
             Some(upid) => self.wait("clone", upid).await,
             None => self.wait_unlocked(vmid).await,
@@ -606,7 +704,7 @@ impl Build<'_> {
         }
         // Setting the same values again is harmless: tried again as is.
         self.retry()
-            .call(|| self.h.client.vm_update_config(&self.plan.node, vmid, &update))
+            .call(|| self.h.client.vm_update_config(&self.node, vmid, &update))
             .await
             .map_err(|e| format!("configure: {}", e.message))?;
         self.log(format!(
@@ -642,9 +740,9 @@ impl Build<'_> {
                     let resized = self
                         .retry()
                         .write(
-                            || client.vm_resize(&plan.node, vmid, device, &size),
+                            || client.vm_resize(&self.node, vmid, device, &size),
                             || async {
-                                let c = client.vm_config(&plan.node, vmid).await?;
+                                let c = client.vm_config(&self.node, vmid).await?;
                                 let grown = size_of(&c, device).is_some_and(|gb| gb >= d.size_gb);
                                 Ok(if grown { Look::Done(None) } else { Look::NotDone })
                             },
@@ -667,9 +765,9 @@ impl Build<'_> {
                     let add = ConfigUpdate::new().new_disk(&d.bus, index, &d.storage, d.size_gb);
                     self.retry()
                         .write(
-                            || client.vm_update_config(&plan.node, vmid, &add),
+                            || client.vm_update_config(&self.node, vmid, &add),
                             || async {
-                                let c = client.vm_config(&plan.node, vmid).await?;
+                                let c = client.vm_config(&self.node, vmid).await?;
                                 Ok(if c.get(&device).is_some() { Look::Done(()) } else { Look::NotDone })
                             },
                         )
@@ -685,7 +783,7 @@ impl Build<'_> {
 
     /// Starts the VM, unless (found after a lost answer, or on a resumed server) it runs.
     async fn start(&self, vmid: u32) -> Result<(), String> {
-        let (node, client) = (&self.plan.node, &self.h.client);
+        let (node, client) = (&self.node, &self.h.client);
         let running = || async { client.vm_status(node, vmid).await.map(|s| s.status == "running") };
         if self.resumed && self.retry().call(running).await.unwrap_or(false) {
             return Ok(());
@@ -709,7 +807,7 @@ impl Build<'_> {
     /// not a failure (the VM runs; some images have no agent).
     async fn wait_for_address(&self, vmid: u32, nics: &[PlannedNic]) {
         let want = nics.iter().find_map(|(n, _)| n.ip.clone());
-        let reported = self.h.wait_for_agent(&self.plan.node, vmid, want.as_deref()).await;
+        let reported = self.h.wait_for_agent(&self.node, vmid, want.as_deref()).await;
         match (&want, &reported) {
             (Some(ip), Some(seen)) => self.log(format!("guest agent reports {seen} (expected {ip})")).await,
             (_, None) => {
@@ -723,7 +821,7 @@ impl Build<'_> {
 
     /// Records the result: MACs from the config, the final shape, running.
     async fn record_result(&self, vmid: u32, disks: Vec<Disk>, nics: Vec<PlannedNic>) -> Result<Value, String> {
-        let (s, node, name) = (&self.plan.spec, &self.plan.node, self.name());
+        let (s, node, name) = (&self.plan.spec, &self.node, self.name());
         let config = self.config(vmid).await.map_err(|e| format!("read config: {}", e.message))?;
         let mut recorded = Vec::new();
         for (mut nic, _) in nics {

@@ -47,9 +47,22 @@ impl ServerService {
             resources.iter().filter(|r| r.kind == "qemu").filter_map(|r| r.name.as_deref()).collect();
         let default_hdd = self.setting_text(DEFAULT_HDD).await?.unwrap_or_else(|| FALLBACK_DATASTORE.into());
         let default_ssd = self.setting_text(DEFAULT_SSD).await?.unwrap_or_else(|| default_hdd.clone());
-        let mut templates: HashMap<u32, (String, String, u64, String)> = HashMap::new();
-        // Datastores that hold VM disks, per node (one call per node involved).
+        let mut templates: HashMap<u32, (String, String, u64, String, bool)> = HashMap::new();
+        // Datastores that hold VM disks, per node (one call per node involved), and which of
+        // them are shared.
         let mut image_stores: HashMap<String, HashSet<String>> = HashMap::new();
+        let mut shared_stores: HashSet<String> = HashSet::new();
+        let online_nodes: Vec<String> = {
+            let mut nodes: Vec<String> = resources
+                .iter()
+                .filter(|r| r.kind == "node" && r.status.as_deref() == Some("online"))
+                .filter_map(|r| r.node.clone())
+                .collect();
+            nodes.sort();
+            nodes
+        };
+        // Servers planned per node so far, to spread a request over the nodes that can take it.
+        let mut load: HashMap<String, usize> = HashMap::new();
         let mut seen_names = HashSet::new();
         let mut seen_ips: HashMap<String, String> = HashMap::new();
         let mut pool_needs: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -75,20 +88,17 @@ impl ServerService {
             };
             let vmid = u32::try_from(template.vmid.unwrap_or(0)).unwrap_or(0);
             let node = template.node.clone().unwrap_or_default();
+            if !image_stores.contains_key(&node) {
+                self.load_image_stores(&node, &mut image_stores, &mut shared_stores).await?;
+            }
             if let std::collections::hash_map::Entry::Vacant(slot) = templates.entry(vmid) {
                 let config = client.vm_config(&node, vmid).await.map_err(from_pve)?;
                 let (device, storage, size) = boot_disk(&config)
                     .ok_or_else(|| Error::Unprocessable(format!("template {vmid} has no boot disk")))?;
-                slot.insert((node.clone(), device, size, storage));
+                let on_shared = volumes(&config).iter().all(|st| shared_stores.contains(*st));
+                slot.insert((node.clone(), device, size, storage, on_shared));
             }
-            let (node, boot_device, boot_gb, template_storage) = templates[&vmid].clone();
-            if !image_stores.contains_key(&node) {
-                let stores = client.storages(&node, Some("images")).await.map_err(from_pve)?;
-                image_stores.insert(
-                    node.clone(),
-                    stores.into_iter().filter(|st| st.active && st.holds("images")).map(|st| st.storage).collect(),
-                );
-            }
+            let (node, boot_device, boot_gb, template_storage, template_shared) = templates[&vmid].clone();
             s.template = TemplateRef::Id(vmid);
             for (d_index, d) in s.disks.iter_mut().enumerate() {
                 if d.storage.is_empty() {
@@ -146,7 +156,35 @@ impl ServerService {
                     NicAddress::Dhcp => {}
                 }
             }
-            planned.push(PlannedServer { spec: s, template_vmid: vmid, node, boot_device, boot_gb, template_storage });
+            // Where it can be made: the template's node, or, when the template's disks are on
+            // shared storage (and a full clone's target too), any node that answers and has
+            // the datastores asked for. The least loaded so far is planned, the rest are spares
+            // should it stop answering.
+            let mut nodes = vec![node.clone()];
+            let boot_shared = s.disks.first().is_none_or(|d| !s.full_clone || shared_stores.contains(&d.storage));
+            if template_shared && boot_shared {
+                for other in online_nodes.iter().filter(|n| **n != node) {
+                    if !image_stores.contains_key(other) {
+                        self.load_image_stores(other, &mut image_stores, &mut shared_stores).await?;
+                    }
+                    if s.disks.iter().all(|d| image_stores.get(other).is_some_and(|st| st.contains(&d.storage))) {
+                        nodes.push(other.clone());
+                    }
+                }
+            }
+            nodes.sort_by_key(|n| (!online_nodes.contains(n), load.get(n).copied().unwrap_or(0), n.clone()));
+            let chosen = nodes.remove(0);
+            *load.entry(chosen.clone()).or_default() += 1;
+            planned.push(PlannedServer {
+                spec: s,
+                template_vmid: vmid,
+                node: chosen,
+                boot_device,
+                boot_gb,
+                template_storage,
+                template_node: node,
+                spare_nodes: nodes,
+            });
         }
         for (pool, users) in &pool_needs {
             match self.ipam.pool(pool).await {
@@ -171,6 +209,33 @@ impl ServerService {
         }
         Ok(planned)
     }
+}
+
+impl ServerService {
+    /// Reads `node`'s datastores for VM disks into `stores`, noting the shared ones.
+    async fn load_image_stores(
+        &self,
+        node: &str,
+        stores: &mut HashMap<String, HashSet<String>>,
+        shared: &mut HashSet<String>,
+    ) -> Result<()> {
+        let found = self.cluster.client()?.storages(node, Some("images")).await.map_err(from_pve)?;
+        let usable: Vec<_> = found.into_iter().filter(|st| st.active && st.holds("images")).collect();
+        shared.extend(usable.iter().filter(|st| st.shared).map(|st| st.storage.clone()));
+        stores.insert(node.to_owned(), usable.into_iter().map(|st| st.storage).collect());
+        Ok(())
+    }
+}
+
+/// The datastores of a config's disks (not CD drives: ISO images, and cloud-init drives,
+/// which a clone makes anew for the new VM).
+fn volumes(config: &pve::VmConfig) -> Vec<&str> {
+    config
+        .values
+        .iter()
+        .filter(|(k, v)| super::spec::parse_device(k).is_some() && !v.contains("media=cdrom"))
+        .filter_map(|(_, v)| v.split_once(':').map(|(st, _)| st))
+        .collect()
 }
 
 fn err_field(field: &str, message: String) -> Error {

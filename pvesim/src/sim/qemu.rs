@@ -78,11 +78,13 @@ impl Sim {
             let storage = ci.split(':').next().unwrap_or("local-lvm").to_owned();
             config.insert("ide2".into(), format!("{storage}:vm-{newid}-cloudinit,media=cdrom"));
         }
+        // Like qemu-server, the new config is made (locked) on the source node and moved to
+        // the target node when the clone is done.
         c.vms.insert(
             newid,
             Vm {
                 vmid: newid,
-                node: target.clone(),
+                node: node.clone(),
                 config,
                 running: false,
                 started_at: None,
@@ -119,6 +121,7 @@ impl Sim {
             }
             if let Some(vm) = c.vms.get_mut(&newid) {
                 vm.lock = None;
+                vm.node = target.clone();
             }
             Ok(vec![format!("create {} clone of drive scsi0", if full { "full" } else { "linked" })])
         });

@@ -180,7 +180,7 @@ pub fn test_create_limits() -> domain::servers::CreateLimits {
         agent_timeout: Duration::from_secs(5),
         polling: pve::Polling { first: Duration::from_millis(5), max: Duration::from_millis(50) },
         retry: domain::cluster::Retry {
-            budget: Duration::from_secs(20),
+            budget: Duration::from_secs(5),
             first: Duration::from_millis(5),
             max: Duration::from_millis(50),
         },
