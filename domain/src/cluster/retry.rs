@@ -20,12 +20,26 @@ pub struct Retry {
     /// First pause; doubles per try (with jitter) up to `max`.
     pub first: Duration,
     pub max: Duration,
+    /// The budget when the node itself does not answer (595: the proxy cannot reach it): a
+    /// node that is down stays down for longer than a step should wait, and the job has
+    /// other servers to make.
+    pub node_budget: Duration,
 }
 
 impl Default for Retry {
     fn default() -> Self {
-        Retry { budget: Duration::from_secs(120), first: Duration::from_millis(500), max: Duration::from_secs(10) }
+        Retry {
+            budget: Duration::from_secs(120),
+            first: Duration::from_millis(500),
+            max: Duration::from_secs(10),
+            node_budget: Duration::from_secs(15),
+        }
     }
+}
+
+/// The node the call went to did not answer (as opposed to the cluster being busy).
+fn node_unreachable(e: &PveError) -> bool {
+    e.status == 595
 }
 
 /// The error of the last try, said to be the last.
@@ -48,10 +62,12 @@ pub enum Look<T> {
 }
 
 impl Retry {
-    /// Sleeps before try `tries + 1` if that try would still start within the budget.
-    async fn pause(&self, tries: u32, started: Instant) -> bool {
+    /// Sleeps before try `tries + 1` if that try would still start within the budget (the
+    /// shorter one after `last` if that says the node is not answering).
+    async fn pause(&self, tries: u32, started: Instant, last: &PveError) -> bool {
         let wait = pve::backoff::pause(self.first, self.max, tries.saturating_sub(1));
-        if started.elapsed() + wait > self.budget {
+        let budget = if node_unreachable(last) { self.node_budget.min(self.budget) } else { self.budget };
+        if started.elapsed() + wait > budget {
             return false;
         }
         tokio::time::sleep(wait).await;
@@ -72,7 +88,7 @@ impl Retry {
             match call().await {
                 Err(e) if retry_on(&e) => {
                     tracing::debug!(tries, error = %e, "transient Proxmox error; trying again");
-                    if !self.pause(tries, started).await {
+                    if !self.pause(tries, started, &e).await {
                         return Err(gave_up(e, tries, started));
                     }
                 }
@@ -110,7 +126,7 @@ impl Retry {
             };
             tracing::debug!(tries, error = %last, "a write got no clear answer; looking at what Proxmox has");
             loop {
-                if !self.pause(tries, started).await {
+                if !self.pause(tries, started, &last).await {
                     return Err(gave_up(last, tries, started));
                 }
                 match check().await {
@@ -137,7 +153,12 @@ mod tests {
     use super::*;
 
     fn quick() -> Retry {
-        Retry { budget: Duration::from_millis(200), first: Duration::from_millis(1), max: Duration::from_millis(4) }
+        Retry {
+            budget: Duration::from_millis(200),
+            first: Duration::from_millis(1),
+            max: Duration::from_millis(4),
+            node_budget: Duration::from_millis(50),
+        }
     }
 
     fn busy() -> PveError {
@@ -172,6 +193,18 @@ mod tests {
         let e = quick().call(|| async { Err::<(), _>(busy()) }).await.unwrap_err();
         assert!(started.elapsed() < Duration::from_millis(400), "bounded by the budget");
         assert!(e.message.starts_with("Service Unavailable (gave up after "), "{}", e.message);
+    }
+
+    #[tokio::test]
+    async fn a_node_that_does_not_answer_is_given_up_on_sooner() {
+        let down = || async { Err::<(), _>(PveError::new(ErrorKind::Unreachable, 595, "proxy to node 'pve3' failed")) };
+        let started = Instant::now();
+        quick().call(down).await.unwrap_err();
+        let node_wait = started.elapsed();
+        let started = Instant::now();
+        quick().call(|| async { Err::<(), _>(busy()) }).await.unwrap_err();
+        assert!(node_wait < Duration::from_millis(120), "{node_wait:?}: the node budget (50 ms)");
+        assert!(started.elapsed() >= Duration::from_millis(150), "a busy cluster gets the whole budget");
     }
 
     #[tokio::test]

@@ -192,7 +192,7 @@ impl CreateHandler {
             // A previous run died with this server half-made: go on with its VM if it is
             // there and ours, else undo what it made and build it again.
             let before: Progress = serde_json::from_value(state).unwrap_or_default();
-            let nodes = [before.node.as_deref().unwrap_or(""), plan.template_node()];
+            let nodes = [plan.template_node(), before.node.as_deref().unwrap_or("")];
             match self.ours(&name, before.vmid, &nodes).await {
                 Ok(Some((vmid, _))) => {
                     let line =
@@ -219,7 +219,7 @@ impl CreateHandler {
         if rec.cancel_requested().await.unwrap_or(false) {
             let undone = match resumed {
                 Some(vmid) => {
-                    let nodes = [progress.node.as_deref().unwrap_or(""), plan.template_node()];
+                    let nodes = [plan.template_node(), progress.node.as_deref().unwrap_or("")];
                     self.roll_back(rec, &name, Some(vmid), &nodes).await
                 }
                 None => Ok(()),
@@ -237,7 +237,7 @@ impl CreateHandler {
             }
             Err(e) => {
                 let _ = rec.log(&name, "error", &format!("failed: {e}; rolling back")).await;
-                let nodes = [progress.node.as_deref().unwrap_or(""), plan.template_node()];
+                let nodes = [plan.template_node(), progress.node.as_deref().unwrap_or("")];
                 let rolled = self.roll_back(rec, &name, progress.vmid, &nodes).await;
                 let message = match rolled {
                     Ok(()) => e,
@@ -279,6 +279,9 @@ impl CreateHandler {
                 (nics, vmid, b.clone_storage())
             }
             None => {
+                // Running from here on: a run that dies after the record and before the clone
+                // leaves a record (and addresses) that the next run must clean up first.
+                let _ = rec.running(position, &serde_json::to_value(&*progress).unwrap_or(Value::Null)).await;
                 b.record(owner).await?;
                 let nics = b.allocate_addresses().await?;
                 let (vmid, storage) = b.clone_template(limits, position, progress).await?;
@@ -329,7 +332,8 @@ impl CreateHandler {
 
     /// Which of `nodes` has VM `vmid`, with its config. A clone to another node stays on
     /// the template's node until it is done (Proxmox moves its config at the end), so a VM
-    /// being made is looked for on both.
+    /// being made is looked for on both, the template's node first: a VM not there any more
+    /// has moved before the second look, never between the looks unseen.
     async fn locate(&self, vmid: u32, nodes: &[&str]) -> Result<Option<(String, VmConfig)>, PveError> {
         let mut looked: Vec<&str> = Vec::new();
         for node in nodes.iter().copied().filter(|n| !n.is_empty()) {
@@ -493,7 +497,7 @@ impl Build<'_> {
     /// Waits (bounded by the task timeout) until the clone is done: for a clone whose task
     /// id was lost with its answer. A VM that vanishes meanwhile was a failed clone.
     async fn wait_unlocked(&self, vmid: u32) -> Result<(), String> {
-        let nodes = [self.node.as_str(), self.plan.template_node()];
+        let nodes = [self.plan.template_node(), self.node.as_str()];
         match self.h.settle(vmid, &nodes).await.map_err(|e| format!("clone: {e}"))? {
             Some(node) if node == self.node => Ok(()),
             Some(node) => Err(format!("clone: VM {vmid} ended on {node}, not {}", self.node)),
@@ -629,7 +633,7 @@ impl Build<'_> {
                         client.vm_clone(plan.template_node(), plan.template_vmid, vmid, &options).await.map(Some)
                     },
                     || async {
-                        match self.h.locate(vmid, &[self.node.as_str(), plan.template_node()]).await {
+                        match self.h.locate(vmid, &[plan.template_node(), self.node.as_str()]).await {
                             Ok(Some((_, c))) if is_ours(&c, name) => Ok(Look::Done(None)),
                             Ok(Some(_)) => {
                                 Err(PveError::new(ErrorKind::AlreadyExists, 500, format!("VM {vmid} already exists")))

@@ -2,7 +2,7 @@
 //!
 //!   cargo leptos build --release --precompress   # the site, for the transfer sizes
 //!   cargo build --release -p server --bin serverbench
-//!   $CARGO_TARGET_DIR/release/serverbench [--vms 1000] [--create 100] [--factor 0.1]
+//!   $CARGO_TARGET_DIR/release/serverbench [--vms 1000] [--create 100] [--factor 0.1] [--faults]
 //!
 //! 1. The whole-fleet reads (`all_server_status`, `servers/brief`, `servers?per_page=500`) and
 //!    the default page with N managed VMs (a simulator of N VMs, all imported): p50/p99 one
@@ -15,6 +15,12 @@
 //! 4. A bulk create of M VMs on a 3-node simulator in the realistic profile (durations scaled by
 //!    `--factor`; polling scaled the same way): wall time against the lower bound the clone
 //!    locks imply (Proxmox serialises clones of one template), and lock-timeout failures.
+//! 5. With `--faults`, instead of 4: that bulk create from a template on shared storage (servers spread over
+//!    the 3 nodes), fault-free, then through 10 % read errors, 10 % write faults (busy or
+//!    answer lost) and a node dropping out after 30 % of the clones, then the same with the
+//!    instance's job workers killed at 50 % and another instance finishing the job: wall time
+//!    against the clone-lock bound for the servers placed, duplicate VMs, orphans, failures by
+//!    cause, Proxmox calls per server against the fault-free run.
 //!
 //! Reads go over keep-alive loopback connections, as a polling dashboard or script holds them;
 //! the transfer sizes are fetched one connection each.
@@ -41,6 +47,11 @@ struct Cli {
     /// Time scale of the realistic profile for the bulk create (1.0 = real durations).
     #[arg(long, default_value_t = 0.1)]
     factor: f64,
+    /// Instead of the bulk create, the same from a template on shared storage: fault-free,
+    /// through faults (read/write errors, lost answers, a node dropping out), and with the
+    /// instance killed midway.
+    #[arg(long)]
+    faults: bool,
     /// Only this read, 8 at a time, `--requests` times (for profiling one path, e.g. under
     /// `perf record`), after the setup.
     #[arg(long, value_name = "PATH")]
@@ -75,10 +86,17 @@ struct Bench {
     services: domain::Services,
     sim: pvesim::Running,
     db_url: String,
+    /// The instance's job workers (`abort` stops them where they are, as a killed process).
+    workers: std::sync::Arc<domain::jobs::RunnerHandle>,
 }
 
-/// A server over a fresh SQLite database and a simulator of `vms` VMs with `profile`.
+/// A job's claim outlives a stopped instance this long in the fault runs (the default is 30 s).
+const BENCH_JOB_LEASE: Duration = Duration::from_secs(5);
+
+/// A server over a fresh SQLite database (`tag` names it) and a simulator of `vms` VMs with
+/// `profile`.
 async fn start(
+    tag: &str,
     vms: usize,
     profile: pvesim::Profile,
     site_root: Option<PathBuf>,
@@ -89,7 +107,7 @@ async fn start(
         .await
         .map_err(|e| e.to_string())?;
     let client = pve::PveClient::new(pve::PveConfig::new(sim.url.clone(), sim.auth(), pve::TlsMode::System))?;
-    let url = format!("sqlite://{}/serverbench-{}-{vms}.db", std::env::temp_dir().display(), std::process::id());
+    let url = format!("sqlite://{}/serverbench-{}-{tag}.db", std::env::temp_dir().display(), std::process::id());
     let db = domain::Database::open(&url).await.map_err(|e| e.to_string())?;
     let services = domain::Services::new(db, true).with_cluster(client).with_create_limits(limits);
     let hash = domain::auth::password::hash("benchmark password").map_err(|e| e.to_string())?;
@@ -114,14 +132,16 @@ async fn start(
         site_root,
         sim_profile: profile,
         sync_interval: Duration::from_secs(24 * 3600),
+        job_lease: BENCH_JOB_LEASE,
         ..server::config::Config::local(addr, url.clone())
     };
     let instance = server::Instance::with_services(services.clone(), &config)?;
+    let workers = instance.state.job_workers.clone();
     let router = server::build_router(instance.state);
     tokio::spawn(async move {
         let _ = server::serve(listener, router, std::future::pending()).await;
     });
-    Ok(Bench { addr, cookie: session.secret, services, sim, db_url: url })
+    Ok(Bench { addr, cookie: session.secret, services, sim, db_url: url, workers })
 }
 
 /// One GET; returns (status line, head, body as it came over the wire).
@@ -556,7 +576,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     let site_root = cli.site_root.clone();
 
     // 1–3: reads, render and transfer sizes with N imported VMs.
-    let b = start(cli.vms, pvesim::Profile::Instant, site_root.clone(), Default::default()).await?;
+    let b = start("reads", cli.vms, pvesim::Profile::Instant, site_root.clone(), Default::default()).await?;
     let admin = {
         let user = b.services.users.by_username("bench").await.map_err(|e| e.to_string())?.ok_or("no bench user")?;
         domain::auth::Actor::from_user(&user, domain::auth::AuthMethod::Session, None)
@@ -591,7 +611,11 @@ async fn run(cli: Cli) -> Result<(), String> {
         agent_timeout: scaled(180_000.0),
         ..Default::default()
     };
-    let b = start(0, profile, None, limits).await?;
+    // 5 (instead of 4): through faults, with its own fault-free run as the baseline.
+    if cli.faults {
+        return fault_runs(cli.create, cli.factor, profile, &limits).await;
+    }
+    let b = start("create", 0, profile, None, limits.clone()).await?;
     let user = b.services.users.by_username("bench").await.map_err(|e| e.to_string())?.ok_or("no bench user")?;
     let admin = domain::auth::Actor::from_user(&user, domain::auth::AuthMethod::Session, None);
     let pool = domain::ipam::PoolInput {
@@ -637,4 +661,176 @@ async fn run(cli: Cli) -> Result<(), String> {
         lock_timeouts
     );
     Ok(())
+}
+
+/// What one bulk create through faults came to.
+struct FaultReport {
+    wall: f64,
+    bound: f64,
+    succeeded: usize,
+    /// Failed items by their error, shortened.
+    failures: std::collections::BTreeMap<String, usize>,
+    /// VMs named like the request's servers that exist more than once.
+    duplicates: usize,
+    orphans: usize,
+    calls_per_server: f64,
+    resumed_items: usize,
+}
+
+/// Runs the bulk create three ways on fresh simulators (3 nodes, a template on shared storage
+/// so servers spread over the nodes): fault-free; with 10 % read errors, 10 % write faults
+/// (half turned away busy, half done with the answer lost) and node pve3 dropping out after
+/// 30 % of the clones; and the same with the instance's job workers killed at 50 % and a
+/// second instance on the same database finishing the job.
+async fn fault_runs(
+    n: usize,
+    factor: f64,
+    profile: pvesim::Profile,
+    limits: &domain::servers::CreateLimits,
+) -> Result<(), String> {
+    let faults = pvesim::Faults {
+        read_error_rate: 0.1,
+        busy_write_rate: 0.05,
+        lost_answer_rate: 0.05,
+        down_nodes: vec!["pve3".into()],
+        // The template's own clone comes first.
+        down_after_clones: 1 + (n as u64 * 3).div_ceil(10),
+        ..Default::default()
+    };
+    let calm = fault_run("calm", n, profile, limits, None, false).await?;
+    let faulty = fault_run("faults", n, profile, limits, Some(faults.clone()), false).await?;
+    let killed = fault_run("killed", n, profile, limits, Some(faults), true).await?;
+    for (label, r) in [("fault-free", &calm), ("faults", &faulty), ("faults + instance killed at 50 %", &killed)] {
+        println!(
+            "bulk create through {label}: {n} VMs, 3 nodes, realistic ×{factor}: {:.1} s; lower bound for the {} placed {:.1} s; ratio {:.3}; \
+             {} duplicate VMs; {} orphans; {:.1} PVE calls per server ({:.2}× fault-free); {} items resumed; failed: {:?}",
+            r.wall,
+            r.succeeded,
+            r.bound,
+            r.wall / r.bound,
+            r.duplicates,
+            r.orphans,
+            r.calls_per_server,
+            r.calls_per_server / calm.calls_per_server,
+            r.resumed_items,
+            r.failures
+        );
+    }
+    Ok(())
+}
+
+async fn fault_run(
+    tag: &str,
+    n: usize,
+    profile: pvesim::Profile,
+    limits: &domain::servers::CreateLimits,
+    faults: Option<pvesim::Faults>,
+    kill_midway: bool,
+) -> Result<FaultReport, String> {
+    let err = |e: domain::Error| e.to_string();
+    let b = start(tag, 0, profile, None, limits.clone()).await?;
+    let user = b.services.users.by_username("bench").await.map_err(err)?.ok_or("no bench user")?;
+    let admin = domain::auth::Actor::from_user(&user, domain::auth::AuthMethod::Session, None);
+    let client = b.services.cluster.client().map_err(err)?.clone();
+    // A template on shared storage: a full clone of 9000 onto shared-nfs, made a template.
+    let polling = limits.polling;
+    let options = pve::CloneOptions {
+        name: Some("ubuntu-2404-shared".into()),
+        full: Some(true),
+        target_storage: Some("shared-nfs".into()),
+        ..Default::default()
+    };
+    let upid = client.vm_clone("pve1", 9000, 9100, &options).await.map_err(|e| e.message)?;
+    client.wait_task(&upid, Duration::from_secs(600), polling).await.map_err(|e| e.message)?;
+    let upid = client.vm_template("pve1", 9100).await.map_err(|e| e.message)?;
+    client.wait_task(&upid, Duration::from_secs(600), polling).await.map_err(|e| e.message)?;
+    let pool = domain::ipam::PoolInput {
+        name: "default".into(),
+        cidr: "10.50.0.0/23".into(),
+        bridge: "vmbr0".into(),
+        ..Default::default()
+    };
+    b.services.ipam.create_pool(&admin, &pool).await.map_err(err)?;
+    let requests: Vec<domain::servers::ServerRequest> = (1..=n)
+        .map(|i| {
+            serde_json::from_value(serde_json::json!({
+                "name": format!("bench-{i}"), "template_vm_id": 9100, "cpu": 1, "memory": 1024,
+                "disks": [{"size": 20, "interface": "scsi0", "datastore_id": "shared-nfs"}],
+                "network_devices": [{"ip_pool": "default"}]
+            }))
+            .map_err(|e| e.to_string())
+        })
+        .collect::<Result<_, _>>()?;
+    let calls = |sim: &pvesim::Running| sim.sim.faults.all_calls().values().sum::<u64>();
+    if let Some(f) = faults.clone() {
+        b.sim.sim.faults.set(f)?;
+    }
+    let before = calls(&b.sim);
+    let t = Instant::now();
+    let job = b.services.servers.create(&admin, requests).await.map_err(err)?;
+    let store = b.services.jobs.store().clone();
+    // The second instance, started once the first is killed; kept until the job is done.
+    let mut second = None;
+    if kill_midway {
+        let deadline = Instant::now() + Duration::from_secs(24 * 3600);
+        loop {
+            let items = store.items(job.id).await.map_err(err)?;
+            if items.iter().filter(|i| i.status == "succeeded").count() * 2 >= n {
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err("the job never got halfway".into());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        b.workers.abort();
+        let db = domain::Database::open(&b.db_url).await.map_err(|e| e.to_string())?;
+        let client = pve::PveClient::new(pve::PveConfig::new(b.sim.url.clone(), b.sim.auth(), pve::TlsMode::System))?;
+        let services = domain::Services::new(db, true).with_cluster(client).with_create_limits(limits.clone());
+        let config = server::config::Config {
+            sync_interval: Duration::from_secs(24 * 3600),
+            job_lease: BENCH_JOB_LEASE,
+            ..server::config::Config::local("127.0.0.1:0".parse().map_err(|e| format!("{e}"))?, b.db_url.clone())
+        };
+        second = Some(server::Instance::with_services(services, &config)?);
+    }
+    let done = domain::jobs::wait_finished(&store, job.id, Duration::from_secs(24 * 3600)).await.map_err(err)?;
+    let wall = t.elapsed().as_secs_f64();
+    drop(second);
+    let made = calls(&b.sim) - before;
+    b.sim.sim.faults.set(pvesim::Faults::default())?;
+    let items = store.items(job.id).await.map_err(err)?;
+    let succeeded = items.iter().filter(|i| i.status == "succeeded").count();
+    let mut failures = std::collections::BTreeMap::new();
+    for i in items.iter().filter(|i| i.status != "succeeded") {
+        let cause: String = i.error.clone().unwrap_or_default().chars().take(60).collect();
+        *failures.entry(cause).or_default() += 1;
+    }
+    let mut names: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for r in client.resources(Some(pve::ResourceKind::Vm)).await.map_err(|e| e.message)? {
+        if let Some(name) = r.name.filter(|n| n.starts_with("bench-")) {
+            *names.entry(name).or_default() += 1;
+        }
+    }
+    let duplicates = names.values().filter(|c| **c > 1).map(|c| c - 1).sum();
+    let orphans = b.services.servers.orphans(&admin).await.map_err(err)?.total;
+    let logs = store.logs(job.id).await.map_err(err)?;
+    let resumed_items = logs.iter().filter(|l| l.line.contains("resuming after an interruption")).count();
+    let d = |w| profile.duration(w).as_secs_f64();
+    let bound = succeeded as f64 * d(pvesim::timing::Work::Clone { full: true })
+        + d(pvesim::timing::Work::Start)
+        + d(pvesim::timing::Work::AgentBoot);
+    if done.status == domain::jobs::JobStatus::Queued || done.status == domain::jobs::JobStatus::Running {
+        return Err(format!("the {tag} job did not finish"));
+    }
+    Ok(FaultReport {
+        wall,
+        bound,
+        succeeded,
+        failures,
+        duplicates,
+        orphans,
+        calls_per_server: made as f64 / n as f64,
+        resumed_items,
+    })
 }

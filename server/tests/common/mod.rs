@@ -183,6 +183,7 @@ pub fn test_create_limits() -> domain::servers::CreateLimits {
             budget: Duration::from_secs(5),
             first: Duration::from_millis(5),
             max: Duration::from_millis(50),
+            node_budget: Duration::from_secs(1),
         },
         ..Default::default()
     }
