@@ -209,6 +209,8 @@ impl CreateHandler {
                         Ok(_) => self.roll_back(rec, &name, before.vmid, &nodes).await,
                     };
                     if let Err(e) = cleaned {
+                        // Kept, marked failed, for cleanup once Proxmox can be asked again.
+                        let _ = self.store.set_status(&name, ServerStatus::Failed).await;
                         let message = format!("could not clean up the interrupted attempt: {e}");
                         let _ = rec.failed(position, &name, &message).await;
                         return;
