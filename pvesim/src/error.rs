@@ -20,6 +20,12 @@ impl SimError {
         SimError { status: StatusCode::INTERNAL_SERVER_ERROR, message: message.into(), errors: BTreeMap::new() }
     }
 
+    /// An answer with `status` (a number, e.g. pveproxy's own 595/596) and `message`.
+    pub fn status(status: u16, message: impl Into<String>) -> SimError {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+        SimError { status, message: message.into(), errors: BTreeMap::new() }
+    }
+
     /// 400 "Parameter verification failed." with per-parameter messages.
     pub fn params(errors: BTreeMap<String, String>) -> SimError {
         SimError { status: StatusCode::BAD_REQUEST, message: "Parameter verification failed.".into(), errors }

@@ -71,6 +71,7 @@ pub struct FaultState {
     /// can assert how often proxfleet asked for something, e.g. `/cluster/resources`.
     calls: Arc<Mutex<BTreeMap<String, u64>>>,
     busy_turns: Arc<AtomicU64>,
+    lost_answers: Arc<AtomicU64>,
     /// Clones asked for so far (for `down_after_clones`).
     clones: Arc<AtomicU64>,
 }
@@ -85,6 +86,7 @@ impl FaultState {
             renewals: Arc::new(AtomicU64::new(0)),
             calls: Arc::default(),
             busy_turns: Arc::default(),
+            lost_answers: Arc::default(),
             clones: Arc::default(),
         }
     }
@@ -108,13 +110,26 @@ impl FaultState {
 
     /// Whether a write to `path` may lose its answer (drawn against `lost_answer_rate`).
     pub fn loses_answer(&self, path: &str) -> bool {
-        let only = self.settings.lock().unwrap_or_else(|p| p.into_inner()).0.lost_answer_only.clone();
-        (only.is_empty() || only.iter().any(|o| path.ends_with(o.as_str()))) && self.hit(|f| f.lost_answer_rate)
+        let applies = {
+            let only = &self.settings.lock().unwrap_or_else(|p| p.into_inner()).0.lost_answer_only;
+            only.is_empty() || only.iter().any(|o| path.ends_with(o.as_str()))
+        };
+        let lost = applies && self.hit(|f| f.lost_answer_rate);
+        if lost {
+            self.lost_answers.fetch_add(1, Ordering::Relaxed);
+        }
+        lost
     }
 
     /// Alternates true/false: which of the two busy answers a turned-away write gets.
     pub fn busy_turn(&self) -> bool {
         self.busy_turns.fetch_add(1, Ordering::Relaxed).is_multiple_of(2)
+    }
+
+    /// How many writes were turned away busy and how many lost their answers so far (for
+    /// tests to show the faults were met).
+    pub fn injected(&self) -> (u64, u64) {
+        (self.busy_turns.load(Ordering::Relaxed), self.lost_answers.load(Ordering::Relaxed))
     }
 
     pub fn node_down(&self, node: &str) -> bool {

@@ -144,20 +144,10 @@ async fn handle(State(st): State<AppState>, method: Method, uri: Uri, headers: H
     let node = path.strip_prefix("/nodes/").and_then(|r| r.split('/').next()).unwrap_or("");
     if !node.is_empty() && st.sim.faults.node_down(node) {
         let msg = format!("Connection refused: proxy to node '{node}' failed");
-        return SimError {
-            status: StatusCode::from_u16(595).unwrap_or(StatusCode::BAD_GATEWAY),
-            message: msg,
-            errors: BTreeMap::new(),
-        }
-        .into_response();
+        return SimError::status(595, msg).into_response();
     }
     if !write && st.sim.faults.hit(|f| f.read_error_rate) {
-        return SimError {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            message: "simulated unavailability (fault injection)".into(),
-            errors: BTreeMap::new(),
-        }
-        .into_response();
+        return SimError::status(503, "simulated unavailability (fault injection)").into_response();
     }
     if write && st.sim.faults.hit(|f| f.write_error_rate) {
         return SimError::die("simulated failure (fault injection)").into_response();
@@ -169,12 +159,7 @@ async fn handle(State(st): State<AppState>, method: Method, uri: Uri, headers: H
     let answer = answer(&st, &method, &uri, &headers, &body);
     if lose_answer && answer.status().is_success() {
         // Done, but the caller never hears so.
-        return SimError {
-            status: StatusCode::from_u16(596).unwrap_or(StatusCode::GATEWAY_TIMEOUT),
-            message: "Connection timed out".into(),
-            errors: BTreeMap::new(),
-        }
-        .into_response();
+        return SimError::status(596, "Connection timed out").into_response();
     }
     answer
 }
@@ -183,11 +168,7 @@ async fn handle(State(st): State<AppState>, method: Method, uri: Uri, headers: H
 /// and a guest's config lock not obtained in time.
 fn busy(st: &AppState, path: &str) -> SimError {
     if st.sim.faults.busy_turn() {
-        return SimError {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            message: "Service Unavailable".into(),
-            errors: BTreeMap::new(),
-        };
+        return SimError::status(503, "Service Unavailable");
     }
     let vmid = path.split("/qemu/").nth(1).and_then(|r| r.split('/').next()).unwrap_or("0");
     SimError::die(format!("can't lock file '/var/lock/qemu-server/lock-{vmid}.conf' - got timeout"))

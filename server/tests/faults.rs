@@ -158,9 +158,6 @@ async fn a_busy_cluster_still_gets_every_server_made_once_and_driven() {
         let id = bulk_create(&srv, &admin, "busy", 6).await;
         let job = finished(&srv, &admin, &id).await;
         assert_eq!(job["status"], "succeeded", "{} {job}", srv.backend());
-        let received = sim(&srv).sim.faults.all_calls();
-        let writes: u64 = received.iter().filter(|(k, _)| !k.starts_with("GET ")).map(|(_, n)| n).sum();
-        assert!(writes > 6 * 4, "the faults were met and ridden out ({writes} writes): {received:?}");
 
         // Lifecycle through the same faults: stop all, start all, delete two.
         let names: Vec<String> = (1..=6).map(|n| format!("busy-{n}")).collect();
@@ -182,6 +179,8 @@ async fn a_busy_cluster_still_gets_every_server_made_once_and_driven() {
         assert_eq!(status, StatusCode::ACCEPTED, "{q}");
         let job = finished(&srv, &admin, q["task_id"].as_str().unwrap()).await;
         assert_eq!(job["status"], "succeeded", "delete {} {job}", srv.backend());
+        let (busy, lost) = sim(&srv).sim.faults.injected();
+        assert!(busy + lost > 0, "the faults were met and ridden out: {busy} busy, {lost} lost answers");
         sim(&srv).sim.faults.set(pvesim::Faults::default()).unwrap();
         all_made_once(&srv, &admin, "busy", 4).await;
     }

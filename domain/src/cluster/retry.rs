@@ -61,6 +61,17 @@ pub enum Look<T> {
     Pending,
 }
 
+impl<T> Look<T> {
+    /// `Done(value)` when what was asked for is there, else `NotDone`.
+    pub fn done_if(done: bool, value: T) -> Look<T> {
+        if done {
+            Look::Done(value)
+        } else {
+            Look::NotDone
+        }
+    }
+}
+
 impl Retry {
     /// Sleeps before try `tries + 1` if that try would still start within the budget (the
     /// shorter one after `last` if that says the node is not answering).

@@ -122,7 +122,7 @@ impl ActionHandler {
                     || async { c.vm_power(node, vmid, action).await.map(Some) },
                     || async {
                         let now = c.vm_status(node, vmid).await?;
-                        Ok(if reached(&now, asked.elapsed()) { Look::Done(None) } else { Look::NotDone })
+                        Ok(Look::done_if(reached(&now, asked.elapsed()), None))
                     },
                 )
                 .await

@@ -194,7 +194,7 @@ impl CreateHandler {
             let before: Progress = serde_json::from_value(state).unwrap_or_default();
             let nodes = [plan.template_node(), before.node.as_deref().unwrap_or("")];
             match self.ours(&name, before.vmid, &nodes).await {
-                Ok(Some((vmid, _))) => {
+                Ok(Some((vmid, _, _))) => {
                     let line =
                         format!("resuming after an interruption with VM {vmid}, which the interrupted attempt made");
                     let _ = rec.log(&name, "warn", &line).await;
@@ -352,13 +352,18 @@ impl CreateHandler {
         Ok(None)
     }
 
-    /// `Some((vmid, node))` when the VM an item had taken exists on one of `nodes` and is
-    /// ours (its name and proxfleet's marker); `None` when there is none; an error when
+    /// `Some((vmid, node, config))` when the VM an item had taken exists on one of `nodes`
+    /// and is ours (its name and proxfleet's marker); `None` when there is none; an error when
     /// Proxmox cannot say.
-    async fn ours(&self, name: &str, vmid: Option<u32>, nodes: &[&str]) -> Result<Option<(u32, String)>, String> {
+    async fn ours(
+        &self,
+        name: &str,
+        vmid: Option<u32>,
+        nodes: &[&str],
+    ) -> Result<Option<(u32, String, VmConfig)>, String> {
         let Some(vmid) = vmid else { return Ok(None) };
         match self.locate(vmid, nodes).await {
-            Ok(Some((node, config))) if is_ours(&config, name) => Ok(Some((vmid, node))),
+            Ok(Some((node, config))) if is_ours(&config, name) => Ok(Some((vmid, node, config))),
             Ok(_) => Ok(None),
             Err(e) => Err(format!("cannot look at VM {vmid}: {}", e.message)),
         }
@@ -414,11 +419,17 @@ impl CreateHandler {
             // done); one Proxmox cannot show us is kept with its record, marked failed, for
             // cleanup (never left unrecorded).
             let destroyed = match self.ours(name, Some(vmid), nodes).await {
-                Ok(Some(_)) => match self.settle(vmid, nodes).await {
-                    Ok(Some(node)) => destroy_vm(&self.client, &node, vmid, &self.limits).await.map(|()| true),
-                    Ok(None) => Ok(false),
-                    Err(e) => Err(e),
-                },
+                Ok(Some((_, node, config))) => {
+                    let settled = match config.get("lock") {
+                        Some("clone") => self.settle(vmid, nodes).await,
+                        _ => Ok(Some(node)),
+                    };
+                    match settled {
+                        Ok(Some(node)) => destroy_vm(&self.client, &node, vmid, &self.limits).await.map(|()| true),
+                        Ok(None) => Ok(false),
+                        Err(e) => Err(e),
+                    }
+                }
                 Ok(None) => Ok(false),
                 Err(e) => Err(e),
             };
@@ -750,7 +761,7 @@ impl Build<'_> {
                             || async {
                                 let c = client.vm_config(&self.node, vmid).await?;
                                 let grown = size_of(&c, device).is_some_and(|gb| gb >= d.size_gb);
-                                Ok(if grown { Look::Done(None) } else { Look::NotDone })
+                                Ok(Look::done_if(grown, None))
                             },
                         )
                         .await;
@@ -774,7 +785,7 @@ impl Build<'_> {
                             || client.vm_update_config(&self.node, vmid, &add),
                             || async {
                                 let c = client.vm_config(&self.node, vmid).await?;
-                                Ok(if c.get(&device).is_some() { Look::Done(()) } else { Look::NotDone })
+                                Ok(Look::done_if(c.get(&device).is_some(), ()))
                             },
                         )
                         .await
@@ -798,7 +809,7 @@ impl Build<'_> {
             .retry()
             .write(
                 || async { client.vm_power(node, vmid, Power::Start).await.map(Some) },
-                || async { Ok(if running().await? { Look::Done(None) } else { Look::NotDone }) },
+                || async { Ok(Look::done_if(running().await?, None)) },
             )
             .await
             .map_err(|e| format!("start: {}", e.message))?;
@@ -875,7 +886,7 @@ pub async fn destroy_vm(client: &PveClient, node: &str, vmid: u32, limits: &Crea
                 || async { client.vm_power(node, vmid, Power::Stop).await.map(Some) },
                 || async {
                     let stopped = client.vm_status(node, vmid).await?.status == "stopped";
-                    Ok(if stopped { Look::Done(None) } else { Look::NotDone })
+                    Ok(Look::done_if(stopped, None))
                 },
             )
             .await

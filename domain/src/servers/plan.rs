@@ -95,7 +95,8 @@ impl ServerService {
                 let config = client.vm_config(&node, vmid).await.map_err(from_pve)?;
                 let (device, storage, size) = boot_disk(&config)
                     .ok_or_else(|| Error::Unprocessable(format!("template {vmid} has no boot disk")))?;
-                let on_shared = volumes(&config).iter().all(|st| shared_stores.contains(*st));
+                // Cloud-init drives (CD drives) do not count: a clone makes them anew.
+                let on_shared = super::settings::disks_of(&config).iter().all(|d| shared_stores.contains(&d.storage));
                 slot.insert((node.clone(), device, size, storage, on_shared));
             }
             let (node, boot_device, boot_gb, template_storage, template_shared) = templates[&vmid].clone();
@@ -225,17 +226,6 @@ impl ServerService {
         stores.insert(node.to_owned(), usable.into_iter().map(|st| st.storage).collect());
         Ok(())
     }
-}
-
-/// The datastores of a config's disks (not CD drives: ISO images, and cloud-init drives,
-/// which a clone makes anew for the new VM).
-fn volumes(config: &pve::VmConfig) -> Vec<&str> {
-    config
-        .values
-        .iter()
-        .filter(|(k, v)| super::spec::parse_device(k).is_some() && !v.contains("media=cdrom"))
-        .filter_map(|(_, v)| v.split_once(':').map(|(st, _)| st))
-        .collect()
 }
 
 fn err_field(field: &str, message: String) -> Error {

@@ -74,7 +74,8 @@ pub struct NewDisk {
     pub size_gb: u64,
 }
 
-fn disks_of(config: &pve::VmConfig) -> Vec<Disk> {
+/// A config's disks (not CD drives), by device.
+pub(super) fn disks_of(config: &pve::VmConfig) -> Vec<Disk> {
     let mut out: Vec<Disk> = config
         .values
         .iter()

@@ -2,6 +2,7 @@
 //! the lifecycle actions, the list query and page, the create form's choices, settings, the
 //! dashboard's figures and a server's history. The create request is in `request`.
 
+pub mod orphans;
 pub mod request;
 
 use std::collections::BTreeMap;
@@ -15,6 +16,7 @@ use crate::error::Invalid;
 use crate::limits::shown;
 use crate::Page;
 
+pub use orphans::{OrphanAddress, OrphanRecord, OrphanVm, Orphans};
 pub use request::{BulkRequest, DiskRequest, NicRequest, ServerRequest, TemplateRef, MAX_BULK};
 
 /// What proxfleet knows about a server's state: Proxmox's power state once it exists, and

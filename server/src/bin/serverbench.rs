@@ -144,6 +144,51 @@ async fn start(
     Ok(Bench { addr, cookie: session.secret, services, sim, db_url: url, workers })
 }
 
+impl Bench {
+    /// The bench user, as the services see a signed-in admin.
+    async fn admin(&self) -> Result<domain::auth::Actor, String> {
+        let user = self.services.users.by_username("bench").await.map_err(|e| e.to_string())?.ok_or("no bench user")?;
+        Ok(domain::auth::Actor::from_user(&user, domain::auth::AuthMethod::Session, None))
+    }
+
+    /// The pool `default` and `n` create requests `bench-1…` from `template`, one NIC from the
+    /// pool and the boot disk `disk`.
+    async fn bulk_requests(
+        &self,
+        admin: &domain::auth::Actor,
+        n: usize,
+        template: u32,
+        disk: serde_json::Value,
+    ) -> Result<Vec<domain::servers::ServerRequest>, String> {
+        let pool = domain::ipam::PoolInput {
+            name: "default".into(),
+            cidr: "10.50.0.0/23".into(),
+            bridge: "vmbr0".into(),
+            ..Default::default()
+        };
+        self.services.ipam.create_pool(admin, &pool).await.map_err(|e| e.to_string())?;
+        (1..=n)
+            .map(|i| {
+                serde_json::from_value(serde_json::json!({
+                    "name": format!("bench-{i}"), "template_vm_id": template, "cpu": 1, "memory": 1024,
+                    "disks": [disk], "network_devices": [{"ip_pool": "default"}]
+                }))
+                .map_err(|e| e.to_string())
+            })
+            .collect()
+    }
+}
+
+/// The least a bulk create of `n` full clones of one template can take: Proxmox runs them one
+/// after another (its lock on the source); after the last clone, that server still needs its
+/// start and its guest agent.
+fn clone_bound(profile: pvesim::Profile, n: usize) -> f64 {
+    let d = |w| profile.duration(w).as_secs_f64();
+    n as f64 * d(pvesim::timing::Work::Clone { full: true })
+        + d(pvesim::timing::Work::Start)
+        + d(pvesim::timing::Work::AgentBoot)
+}
+
 /// One GET; returns (status line, head, body as it came over the wire).
 async fn get_body(
     addr: SocketAddr,
@@ -577,10 +622,7 @@ async fn run(cli: Cli) -> Result<(), String> {
 
     // 1–3: reads, render and transfer sizes with N imported VMs.
     let b = start("reads", cli.vms, pvesim::Profile::Instant, site_root.clone(), Default::default()).await?;
-    let admin = {
-        let user = b.services.users.by_username("bench").await.map_err(|e| e.to_string())?.ok_or("no bench user")?;
-        domain::auth::Actor::from_user(&user, domain::auth::AuthMethod::Session, None)
-    };
+    let admin = b.admin().await?;
     let t = Instant::now();
     let report = b.services.servers.import(&admin, None).await.map_err(|e| e.to_string())?;
     println!("setup: imported {} VMs in {:.1} s", report.imported.len(), t.elapsed().as_secs_f64());
@@ -616,24 +658,9 @@ async fn run(cli: Cli) -> Result<(), String> {
         return fault_runs(cli.create, cli.factor, profile, &limits).await;
     }
     let b = start("create", 0, profile, None, limits.clone()).await?;
-    let user = b.services.users.by_username("bench").await.map_err(|e| e.to_string())?.ok_or("no bench user")?;
-    let admin = domain::auth::Actor::from_user(&user, domain::auth::AuthMethod::Session, None);
-    let pool = domain::ipam::PoolInput {
-        name: "default".into(),
-        cidr: "10.50.0.0/23".into(),
-        bridge: "vmbr0".into(),
-        ..Default::default()
-    };
-    b.services.ipam.create_pool(&admin, &pool).await.map_err(|e| e.to_string())?;
-    let requests: Vec<domain::servers::ServerRequest> = (1..=cli.create)
-        .map(|n| {
-            serde_json::from_value(serde_json::json!({
-                "name": format!("bench-{n}"), "template_vm_id": 9000, "cpu": 1, "memory": 1024,
-                "disks": [{"size": 20, "interface": "scsi0"}], "network_devices": [{"ip_pool": "default"}]
-            }))
-            .map_err(|e| e.to_string())
-        })
-        .collect::<Result<_, _>>()?;
+    let admin = b.admin().await?;
+    let requests =
+        b.bulk_requests(&admin, cli.create, 9000, serde_json::json!({"size": 20, "interface": "scsi0"})).await?;
     let t = Instant::now();
     let job = b.services.servers.create(&admin, requests).await.map_err(|e| e.to_string())?;
     let done = domain::jobs::wait_finished(b.services.jobs.store(), job.id, Duration::from_secs(24 * 3600))
@@ -643,12 +670,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     let items = b.services.jobs.store().items(job.id).await.map_err(|e| e.to_string())?;
     let failed: Vec<_> = items.iter().filter(|i| i.status != "succeeded").collect();
     let lock_timeouts = failed.iter().filter(|i| i.error.as_deref().is_some_and(|e| e.contains("got timeout"))).count();
-    // Proxmox runs clones of one template one after another (its lock on the source); after the
-    // last clone, that server still needs its start and its guest agent.
-    let d = |w| profile.duration(w).as_secs_f64();
-    let bound = cli.create as f64 * d(pvesim::timing::Work::Clone { full: true })
-        + d(pvesim::timing::Work::Start)
-        + d(pvesim::timing::Work::AgentBoot);
+    let bound = clone_bound(profile, cli.create);
     println!(
         "bulk create: {} VMs (full clones of one template, 3 nodes, realistic ×{}): {:.1} s; lower bound {:.1} s; ratio {:.3}; job {}; {} failed, {} lock timeouts",
         cli.create,
@@ -729,8 +751,7 @@ async fn fault_run(
 ) -> Result<FaultReport, String> {
     let err = |e: domain::Error| e.to_string();
     let b = start(tag, 0, profile, None, limits.clone()).await?;
-    let user = b.services.users.by_username("bench").await.map_err(err)?.ok_or("no bench user")?;
-    let admin = domain::auth::Actor::from_user(&user, domain::auth::AuthMethod::Session, None);
+    let admin = b.admin().await?;
     let client = b.services.cluster.client().map_err(err)?.clone();
     // A template on shared storage: a full clone of 9000 onto shared-nfs, made a template.
     let polling = limits.polling;
@@ -744,23 +765,8 @@ async fn fault_run(
     client.wait_task(&upid, Duration::from_secs(600), polling).await.map_err(|e| e.message)?;
     let upid = client.vm_template("pve1", 9100).await.map_err(|e| e.message)?;
     client.wait_task(&upid, Duration::from_secs(600), polling).await.map_err(|e| e.message)?;
-    let pool = domain::ipam::PoolInput {
-        name: "default".into(),
-        cidr: "10.50.0.0/23".into(),
-        bridge: "vmbr0".into(),
-        ..Default::default()
-    };
-    b.services.ipam.create_pool(&admin, &pool).await.map_err(err)?;
-    let requests: Vec<domain::servers::ServerRequest> = (1..=n)
-        .map(|i| {
-            serde_json::from_value(serde_json::json!({
-                "name": format!("bench-{i}"), "template_vm_id": 9100, "cpu": 1, "memory": 1024,
-                "disks": [{"size": 20, "interface": "scsi0", "datastore_id": "shared-nfs"}],
-                "network_devices": [{"ip_pool": "default"}]
-            }))
-            .map_err(|e| e.to_string())
-        })
-        .collect::<Result<_, _>>()?;
+    let disk = serde_json::json!({"size": 20, "interface": "scsi0", "datastore_id": "shared-nfs"});
+    let requests = b.bulk_requests(&admin, n, 9100, disk).await?;
     let calls = |sim: &pvesim::Running| sim.sim.faults.all_calls().values().sum::<u64>();
     if let Some(f) = faults.clone() {
         b.sim.sim.faults.set(f)?;
@@ -794,7 +800,7 @@ async fn fault_run(
         };
         second = Some(server::Instance::with_services(services, &config)?);
     }
-    let done = domain::jobs::wait_finished(&store, job.id, Duration::from_secs(24 * 3600)).await.map_err(err)?;
+    domain::jobs::wait_finished(&store, job.id, Duration::from_secs(24 * 3600)).await.map_err(err)?;
     let wall = t.elapsed().as_secs_f64();
     drop(second);
     let made = calls(&b.sim) - before;
@@ -816,16 +822,9 @@ async fn fault_run(
     let orphans = b.services.servers.orphans(&admin).await.map_err(err)?.total;
     let logs = store.logs(job.id).await.map_err(err)?;
     let resumed_items = logs.iter().filter(|l| l.line.contains("resuming after an interruption")).count();
-    let d = |w| profile.duration(w).as_secs_f64();
-    let bound = succeeded as f64 * d(pvesim::timing::Work::Clone { full: true })
-        + d(pvesim::timing::Work::Start)
-        + d(pvesim::timing::Work::AgentBoot);
-    if done.status == domain::jobs::JobStatus::Queued || done.status == domain::jobs::JobStatus::Running {
-        return Err(format!("the {tag} job did not finish"));
-    }
     Ok(FaultReport {
         wall,
-        bound,
+        bound: clone_bound(profile, succeeded),
         succeeded,
         failures,
         duplicates,
