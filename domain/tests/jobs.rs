@@ -20,6 +20,7 @@ const WAIT: Duration = Duration::from_secs(20);
 fn config(instance: &str) -> RunnerConfig {
     RunnerConfig {
         instance: instance.into(),
+        seat: None,
         workers: 2,
         lease: Duration::from_millis(400),
         poll: Duration::from_millis(20),
@@ -220,6 +221,80 @@ async fn a_job_whose_instance_died_is_resumed_and_finishes_exactly_once() {
             lines.iter().any(|l| l.starts_with("resumed after an interrupted run (attempt 2), after step 1")),
             "{lines:?}"
         );
+    }
+}
+
+/// A restarted instance (same seat: host and listen address) takes back at once what its dead
+/// run held, its jobs and its concurrency slots, though their leases are long; what another
+/// seat holds stays its own, even one whose name starts the same.
+#[tokio::test]
+async fn a_restart_on_the_same_seat_takes_back_its_own_jobs_and_slots_at_once() {
+    for db in fresh_databases().await {
+        let store = JobStore::new(db.clone());
+        let entered = Arc::new(Notify::new());
+        let make = |seat: &str, hang: bool| {
+            let entered = entered.clone();
+            let config = RunnerConfig {
+                workers: 1,
+                lease: Duration::from_secs(600),
+                poll: Duration::from_millis(20),
+                ..RunnerConfig::seated(seat.into())
+            };
+            let limits = KeyedLimits::shared(db.clone(), &config.instance);
+            JobRunner::new(store.clone(), config, limits).register(FnHandler::new("test.seat", move |ctx| {
+                let entered = entered.clone();
+                Box::pin(async move {
+                    ctx.step("work", || async move {
+                        if hang {
+                            entered.notify_one();
+                            std::future::pending::<()>().await;
+                        }
+                        Ok(())
+                    })
+                    .await?;
+                    Ok(StepOutcome::default())
+                })
+            }))
+        };
+        let (here, next_door) = ("host-1@127.0.0.1:3000", "host-1@127.0.0.1:30001");
+        let first = make(here, true);
+        let first_workers = first.start();
+        let mine = store.enqueue(&job("test.seat", &[])).await.unwrap().id;
+        first.wake();
+        entered.notified().await;
+        first_workers.abort();
+        let other = make(next_door, true);
+        let _other_workers = other.start();
+        let theirs = store.enqueue(&job("test.seat", &[])).await.unwrap().id;
+        other.wake();
+        entered.notified().await;
+        // Slots the dead run and the live neighbour hold, with leases far from running out.
+        for (slot, holder) in [(0, format!("{}#0", first.instance())), (1, format!("{}#0", other.instance()))] {
+            sqlx::query("INSERT INTO job_slots (slot_key, slot, holder, lease_until) VALUES ('storage:x', $1, $2, $3)")
+                .bind(slot)
+                .bind(holder)
+                .bind(domain::clock::now_ms() + 600_000)
+                .execute(db.pool())
+                .await
+                .unwrap();
+        }
+
+        let again = make(here, false);
+        assert_ne!(again.instance(), first.instance(), "each run has its own name");
+        let _again_workers = again.start();
+        let done = wait_finished(&store, mine, WAIT).await.unwrap();
+        assert_eq!((done.status, done.attempts), (JobStatus::Succeeded, 2), "{:?}", db.backend());
+        let held = store.get(theirs).await.unwrap().unwrap();
+        assert_eq!(
+            (held.status, held.lease_owner.as_deref()),
+            (JobStatus::Running, Some(other.instance())),
+            "the neighbour's job stays its own"
+        );
+        let holders: Vec<String> = sqlx::query_scalar("SELECT holder FROM job_slots WHERE slot_key = 'storage:x'")
+            .fetch_all(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(holders, vec![format!("{}#0", other.instance())], "{:?}", db.backend());
     }
 }
 

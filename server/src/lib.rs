@@ -10,6 +10,7 @@ pub mod logging;
 pub mod prefs;
 pub mod redirect;
 pub mod render_pool;
+pub mod seat;
 pub mod security_headers;
 pub mod site;
 pub mod startup;

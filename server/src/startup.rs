@@ -85,17 +85,17 @@ impl Instance {
     }
 
     /// Around services that already exist (tests hand in fresh databases this way).
+    /// `config.listen` must be the address already bound (or port 0): it is the instance's seat.
     pub fn with_services(services: Services, config: &Config) -> Result<Instance, String> {
         let leptos_options = site::leptos_options(config.site_root.as_deref(), config.listen)?;
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
         let render_pool = RenderPool::new(threads).map_err(|e| format!("cannot start the render threads: {e}"))?;
         // The job workers: every job kind's handler, sharing one set of concurrency limits
-        // with every other instance on this database.
-        let runner_config = domain::jobs::RunnerConfig {
-            workers: services.jobs.workers(),
-            lease: config.job_lease,
-            ..Default::default()
-        };
+        // with every other instance on this database. `config.listen` is bound by now, so the
+        // seat is ours alone: a restart takes back what the previous run left at once.
+        let seated = crate::seat::of(config.listen).map_or_else(Default::default, domain::jobs::RunnerConfig::seated);
+        let runner_config =
+            domain::jobs::RunnerConfig { workers: services.jobs.workers(), lease: config.job_lease, ..seated };
         let limits = domain::jobs::KeyedLimits::shared(services.db.clone(), &runner_config.instance);
         let runner = domain::jobs::JobRunner::new(services.jobs.store().clone(), runner_config, limits)
             .with_wake(services.jobs.waker())

@@ -1,8 +1,9 @@
 //! Bulk create and lifecycle jobs through a misbehaving cluster, on SQLite and PostgreSQL,
 //! with the simulator's fault injection: a lost clone answer never makes a second VM, a busy
 //! cluster (errors on reads and writes, lost answers) still gets every server made once, a
-//! killed instance's job is finished by the other instance without duplicates, and the orphan
-//! check finds what is out of step.
+//! killed instance's job is finished by the other instance without duplicates, the real
+//! binary killed with SIGKILL and restarted takes its job back at once, and the orphan check
+//! finds what is out of step.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may fail loudly
 
@@ -209,6 +210,50 @@ async fn a_killed_instances_create_job_is_finished_by_the_other_without_duplicat
     assert!(log.iter().any(|l| l.contains("resuming after an interruption with VM")), "{log:?}");
     sim(&a).sim.faults.set(pvesim::Faults::default()).unwrap();
     all_made_once(&b, &admin, "kill", 8).await;
+}
+
+#[tokio::test]
+async fn a_kill_9_mid_job_and_a_restart_resume_it_at_once_without_duplicates() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(url) = domain::testing::fresh_url(backend).await else { continue };
+        let cluster = common::start_simulator(layout()).await;
+        let listen = common::free_address();
+        let first = common::Process::start(&url, &cluster, listen);
+        let srv = common::beside(listen, &url, cluster).await;
+        let admin = srv.login_as("admin").await;
+        // Slow enough that the job is caught midway.
+        sim(&srv).sim.faults.set(pvesim::Faults { latency_ms: 15, ..Default::default() }).unwrap();
+        let id = bulk_create(&srv, &admin, "nine", 8).await;
+        let job = job_until(&srv, &admin, &id, |j| {
+            j["items"].as_array().is_some_and(|items| items.iter().filter(|i| i["status"] == "succeeded").count() >= 2)
+        })
+        .await;
+        assert_eq!(job["status"], "running", "caught midway: {job}");
+        first.kill();
+
+        // The same instance again (same host, same address): it takes its job back at once,
+        // not after the dead run's 30 s lease.
+        let restarted_at = domain::clock::now_ms();
+        let second = common::Process::start(&url, sim(&srv), listen);
+        let resumed = finished(&srv, &admin, &id).await;
+        assert_eq!(
+            (resumed["status"].as_str(), resumed["attempts"].as_i64()),
+            (Some("succeeded"), Some(2)),
+            "{} {resumed}",
+            srv.backend()
+        );
+        let back_at = resumed["log"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["line"].as_str().is_some_and(|l| l.contains("resumed after an interrupted run")))
+            .and_then(|l| l["at"].as_i64())
+            .unwrap_or_else(|| panic!("no resume in the log: {resumed}"));
+        assert!(back_at - restarted_at < 10_000, "resumed {} ms after the restart", back_at - restarted_at);
+        assert!(second.log_text().contains("resuming the work of this instance's previous run at once"));
+        sim(&srv).sim.faults.set(pvesim::Faults::default()).unwrap();
+        all_made_once(&srv, &admin, "nine", 8).await;
+    }
 }
 
 #[tokio::test]

@@ -138,6 +138,21 @@ impl KeyedLimits {
         }
     }
 
+    /// Frees the slots earlier runs of `seat` still hold (see `JobStore::release_seat`);
+    /// this run's own (`instance#…`) stay. Returns how many.
+    pub async fn release_seat(&self, seat: &str) -> Result<u64> {
+        let Some(shared) = &self.shared else { return Ok(0) };
+        let (prefix, mine) = (format!("{seat}/"), format!("{}#", shared.instance));
+        let done = sqlx::query(
+            "DELETE FROM job_slots WHERE substr(holder, 1, length($1)) = $1 AND substr(holder, 1, length($2)) <> $2",
+        )
+        .bind(&prefix)
+        .bind(&mine)
+        .execute(shared.db.pool())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Slots of `key` free in this instance right now (for tests and status pages).
     pub fn available(&self, key: &str) -> Option<usize> {
         self.local.lock().unwrap_or_else(|p| p.into_inner()).get(key).map(|s| s.available_permits())

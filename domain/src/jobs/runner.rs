@@ -201,8 +201,15 @@ impl ItemRecorder {
 
 #[derive(Debug, Clone)]
 pub struct RunnerConfig {
-    /// A name unique per instance (leases are held in its name).
+    /// A name unique per run of an instance (leases are held in its name): `SEAT/BOOT` when
+    /// seated, else random.
     pub instance: String,
+    /// Where this instance runs, e.g. `host-1a2b3c4d@10.0.0.5:3000`: something only one live
+    /// process can hold at a time (the host and the address it listens on). On start, jobs and
+    /// slots still held by an earlier run of the same seat are freed at once: that run is dead,
+    /// so a restart after a crash resumes its work without waiting out the lease. `None` (port
+    /// 0, tests): only the lease frees them.
+    pub seat: Option<String>,
     pub workers: usize,
     /// A claim without a heartbeat for this long is considered dead.
     pub lease: Duration,
@@ -215,13 +222,26 @@ pub struct RunnerConfig {
 impl Default for RunnerConfig {
     fn default() -> Self {
         RunnerConfig {
-            instance: format!("proxfleet-{}", crate::auth::tokens::random_secret().get(..8).unwrap_or("x")),
+            instance: format!("proxfleet-{}", boot_id()),
+            seat: None,
             workers: 4,
             lease: Duration::from_secs(30),
             poll: Duration::from_millis(500),
             max_attempts: 3,
         }
     }
+}
+
+impl RunnerConfig {
+    /// An instance at `seat` (see the field), named `SEAT/BOOT` with a fresh boot id.
+    pub fn seated(seat: String) -> Self {
+        RunnerConfig { instance: format!("{seat}/{}", boot_id()), seat: Some(seat), ..Default::default() }
+    }
+}
+
+/// Eight random hex digits, new on every start.
+fn boot_id() -> String {
+    crate::auth::tokens::random_secret().get(..8).unwrap_or("x").to_owned()
 }
 
 #[derive(Clone)]
@@ -312,13 +332,35 @@ impl JobRunner {
     }
 
     pub fn start(&self) -> RunnerHandle {
+        let seat_freed = Arc::new(tokio::sync::OnceCell::new());
         let workers = (0..self.config.workers.max(1))
             .map(|_| {
-                let me = self.clone();
-                tokio::spawn(async move { me.work().await })
+                let (me, seat_freed) = (self.clone(), seat_freed.clone());
+                tokio::spawn(async move {
+                    // Before the first claim: an earlier run's jobs become claimable now.
+                    seat_freed.get_or_init(|| me.release_seat()).await;
+                    me.work().await
+                })
             })
             .collect();
         RunnerHandle { workers }
+    }
+
+    /// Frees what an earlier (dead) run of this seat still holds; a failure only means those
+    /// jobs wait for their lease, as without a seat.
+    async fn release_seat(&self) {
+        let Some(seat) = &self.config.seat else { return };
+        let jobs = self.store.release_seat(seat, &self.config.instance).await;
+        let slots = self.limits.release_seat(seat).await;
+        match (jobs, slots) {
+            (Ok(0), Ok(0)) => {}
+            (Ok(jobs), Ok(slots)) => {
+                tracing::info!(seat, jobs, slots, "resuming the work of this instance's previous run at once")
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!(seat, error = %e, "cannot free the previous run's jobs; they resume when their lease ends")
+            }
+        }
     }
 
     async fn work(self) {

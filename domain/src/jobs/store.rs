@@ -102,6 +102,23 @@ impl JobStore {
         row.as_ref().map(job_from_row).transpose()
     }
 
+    /// Frees, at once, the jobs still claimed by earlier runs of this instance's `seat` (a host
+    /// and listen address only one live process can hold; see `RunnerConfig::seat`): a restarted
+    /// process resumes its own work now rather than after the dead run's lease. `instance` is
+    /// this run's name (`SEAT/BOOT`), whose own claims are left alone. Returns how many.
+    pub async fn release_seat(&self, seat: &str, instance: &str) -> Result<u64> {
+        let prefix = format!("{seat}/");
+        let done = sqlx::query(
+            "UPDATE jobs SET lease_until = 0 WHERE status = 'running' AND lease_owner <> $1 \
+             AND substr(lease_owner, 1, length($2)) = $2",
+        )
+        .bind(instance)
+        .bind(&prefix)
+        .execute(self.db.pool())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Extends the lease; `false` if this instance no longer holds the job (it was taken over).
     pub async fn heartbeat(&self, id: i64, instance: &str, lease_ms: i64) -> Result<bool> {
         let now = clock::now_ms();

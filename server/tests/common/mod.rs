@@ -148,7 +148,8 @@ pub async fn spawn_with_cluster_configured(
     Some(spawn_on_cluster(url, (sim.url.clone(), sim.auth()), Some(sim), configure).await)
 }
 
-async fn start_simulator(layout: pvesim::Layout) -> pvesim::Running {
+/// A simulated cluster with instant tasks, on the shared runtime.
+pub async fn start_simulator(layout: pvesim::Layout) -> pvesim::Running {
     SERVER_RUNTIME
         .spawn(async move {
             pvesim::start("127.0.0.1:0".parse().unwrap(), &layout, pvesim::Profile::Instant, "test-token", "pw")
@@ -220,6 +221,80 @@ async fn spawn_on_cluster(
         }
     });
     task.await.unwrap()
+}
+
+/// The real `proxfleet` binary, started on `database_url` and the simulated cluster `sim`,
+/// listening on `listen`: what an operator runs, for tests that kill and restart it.
+pub struct Process {
+    child: std::process::Child,
+    /// Its log (stderr), kept in a file so a test can read what it said.
+    pub log: std::path::PathBuf,
+}
+
+impl Process {
+    /// Starts it and returns once it says it is serving.
+    pub fn start(database_url: &str, sim: &pvesim::Running, listen: SocketAddr) -> Process {
+        use std::io::BufRead as _;
+        let log =
+            std::env::temp_dir().join(format!("proxfleet-process-{}-{}.log", listen.port(), domain::clock::now_ms()));
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_proxfleet"))
+            .args(["--listen", &listen.to_string(), "--database-url", database_url, "--pve-url", &sim.url])
+            .args(["--pve-token", &format!("{}={}", sim.token_id, sim.token_secret), "--sync-interval", "3600"])
+            .env("PROXFLEET_ADMIN_PASSWORD", PASSWORD)
+            .env_remove("PROXFLEET_CONFIG")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut printed = String::new();
+        while !printed.contains("proxfleet is running at") {
+            let read = stdout.read_line(&mut printed).unwrap();
+            let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+            assert!(read > 0, "proxfleet exited before serving: {printed}\n{log_text}");
+        }
+        Process { child, log }
+    }
+
+    /// `kill -9`: no shutdown, no cleanup, leases and slots left as they were.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+/// A free loopback address (bound and let go: a process started next can take it).
+pub fn free_address() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+}
+
+/// A `TestServer` view of an instance running elsewhere (a `Process`) at `listen`: the test's
+/// own services over the same database and cluster make users and sessions and read Proxmox.
+pub async fn beside(listen: SocketAddr, database_url: &str, simulator: pvesim::Running) -> TestServer {
+    let client =
+        pve::PveClient::new(pve::PveConfig::new(simulator.url.clone(), simulator.auth(), pve::TlsMode::System))
+            .unwrap();
+    let db = Database::open(database_url).await.unwrap();
+    TestServer {
+        url: format!("http://{listen}"),
+        services: Services::new(db, true).with_cluster(client),
+        simulator: Some(simulator),
+        workers: None,
+        shutdown: None,
+        handle: None,
+    }
 }
 
 /// A server on SQLite.
