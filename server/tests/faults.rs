@@ -257,6 +257,40 @@ async fn a_kill_9_mid_job_and_a_restart_resume_it_at_once_without_duplicates() {
 }
 
 #[tokio::test]
+async fn a_clone_that_cannot_get_the_template_lock_in_time_is_sent_again() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        // Tasks take time (a full clone 80 ms; a clone gives up on the template's lock after
+        // 105 ms), so clones of one template queue behind each other.
+        let Some(srv) = common::spawn_with_cluster_timed(backend, layout(), pvesim::Profile::Fast, quiet).await else {
+            continue;
+        };
+        let admin = srv.login_as("admin").await;
+        // Two full clones of the template made outside this job (as a killed run leaves them
+        // going) hold its lock longer than the job's first clone will wait for it.
+        let client = srv.services.cluster.client().unwrap();
+        let mut outside = Vec::new();
+        for vmid in [800, 801] {
+            let options =
+                pve::CloneOptions { name: Some(format!("outside-{vmid}")), full: Some(true), ..Default::default() };
+            outside.push(client.vm_clone("pve1", 9001, vmid, &options).await.unwrap());
+        }
+        let id = bulk_create(&srv, &admin, "queued", 2).await;
+        let job = finished(&srv, &admin, &id).await;
+        assert_eq!(job["status"], "succeeded", "{} {job}", srv.backend());
+        let log = job["log"].to_string();
+        assert!(log.contains("lock-9001.conf' - got timeout; trying again"), "the lock was not got at first: {log}");
+        for upid in &outside {
+            client.wait_task(upid, Duration::from_secs(10), pve::Polling::default()).await.unwrap();
+        }
+        let vms = vms_by_name(&srv).await;
+        for name in ["queued-1", "queued-2", "outside-800", "outside-801"] {
+            assert_eq!(vms.get(name), Some(&1), "{name} once: {vms:?}");
+        }
+        assert_eq!(vms.len(), 4, "no VM left by a clone that gave up: {vms:?}");
+    }
+}
+
+#[tokio::test]
 async fn the_orphan_check_finds_what_is_out_of_step() {
     for srv in servers().await {
         let admin = srv.login_as("admin").await;

@@ -85,6 +85,13 @@ impl Retry {
         true
     }
 
+    /// For a step that repeats a whole operation itself (send and wait): after its try number
+    /// `tries` (counted from 1) failed with `last` since `started`, sleeps and says `true` if
+    /// one more try fits the budget.
+    pub async fn again(&self, tries: u32, started: Instant, last: &PveError) -> bool {
+        self.pause(tries, started, last).await
+    }
+
     /// A call that may be repeated as is (a read; a write that sets values): tried again on
     /// errors `retry_on` accepts.
     pub async fn call_when<T, F, Fut>(&self, retry_on: impl Fn(&PveError) -> bool, mut call: F) -> Result<T, PveError>

@@ -608,7 +608,7 @@ impl Build<'_> {
         // that stopped answering while it waited gets no new VM.
         let node = self.h.place(self.rec, plan).await;
         self.node = node?;
-        let (s, name) = (&plan.spec, self.name());
+        let s = &plan.spec;
         if s.full_clone {
             let key = format!("storage:{}/{target_storage}", self.node);
             permits.push(limits.acquire(&key, self.h.limits.per_storage).await.map_err(fail)?);
@@ -616,40 +616,75 @@ impl Build<'_> {
         let (client, retry) = (&self.h.client, self.retry());
         let mut vmid =
             retry.call(|| client.next_id(None)).await.map_err(|e| format!("next free vmid: {}", e.message))?;
-        let mut attempts = 0;
+        let (started, mut tries) = (std::time::Instant::now(), 0);
+        let cloned = loop {
+            tries += 1;
+            let upid = self.send_clone(&mut vmid, &target_storage, position, progress).await?;
+            let kind = if s.full_clone { "full" } else { "linked" };
+            self.log(format!("cloning template {} to vmid {vmid} on {} ({kind})", plan.template_vmid, self.node)).await;
+            let Some(upid) = upid else { break self.wait_unlocked(vmid).await };
+            match wait_task(client, &upid, &self.h.limits).await {
+                // The task could not get the template's lock in time (another clone of it, e.g.
+                // one an interrupted run left going, holds it) and made nothing: once more.
+                Err(e) if e.kind == ErrorKind::Locked && e.is_transient() && retry.again(tries, started, &e).await => {
+                    self.log(format!("clone: {}; trying again", e.message)).await;
+                }
+                waited => break waited.map_err(|e| format!("clone: {}", e.message)),
+            }
+        };
+        for p in permits {
+            p.release().await;
+        }
+        cloned?;
+        Ok((vmid, target_storage))
+    }
+
+    /// Sends the clone of the template to `vmid` (reserved in the record first; the next free
+    /// id if someone outside proxfleet took it): its task id, or `None` when its answer was lost
+    /// but the VM was found.
+    async fn send_clone(
+        &self,
+        vmid: &mut u32,
+        target_storage: &str,
+        position: i64,
+        progress: &mut Progress,
+    ) -> Result<Option<Upid>, String> {
+        let (plan, name, client, retry) = (self.plan, self.name(), &self.h.client, self.retry());
+        let s = &plan.spec;
         let options = CloneOptions {
             name: Some(name.to_owned()),
             full: Some(s.full_clone),
-            target_storage: s.full_clone.then(|| target_storage.clone()),
+            target_storage: s.full_clone.then(|| target_storage.to_owned()),
             // The marker from the first moment, so a clone whose answer is lost is recognised.
             description: Some(marker::marked(&s.description)),
             target_node: (self.node != plan.template_node()).then(|| self.node.clone()),
             ..Default::default()
         };
-        // The clone's task id, or `None` when its answer was lost but the VM was found.
-        let upid: Option<Upid> = loop {
+        let mut attempts = 0;
+        loop {
             attempts += 1;
+            let id = *vmid;
             // The unique vmid column reserves the id among our own concurrent creates.
-            if let Err(e) = self.h.store.set_vmid(name, vmid, &self.node).await {
+            if let Err(e) = self.h.store.set_vmid(name, id, &self.node).await {
                 if attempts < 50 {
-                    vmid += 1;
+                    *vmid += 1;
                     continue;
                 }
                 return Err(fail(e));
             }
-            progress.vmid = Some(vmid);
+            progress.vmid = Some(id);
             progress.node = Some(self.node.clone());
             let _ = self.rec.running(position, &serde_json::to_value(&*progress).unwrap_or(Value::Null)).await;
             let sent = retry
                 .write(
                     || async {
-                        client.vm_clone(plan.template_node(), plan.template_vmid, vmid, &options).await.map(Some)
+                        client.vm_clone(plan.template_node(), plan.template_vmid, id, &options).await.map(Some)
                     },
                     || async {
-                        match self.h.locate(vmid, &[plan.template_node(), self.node.as_str()]).await {
+                        match self.h.locate(id, &[plan.template_node(), self.node.as_str()]).await {
                             Ok(Some((_, c))) if is_ours(&c, name) => Ok(Look::Done(None)),
                             Ok(Some(_)) => {
-                                Err(PveError::new(ErrorKind::AlreadyExists, 500, format!("VM {vmid} already exists")))
+                                Err(PveError::new(ErrorKind::AlreadyExists, 500, format!("VM {id} already exists")))
                             }
                             Ok(None) => Ok(Look::NotDone),
                             Err(e) => Err(e),
@@ -658,28 +693,17 @@ impl Build<'_> {
                 )
                 .await;
             match sent {
-                Ok(upid) => break upid,
+                Ok(upid) => return Ok(upid),
                 // Someone outside proxfleet took the id meanwhile: the next one.
                 Err(e) if e.kind == ErrorKind::AlreadyExists && attempts < 50 => {
                     progress.vmid = None;
-                    vmid += 1;
+                    *vmid += 1;
                 }
                 // Kept in `progress` (the clone may have been made with an answer that never
                 // came): the rollback looks for it.
                 Err(e) => return Err(format!("clone: {}", e.message)),
             }
-        };
-        let kind = if s.full_clone { "full" } else { "linked" };
-        self.log(format!("cloning template {} to vmid {vmid} on {} ({kind})", plan.template_vmid, self.node)).await;
-        let cloned = match &upid {
-            Some(upid) => self.wait("clone", upid).await,
-            None => self.wait_unlocked(vmid).await,
-        };
-        for p in permits {
-            p.release().await;
         }
-        cloned?;
-        Ok((vmid, target_storage))
     }
 
     /// CPU, memory, cloud-init (user, password, keys), NICs with their addresses, DNS, tags.

@@ -18,9 +18,10 @@
 //! 5. With `--faults`, instead of 4: that bulk create from a template on shared storage (servers spread over
 //!    the 3 nodes), fault-free, then through 10 % read errors, 10 % write faults (busy or
 //!    answer lost) and a node dropping out after 30 % of the clones, then the same with the
-//!    instance's job workers killed at 50 % and another instance finishing the job: wall time
+//!    instance in a process of its own, killed with SIGKILL at 50 % and restarted: wall time
 //!    against the clone-lock bound for the servers placed, duplicate VMs, orphans, failures by
-//!    cause, Proxmox calls per server against the fault-free run.
+//!    cause, Proxmox calls per server against the fault-free run, and how soon after the restart
+//!    the job went on.
 //!
 //! Reads go over keep-alive loopback connections, as a polling dashboard or script holds them;
 //! the transfer sizes are fetched one connection each.
@@ -60,6 +61,17 @@ struct Cli {
     /// `cargo leptos build` writes it; run from the workspace root).
     #[arg(long)]
     site_root: Option<PathBuf>,
+    /// Internal: serve as the instance that the `--faults` kill run kills and restarts (the
+    /// benchmark starts itself this way), on this database.
+    #[arg(long, hide = true, requires_all = ["instance_listen", "instance_pve_url", "instance_pve_token"])]
+    instance_db: Option<String>,
+    #[arg(long, hide = true)]
+    instance_listen: Option<SocketAddr>,
+    #[arg(long, hide = true)]
+    instance_pve_url: Option<String>,
+    /// `USER@REALM!TOKENID=SECRET`.
+    #[arg(long, hide = true)]
+    instance_pve_token: Option<String>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -71,7 +83,8 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match rt.block_on(run(cli)) {
+    let outcome = if cli.instance_db.is_some() { rt.block_on(serve_instance(cli)) } else { rt.block_on(run(cli)) };
+    match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("serverbench: {e}");
@@ -86,21 +99,29 @@ struct Bench {
     services: domain::Services,
     sim: pvesim::Running,
     db_url: String,
-    /// The instance's job workers (`abort` stops them where they are, as a killed process).
-    workers: std::sync::Arc<domain::jobs::RunnerHandle>,
 }
 
-/// A job's claim outlives a stopped instance this long in the fault runs (the default is 30 s).
-const BENCH_JOB_LEASE: Duration = Duration::from_secs(5);
+/// How the bulk create paces itself in the realistic profile scaled by `factor`: task polls and
+/// the guest agent's wait scaled the same way.
+fn scaled_limits(factor: f64) -> domain::servers::CreateLimits {
+    let scaled = |ms: f64| Duration::from_secs_f64(ms * factor / 1000.0);
+    domain::servers::CreateLimits {
+        polling: pve::Polling { first: scaled(100.0), max: scaled(1000.0) },
+        agent_timeout: scaled(180_000.0),
+        ..Default::default()
+    }
+}
 
-/// A server over a fresh SQLite database (`tag` names it) and a simulator of `vms` VMs with
-/// `profile`.
+/// A fresh SQLite database (`tag` names it), a simulator of `vms` VMs with `profile`, the bench
+/// user, and a server over them: in this process when `here`, else only its address is chosen
+/// (a `Process` serves it).
 async fn start(
     tag: &str,
     vms: usize,
     profile: pvesim::Profile,
     site_root: Option<PathBuf>,
     limits: domain::servers::CreateLimits,
+    here: bool,
 ) -> Result<Bench, String> {
     let layout = pvesim::Layout { nodes: 3, seed: 11, vms, shared_storage: true };
     let sim = pvesim::start("127.0.0.1:0".parse().map_err(|e| format!("{e}"))?, &layout, profile, "bench-token", "pw")
@@ -127,21 +148,92 @@ async fn start(
     let session = services.auth.sessions().create(user.id, None, None).await.map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    if !here {
+        // Let go: the process started next takes this address (and keeps it on restart).
+        drop(listener);
+        return Ok(Bench { addr, cookie: session.secret, services, sim, db_url: url });
+    }
     // No background sync during the read run: what it writes is not what the reads cause.
     let config = server::config::Config {
         site_root,
         sim_profile: profile,
         sync_interval: Duration::from_secs(24 * 3600),
-        job_lease: BENCH_JOB_LEASE,
         ..server::config::Config::local(addr, url.clone())
     };
     let instance = server::Instance::with_services(services.clone(), &config)?;
-    let workers = instance.state.job_workers.clone();
     let router = server::build_router(instance.state);
     tokio::spawn(async move {
         let _ = server::serve(listener, router, std::future::pending()).await;
     });
-    Ok(Bench { addr, cookie: session.secret, services, sim, db_url: url, workers })
+    Ok(Bench { addr, cookie: session.secret, services, sim, db_url: url })
+}
+
+/// The instance the kill run kills: this program started again with `--instance-db`, serving
+/// the bench's database and simulator with the same create limits: the real `Instance`, job
+/// workers and router, in a process of its own, so `kill -9` is the real thing.
+struct Process(std::process::Child);
+
+impl Process {
+    /// Starts it at `b.addr` and returns once it serves.
+    fn start(b: &Bench, factor: f64) -> Result<Process, String> {
+        use std::io::BufRead as _;
+        let exe = std::env::current_exe().map_err(|e| format!("cannot find serverbench itself: {e}"))?;
+        let token = format!("{}={}", b.sim.token_id, b.sim.token_secret);
+        let mut child = std::process::Command::new(exe)
+            .args(["--instance-db", &b.db_url, "--instance-listen", &b.addr.to_string()])
+            .args(["--instance-pve-url", &b.sim.url, "--instance-pve-token", &token])
+            .args(["--factor", &factor.to_string()])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start the instance process: {e}"))?;
+        let mut line = String::new();
+        let stdout = child.stdout.take().ok_or("no stdout of the instance process")?;
+        std::io::BufReader::new(stdout).read_line(&mut line).map_err(|e| e.to_string())?;
+        if !line.starts_with("serving") {
+            return Err(format!("the instance process did not start: {line:?}"));
+        }
+        Ok(Process(child))
+    }
+
+    /// SIGKILL: no shutdown, leases and slots left as they were.
+    fn kill(mut self) -> Result<(), String> {
+        self.0.kill().map_err(|e| e.to_string())?;
+        self.0.wait().map(drop).map_err(|e| e.to_string())
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `--instance-db`: serve until killed (see `Process`).
+async fn serve_instance(cli: Cli) -> Result<(), String> {
+    let (Some(url), Some(listen), Some(pve_url), Some(token)) =
+        (cli.instance_db, cli.instance_listen, cli.instance_pve_url, cli.instance_pve_token)
+    else {
+        return Err("--instance-db needs --instance-listen, --instance-pve-url and --instance-pve-token".into());
+    };
+    let (id, secret) = token.rsplit_once('=').ok_or("the token is USER@REALM!TOKENID=SECRET")?;
+    let (user, token_id) = id.split_once('!').ok_or("the token is USER@REALM!TOKENID=SECRET")?;
+    let auth = pve::Auth::Token { user: user.into(), token_id: token_id.into(), secret: secret.into() };
+    let client = pve::PveClient::new(pve::PveConfig::new(pve_url, auth, pve::TlsMode::System))?;
+    let db = domain::Database::open(&url).await.map_err(|e| e.to_string())?;
+    let services = domain::Services::new(db, true).with_cluster(client).with_create_limits(scaled_limits(cli.factor));
+    let listener =
+        tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let config = server::config::Config {
+        sync_interval: Duration::from_secs(24 * 3600),
+        ..server::config::Config::local(listen, url.clone())
+    };
+    let instance = server::Instance::with_services(services, &config)?;
+    let router = server::build_router(instance.state);
+    println!("serving");
+    use std::io::Write as _;
+    std::io::stdout().flush().map_err(|e| e.to_string())?;
+    server::serve(listener, router, std::future::pending()).await
 }
 
 impl Bench {
@@ -621,7 +713,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     let site_root = cli.site_root.clone();
 
     // 1–3: reads, render and transfer sizes with N imported VMs.
-    let b = start("reads", cli.vms, pvesim::Profile::Instant, site_root.clone(), Default::default()).await?;
+    let b = start("reads", cli.vms, pvesim::Profile::Instant, site_root.clone(), Default::default(), true).await?;
     let admin = b.admin().await?;
     let t = Instant::now();
     let report = b.services.servers.import(&admin, None).await.map_err(|e| e.to_string())?;
@@ -647,17 +739,12 @@ async fn run(cli: Cli) -> Result<(), String> {
         return Ok(());
     }
     let profile = pvesim::Profile::Realistic(cli.factor);
-    let scaled = |ms: f64| Duration::from_secs_f64(ms * cli.factor / 1000.0);
-    let limits = domain::servers::CreateLimits {
-        polling: pve::Polling { first: scaled(100.0), max: scaled(1000.0) },
-        agent_timeout: scaled(180_000.0),
-        ..Default::default()
-    };
+    let limits = scaled_limits(cli.factor);
     // 5 (instead of 4): through faults, with its own fault-free run as the baseline.
     if cli.faults {
-        return fault_runs(cli.create, cli.factor, profile, &limits).await;
+        return fault_runs(cli.create, cli.factor, &limits).await;
     }
-    let b = start("create", 0, profile, None, limits.clone()).await?;
+    let b = start("create", 0, profile, None, limits.clone(), true).await?;
     let admin = b.admin().await?;
     let requests =
         b.bulk_requests(&admin, cli.create, 9000, serde_json::json!({"size": 20, "interface": "scsi0"})).await?;
@@ -697,19 +784,16 @@ struct FaultReport {
     orphans: usize,
     calls_per_server: f64,
     resumed_items: usize,
+    /// Kill run: from the restart until the job's log says it resumed, in ms.
+    back_after_ms: Option<i64>,
 }
 
 /// Runs the bulk create three ways on fresh simulators (3 nodes, a template on shared storage
 /// so servers spread over the nodes): fault-free; with 10 % read errors, 10 % write faults
 /// (half turned away busy, half done with the answer lost) and node pve3 dropping out after
-/// 30 % of the clones; and the same with the instance's job workers killed at 50 % and a
-/// second instance on the same database finishing the job.
-async fn fault_runs(
-    n: usize,
-    factor: f64,
-    profile: pvesim::Profile,
-    limits: &domain::servers::CreateLimits,
-) -> Result<(), String> {
+/// 30 % of the clones; and the same with the instance in a process of its own, killed with
+/// SIGKILL at 50 % and restarted.
+async fn fault_runs(n: usize, factor: f64, limits: &domain::servers::CreateLimits) -> Result<(), String> {
     let faults = pvesim::Faults {
         read_error_rate: 0.1,
         busy_write_rate: 0.05,
@@ -719,10 +803,12 @@ async fn fault_runs(
         down_after_clones: 1 + (n as u64 * 3).div_ceil(10),
         ..Default::default()
     };
-    let calm = fault_run("calm", n, profile, limits, None, false).await?;
-    let faulty = fault_run("faults", n, profile, limits, Some(faults.clone()), false).await?;
-    let killed = fault_run("killed", n, profile, limits, Some(faults), true).await?;
-    for (label, r) in [("fault-free", &calm), ("faults", &faulty), ("faults + instance killed at 50 %", &killed)] {
+    let calm = fault_run("calm", n, factor, limits, None, false).await?;
+    let faulty = fault_run("faults", n, factor, limits, Some(faults.clone()), false).await?;
+    let killed = fault_run("killed", n, factor, limits, Some(faults), true).await?;
+    for (label, r) in
+        [("fault-free", &calm), ("faults", &faulty), ("faults + process killed (-9) at 50 % and restarted", &killed)]
+    {
         println!(
             "bulk create through {label}: {n} VMs, 3 nodes, realistic ×{factor}: {:.1} s; lower bound for the {} placed {:.1} s; ratio {:.3}; \
              {} duplicate VMs; {} orphans; {:.1} PVE calls per server ({:.2}× fault-free); {} items resumed; failed: {:?}",
@@ -737,6 +823,9 @@ async fn fault_runs(
             r.resumed_items,
             r.failures
         );
+        if let Some(ms) = r.back_after_ms {
+            println!("  the restarted process took the job back {ms} ms after it started (its lease was 30 s)");
+        }
     }
     Ok(())
 }
@@ -744,13 +833,14 @@ async fn fault_runs(
 async fn fault_run(
     tag: &str,
     n: usize,
-    profile: pvesim::Profile,
+    factor: f64,
     limits: &domain::servers::CreateLimits,
     faults: Option<pvesim::Faults>,
     kill_midway: bool,
 ) -> Result<FaultReport, String> {
     let err = |e: domain::Error| e.to_string();
-    let b = start(tag, 0, profile, None, limits.clone()).await?;
+    let profile = pvesim::Profile::Realistic(factor);
+    let b = start(tag, 0, profile, None, limits.clone(), !kill_midway).await?;
     let admin = b.admin().await?;
     let client = b.services.cluster.client().map_err(err)?.clone();
     // A template on shared storage: a full clone of 9000 onto shared-nfs, made a template.
@@ -771,13 +861,14 @@ async fn fault_run(
     if let Some(f) = faults.clone() {
         b.sim.sim.faults.set(f)?;
     }
+    // The kill run's instance runs in a process of its own, started before the clock.
+    let mut process = if kill_midway { Some(Process::start(&b, factor)?) } else { None };
     let before = calls(&b.sim);
     let t = Instant::now();
     let job = b.services.servers.create(&admin, requests).await.map_err(err)?;
     let store = b.services.jobs.store().clone();
-    // The second instance, started once the first is killed; kept until the job is done.
-    let mut second = None;
-    if kill_midway {
+    let mut restarted_at = None;
+    if let Some(first) = process.take() {
         let deadline = Instant::now() + Duration::from_secs(24 * 3600);
         loop {
             let items = store.items(job.id).await.map_err(err)?;
@@ -789,20 +880,13 @@ async fn fault_run(
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        b.workers.abort();
-        let db = domain::Database::open(&b.db_url).await.map_err(|e| e.to_string())?;
-        let client = pve::PveClient::new(pve::PveConfig::new(b.sim.url.clone(), b.sim.auth(), pve::TlsMode::System))?;
-        let services = domain::Services::new(db, true).with_cluster(client).with_create_limits(limits.clone());
-        let config = server::config::Config {
-            sync_interval: Duration::from_secs(24 * 3600),
-            job_lease: BENCH_JOB_LEASE,
-            ..server::config::Config::local("127.0.0.1:0".parse().map_err(|e| format!("{e}"))?, b.db_url.clone())
-        };
-        second = Some(server::Instance::with_services(services, &config)?);
+        first.kill()?;
+        restarted_at = Some(domain::clock::now_ms());
+        process = Some(Process::start(&b, factor)?);
     }
     domain::jobs::wait_finished(&store, job.id, Duration::from_secs(24 * 3600)).await.map_err(err)?;
     let wall = t.elapsed().as_secs_f64();
-    drop(second);
+    drop(process);
     let made = calls(&b.sim) - before;
     b.sim.sim.faults.set(pvesim::Faults::default())?;
     let items = store.items(job.id).await.map_err(err)?;
@@ -822,6 +906,8 @@ async fn fault_run(
     let orphans = b.services.servers.orphans(&admin).await.map_err(err)?.total;
     let logs = store.logs(job.id).await.map_err(err)?;
     let resumed_items = logs.iter().filter(|l| l.line.contains("resuming after an interruption")).count();
+    let back_after_ms = restarted_at
+        .and_then(|at| logs.iter().find(|l| l.line.contains("resumed after an interrupted run")).map(|l| l.at - at));
     Ok(FaultReport {
         wall,
         bound: clone_bound(profile, succeeded),
@@ -831,5 +917,6 @@ async fn fault_run(
         orphans,
         calls_per_server: made as f64 / n as f64,
         resumed_items,
+        back_after_ms,
     })
 }

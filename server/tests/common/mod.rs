@@ -143,18 +143,30 @@ pub async fn spawn_with_cluster_configured(
     layout: pvesim::Layout,
     configure: fn(Config) -> Config,
 ) -> Option<TestServer> {
+    spawn_with_cluster_timed(backend, layout, pvesim::Profile::Instant, configure).await
+}
+
+/// The same, with tasks that take the time `profile` gives them.
+pub async fn spawn_with_cluster_timed(
+    backend: Backend,
+    layout: pvesim::Layout,
+    profile: pvesim::Profile,
+    configure: fn(Config) -> Config,
+) -> Option<TestServer> {
     let url = fresh_url(backend).await?;
-    let sim = start_simulator(layout).await;
+    let sim = start_simulator_timed(layout, profile).await;
     Some(spawn_on_cluster(url, (sim.url.clone(), sim.auth()), Some(sim), configure).await)
 }
 
 /// A simulated cluster with instant tasks, on the shared runtime.
 pub async fn start_simulator(layout: pvesim::Layout) -> pvesim::Running {
+    start_simulator_timed(layout, pvesim::Profile::Instant).await
+}
+
+async fn start_simulator_timed(layout: pvesim::Layout, profile: pvesim::Profile) -> pvesim::Running {
     SERVER_RUNTIME
         .spawn(async move {
-            pvesim::start("127.0.0.1:0".parse().unwrap(), &layout, pvesim::Profile::Instant, "test-token", "pw")
-                .await
-                .unwrap()
+            pvesim::start("127.0.0.1:0".parse().unwrap(), &layout, profile, "test-token", "pw").await.unwrap()
         })
         .await
         .unwrap()
