@@ -64,6 +64,13 @@ impl PveError {
         PveError { kind, status, message, errors }
     }
 
+    /// The request never reached the node: pveproxy could not connect to it (AnyEvent::HTTP's
+    /// 595, "errors during connection establishment"), so nothing was done. Any other failure
+    /// (596 "errors during … request sending", a dropped connection) may have been acted on.
+    pub fn never_delivered(&self) -> bool {
+        self.status == 595
+    }
+
     /// Worth trying again after a pause: the cluster did not answer (connection refused or
     /// reset, 502/503/504, a proxy timeout 595/596/599), or a guest's config lock was not
     /// obtained in time ("can't lock file … - got timeout"), which a busy node says of a

@@ -408,3 +408,136 @@ async fn a_node_that_drops_out_mid_job_gets_no_more_servers_and_nothing_waits_fo
         assert_eq!(orphans["data"]["total"], 0, "{orphans}");
     }
 }
+
+/// A copy of template `from` (on pve1) named `name`, as `vmid` on `node` on its local disks:
+/// made through shared storage (Proxmox clones to another node only from shared disks).
+async fn copy_template(srv: &TestServer, from: u32, name: &str, node: &str, vmid: u32) {
+    let client = srv.services.cluster.client().unwrap();
+    let polling = pve::Polling::default();
+    let staging = vmid + 50;
+    let options = pve::CloneOptions {
+        name: Some("staging".into()),
+        full: Some(true),
+        target_storage: Some("shared-nfs".into()),
+        ..Default::default()
+    };
+    let upid = client.vm_clone("pve1", from, staging, &options).await.unwrap();
+    client.wait_task(&upid, Duration::from_secs(10), polling).await.unwrap();
+    let options = pve::CloneOptions {
+        name: Some(name.into()),
+        full: Some(true),
+        target_storage: Some("local-lvm".into()),
+        target_node: Some(node.into()),
+        ..Default::default()
+    };
+    let upid = client.vm_clone("pve1", staging, vmid, &options).await.unwrap();
+    client.wait_task(&upid, Duration::from_secs(10), polling).await.unwrap();
+    let upid = client.vm_template(node, vmid).await.unwrap();
+    client.wait_task(&upid, Duration::from_secs(10), polling).await.unwrap();
+    let upid = client.vm_destroy("pve1", staging).await.unwrap();
+    client.wait_task(&upid, Duration::from_secs(10), polling).await.unwrap();
+}
+
+#[tokio::test]
+async fn servers_asked_for_by_template_name_use_its_copies_on_other_nodes_also_when_one_drops_out() {
+    let three = pvesim::Layout { nodes: 3, seed: 5, vms: 0, shared_storage: true };
+    let fresh = |c: Config| Config { cluster_snapshot_max_age: Duration::ZERO, ..quiet(c) };
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(srv) = spawn_with_cluster_configured(backend, three.clone(), fresh).await else { continue };
+        let admin = srv.login_as("admin").await;
+        // debian-12-template (9001) on pve1, and a copy on each other node, all on local disks.
+        copy_template(&srv, 9001, "debian-12-template", "pve2", 9201).await;
+        copy_template(&srv, 9001, "debian-12-template", "pve3", 9301).await;
+        // pve3 stops answering once the job asked for three clones (the copies took four).
+        let faults = pvesim::Faults { down_nodes: vec!["pve3".into()], down_after_clones: 7, ..Default::default() };
+        sim(&srv).sim.faults.set(faults).unwrap();
+        let (status, body) = post(
+            &admin,
+            &srv,
+            "/api/ip-pools",
+            json!({"name": "default", "cidr": "10.70.0.0/24", "gateway": "10.70.0.1", "bridge": "vmbr0"}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let list: Vec<Value> = (1..=12)
+            .map(|n| json!({"name": format!("copy-{n}"), "template": "debian-12-template", "cpu": 1, "memory": 1024, "disks": [{"size": 30, "interface": "scsi0", "datastore_id": "local-lvm"}], "network_devices": [{"ip_pool": "default"}]}))
+            .collect();
+        let (status, q) = post(&admin, &srv, "/api/create_servers_bulk", json!({"servers": list})).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{q}");
+        let first_job = finished(&srv, &admin, q["task_id"].as_str().unwrap()).await;
+        let job = &first_job;
+        let log = job["log"].to_string();
+        assert!(log.contains("cloning template 9201 to vmid"), "made on pve2 from its own copy: {log}");
+        assert!(log.contains("node pve3 is not answering: made on"), "pve3's servers went elsewhere: {log}");
+        let mut on_node: HashMap<String, usize> = HashMap::new();
+        for item in job["items"].as_array().unwrap() {
+            if item["status"] == "succeeded" {
+                *on_node.entry(item["result"]["node"].as_str().unwrap().to_owned()).or_default() += 1;
+            } else {
+                // Only a server already cloned on pve3 can fail, and it says why.
+                assert!(item["error"].as_str().unwrap_or("").contains("pve3"), "{item}");
+            }
+        }
+        assert!(
+            on_node.get("pve1").is_some_and(|n| *n >= 4) && on_node.get("pve2").is_some_and(|n| *n >= 4),
+            "{on_node:?}"
+        );
+        assert!(!on_node.contains_key("pve3") || log.contains("cloning template 9301"), "{on_node:?}");
+
+        // Asked for by its id, the template is that one: made on its node only.
+        let by_id: Vec<Value> = (1..=2)
+            .map(|n| json!({"name": format!("pinned-{n}"), "template_vm_id": 9001, "cpu": 1, "memory": 1024, "disks": [{"size": 30, "interface": "scsi0", "datastore_id": "local-lvm"}], "network_devices": [{"ip_pool": "default"}]}))
+            .collect();
+        let (status, q) = post(&admin, &srv, "/api/create_servers_bulk", json!({"servers": by_id})).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{q}");
+        let job = finished(&srv, &admin, q["task_id"].as_str().unwrap()).await;
+        assert_eq!(job["status"], "succeeded", "{job}");
+        for item in job["items"].as_array().unwrap() {
+            assert_eq!(item["result"]["node"], "pve1", "{item}");
+        }
+        let (_, orphans) = get(&admin, &srv, "/api/cleanup/orphans").await;
+        assert_eq!(orphans["data"]["total"], 0, "{orphans} {first_job}");
+    }
+}
+
+#[tokio::test]
+async fn a_clone_its_node_never_got_is_made_on_another_node_with_a_copy() {
+    let three = pvesim::Layout { nodes: 3, seed: 5, vms: 0, shared_storage: true };
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(srv) = spawn_with_cluster_configured(backend, three.clone(), quiet).await else { continue };
+        let admin = srv.login_as("admin").await;
+        copy_template(&srv, 9001, "golden", "pve2", 9201).await;
+        copy_template(&srv, 9001, "golden", "pve3", 9301).await;
+        // pve3 stops answering with the job's first clone request (the copies took four). The
+        // job's view of the cluster is up to 2 s old, so it still sends pve3 its clone.
+        let faults = pvesim::Faults { down_nodes: vec!["pve3".into()], down_after_clones: 5, ..Default::default() };
+        sim(&srv).sim.faults.set(faults).unwrap();
+        let (status, body) = post(
+            &admin,
+            &srv,
+            "/api/ip-pools",
+            json!({"name": "default", "cidr": "10.80.0.0/24", "gateway": "10.80.0.1", "bridge": "vmbr0"}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let list: Vec<Value> = (1..=2)
+            .map(|n| json!({"name": format!("gold-{n}"), "template": "golden", "cpu": 1, "memory": 1024, "disks": [{"size": 30, "interface": "scsi0", "datastore_id": "local-lvm"}], "network_devices": [{"ip_pool": "default"}]}))
+            .collect();
+        let (status, q) = post(&admin, &srv, "/api/create_servers_bulk", json!({"servers": list})).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{q}");
+        let job = finished(&srv, &admin, q["task_id"].as_str().unwrap()).await;
+        assert_eq!(job["status"], "succeeded", "{} {job}", srv.backend());
+        let planned: Vec<&str> =
+            job["params"]["servers"].as_array().unwrap().iter().map(|p| p["node"].as_str().unwrap()).collect();
+        assert_eq!(planned, ["pve2", "pve3"], "spread over the copies: {job}");
+        for item in job["items"].as_array().unwrap() {
+            assert_eq!(item["result"]["node"], "pve2", "{item}");
+        }
+        let log = job["log"].to_string();
+        assert!(log.contains("clone: node pve3 did not get it"), "{log}");
+        assert!(log.contains("node pve3 is not answering: made on pve2 instead"), "{log}");
+        assert_eq!(sim(&srv).sim.faults.calls("POST /nodes/pve3/qemu/9301/clone"), 1, "sent to pve3 once, refused");
+        let (_, orphans) = get(&admin, &srv, "/api/cleanup/orphans").await;
+        assert_eq!(orphans["data"]["total"], 0, "nothing was made on pve3, nothing kept for it: {orphans}");
+    }
+}

@@ -13,7 +13,7 @@ pub mod runner;
 pub mod service;
 pub mod store;
 
-pub use limits::KeyedLimits;
+pub use limits::{KeyedLimits, Permit};
 pub use runner::{
     wait_finished, FnHandler, HandlerFuture, ItemRecorder, JobContext, JobHandler, JobRunner, RunnerConfig,
     RunnerHandle, StepOutcome, Stop,

@@ -33,7 +33,7 @@ use super::store::{Disk, Nic, Server, ServerStatus, ServerStore};
 use crate::cluster::{ClusterService, Freshness, Look, Retry};
 use crate::events::EventBus;
 use crate::ipam::Ipam;
-use crate::jobs::{HandlerFuture, ItemRecorder, JobContext, JobHandler, KeyedLimits, StepOutcome, Stop};
+use crate::jobs::{HandlerFuture, ItemRecorder, JobContext, JobHandler, KeyedLimits, Permit, StepOutcome, Stop};
 
 pub const CREATE: &str = "server.create";
 
@@ -85,9 +85,20 @@ pub struct PlannedServer {
     #[serde(default)]
     pub template_node: String,
     /// Other nodes this server may be made on if `node` stops answering before its clone
-    /// (the template's disks are on shared storage).
+    /// (the template's disks are on shared storage, or the node has a copy of it).
     #[serde(default)]
     pub spare_nodes: Vec<String>,
+    /// Copies of the template (same name, same boot disk) on other nodes, for a template asked
+    /// for by name: a server made on such a node is cloned from its copy there.
+    #[serde(default)]
+    pub copies: Vec<TemplateCopy>,
+}
+
+/// A template of the same name on another node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TemplateCopy {
+    pub node: String,
+    pub vmid: u32,
 }
 
 impl PlannedServer {
@@ -97,6 +108,21 @@ impl PlannedServer {
         } else {
             &self.template_node
         }
+    }
+
+    /// What a server made on `node` is cloned from: the copy on that node, if there is one,
+    /// else the template (node, vmid).
+    pub fn source(&self, node: &str) -> (&str, u32) {
+        match self.copies.iter().find(|c| c.node == node) {
+            Some(c) => (&c.node, c.vmid),
+            None => (self.template_node(), self.template_vmid),
+        }
+    }
+
+    /// Where a VM being made on `node` can be: the node it is cloned from first (Proxmox keeps
+    /// a clone there until it is done, then moves it), then `node`.
+    pub fn homes<'a>(&'a self, node: &'a str) -> [&'a str; 2] {
+        [self.source(node).0, node]
     }
 }
 
@@ -168,6 +194,13 @@ impl JobHandler for CreateHandler {
     }
 }
 
+/// How a clone on one node came out, when it did not.
+enum Cloned {
+    /// Every try failed to connect to the node (595): Proxmox never got it, nothing was made.
+    Undelivered(PveError),
+    Failed(String),
+}
+
 /// What has been done for one server so far, kept as the item's state.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 struct Progress {
@@ -192,7 +225,7 @@ impl CreateHandler {
             // A previous run died with this server half-made: go on with its VM if it is
             // there and ours, else undo what it made and build it again.
             let before: Progress = serde_json::from_value(state).unwrap_or_default();
-            let nodes = [plan.template_node(), before.node.as_deref().unwrap_or("")];
+            let nodes = plan.homes(before.node.as_deref().unwrap_or(""));
             match self.ours(&name, before.vmid, &nodes).await {
                 Ok(Some((vmid, _, _))) => {
                     let line =
@@ -221,7 +254,7 @@ impl CreateHandler {
         if rec.cancel_requested().await.unwrap_or(false) {
             let undone = match resumed {
                 Some(vmid) => {
-                    let nodes = [plan.template_node(), progress.node.as_deref().unwrap_or("")];
+                    let nodes = plan.homes(progress.node.as_deref().unwrap_or(""));
                     self.roll_back(rec, &name, Some(vmid), &nodes).await
                 }
                 None => Ok(()),
@@ -239,7 +272,7 @@ impl CreateHandler {
             }
             Err(e) => {
                 let _ = rec.log(&name, "error", &format!("failed: {e}; rolling back")).await;
-                let nodes = [plan.template_node(), progress.node.as_deref().unwrap_or("")];
+                let nodes = plan.homes(progress.node.as_deref().unwrap_or(""));
                 let rolled = self.roll_back(rec, &name, progress.vmid, &nodes).await;
                 let message = match rolled {
                     Ok(()) => e,
@@ -297,10 +330,11 @@ impl CreateHandler {
         b.record_result(vmid, disks, nics).await
     }
 
-    /// The node to make a server on: the planned one if it answers, else the first spare
-    /// that does (the template's disks are shared); an error naming the node when none can.
-    /// Without a fresh view of the cluster the plan stands (the clone will say).
-    async fn place(&self, rec: &ItemRecorder, plan: &PlannedServer) -> Result<String, String> {
+    /// The node to make a server on: the planned one if it answers (and so does the node it
+    /// is cloned from), else the first spare that does (the template's disks are shared, or
+    /// it has a copy); never `avoid`; an error naming the node when none can. Without a fresh
+    /// view of the cluster the plan stands (the clone will say).
+    async fn place(&self, rec: &ItemRecorder, plan: &PlannedServer, avoid: Option<&str>) -> Result<String, String> {
         let Ok(snapshot) = self.cluster.snapshot(Freshness::Recent).await else { return Ok(plan.node.clone()) };
         let online = |node: &str| {
             snapshot
@@ -308,22 +342,24 @@ impl CreateHandler {
                 .iter()
                 .any(|r| r.kind == "node" && r.node.as_deref() == Some(node) && r.status.as_deref() == Some("online"))
         };
-        let template_node = plan.template_node();
-        if !online(template_node) {
-            return Err(format!(
-                "node {template_node}, which holds template {}, is not answering: nothing can be cloned from it",
-                plan.template_vmid
-            ));
-        }
-        if online(&plan.node) {
+        // A node can take it when it answers and so does the node it is cloned from.
+        let online = |node: &str| online(node) && Some(node) != avoid;
+        let can_take = |node: &str| online(node) && online(plan.source(node).0);
+        if can_take(&plan.node) {
             return Ok(plan.node.clone());
         }
-        match plan.spare_nodes.iter().find(|n| online(n)) {
+        let template_node = plan.template_node();
+        match plan.spare_nodes.iter().find(|n| can_take(n)) {
             Some(spare) => {
-                let line = format!("node {} is not answering: made on {spare} instead", plan.node);
+                let why = if online(&plan.node) { plan.source(&plan.node).0 } else { &plan.node };
+                let line = format!("node {why} is not answering: made on {spare} instead");
                 let _ = rec.log(&plan.spec.name, "warn", &line).await;
                 Ok(spare.clone())
             }
+            None if !online(template_node) && plan.copies.is_empty() => Err(format!(
+                "node {template_node}, which holds template {}, is not answering: nothing can be cloned from it",
+                plan.template_vmid
+            )),
             None if plan.spare_nodes.is_empty() => Err(format!(
                 "node {} is not answering, and no other node can take this server (template {}'s disks, or the first disk's datastore, are not shared)",
                 plan.node, plan.template_vmid
@@ -510,7 +546,7 @@ impl Build<'_> {
     /// Waits (bounded by the task timeout) until the clone is done: for a clone whose task
     /// id was lost with its answer. A VM that vanishes meanwhile was a failed clone.
     async fn wait_unlocked(&self, vmid: u32) -> Result<(), String> {
-        let nodes = [self.plan.template_node(), self.node.as_str()];
+        let nodes = self.plan.homes(&self.node);
         match self.h.settle(vmid, &nodes).await.map_err(|e| format!("clone: {e}"))? {
             Some(node) if node == self.node => Ok(()),
             Some(node) => Err(format!("clone: VM {vmid} ended on {node}, not {}", self.node)),
@@ -598,45 +634,92 @@ impl Build<'_> {
         position: i64,
         progress: &mut Progress,
     ) -> Result<(u32, String), String> {
-        let plan = self.plan;
         let target_storage = self.clone_storage();
-        let mut permits = vec![limits
-            .acquire(&format!("template:{}", plan.template_vmid), self.h.limits.per_template)
-            .await
-            .map_err(fail)?];
-        // Where it goes is decided now, with the cluster as it is when its turn comes: a node
-        // that stopped answering while it waited gets no new VM.
-        let node = self.h.place(self.rec, plan).await;
-        self.node = node?;
-        let s = &plan.spec;
-        if s.full_clone {
+        // A node that never got the clone (it stopped answering after it was chosen) is left
+        // out, once: the server is made on another that can take it, or fails saying why.
+        let mut avoid: Option<String> = None;
+        loop {
+            let permits = self.take_turn(limits, &target_storage, avoid.as_deref()).await?;
+            let cloned = self.clone_here(&target_storage, position, progress).await;
+            for p in permits {
+                p.release().await;
+            }
+            match cloned {
+                Ok(vmid) => return Ok((vmid, target_storage)),
+                Err(Cloned::Undelivered(e)) if avoid.is_none() => {
+                    // Nothing was made: no VM to look for or undo. The request went to the
+                    // node cloned from.
+                    progress.vmid = None;
+                    let asked = self.plan.source(&self.node).0.to_owned();
+                    self.log(format!("clone: node {asked} did not get it ({})", e.message)).await;
+                    avoid = Some(asked);
+                }
+                Err(Cloned::Undelivered(e)) => {
+                    progress.vmid = None;
+                    return Err(format!("clone: {}", e.message));
+                }
+                Err(Cloned::Failed(message)) => return Err(message),
+            }
+        }
+    }
+
+    /// Waits for this server's turn to clone (the template's, the target storage's slots) and
+    /// settles its node then, with the cluster as it is at that moment: a node that stopped
+    /// answering while it waited (or `avoid`) gets no new VM.
+    async fn take_turn(
+        &mut self,
+        limits: &KeyedLimits,
+        target_storage: &str,
+        avoid: Option<&str>,
+    ) -> Result<Vec<Permit>, String> {
+        let plan = self.plan;
+        let per_template = self.h.limits.per_template;
+        let template_permit = |vmid: u32| async move {
+            let key = format!("template:{vmid}");
+            limits.acquire(&key, per_template).await.map_err(fail)
+        };
+        let planned = plan.source(&plan.node).1;
+        let mut permits = vec![template_permit(planned).await?];
+        self.node = self.h.place(self.rec, plan, avoid).await?;
+        let source_vmid = plan.source(&self.node).1;
+        if source_vmid != planned {
+            // Made from another copy: that copy's turn.
+            if let Some(p) = permits.pop() {
+                p.release().await;
+            }
+            permits.push(template_permit(source_vmid).await?);
+        }
+        if plan.spec.full_clone {
             let key = format!("storage:{}/{target_storage}", self.node);
             permits.push(limits.acquire(&key, self.h.limits.per_storage).await.map_err(fail)?);
         }
+        Ok(permits)
+    }
+
+    /// Clones the template (or its copy) onto `self.node` and waits for it: the new vmid.
+    async fn clone_here(&self, target_storage: &str, position: i64, progress: &mut Progress) -> Result<u32, Cloned> {
         let (client, retry) = (&self.h.client, self.retry());
-        let mut vmid =
-            retry.call(|| client.next_id(None)).await.map_err(|e| format!("next free vmid: {}", e.message))?;
+        let mut vmid = retry
+            .call(|| client.next_id(None))
+            .await
+            .map_err(|e| Cloned::Failed(format!("next free vmid: {}", e.message)))?;
         let (started, mut tries) = (std::time::Instant::now(), 0);
-        let cloned = loop {
+        loop {
             tries += 1;
-            let upid = self.send_clone(&mut vmid, &target_storage, position, progress).await?;
-            let kind = if s.full_clone { "full" } else { "linked" };
-            self.log(format!("cloning template {} to vmid {vmid} on {} ({kind})", plan.template_vmid, self.node)).await;
-            let Some(upid) = upid else { break self.wait_unlocked(vmid).await };
+            let upid = self.send_clone(&mut vmid, target_storage, position, progress).await?;
+            let kind = if self.plan.spec.full_clone { "full" } else { "linked" };
+            let source = self.plan.source(&self.node).1;
+            self.log(format!("cloning template {source} to vmid {vmid} on {} ({kind})", self.node)).await;
+            let Some(upid) = upid else { return self.wait_unlocked(vmid).await.map(|()| vmid).map_err(Cloned::Failed) };
             match wait_task(client, &upid, &self.h.limits).await {
                 // The task could not get the template's lock in time (another clone of it, e.g.
                 // one an interrupted run left going, holds it) and made nothing: once more.
                 Err(e) if e.kind == ErrorKind::Locked && e.is_transient() && retry.again(tries, started, &e).await => {
                     self.log(format!("clone: {}; trying again", e.message)).await;
                 }
-                waited => break waited.map_err(|e| format!("clone: {}", e.message)),
+                waited => return waited.map(|()| vmid).map_err(|e| Cloned::Failed(format!("clone: {}", e.message))),
             }
-        };
-        for p in permits {
-            p.release().await;
         }
-        cloned?;
-        Ok((vmid, target_storage))
     }
 
     /// Sends the clone of the template to `vmid` (reserved in the record first; the next free
@@ -648,16 +731,16 @@ impl Build<'_> {
         target_storage: &str,
         position: i64,
         progress: &mut Progress,
-    ) -> Result<Option<Upid>, String> {
+    ) -> Result<Option<Upid>, Cloned> {
         let (plan, name, client, retry) = (self.plan, self.name(), &self.h.client, self.retry());
-        let s = &plan.spec;
+        let (s, (source_node, source_vmid)) = (&plan.spec, plan.source(&self.node));
         let options = CloneOptions {
             name: Some(name.to_owned()),
             full: Some(s.full_clone),
             target_storage: s.full_clone.then(|| target_storage.to_owned()),
             // The marker from the first moment, so a clone whose answer is lost is recognised.
             description: Some(marker::marked(&s.description)),
-            target_node: (self.node != plan.template_node()).then(|| self.node.clone()),
+            target_node: (self.node != source_node).then(|| self.node.clone()),
             ..Default::default()
         };
         let mut attempts = 0;
@@ -670,18 +753,24 @@ impl Build<'_> {
                     *vmid += 1;
                     continue;
                 }
-                return Err(fail(e));
+                return Err(Cloned::Failed(fail(e)));
             }
             progress.vmid = Some(id);
             progress.node = Some(self.node.clone());
             let _ = self.rec.running(position, &serde_json::to_value(&*progress).unwrap_or(Value::Null)).await;
+            // Whether any try may have reached the node: all but a connection never made (595).
+            let reached = std::sync::atomic::AtomicBool::new(false);
             let sent = retry
                 .write(
                     || async {
-                        client.vm_clone(plan.template_node(), plan.template_vmid, id, &options).await.map(Some)
+                        let sent = client.vm_clone(source_node, source_vmid, id, &options).await;
+                        if !sent.as_ref().is_err_and(PveError::never_delivered) {
+                            reached.store(true, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        sent.map(Some)
                     },
                     || async {
-                        match self.h.locate(id, &[plan.template_node(), self.node.as_str()]).await {
+                        match self.h.locate(id, &plan.homes(&self.node)).await {
                             Ok(Some((_, c))) if is_ours(&c, name) => Ok(Look::Done(None)),
                             Ok(Some(_)) => {
                                 Err(PveError::new(ErrorKind::AlreadyExists, 500, format!("VM {id} already exists")))
@@ -699,9 +788,12 @@ impl Build<'_> {
                     progress.vmid = None;
                     *vmid += 1;
                 }
+                Err(e) if e.kind == ErrorKind::Unreachable && !reached.load(std::sync::atomic::Ordering::Relaxed) => {
+                    return Err(Cloned::Undelivered(e))
+                }
                 // Kept in `progress` (the clone may have been made with an answer that never
                 // came): the rollback looks for it.
-                Err(e) => return Err(format!("clone: {}", e.message)),
+                Err(e) => return Err(Cloned::Failed(format!("clone: {}", e.message))),
             }
         }
     }

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use pve::Resource;
 use serde_json::{json, Value};
 
-use super::create::PlannedServer;
+use super::create::{PlannedServer, TemplateCopy};
 use super::service::{ServerService, DEFAULT_HDD, DEFAULT_SSD, DEFAULT_SSH_KEY, FALLBACK_DATASTORE};
 use super::spec::{self, NicAddress, ServerRequest, TemplateRef};
 use crate::cluster::from_pve;
@@ -48,6 +48,8 @@ impl ServerService {
         let default_hdd = self.setting_text(DEFAULT_HDD).await?.unwrap_or_else(|| FALLBACK_DATASTORE.into());
         let default_ssd = self.setting_text(DEFAULT_SSD).await?.unwrap_or_else(|| default_hdd.clone());
         let mut templates: HashMap<u32, (String, String, u64, String, bool)> = HashMap::new();
+        // Boot disks (device, storage, size) of templates that are copies of another by name.
+        let mut copy_disks: HashMap<u32, Option<(String, String, u64)>> = HashMap::new();
         // Datastores that hold VM disks, per node (one call per node involved), and which of
         // them are shared.
         let mut image_stores: HashMap<String, HashSet<String>> = HashMap::new();
@@ -82,7 +84,7 @@ impl ServerService {
                 errors.push(err(at("name"), format!("a server named {:?} already exists", s.name)));
                 continue;
             }
-            let Some(template) = find_template(&resources, &s.template) else {
+            let Some(template) = find_template(&resources, &s.template, &online_nodes) else {
                 errors.push(err(at("template"), format!("no template {}", template_label(&s.template))));
                 continue;
             };
@@ -100,6 +102,13 @@ impl ServerService {
                 slot.insert((node.clone(), device, size, storage, on_shared));
             }
             let (node, boot_device, boot_gb, template_storage, template_shared) = templates[&vmid].clone();
+            // Asked for by name, a template of that name on another node will do as well.
+            let copies_of = match &s.template {
+                TemplateRef::Name(n) if n.parse::<u64>().is_err() => {
+                    resources.iter().filter(|r| is_copy(r, n, vmid, &online_nodes)).collect::<Vec<_>>()
+                }
+                _ => Vec::new(),
+            };
             s.template = TemplateRef::Id(vmid);
             for (d_index, d) in s.disks.iter_mut().enumerate() {
                 if d.storage.is_empty() {
@@ -173,6 +182,38 @@ impl ServerService {
                     }
                 }
             }
+            // And nodes with a copy of the template that fits the request (same boot disk; a
+            // linked clone's on the same datastore) and the datastores asked for.
+            let mut copies = Vec::new();
+            for copy in copies_of {
+                let (Some(copy_node), Some(copy_vmid)) = (&copy.node, copy.vmid.and_then(|v| u32::try_from(v).ok()))
+                else {
+                    continue;
+                };
+                // One source per node: the template itself on its own node.
+                if *copy_node == node || copies.iter().any(|c: &TemplateCopy| c.node == *copy_node) {
+                    continue;
+                }
+                if let std::collections::hash_map::Entry::Vacant(slot) = copy_disks.entry(copy_vmid) {
+                    let config = client.vm_config(copy_node, copy_vmid).await.map_err(from_pve)?;
+                    slot.insert(boot_disk(&config));
+                }
+                let Some(Some((device, storage, size))) = copy_disks.get(&copy_vmid) else { continue };
+                let fits =
+                    s.disks.first().is_none_or(|b| b.size_gb >= *size && (s.full_clone || b.storage == *storage));
+                if *device != boot_device || !fits {
+                    continue;
+                }
+                if !image_stores.contains_key(copy_node) {
+                    self.load_image_stores(copy_node, &mut image_stores, &mut shared_stores).await?;
+                }
+                if s.disks.iter().all(|d| image_stores.get(copy_node).is_some_and(|st| st.contains(&d.storage))) {
+                    copies.push(TemplateCopy { node: copy_node.clone(), vmid: copy_vmid });
+                    if !nodes.contains(copy_node) {
+                        nodes.push(copy_node.clone());
+                    }
+                }
+            }
             nodes.sort_by_key(|n| (!online_nodes.contains(n), load.get(n).copied().unwrap_or(0), n.clone()));
             let chosen = nodes.remove(0);
             *load.entry(chosen.clone()).or_default() += 1;
@@ -185,6 +226,7 @@ impl ServerService {
                 template_storage,
                 template_node: node,
                 spare_nodes: nodes,
+                copies,
             });
         }
         for (pool, users) in &pool_needs {
@@ -264,11 +306,28 @@ fn template_label(t: &TemplateRef) -> String {
     }
 }
 
-fn find_template<'a>(resources: &'a [Resource], t: &TemplateRef) -> Option<&'a Resource> {
-    resources.iter().filter(|r| r.kind == "qemu" && r.template).find(|r| match t {
+/// The template asked for; by name, one on a node that answers if there is one (copies of a
+/// template on several nodes share its name).
+fn find_template<'a>(resources: &'a [Resource], t: &TemplateRef, online_nodes: &[String]) -> Option<&'a Resource> {
+    let mut found = resources.iter().filter(|r| r.kind == "qemu" && r.template).filter(|r| match t {
         TemplateRef::Id(id) => r.vmid == Some(u64::from(*id)),
         TemplateRef::Name(n) => r.name.as_deref() == Some(n.as_str()) || n.parse::<u64>().ok() == r.vmid,
-    })
+    });
+    let first = found.next()?;
+    let online = |r: &Resource| r.node.as_ref().is_some_and(|n| online_nodes.contains(n));
+    if online(first) {
+        return Some(first);
+    }
+    Some(found.find(|r| online(r)).unwrap_or(first))
+}
+
+/// A template named `name` other than `vmid`, on a node that answers.
+fn is_copy(r: &Resource, name: &str, vmid: u32, online_nodes: &[String]) -> bool {
+    r.kind == "qemu"
+        && r.template
+        && r.name.as_deref() == Some(name)
+        && r.vmid != Some(u64::from(vmid))
+        && r.node.as_ref().is_some_and(|n| online_nodes.contains(n))
 }
 
 /// The template's boot disk: device, storage, size in GB.
