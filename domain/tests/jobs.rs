@@ -226,7 +226,7 @@ async fn a_job_whose_instance_died_is_resumed_and_finishes_exactly_once() {
 
 /// A restarted instance (same seat: host and listen address) takes back at once what its dead
 /// run held, its jobs and its concurrency slots, though their leases are long; what another
-/// seat holds stays its own, even one whose name starts the same.
+/// seat holds stays its own.
 #[tokio::test]
 async fn a_restart_on_the_same_seat_takes_back_its_own_jobs_and_slots_at_once() {
     for db in fresh_databases().await {
@@ -238,7 +238,7 @@ async fn a_restart_on_the_same_seat_takes_back_its_own_jobs_and_slots_at_once() 
                 workers: 1,
                 lease: Duration::from_secs(600),
                 poll: Duration::from_millis(20),
-                ..RunnerConfig::seated(seat.into())
+                ..RunnerConfig::seated(seat)
             };
             let limits = KeyedLimits::shared(db.clone(), &config.instance);
             JobRunner::new(store.clone(), config, limits).register(FnHandler::new("test.seat", move |ctx| {
@@ -295,6 +295,46 @@ async fn a_restart_on_the_same_seat_takes_back_its_own_jobs_and_slots_at_once() 
             .await
             .unwrap();
         assert_eq!(holders, vec![format!("{}#0", other.instance())], "{:?}", db.backend());
+    }
+}
+
+/// A run whose lease another instance took (its owner changed under it) stops at its next
+/// heartbeat, mid-step, and records nothing over the new owner's run.
+#[tokio::test]
+async fn a_run_whose_lease_was_taken_stops_at_its_next_heartbeat() {
+    /// Says when the step that holds it is dropped (the run stopped).
+    struct Stopped(Arc<Notify>);
+    impl Drop for Stopped {
+        fn drop(&mut self) {
+            self.0.notify_one();
+        }
+    }
+    for db in fresh_databases().await {
+        let store = JobStore::new(db.clone());
+        let (entered, stopped) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+        let (e, s) = (entered.clone(), stopped.clone());
+        let runner = JobRunner::new(store.clone(), RunnerConfig { workers: 1, ..config("a") }, KeyedLimits::new())
+            .register(FnHandler::new("test.fenced", move |ctx| {
+                let (entered, stopped) = (e.clone(), s.clone());
+                Box::pin(async move {
+                    ctx.step("hang", || async move {
+                        let _held = Stopped(stopped);
+                        entered.notify_one();
+                        std::future::pending::<()>().await;
+                        Ok(())
+                    })
+                    .await?;
+                    Ok(StepOutcome::default())
+                })
+            }));
+        let _workers = runner.start();
+        let id = store.enqueue(&job("test.fenced", &[])).await.unwrap().id;
+        runner.wake();
+        entered.notified().await;
+        sqlx::query("UPDATE jobs SET lease_owner = 'b' WHERE id = $1").bind(id).execute(db.pool()).await.unwrap();
+        tokio::time::timeout(WAIT, stopped.notified()).await.expect("the run stopped at its heartbeat");
+        let job = store.get(id).await.unwrap().unwrap();
+        assert_eq!((job.status, job.lease_owner.as_deref()), (JobStatus::Running, Some("b")), "{:?}", db.backend());
     }
 }
 

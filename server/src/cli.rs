@@ -46,7 +46,15 @@ async fn run(mut config: Config) -> Result<(), String> {
     // With port 0 the OS picks one; everything after this uses the real address.
     config.listen = listener.local_addr().map_err(|e| format!("cannot read the bound address: {e}"))?;
     let Instance { state, simulator } = Instance::start(&config).await?;
-    let shutdown = shutdown_signal()?;
+    let signal = shutdown_signal()?;
+    // The job workers stop as soon as shutdown starts, before the listener closes: from then
+    // on a new process may take this address (the same seat) and resumes their jobs, so this
+    // one must no longer be running them while its connections drain.
+    let workers = state.job_workers.clone();
+    let shutdown = async move {
+        signal.await;
+        workers.abort();
+    };
     let services = state.services.clone();
     // First start: an `admin` account. The operator's own password from the environment is
     // used as is; otherwise a one-time password is printed here, once, on stdout (never to the

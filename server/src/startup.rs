@@ -93,7 +93,13 @@ impl Instance {
         // The job workers: every job kind's handler, sharing one set of concurrency limits
         // with every other instance on this database. `config.listen` is bound by now, so the
         // seat is ours alone: a restart takes back what the previous run left at once.
-        let seated = crate::seat::of(config.listen).map_or_else(Default::default, domain::jobs::RunnerConfig::seated);
+        let seated = match crate::seat::of(config.listen) {
+            Some(seat) => {
+                tracing::info!(seat, "jobs held by an earlier run of this seat are taken back at start");
+                domain::jobs::RunnerConfig::seated(&seat)
+            }
+            None => Default::default(),
+        };
         let runner_config =
             domain::jobs::RunnerConfig { workers: services.jobs.workers(), lease: config.job_lease, ..seated };
         let limits = domain::jobs::KeyedLimits::shared(services.db.clone(), &runner_config.instance);

@@ -150,6 +150,26 @@ async fn a_lost_clone_answer_never_makes_a_second_vm() {
 }
 
 #[tokio::test]
+async fn a_lost_clone_answer_found_while_the_clone_still_runs_is_waited_for_not_made_again() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        // Clones take 400 ms; until one is done Proxmox shows only its temporary config
+        // (`lock: clone`, no name, no marker), so whose VM it is cannot be told yet.
+        let timed = pvesim::Profile::Realistic(0.05);
+        let Some(srv) = common::spawn_with_cluster_timed(backend, layout(), timed, quiet).await else { continue };
+        let admin = srv.login_as("admin").await;
+        let faults =
+            pvesim::Faults { lost_answer_rate: 1.0, lost_answer_only: vec!["/clone".into()], ..Default::default() };
+        sim(&srv).sim.faults.set(faults).unwrap();
+        let id = bulk_create(&srv, &admin, "slow", 2).await;
+        let job = finished(&srv, &admin, &id).await;
+        assert_eq!(job["status"], "succeeded", "{} {job}", srv.backend());
+        assert_eq!(clones_received(&srv), 2, "each clone sent once, waited for, never sent again");
+        sim(&srv).sim.faults.set(pvesim::Faults::default()).unwrap();
+        all_made_once(&srv, &admin, "slow", 2).await;
+    }
+}
+
+#[tokio::test]
 async fn a_busy_cluster_still_gets_every_server_made_once_and_driven() {
     for srv in servers().await {
         let admin = srv.login_as("admin").await;
@@ -259,14 +279,14 @@ async fn a_kill_9_mid_job_and_a_restart_resume_it_at_once_without_duplicates() {
 #[tokio::test]
 async fn a_clone_that_cannot_get_the_template_lock_in_time_is_sent_again() {
     for backend in [Backend::Sqlite, Backend::Postgres] {
-        // Tasks take time (a full clone 80 ms; a clone gives up on the template's lock after
-        // 105 ms), so clones of one template queue behind each other.
-        let Some(srv) = common::spawn_with_cluster_timed(backend, layout(), pvesim::Profile::Fast, quiet).await else {
-            continue;
-        };
+        // Tasks take time (a full clone 800 ms; a clone gives up on the template's lock after
+        // 1,050 ms), so clones of one template queue behind each other.
+        let timed = pvesim::Profile::Realistic(0.1);
+        let Some(srv) = common::spawn_with_cluster_timed(backend, layout(), timed, quiet).await else { continue };
         let admin = srv.login_as("admin").await;
         // Two full clones of the template made outside this job (as a killed run leaves them
-        // going) hold its lock longer than the job's first clone will wait for it.
+        // going) hold its lock for 1.6 s: longer than the job's first clone waits for it, if
+        // that is sent within 0.55 s.
         let client = srv.services.cluster.client().unwrap();
         let mut outside = Vec::new();
         for vmid in [800, 801] {

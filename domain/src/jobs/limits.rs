@@ -5,7 +5,8 @@
 //! Two levels: a semaphore per key inside this instance (waiters queue without touching the
 //! database), then a row in `job_slots` (slot 0..limit per key) claimed under a lease that a
 //! small task renews while the permit is held. A crashed instance's rows are taken over once
-//! their lease ran out. Without a database (unit tests) only the local level applies.
+//! their lease ran out (or at once by the same instance restarted: `release_seat`). Without a
+//! database (unit tests) only the local level applies.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -1,7 +1,9 @@
 //! The worker pool: claims jobs (with a lease kept alive by a heartbeat), runs the handler for
 //! the job's kind, and records the outcome. A job whose instance died is claimed again once its
-//! lease expires and resumes after its last finished step; after too many attempts it fails
-//! with a clear reason instead of looping or staying "running" forever.
+//! lease expires (at once when the same instance restarts: `RunnerConfig::seat`) and resumes
+//! after its last finished step; after too many attempts it fails with a clear reason instead
+//! of looping or staying "running" forever. A run whose lease another instance took stops at
+//! its next heartbeat.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -204,11 +206,13 @@ pub struct RunnerConfig {
     /// A name unique per run of an instance (leases are held in its name): `SEAT/BOOT` when
     /// seated, else random.
     pub instance: String,
-    /// Where this instance runs, e.g. `host-1a2b3c4d@10.0.0.5:3000`: something only one live
-    /// process can hold at a time (the host and the address it listens on). On start, jobs and
-    /// slots still held by an earlier run of the same seat are freed at once: that run is dead,
-    /// so a restart after a crash resumes its work without waiting out the lease. `None` (port
-    /// 0, tests): only the lease frees them.
+    /// Where this instance runs, as an opaque digest of e.g. `host-1a2b3c4d@10.0.0.5:3000`
+    /// (the host, its network namespace and the address it listens on): something only one
+    /// live process holds at a time. On start, jobs and slots still held by an earlier run of
+    /// the same seat are freed at once, so a restart after a crash resumes its work without
+    /// waiting out the lease. Should two processes ever share a seat, the heartbeat still
+    /// fences: a run whose lease was taken stops at its next heartbeat. `None` (no bound
+    /// address): only the lease frees them.
     pub seat: Option<String>,
     pub workers: usize,
     /// A claim without a heartbeat for this long is considered dead.
@@ -233,8 +237,11 @@ impl Default for RunnerConfig {
 }
 
 impl RunnerConfig {
-    /// An instance at `seat` (see the field), named `SEAT/BOOT` with a fresh boot id.
-    pub fn seated(seat: String) -> Self {
+    /// An instance at `seat` (see the field), named `SEAT/BOOT` with a fresh boot id. The seat
+    /// is kept as 16 hex digits of its SHA-256: job answers show the lease holder, and the
+    /// host's name and address are not theirs to see.
+    pub fn seated(seat: &str) -> Self {
+        let seat: String = crate::auth::tokens::digest(seat).chars().take(16).collect();
         RunnerConfig { instance: format!("{seat}/{}", boot_id()), seat: Some(seat), ..Default::default() }
     }
 }
@@ -427,8 +434,15 @@ impl JobRunner {
                 tokio::select! {
                     out = &mut run => break out,
                     _ = tokio::time::sleep(every) => {
-                        if let Err(e) = self.store.heartbeat(id, &self.config.instance, lease_ms).await {
-                            tracing::warn!(job = id, error = %e, "cannot renew a job lease");
+                        match self.store.heartbeat(id, &self.config.instance, lease_ms).await {
+                            Ok(true) => {}
+                            // Taken over (our lease was freed or ran out): the other instance
+                            // runs it now, so this one stops where it is and records nothing.
+                            Ok(false) => {
+                                tracing::warn!(job = id, "another instance took this job over; stopping it here");
+                                return;
+                            }
+                            Err(e) => tracing::warn!(job = id, error = %e, "cannot renew a job lease"),
                         }
                     }
                 }

@@ -75,7 +75,8 @@ pub struct PlannedServer {
     pub spec: ServerSpec,
     pub template_vmid: u32,
     pub node: String,
-    /// The template's boot disk (`scsi0`) and its size: the first disk resizes it.
+    /// The template's boot disk (`scsi0`) and its size (its copies' are the same): the first
+    /// disk resizes it.
     pub boot_device: String,
     pub boot_gb: u64,
     /// Storage the template's disks are on (linked clones stay there).
@@ -335,7 +336,14 @@ impl CreateHandler {
     /// it has a copy); never `avoid`; an error naming the node when none can. Without a fresh
     /// view of the cluster the plan stands (the clone will say).
     async fn place(&self, rec: &ItemRecorder, plan: &PlannedServer, avoid: Option<&str>) -> Result<String, String> {
-        let Ok(snapshot) = self.cluster.snapshot(Freshness::Recent).await else { return Ok(plan.node.clone()) };
+        let Ok(snapshot) = self.cluster.snapshot(Freshness::Recent).await else {
+            return match avoid {
+                None => Ok(plan.node.clone()),
+                Some(node) => {
+                    Err(format!("node {node} is not answering, and the cluster cannot be read to choose another"))
+                }
+            };
+        };
         let online = |node: &str| {
             snapshot
                 .resources
@@ -369,9 +377,9 @@ impl CreateHandler {
     }
 
     /// Which of `nodes` has VM `vmid`, with its config. A clone to another node stays on
-    /// the template's node until it is done (Proxmox moves its config at the end), so a VM
-    /// being made is looked for on both, the template's node first: a VM not there any more
-    /// has moved before the second look, never between the looks unseen.
+    /// the node it is cloned from until it is done (Proxmox moves its config at the end), so a
+    /// VM being made is looked for on both, that node first (`PlannedServer::homes`): a VM not
+    /// there any more has moved before the second look, never between the looks unseen.
     async fn locate(&self, vmid: u32, nodes: &[&str]) -> Result<Option<(String, VmConfig)>, PveError> {
         let mut looked: Vec<&str> = Vec::new();
         for node in nodes.iter().copied().filter(|n| !n.is_empty()) {
@@ -398,11 +406,16 @@ impl CreateHandler {
         nodes: &[&str],
     ) -> Result<Option<(u32, String, VmConfig)>, String> {
         let Some(vmid) = vmid else { return Ok(None) };
-        match self.locate(vmid, nodes).await {
-            Ok(Some((node, config))) if is_ours(&config, name) => Ok(Some((vmid, node, config))),
-            Ok(_) => Ok(None),
-            Err(e) => Err(format!("cannot look at VM {vmid}: {}", e.message)),
+        let cannot = |e: PveError| format!("cannot look at VM {vmid}: {}", e.message);
+        let mut found = self.locate(vmid, nodes).await.map_err(cannot)?;
+        if found.as_ref().is_some_and(|(_, c)| being_cloned(c)) {
+            // Whose it is shows only once the clone is done.
+            if self.settle(vmid, nodes).await?.is_none() {
+                return Ok(None);
+            }
+            found = self.locate(vmid, nodes).await.map_err(cannot)?;
         }
+        Ok(found.filter(|(_, c)| is_ours(c, name)).map(|(node, config)| (vmid, node, config)))
     }
 
     /// Waits (bounded by the task timeout) until VM `vmid` holds no clone lock; returns the
@@ -713,8 +726,13 @@ impl Build<'_> {
             let Some(upid) = upid else { return self.wait_unlocked(vmid).await.map(|()| vmid).map_err(Cloned::Failed) };
             match wait_task(client, &upid, &self.h.limits).await {
                 // The task could not get the template's lock in time (another clone of it, e.g.
-                // one an interrupted run left going, holds it) and made nothing: once more.
-                Err(e) if e.kind == ErrorKind::Locked && e.is_transient() && retry.again(tries, started, &e).await => {
+                // one an interrupted run left going, holds it) and made nothing: once more. (Any
+                // other lock, met midway, may have left something behind: not repeated.)
+                Err(e)
+                    if e.is_transient()
+                        && e.message.contains(&format!("lock-{source}.conf'"))
+                        && retry.again(tries, started, &e).await =>
+                {
                     self.log(format!("clone: {}; trying again", e.message)).await;
                 }
                 waited => return waited.map(|()| vmid).map_err(|e| Cloned::Failed(format!("clone: {}", e.message))),
@@ -772,6 +790,8 @@ impl Build<'_> {
                     || async {
                         match self.h.locate(id, &plan.homes(&self.node)).await {
                             Ok(Some((_, c))) if is_ours(&c, name) => Ok(Look::Done(None)),
+                            // A clone under way shows no name yet: looked at again once done.
+                            Ok(Some((_, c))) if being_cloned(&c) => Ok(Look::Pending),
                             Ok(Some(_)) => {
                                 Err(PveError::new(ErrorKind::AlreadyExists, 500, format!("VM {id} already exists")))
                             }
@@ -977,6 +997,12 @@ fn mac_of(net: &str) -> Option<String> {
 /// Whether a VM's config is one proxfleet made for `name`: its name and proxfleet's marker.
 fn is_ours(config: &VmConfig, name: &str) -> bool {
     config.get("name") == Some(name) && marker::is_marked(config.get("description"))
+}
+
+/// A clone under way: until it is done, Proxmox shows only a temporary config (`lock: clone`,
+/// no name or description), so whose VM it is cannot be told yet.
+fn being_cloned(config: &VmConfig) -> bool {
+    config.get("lock") == Some("clone") && config.get("name").is_none()
 }
 
 /// Waits for a task; polling that fails for want of an answer is tried again (the task runs

@@ -199,9 +199,9 @@ impl ServerService {
                     slot.insert(boot_disk(&config));
                 }
                 let Some(Some((device, storage, size))) = copy_disks.get(&copy_vmid) else { continue };
-                let fits =
-                    s.disks.first().is_none_or(|b| b.size_gb >= *size && (s.full_clone || b.storage == *storage));
-                if *device != boot_device || !fits {
+                // The same boot disk: the resize after the clone counts on the template's size.
+                let fits = s.disks.first().is_none_or(|b| s.full_clone || b.storage == *storage);
+                if *device != boot_device || *size != boot_gb || !fits {
                     continue;
                 }
                 if !image_stores.contains_key(copy_node) {

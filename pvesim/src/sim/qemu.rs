@@ -79,13 +79,14 @@ impl Sim {
             config.insert("ide2".into(), format!("{storage}:vm-{newid}-cloudinit,media=cdrom"));
         }
         // Like qemu-server, the new config is made (locked) on the source node and moved to
-        // the target node when the clone is done.
+        // the target node when the clone is done; until then it is a temporary file that holds
+        // only the lock (no name, no description): the real config is written at the end.
         c.vms.insert(
             newid,
             Vm {
                 vmid: newid,
                 node: node.clone(),
-                config,
+                config: BTreeMap::new(),
                 running: false,
                 started_at: None,
                 lock: Some("clone".into()),
@@ -102,10 +103,14 @@ impl Sim {
         if full {
             keys.extend(allocated.iter().map(|(s, _)| format!("storage:{target}:{s}")));
         }
-        let wait = self.queue(&keys, work);
+        // A full clone that would wait longer than the lock's timeout gives up then, having
+        // held nothing.
         let lock_timeout = self.profile.duration(Work::Start) * 7;
-        let (timed_out, wait) =
-            if full && wait > lock_timeout && !lock_timeout.is_zero() { (true, lock_timeout) } else { (false, wait) };
+        let give_up = (full && !lock_timeout.is_zero()).then_some(lock_timeout);
+        let (timed_out, wait) = match self.queue(&keys, work, give_up) {
+            Some(wait) => (false, wait),
+            None => (true, lock_timeout),
+        };
         let effect: Effect = Box::new(move |c, aborted| {
             if aborted || timed_out {
                 c.vms.remove(&newid);
@@ -120,6 +125,7 @@ impl Sim {
                 });
             }
             if let Some(vm) = c.vms.get_mut(&newid) {
+                vm.config = config;
                 vm.lock = None;
                 vm.node = target.clone();
             }

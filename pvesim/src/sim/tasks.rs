@@ -66,16 +66,20 @@ impl Sim {
     }
 
     /// How long a new job on `keys` must wait for earlier ones; marks the keys busy until it
-    /// is done.
-    pub(super) fn queue(&self, keys: &[String], work: Duration) -> Duration {
+    /// is done. A waiter that gives up after `give_up` (a file lock's timeout) and would wait
+    /// longer reserves nothing (it never held the keys): `None`.
+    pub(super) fn queue(&self, keys: &[String], work: Duration, give_up: Option<Duration>) -> Option<Duration> {
         let now = now_ms();
         let mut busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
         let start = keys.iter().filter_map(|k| busy.get(k)).copied().max().unwrap_or(now).max(now);
+        if give_up.is_some_and(|g| Duration::from_millis(start - now) > g) {
+            return None;
+        }
         let end = start + u64::try_from(work.as_millis()).unwrap_or(0);
         for k in keys {
             busy.insert(k.clone(), end);
         }
-        Duration::from_millis(start - now)
+        Some(Duration::from_millis(start - now))
     }
 
     pub fn task_status(&self, p: &BTreeMap<String, String>) -> Result<Value, SimError> {

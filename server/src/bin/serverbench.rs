@@ -63,15 +63,13 @@ struct Cli {
     site_root: Option<PathBuf>,
     /// Internal: serve as the instance that the `--faults` kill run kills and restarts (the
     /// benchmark starts itself this way), on this database.
-    #[arg(long, hide = true, requires_all = ["instance_listen", "instance_pve_url", "instance_pve_token"])]
+    #[arg(long, hide = true, requires_all = ["instance_listen", "instance_pve_url"])]
     instance_db: Option<String>,
     #[arg(long, hide = true)]
     instance_listen: Option<SocketAddr>,
+    /// (Its token, `USER@REALM!TOKENID=SECRET`, comes in `PROXFLEET_PVE_TOKEN`.)
     #[arg(long, hide = true)]
     instance_pve_url: Option<String>,
-    /// `USER@REALM!TOKENID=SECRET`.
-    #[arg(long, hide = true)]
-    instance_pve_token: Option<String>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -181,7 +179,8 @@ impl Process {
         let token = format!("{}={}", b.sim.token_id, b.sim.token_secret);
         let mut child = std::process::Command::new(exe)
             .args(["--instance-db", &b.db_url, "--instance-listen", &b.addr.to_string()])
-            .args(["--instance-pve-url", &b.sim.url, "--instance-pve-token", &token])
+            .args(["--instance-pve-url", &b.sim.url])
+            .env("PROXFLEET_PVE_TOKEN", token)
             .args(["--factor", &factor.to_string()])
             .stdout(std::process::Stdio::piped())
             .spawn()
@@ -211,10 +210,10 @@ impl Drop for Process {
 
 /// `--instance-db`: serve until killed (see `Process`).
 async fn serve_instance(cli: Cli) -> Result<(), String> {
-    let (Some(url), Some(listen), Some(pve_url), Some(token)) =
-        (cli.instance_db, cli.instance_listen, cli.instance_pve_url, cli.instance_pve_token)
+    let (Some(url), Some(listen), Some(pve_url), Ok(token)) =
+        (cli.instance_db, cli.instance_listen, cli.instance_pve_url, std::env::var("PROXFLEET_PVE_TOKEN"))
     else {
-        return Err("--instance-db needs --instance-listen, --instance-pve-url and --instance-pve-token".into());
+        return Err("--instance-db needs --instance-listen, --instance-pve-url and PROXFLEET_PVE_TOKEN".into());
     };
     let (id, secret) = token.rsplit_once('=').ok_or("the token is USER@REALM!TOKENID=SECRET")?;
     let (user, token_id) = id.split_once('!').ok_or("the token is USER@REALM!TOKENID=SECRET")?;

@@ -250,8 +250,10 @@ impl Process {
         let log =
             std::env::temp_dir().join(format!("proxfleet-process-{}-{}.log", listen.port(), domain::clock::now_ms()));
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_proxfleet"))
-            .args(["--listen", &listen.to_string(), "--database-url", database_url, "--pve-url", &sim.url])
-            .args(["--pve-token", &format!("{}={}", sim.token_id, sim.token_secret), "--sync-interval", "3600"])
+            .args(["--listen", &listen.to_string(), "--pve-url", &sim.url, "--sync-interval", "3600", "--log", "info"])
+            // Secrets through the environment, not the command line (`ps` shows that).
+            .env("DATABASE_URL", database_url)
+            .env("PROXFLEET_PVE_TOKEN", format!("{}={}", sim.token_id, sim.token_secret))
             .env("PROXFLEET_ADMIN_PASSWORD", PASSWORD)
             .env_remove("PROXFLEET_CONFIG")
             .stdout(std::process::Stdio::piped())
@@ -287,9 +289,14 @@ impl Drop for Process {
     }
 }
 
-/// A free loopback address (bound and let go: a process started next can take it).
+/// A free loopback address for a process to listen on, and again after a restart: below the
+/// range the OS hands out for outgoing connections, so none of those takes it meanwhile.
 pub fn free_address() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+    let start = 20_000 + u16::try_from(std::process::id() % 10_000).unwrap();
+    (0..2_000u16)
+        .map(|i| SocketAddr::from(([127, 0, 0, 1], 20_000 + (start - 20_000 + i) % 12_000)))
+        .find(|a| std::net::TcpListener::bind(a).is_ok())
+        .unwrap()
 }
 
 /// A `TestServer` view of an instance running elsewhere (a `Process`) at `listen`: the test's
