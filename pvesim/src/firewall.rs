@@ -126,6 +126,20 @@ fn apply_fields(rule: &mut Rule, p: &BTreeMap<String, String>, allowed_types: &[
     Ok(())
 }
 
+/// pve-firewall's `pve-security-group-name`: `[A-Za-z][A-Za-z0-9\-\_]+`, 2 to 18 characters.
+fn check_group_name(param: &str, name: &str) -> Result<(), SimError> {
+    let mut chars = name.chars();
+    let pattern = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if name.chars().count() > 18 {
+        return Err(SimError::param(param, "value may only be 18 characters long"));
+    }
+    if name.chars().count() < 2 || !pattern {
+        return Err(SimError::param(param, "value does not match the regex pattern"));
+    }
+    Ok(())
+}
+
 fn pos(p: &BTreeMap<String, String>) -> Result<usize, SimError> {
     let v = req(p, "pos")?;
     v.parse().map_err(|_| SimError::param("pos", format!("type check ('integer') failed - got '{v}'")))
@@ -157,17 +171,24 @@ impl Sim {
         )
     }
 
-    /// Create, or with `rename` rename / update the comment.
+    /// Create, or with `rename` (the existing name; `group` is the new one) rename / update the
+    /// comment.
     pub fn fw_group_create(&self, p: &BTreeMap<String, String>) -> Result<Value, SimError> {
         let name = req(p, "group")?;
+        check_group_name("group", &name)?;
+        if let Some(old) = p.get("rename") {
+            check_group_name("rename", old)?;
+        }
         let mut c = self.lock();
         match p.get("rename") {
             Some(old) => {
-                let mut g =
-                    c.groups.remove(old).ok_or_else(|| SimError::die(format!("no such security group '{old}'")))?;
+                let mut g = c
+                    .groups
+                    .remove(old)
+                    .ok_or_else(|| SimError::param("group", format!("Security group '{old}' does not exist")))?;
                 if old != &name && c.groups.contains_key(&name) {
                     c.groups.insert(old.clone(), g);
-                    return Err(SimError::param("group", format!("Security group '{name}' already exists")));
+                    return Err(SimError::param("group", format!("Security group '{name}' does already exist")));
                 }
                 if let Some(comment) = p.get("comment") {
                     g.comment = Some(comment.clone()).filter(|c| !c.is_empty());
@@ -265,12 +286,20 @@ impl Sim {
             if at >= rules.len() {
                 return Err(SimError::die(format!("no rule at position {at}")));
             }
-            if let Some(to) = p.get("moveto") {
-                let to: usize = to
-                    .parse()
-                    .map_err(|_| SimError::param("moveto", format!("type check ('integer') failed - got '{to}'")))?;
+            let moveto =
+                match p.get("moveto") {
+                    Some(to) => Some(to.parse::<usize>().map_err(|_| {
+                        SimError::param("moveto", format!("type check ('integer') failed - got '{to}'"))
+                    })?),
+                    None => None,
+                };
+            // `moveto` is a gap in the list as it was: the rule goes in before the one now at
+            // `moveto` (so moving down lands at `moveto - 1`, and past the end is last);
+            // `moveto == pos` is an ordinary update.
+            if let Some(to) = moveto.filter(|to| *to != at) {
                 let rule = rules.remove(at);
-                rules.insert(to.min(rules.len()), rule);
+                let index = if to > at { to - 1 } else { to };
+                rules.insert(index.min(rules.len()), rule);
                 return Ok(Value::Null);
             }
             let mut rule = rules[at].clone();

@@ -34,6 +34,24 @@ async fn groups_and_rules_behave_like_pve_firewall() {
     assert_eq!(dup.kind, ErrorKind::AlreadyExists);
     let names: Vec<String> = c.security_groups().await.unwrap().into_iter().map(|g| g.group).collect();
     assert_eq!(names, ["app", "db", "web"], "sorted by name");
+    // PVE's name rule: a letter, then letters, digits, '-' or '_'; 2 to 18 characters.
+    for (bad, why) in [
+        ("a", "value does not match the regex pattern"),
+        ("9lives", "value does not match the regex pattern"),
+        ("web tier", "value does not match the regex pattern"),
+        ("a-very-long-name-19", "value may only be 18 characters long"),
+    ] {
+        let e = c.create_security_group(bad, None).await.unwrap_err();
+        assert_eq!((e.status, e.errors["group"].as_str()), (400, why), "{bad}");
+    }
+    c.create_security_group("a-long-name-of-18", None).await.unwrap();
+    // Renaming: `rename` names the group as it is, `group` as it will be.
+    c.rename_security_group("a-long-name-of-18", "tmp", None).await.unwrap();
+    let e = c.rename_security_group("a-long-name-of-18", "other", None).await.unwrap_err();
+    assert_eq!((e.status, e.errors["group"].as_str()), (400, "Security group 'a-long-name-of-18' does not exist"));
+    let e = c.rename_security_group("tmp", "web", None).await.unwrap_err();
+    assert_eq!((e.status, e.errors["group"].as_str()), (400, "Security group 'web' does already exist"));
+    c.delete_security_group("tmp").await.unwrap();
 
     // Each new rule goes to the top; rules are disabled unless enabled explicitly.
     c.add_security_group_rule("app", &tcp("8080", true)).await.unwrap();
@@ -44,9 +62,13 @@ async fn groups_and_rules_behave_like_pve_firewall() {
         [(0, "8443".into(), false), (1, "8080".into(), true)]
     );
 
-    // Move with the current digest; a stale digest is refused.
+    // PVE's `moveto` is a gap in the list as it was: the rule goes in before the one now at
+    // `moveto`. So 1 (just below itself) changes nothing and the digest still holds; the
+    // final index 1 is `moveto` 2.
     let digest = rules[0].digest.clone();
     c.move_security_group_rule("app", 0, 1, Some(&digest)).await.unwrap();
+    assert_eq!(c.security_group_rules("app").await.unwrap()[0].digest, digest, "nothing moved");
+    c.move_security_group_rule("app", 0, firewall::moveto_for(0, 1), Some(&digest)).await.unwrap();
     let stale = c.delete_security_group_rule("app", 0, Some(&digest)).await.unwrap_err();
     assert_eq!(stale.message, "detected modified configuration - file changed by other user? Try again.");
     assert_eq!(c.security_group_rule("app", 1).await.unwrap().dport.as_deref(), Some("8443"));

@@ -110,6 +110,13 @@ pub fn update_group_comment(name: &str, comment: &str, digest: Option<&str>) -> 
         .with(Params::new().str("group", name).str("rename", name).str("comment", comment).opt_str("digest", digest))
 }
 
+/// Renames a group (PVE: POST with `rename` = the existing name, `group` = the new one); rules
+/// of VMs that use it follow.
+pub fn rename_group(old: &str, new: &str, digest: Option<&str>) -> Request {
+    Request::new(Method::Post, "/cluster/firewall/groups", "/cluster/firewall/groups".into())
+        .with(Params::new().str("group", new).str("rename", old).opt_str("digest", digest))
+}
+
 pub fn delete_group(name: &str) -> Request {
     Request::new(Method::Delete, "/cluster/firewall/groups/{group}", group_path(name))
         .with(Params::new().str("group", name))
@@ -137,6 +144,18 @@ pub fn update_group_rule(name: &str, pos: u64, rule: &RuleSpec, digest: Option<&
     Request::new(Method::Put, "/cluster/firewall/groups/{group}/{pos}", format!("{}/{pos}", group_path(name))).with(p)
 }
 
+/// PVE's `moveto` for a rule at `pos` that should end at index `to`: `moveto` is a gap in
+/// the list as it was (the rule goes in before the one now at `moveto`), so moving down
+/// names the gap after the target.
+pub fn moveto_for(pos: u64, to: u64) -> u64 {
+    if to > pos {
+        to + 1
+    } else {
+        to
+    }
+}
+
+/// Moves the rule at `pos` with PVE's `moveto` (see [`moveto_for`]).
 pub fn move_group_rule(name: &str, pos: u64, to: u64, digest: Option<&str>) -> Request {
     let p = Params::new()
         .str("group", name)
@@ -215,6 +234,10 @@ impl PveClient {
         digest: Option<&str>,
     ) -> Result<(), PveError> {
         self.call_value(&update_group_comment(name, comment, digest)).await.map(|_| ())
+    }
+
+    pub async fn rename_security_group(&self, old: &str, new: &str, digest: Option<&str>) -> Result<(), PveError> {
+        self.call_value(&rename_group(old, new, digest)).await.map(|_| ())
     }
 
     pub async fn delete_security_group(&self, name: &str) -> Result<(), PveError> {
