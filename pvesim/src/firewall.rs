@@ -25,8 +25,24 @@ pub struct VmFirewall {
     pub rules: Vec<Rule>,
 }
 
-const RULE_FIELDS: [&str; 12] =
-    ["type", "action", "enable", "macro", "proto", "dport", "sport", "source", "dest", "iface", "log", "comment"];
+const RULE_FIELDS: [&str; 13] = [
+    "type",
+    "action",
+    "enable",
+    "macro",
+    "proto",
+    "dport",
+    "sport",
+    "source",
+    "dest",
+    "iface",
+    "log",
+    "icmp-type",
+    "comment",
+];
+/// Protocols that have ports (pve-firewall's `$proto_is_icmp` aside).
+const PORT_PROTOS: [&str; 10] = ["tcp", "udp", "udplite", "dccp", "sctp", "6", "17", "136", "33", "132"];
+const ICMP_PROTOS: [&str; 3] = ["icmp", "icmpv6", "ipv6-icmp"];
 const MACROS: [&str; 16] = [
     "SSH",
     "HTTP",
@@ -118,10 +134,23 @@ fn apply_fields(rule: &mut Rule, p: &BTreeMap<String, String>, allowed_types: &[
             ));
         }
     }
+    // Ports need a protocol that has ports, even with a macro (a dport of an icmp protocol
+    // may name icmp types).
     for port in ["dport", "sport"] {
-        if rule.contains_key(port) && !rule.contains_key("proto") && !rule.contains_key("macro") {
-            return Err(SimError::param("proto", format!("missing property - '{port}' requires this property")));
+        if !rule.contains_key(port) {
+            continue;
         }
+        let Some(proto) = rule.get("proto").map(|p| p.to_ascii_lowercase()) else {
+            return Err(SimError::param("proto", format!("missing property - '{port}' requires this property")));
+        };
+        let has_ports =
+            PORT_PROTOS.contains(&proto.as_str()) || port == "dport" && ICMP_PROTOS.contains(&proto.as_str());
+        if !has_ports {
+            return Err(SimError::param(port, format!("protocol '{proto}' does not support ports")));
+        }
+    }
+    if rule.contains_key("icmp-type") && !rule.get("proto").is_some_and(|p| ICMP_PROTOS.contains(&p.as_str())) {
+        return Err(SimError::param("proto", "missing property - 'icmp-type' requires this property"));
     }
     Ok(())
 }

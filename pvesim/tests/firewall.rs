@@ -94,6 +94,13 @@ async fn groups_and_rules_behave_like_pve_firewall() {
     let no_proto =
         RuleSpec { kind: "in".into(), action: "ACCEPT".into(), dport: Some("22".into()), ..Default::default() };
     assert_eq!(c.add_security_group_rule("app", &no_proto).await.unwrap_err().status, 400);
+    // A port needs a protocol even with a macro, and one that has ports.
+    let macro_port = RuleSpec { macro_name: Some("SSH".into()), ..no_proto.clone() };
+    let e = c.add_security_group_rule("app", &macro_port).await.unwrap_err();
+    assert_eq!(e.errors["proto"], "missing property - 'dport' requires this property");
+    let gre_port = RuleSpec { proto: Some("gre".into()), ..no_proto.clone() };
+    let e = c.add_security_group_rule("app", &gre_port).await.unwrap_err();
+    assert_eq!(e.errors["dport"], "protocol 'gre' does not support ports");
 
     let not_empty = c.delete_security_group("app").await.unwrap_err();
     assert_eq!(not_empty.message, "Security group 'app' is not empty");
