@@ -373,6 +373,39 @@ async fn shared_template(srv: &TestServer, vmid: u32) {
     client.wait_task(&upid, Duration::from_secs(10), polling).await.unwrap();
 }
 
+/// The pool `default` on 10.`net`.0.0/24.
+async fn pool(srv: &TestServer, admin: &Login, net: u8) {
+    let cidr = format!("10.{net}.0.0/24");
+    let body = json!({"name": "default", "cidr": cidr, "gateway": format!("10.{net}.0.1"), "bridge": "vmbr0"});
+    let (status, body) = post(admin, srv, "/api/ip-pools", body).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
+/// A bulk create of `prefix-1…n` from `template` (`{"template_vm_id": …}` or
+/// `{"template": name}`), each with a 30 GB boot disk on `datastore` and an address from the
+/// pool `default`; the finished job.
+async fn create_from(
+    srv: &TestServer,
+    admin: &Login,
+    template: Value,
+    datastore: &str,
+    prefix: &str,
+    n: usize,
+) -> Value {
+    let list: Vec<Value> = (1..=n)
+        .map(|i| {
+            let mut server = json!({"name": format!("{prefix}-{i}"), "cpu": 1, "memory": 1024, "disks": [{"size": 30, "interface": "scsi0", "datastore_id": datastore}], "network_devices": [{"ip_pool": "default"}]});
+            if let (Some(server), Some(template)) = (server.as_object_mut(), template.as_object()) {
+                server.extend(template.clone());
+            }
+            server
+        })
+        .collect();
+    let (status, q) = post(admin, srv, "/api/create_servers_bulk", json!({"servers": list})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{q}");
+    finished(srv, admin, q["task_id"].as_str().unwrap()).await
+}
+
 #[tokio::test]
 async fn a_node_that_drops_out_mid_job_gets_no_more_servers_and_nothing_waits_forever() {
     let three = pvesim::Layout { nodes: 3, seed: 5, vms: 0, shared_storage: true };
@@ -385,21 +418,9 @@ async fn a_node_that_drops_out_mid_job_gets_no_more_servers_and_nothing_waits_fo
         // pve3 stops answering once the job asked for two clones (the template's was the first).
         let faults = pvesim::Faults { down_nodes: vec!["pve3".into()], down_after_clones: 3, ..Default::default() };
         sim(&srv).sim.faults.set(faults).unwrap();
-        let (status, body) = post(
-            &admin,
-            &srv,
-            "/api/ip-pools",
-            json!({"name": "default", "cidr": "10.60.0.0/24", "gateway": "10.60.0.1", "bridge": "vmbr0"}),
-        )
-        .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        let list: Vec<Value> = (1..=12)
-            .map(|n| json!({"name": format!("spread-{n}"), "template_vm_id": 9100, "cpu": 1, "memory": 1024, "disks": [{"size": 30, "interface": "scsi0", "datastore_id": "shared-nfs"}], "network_devices": [{"ip_pool": "default"}]}))
-            .collect();
+        pool(&srv, &admin, 60).await;
         let started = Instant::now();
-        let (status, q) = post(&admin, &srv, "/api/create_servers_bulk", json!({"servers": list})).await;
-        assert_eq!(status, StatusCode::ACCEPTED, "{q}");
-        let job = finished(&srv, &admin, q["task_id"].as_str().unwrap()).await;
+        let job = create_from(&srv, &admin, json!({"template_vm_id": 9100}), "shared-nfs", "spread", 12).await;
         assert!(started.elapsed() < Duration::from_secs(60), "bounded by the retry budget, not forever");
         let items = job["items"].as_array().unwrap().clone();
         let log: Vec<String> =
@@ -471,21 +492,9 @@ async fn servers_asked_for_by_template_name_use_its_copies_on_other_nodes_also_w
         // pve3 stops answering once the job asked for three clones (the copies took four).
         let faults = pvesim::Faults { down_nodes: vec!["pve3".into()], down_after_clones: 7, ..Default::default() };
         sim(&srv).sim.faults.set(faults).unwrap();
-        let (status, body) = post(
-            &admin,
-            &srv,
-            "/api/ip-pools",
-            json!({"name": "default", "cidr": "10.70.0.0/24", "gateway": "10.70.0.1", "bridge": "vmbr0"}),
-        )
-        .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        let list: Vec<Value> = (1..=12)
-            .map(|n| json!({"name": format!("copy-{n}"), "template": "debian-12-template", "cpu": 1, "memory": 1024, "disks": [{"size": 30, "interface": "scsi0", "datastore_id": "local-lvm"}], "network_devices": [{"ip_pool": "default"}]}))
-            .collect();
-        let (status, q) = post(&admin, &srv, "/api/create_servers_bulk", json!({"servers": list})).await;
-        assert_eq!(status, StatusCode::ACCEPTED, "{q}");
-        let first_job = finished(&srv, &admin, q["task_id"].as_str().unwrap()).await;
-        let job = &first_job;
+        pool(&srv, &admin, 70).await;
+        let by_name = json!({"template": "debian-12-template"});
+        let job = create_from(&srv, &admin, by_name, "local-lvm", "copy", 12).await;
         let log = job["log"].to_string();
         assert!(log.contains("cloning template 9201 to vmid"), "made on pve2 from its own copy: {log}");
         assert!(log.contains("node pve3 is not answering: made on"), "pve3's servers went elsewhere: {log}");
@@ -505,18 +514,13 @@ async fn servers_asked_for_by_template_name_use_its_copies_on_other_nodes_also_w
         assert!(!on_node.contains_key("pve3") || log.contains("cloning template 9301"), "{on_node:?}");
 
         // Asked for by its id, the template is that one: made on its node only.
-        let by_id: Vec<Value> = (1..=2)
-            .map(|n| json!({"name": format!("pinned-{n}"), "template_vm_id": 9001, "cpu": 1, "memory": 1024, "disks": [{"size": 30, "interface": "scsi0", "datastore_id": "local-lvm"}], "network_devices": [{"ip_pool": "default"}]}))
-            .collect();
-        let (status, q) = post(&admin, &srv, "/api/create_servers_bulk", json!({"servers": by_id})).await;
-        assert_eq!(status, StatusCode::ACCEPTED, "{q}");
-        let job = finished(&srv, &admin, q["task_id"].as_str().unwrap()).await;
-        assert_eq!(job["status"], "succeeded", "{job}");
-        for item in job["items"].as_array().unwrap() {
+        let pinned = create_from(&srv, &admin, json!({"template_vm_id": 9001}), "local-lvm", "pinned", 2).await;
+        assert_eq!(pinned["status"], "succeeded", "{pinned}");
+        for item in pinned["items"].as_array().unwrap() {
             assert_eq!(item["result"]["node"], "pve1", "{item}");
         }
         let (_, orphans) = get(&admin, &srv, "/api/cleanup/orphans").await;
-        assert_eq!(orphans["data"]["total"], 0, "{orphans} {first_job}");
+        assert_eq!(orphans["data"]["total"], 0, "{orphans} {job}");
     }
 }
 
@@ -532,20 +536,8 @@ async fn a_clone_its_node_never_got_is_made_on_another_node_with_a_copy() {
         // job's view of the cluster is up to 2 s old, so it still sends pve3 its clone.
         let faults = pvesim::Faults { down_nodes: vec!["pve3".into()], down_after_clones: 5, ..Default::default() };
         sim(&srv).sim.faults.set(faults).unwrap();
-        let (status, body) = post(
-            &admin,
-            &srv,
-            "/api/ip-pools",
-            json!({"name": "default", "cidr": "10.80.0.0/24", "gateway": "10.80.0.1", "bridge": "vmbr0"}),
-        )
-        .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        let list: Vec<Value> = (1..=2)
-            .map(|n| json!({"name": format!("gold-{n}"), "template": "golden", "cpu": 1, "memory": 1024, "disks": [{"size": 30, "interface": "scsi0", "datastore_id": "local-lvm"}], "network_devices": [{"ip_pool": "default"}]}))
-            .collect();
-        let (status, q) = post(&admin, &srv, "/api/create_servers_bulk", json!({"servers": list})).await;
-        assert_eq!(status, StatusCode::ACCEPTED, "{q}");
-        let job = finished(&srv, &admin, q["task_id"].as_str().unwrap()).await;
+        pool(&srv, &admin, 80).await;
+        let job = create_from(&srv, &admin, json!({"template": "golden"}), "local-lvm", "gold", 2).await;
         assert_eq!(job["status"], "succeeded", "{} {job}", srv.backend());
         let planned: Vec<&str> =
             job["params"]["servers"].as_array().unwrap().iter().map(|p| p["node"].as_str().unwrap()).collect();
