@@ -25,6 +25,10 @@ pub enum Error {
     /// The request conflicts with existing state: duplicates, locks, in-use objects (409).
     #[error("{0}")]
     Conflict(String),
+    /// The object changed since the caller read it (409): `details` carries what it is now
+    /// (`field: "digest"`, `current_digest`, the current list), so the caller can show both.
+    #[error("{message}")]
+    Stale { message: String, details: Value },
     /// Well-formed but semantically impossible (422).
     #[error("{0}")]
     Unprocessable(String),
@@ -57,7 +61,7 @@ impl Error {
             Error::Unauthenticated | Error::InvalidCredentials => Kind::Unauthenticated,
             Error::Forbidden(_) => Kind::Forbidden,
             Error::NotFound(_) => Kind::NotFound,
-            Error::Conflict(_) => Kind::Conflict,
+            Error::Conflict(_) | Error::Stale { .. } => Kind::Conflict,
             Error::Unprocessable(_) => Kind::Unprocessable,
             Error::Upstream(_) => Kind::Upstream,
             Error::Unavailable(_) => Kind::Unavailable,

@@ -10,6 +10,7 @@ pub mod datastores;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod firewall;
 pub mod iam;
 pub mod ipam;
 pub mod jobs;

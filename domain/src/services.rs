@@ -39,6 +39,8 @@ pub struct Services {
     pub servers: crate::servers::ServerService,
     /// Datastores and the default ones for new disks.
     pub datastores: crate::datastores::Datastores,
+    /// Security groups, their rules, and attaching them to servers.
+    pub firewall: crate::firewall::FirewallService,
     started_at: i64,
     simulated_cluster: bool,
 }
@@ -77,7 +79,14 @@ impl Services {
             settings.clone(),
             audit.clone(),
         );
+        let firewall = crate::firewall::FirewallService::new(
+            cluster.clone(),
+            servers.store.clone(),
+            jobs.clone(),
+            audit.clone(),
+        );
         Services {
+            firewall,
             settings,
             auth: AuthService::new(
                 users.clone(),
@@ -114,6 +123,12 @@ impl Services {
             self.jobs.clone(),
             self.events.clone(),
             self.settings.clone(),
+            self.audit.clone(),
+        );
+        self.firewall = crate::firewall::FirewallService::new(
+            self.cluster.clone(),
+            self.servers.store.clone(),
+            self.jobs.clone(),
             self.audit.clone(),
         );
         self

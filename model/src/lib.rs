@@ -4,6 +4,7 @@
 //!
 //! - `servers`: a server, its status and actions, the list query and page, create requests
 //!   (`servers::request`), create choices, settings, dashboard figures, a server's history;
+//! - `firewall`: security groups, their rules, PVE's macros;
 //! - `ipam`: IP pools;
 //! - `auth`: permissions and roles, users, API tokens, the audit log;
 //! - `jobs`: jobs, their items and log, notifications;
@@ -24,6 +25,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod firewall;
 pub mod ipam;
 pub mod jobs;
 pub mod limits;

@@ -18,6 +18,9 @@ pub enum ErrorKind {
     Auth,
     /// No answer: connection refused, TLS failure, proxy errors (595/596/599), 502/503/504.
     Unreachable,
+    /// The object changed since the caller read it: its `digest` no longer matches
+    /// ("detected modified configuration - file changed by other user?").
+    Modified,
     /// Anything else PVE refused, with its message (parameter errors, "VM 100 not running"…).
     Rejected,
 }
@@ -46,6 +49,7 @@ impl PveError {
         let kind = match status {
             401 | 403 => ErrorKind::Auth,
             502..=504 | 595 | 596 | 599 => ErrorKind::Unreachable,
+            _ if all.contains("detected modified configuration") => ErrorKind::Modified,
             _ if all.contains("does not exist") || all.contains("no such") || all.contains("not found") => {
                 ErrorKind::NotFound
             }
@@ -113,6 +117,8 @@ mod tests {
         assert!(!PveError::from_response(500, "VM 100 already exists", BTreeMap::new()).is_transient());
         assert_eq!(kind(500, "VM quit/powerdown failed - got timeout"), ErrorKind::Timeout);
         assert_eq!(kind(401, ""), ErrorKind::Auth);
+        let stale = "detected modified configuration - file changed by other user? Try again.\n";
+        assert_eq!(kind(500, stale), ErrorKind::Modified);
         assert_eq!(kind(596, "Connection timed out"), ErrorKind::Unreachable);
         assert_eq!(kind(500, "VM 100 not running"), ErrorKind::Rejected);
         let mut errors = BTreeMap::new();

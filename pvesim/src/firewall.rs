@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
+use sha1::{Digest, Sha1};
 
 use crate::error::SimError;
 use crate::sim::{req, Sim};
@@ -43,39 +43,24 @@ const RULE_FIELDS: [&str; 13] = [
 /// Protocols that have ports (pve-firewall's `$proto_is_icmp` aside).
 const PORT_PROTOS: [&str; 10] = ["tcp", "udp", "udplite", "dccp", "sctp", "6", "17", "136", "33", "132"];
 const ICMP_PROTOS: [&str; 3] = ["icmp", "icmpv6", "ipv6-icmp"];
-const MACROS: [&str; 16] = [
-    "SSH",
-    "HTTP",
-    "HTTPS",
-    "Ping",
-    "DNS",
-    "SMTP",
-    "IMAP",
-    "POP3",
-    "MySQL",
-    "PostgreSQL",
-    "RDP",
-    "FTP",
-    "NTP",
-    "SNMP",
-    "Web",
-    "Telnet",
-];
+/// PVE's macro names (pve-firewall's `$pve_fw_macros` and IPv6 additions), one list shared
+/// with the product's wire types: it is PVE's fact, written down once.
+use model::firewall::MACROS;
 const MODIFIED: &str = "detected modified configuration - file changed by other user? Try again.";
 
-/// SHA-256 over the list, cut to the 40 hex characters of PVE's SHA-1 digest.
+/// pve-firewall's `copy_list_with_digest`: one SHA-1 over the list, for each entry in order
+/// and each key in sorted order `key:value\n` (no separator between entries).
 fn digest<'a>(entries: impl Iterator<Item = &'a Rule>) -> String {
-    let mut h = Sha256::new();
+    let mut h = Sha1::new();
     for e in entries {
         for (k, v) in e {
             h.update(k.as_bytes());
-            h.update(b"=");
+            h.update(b":");
             h.update(v.as_bytes());
-            h.update(b";");
+            h.update(b"\n");
         }
-        h.update(b"\n");
     }
-    h.finalize().iter().take(20).map(|b| format!("{b:02x}")).collect()
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn rule_json(pos: usize, rule: &Rule, digest: &str) -> Value {

@@ -153,3 +153,19 @@ async fn a_security_group_is_applied_to_a_vm_as_a_group_rule() {
         assert!(contract::check_response(req.method.as_str(), req.template, &data).is_empty(), "{}", req.template);
     }
 }
+
+#[tokio::test]
+async fn digests_are_pve_firewalls_sha1_and_a_stale_one_is_modified() {
+    let (_s, c) = sim().await;
+    c.create_security_group("digest", None).await.unwrap();
+    c.add_security_group_rule("digest", &tcp("22", true)).await.unwrap();
+    let rules = c.security_group_rules("digest").await.unwrap();
+    // SHA-1 of "action:ACCEPT\ndport:22\nenable:1\nproto:tcp\ntype:in\n" (pve-firewall's
+    // copy_list_with_digest over the one rule), as Python's hashlib computes it.
+    assert_eq!(rules[0].digest, "82ff54375d64432ed03ad8e1833e6691f1a3af58");
+    let old = rules[0].digest.clone();
+    c.add_security_group_rule("digest", &tcp("80", true)).await.unwrap();
+    let e = c.delete_security_group_rule("digest", 0, Some(&old)).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Modified, "{e:?}");
+    assert_eq!(c.security_group_rules("digest").await.unwrap().len(), 2, "nothing was deleted");
+}

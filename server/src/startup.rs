@@ -108,7 +108,7 @@ impl Instance {
             .with_notifications(services.notifications.clone())
             .with_events(services.events.clone())
             .with_audit(services.audit.clone());
-        let runner = services.servers.register_jobs(runner);
+        let runner = services.firewall.register_jobs(services.servers.register_jobs(runner));
         let job_workers = domain::jobs::service::register_test_jobs(runner).start();
         // Housekeeping: the server records follow Proxmox every `sync_interval` (30 s; from
         // the shared cluster snapshot); old notifications, events and finished jobs are pruned

@@ -36,6 +36,12 @@ pub fn fail(e: domain::Error) -> AppError {
             field,
             details: details.and_then(|d| leptos::serde_json::value::to_raw_value(&d).ok()),
         },
+        domain::Error::Stale { message, details } => AppError {
+            status,
+            message,
+            field: Some("digest".into()),
+            details: leptos::serde_json::value::to_raw_value(&details).ok(),
+        },
         other => AppError::new(status, other.to_string()),
     }
 }

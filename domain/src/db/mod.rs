@@ -17,7 +17,7 @@ use sqlx::AnyPool;
 
 /// The schema version this binary was built for. Every migration that changes the schema
 /// bumps `schema_version.version` to its own number; start-up refuses a newer database.
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");

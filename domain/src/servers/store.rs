@@ -6,6 +6,8 @@ use serde_json::Value;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use sqlx::Row as _;
+
 use crate::clock::now_ms;
 use crate::db::{Bind, Col, Database};
 use crate::{Error, Result};
@@ -490,8 +492,123 @@ impl ServerStore {
     }
 
     pub async fn delete(&self, name: &str) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM servers WHERE name = $1").bind(name).execute(self.db.pool()).await?;
+        let mut tx = self.db.pool().begin().await?;
+        sqlx::query("DELETE FROM server_firewall_groups WHERE server_name = $1").bind(name).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM server_firewall_state WHERE server_name = $1").bind(name).execute(&mut *tx).await?;
+        let done = sqlx::query("DELETE FROM servers WHERE name = $1").bind(name).execute(&mut *tx).await?;
+        tx.commit().await?;
         self.changed();
         Ok(done.rows_affected() > 0)
     }
+
+    /// Records the security groups attached to the server, in order, and what proxfleet
+    /// changed on the VM for them; the record's `security_group` (the old tool's
+    /// `firewall_group`) is the first group.
+    pub async fn set_firewall(&self, name: &str, fw: &FirewallRecord) -> Result<()> {
+        let now = now_ms();
+        let mut tx = self.db.pool().begin().await?;
+        sqlx::query("DELETE FROM server_firewall_groups WHERE server_name = $1").bind(name).execute(&mut *tx).await?;
+        for (position, group) in fw.groups.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO server_firewall_groups (server_name, group_name, position, attached_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(name)
+            .bind(group)
+            .bind(i64::try_from(position).unwrap_or(i64::MAX))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("DELETE FROM server_firewall_state WHERE server_name = $1").bind(name).execute(&mut *tx).await?;
+        if fw.enabled_by_us || !fw.flagged_nics.is_empty() {
+            sqlx::query(
+                "INSERT INTO server_firewall_state (server_name, enabled_by_us, flagged_nics) VALUES ($1, $2, $3)",
+            )
+            .bind(name)
+            .bind(i64::from(fw.enabled_by_us))
+            .bind(fw.flagged_nics.join(","))
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("UPDATE servers SET security_group = $1, updated_at = $2 WHERE name = $3")
+            .bind(fw.groups.first().map(String::as_str).unwrap_or(""))
+            .bind(now)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.changed();
+        Ok(())
+    }
+
+    /// The server's groups and what proxfleet changed on its VM for them.
+    pub async fn firewall(&self, name: &str) -> Result<FirewallRecord> {
+        let groups = self.firewall_groups(name).await?;
+        let state = sqlx::query("SELECT enabled_by_us, flagged_nics FROM server_firewall_state WHERE server_name = $1")
+            .bind(name)
+            .fetch_optional(self.db.pool())
+            .await?;
+        let (enabled_by_us, flagged): (i64, String) = match state {
+            Some(r) => (r.try_get("enabled_by_us")?, r.try_get("flagged_nics")?),
+            None => (0, String::new()),
+        };
+        Ok(FirewallRecord {
+            groups,
+            enabled_by_us: enabled_by_us != 0,
+            flagged_nics: flagged.split(',').filter(|n| !n.is_empty()).map(str::to_owned).collect(),
+        })
+    }
+
+    /// The security groups attached to the server, in order.
+    pub async fn firewall_groups(&self, name: &str) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT group_name FROM server_firewall_groups WHERE server_name = $1 ORDER BY position",
+        )
+        .bind(name)
+        .fetch_all(self.db.pool())
+        .await?)
+    }
+
+    /// Every attachment: (group, server, the server's owner), by group and server.
+    pub async fn firewall_attachments(&self) -> Result<Vec<(String, String, Option<i64>)>> {
+        let rows = sqlx::query(
+            "SELECT g.group_name, g.server_name, s.owner_id FROM server_firewall_groups g \
+             JOIN servers s ON s.name = g.server_name ORDER BY g.group_name, g.server_name",
+        )
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("group_name")?, r.try_get("server_name")?, r.try_get("owner_id")?)))
+            .collect()
+    }
+
+    /// A group's new name, wherever it is attached.
+    pub async fn rename_firewall_group(&self, old: &str, new: &str) -> Result<()> {
+        let mut tx = self.db.pool().begin().await?;
+        sqlx::query("UPDATE server_firewall_groups SET group_name = $1 WHERE group_name = $2")
+            .bind(new)
+            .bind(old)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE servers SET security_group = $1 WHERE security_group = $2")
+            .bind(new)
+            .bind(old)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.changed();
+        Ok(())
+    }
+}
+
+/// The security groups proxfleet attached to a server, in order, and what it changed on the
+/// VM for them (so detaching the last one undoes exactly that).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FirewallRecord {
+    pub groups: Vec<String>,
+    /// proxfleet turned the VM's firewall on.
+    pub enabled_by_us: bool,
+    /// NICs whose firewall flag proxfleet set.
+    pub flagged_nics: Vec<String>,
 }

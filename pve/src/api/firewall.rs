@@ -44,6 +44,10 @@ pub struct FirewallRule {
     #[serde(default)]
     pub iface: Option<String>,
     #[serde(default)]
+    pub log: Option<String>,
+    #[serde(default, rename = "icmp-type")]
+    pub icmp_type: Option<String>,
+    #[serde(default)]
     pub comment: Option<String>,
     pub digest: String,
 }
@@ -61,7 +65,11 @@ pub struct RuleSpec {
     pub source: Option<String>,
     pub dest: Option<String>,
     pub iface: Option<String>,
+    pub log: Option<String>,
+    pub icmp_type: Option<String>,
     pub comment: Option<String>,
+    /// Fields to clear (on an update).
+    pub delete: Vec<String>,
 }
 
 impl RuleSpec {
@@ -76,7 +84,10 @@ impl RuleSpec {
             .opt_str("source", self.source.clone())
             .opt_str("dest", self.dest.clone())
             .opt_str("iface", self.iface.clone())
+            .opt_str("log", self.log.clone())
+            .opt_str("icmp-type", self.icmp_type.clone())
             .opt_str("comment", self.comment.clone())
+            .opt_str("delete", (!self.delete.is_empty()).then(|| self.delete.join(",")))
     }
 }
 
@@ -208,6 +219,26 @@ pub fn add_vm_group_rule(node: &str, vmid: u32, group: &str, comment: Option<&st
         .with(rule.params(vm_params(node, vmid)))
 }
 
+fn vm_rule(node: &str, vmid: u32, pos: u64, fields: impl FnOnce(Params) -> Params) -> Request {
+    let p = fields(vm_params(node, vmid).int("pos", i64::try_from(pos).unwrap_or(0)));
+    Request::new(
+        Method::Put,
+        "/nodes/{node}/qemu/{vmid}/firewall/rules/{pos}",
+        vm_fw(node, vmid, &format!("/rules/{pos}")),
+    )
+    .with(p)
+}
+
+/// Moves a VM's rule with PVE's `moveto` (see [`moveto_for`]).
+pub fn move_vm_rule(node: &str, vmid: u32, pos: u64, moveto: u64, digest: Option<&str>) -> Request {
+    vm_rule(node, vmid, pos, |p| p.int("moveto", i64::try_from(moveto).unwrap_or(0)).opt_str("digest", digest))
+}
+
+/// Turns a VM's rule on or off.
+pub fn enable_vm_rule(node: &str, vmid: u32, pos: u64, enable: bool, digest: Option<&str>) -> Request {
+    vm_rule(node, vmid, pos, |p| p.bool("enable", enable).opt_str("digest", digest))
+}
+
 pub fn delete_vm_rule(node: &str, vmid: u32, pos: u64, digest: Option<&str>) -> Request {
     let p = vm_params(node, vmid).int("pos", i64::try_from(pos).unwrap_or(0)).opt_str("digest", digest);
     Request::new(
@@ -307,6 +338,28 @@ impl PveClient {
         comment: Option<&str>,
     ) -> Result<(), PveError> {
         self.call_value(&add_vm_group_rule(node, vmid, group, comment)).await.map(|_| ())
+    }
+
+    pub async fn move_vm_firewall_rule(
+        &self,
+        node: &str,
+        vmid: u32,
+        pos: u64,
+        moveto: u64,
+        digest: Option<&str>,
+    ) -> Result<(), PveError> {
+        self.call_value(&move_vm_rule(node, vmid, pos, moveto, digest)).await.map(|_| ())
+    }
+
+    pub async fn enable_vm_firewall_rule(
+        &self,
+        node: &str,
+        vmid: u32,
+        pos: u64,
+        enable: bool,
+        digest: Option<&str>,
+    ) -> Result<(), PveError> {
+        self.call_value(&enable_vm_rule(node, vmid, pos, enable, digest)).await.map(|_| ())
     }
 
     pub async fn delete_vm_firewall_rule(

@@ -50,6 +50,7 @@ impl From<domain::Error> for ApiError {
                 ApiError::new(status, "authentication required").with_details(json!({ "authenticated": false }))
             }
             E::InvalidCredentials => ApiError::new(status, "invalid username or password"),
+            E::Stale { message, details } => ApiError::new(status, message).with_details(details),
             E::Forbidden(m)
             | E::NotFound(m)
             | E::Conflict(m)

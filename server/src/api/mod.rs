@@ -7,6 +7,7 @@ pub mod envelope;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod firewall;
 pub mod ip_pools;
 pub mod jobs;
 pub mod notifications;
@@ -20,7 +21,7 @@ pub mod system;
 pub mod tokens;
 pub mod users;
 
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 
 pub use envelope::{ApiOk, Pagination};
@@ -101,6 +102,18 @@ pub fn router() -> Router<AppState> {
         .route("/cleanup/orphans", get(server_settings::orphans))
         .route("/cleanup/clean/{name}", post(server_settings::clean))
         .route("/cleanup/bulk-clean", post(server_settings::bulk_clean))
+        .route("/firewall/groups", get(firewall::list).post(firewall::create))
+        .route("/firewall/groups/{group}", get(firewall::get).put(firewall::update).delete(firewall::delete))
+        .route("/firewall/groups/{group}/copy", post(firewall::copy))
+        .route("/firewall/groups/{group}/rules", post(firewall::add_rule))
+        .route("/firewall/groups/{group}/rules/{pos}", put(firewall::update_rule).delete(firewall::delete_rule))
+        .route("/firewall/groups/{group}/rules/{pos}/move", post(firewall::move_rule))
+        .route("/firewall/macros", get(firewall::macros))
+        .route("/firewall/assign", post(firewall::assign))
+        .route("/firewall/assign_bulk", post(firewall::assign_bulk))
+        .route("/apply_security_group/{server}", post(firewall::apply))
+        .route("/assign_firewall_group/{server}", post(firewall::assign_one))
+        .route("/remove_firewall_group/{server}", post(firewall::remove))
         .route("/ip-pools", get(ip_pools::list).post(ip_pools::create))
         .route("/ip-pools/{name}", get(ip_pools::get).put(ip_pools::update).delete(ip_pools::delete))
         .fallback(error::not_found)

@@ -10,7 +10,7 @@ use utoipa::OpenApi;
 use super::envelope::ErrorEnvelope;
 use super::routes::{self, Access};
 
-use super::{events, ip_pools, jobs, notifications, ops, server_settings, servers, session, system, tokens, users};
+use super::{events, firewall, ip_pools, jobs, notifications, ops, server_settings, servers, session, system, tokens, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -38,6 +38,9 @@ use super::{events, ip_pools, jobs, notifications, ops, server_settings, servers
         server_settings::logs, server_settings::task_log, server_settings::datastores, server_settings::refresh, server_settings::set_defaults,
         server_settings::proxmox_storage, server_settings::cleanup_status, server_settings::failed_servers, server_settings::orphans,
         server_settings::clean, server_settings::bulk_clean,
+        firewall::list, firewall::create, firewall::get, firewall::update, firewall::copy, firewall::delete,
+        firewall::add_rule, firewall::update_rule, firewall::move_rule, firewall::delete_rule, firewall::macros,
+        firewall::assign, firewall::apply, firewall::assign_one, firewall::remove, firewall::assign_bulk,
         ip_pools::list, ip_pools::create, ip_pools::get, ip_pools::update, ip_pools::delete,
         notifications::list, notifications::latest, notifications::unread_count, notifications::get, notifications::read,
         notifications::delete, notifications::clear_all, notifications::test, events::events, events::notifications,
@@ -54,6 +57,9 @@ use super::{events, ip_pools, jobs, notifications, ops, server_settings, servers
         (name = "servers", description = "Managed servers: inventory synced with Proxmox, create one or many (the old tool's \
             field names and ours), start/stop/reboot/delete as jobs"),
         (name = "datastores", description = "Datastores per node, and the default HDD/SSD datastores for new disks"),
+        (name = "firewall", description = "Security groups (Proxmox VE cluster firewall groups) and their rules, and \
+            attaching them to servers. Writes carry the digest you read (body, `?digest=` or `If-Match`); a stale one is a 409 \
+            with the current list"),
         (name = "ip-pools", description = "IP address management: pools and their free addresses (writes need manage_network)"),
         (name = "system", description = "This proxfleet instance"),
         (name = "operations", description = "Health, metrics and API documentation"),

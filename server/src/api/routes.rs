@@ -60,6 +60,7 @@ const BROWSER: Access = Access::BrowserSession;
 const MANAGE_USERS: Access = Access::Permission(Permission::ManageUsers);
 const CREATE_SERVER: Access = Access::Permission(Permission::CreateServer);
 const MANAGE_NETWORK: Access = Access::Permission(Permission::ManageNetwork);
+const MANAGE_FIREWALL: Access = Access::Permission(Permission::ManageFirewallGroups);
 
 pub const ROUTES: &[RouteSpec] = &[
     // Operations and documentation.
@@ -151,6 +152,25 @@ pub const ROUTES: &[RouteSpec] = &[
     route(POST, "/api/datastores/refresh", AUTHENTICATED, CLUSTER_READ),
     route(POST, "/api/datastores/default", Access::Permission(Permission::ManageStorage), CLUSTER),
     route(GET, "/api/proxmox_storage", AUTHENTICATED, CLUSTER_READ),
+    // Security groups: everyone signed in reads them; changes need manage_firewall_groups.
+    // Attaching needs assign_firewall_groups, detaching remove_firewall_groups: the service
+    // decides for the paths that can do either.
+    route(GET, "/api/firewall/groups", AUTHENTICATED, CLUSTER_READ),
+    route(POST, "/api/firewall/groups", MANAGE_FIREWALL, CLUSTER),
+    route(GET, "/api/firewall/groups/{group}", AUTHENTICATED, CLUSTER_READ),
+    route(PUT, "/api/firewall/groups/{group}", MANAGE_FIREWALL, CLUSTER),
+    route(DELETE, "/api/firewall/groups/{group}", MANAGE_FIREWALL, CLUSTER),
+    route(POST, "/api/firewall/groups/{group}/copy", MANAGE_FIREWALL, CLUSTER),
+    route(POST, "/api/firewall/groups/{group}/rules", MANAGE_FIREWALL, CLUSTER),
+    route(PUT, "/api/firewall/groups/{group}/rules/{pos}", MANAGE_FIREWALL, CLUSTER),
+    route(DELETE, "/api/firewall/groups/{group}/rules/{pos}", MANAGE_FIREWALL, CLUSTER),
+    route(POST, "/api/firewall/groups/{group}/rules/{pos}/move", MANAGE_FIREWALL, CLUSTER),
+    route(GET, "/api/firewall/macros", AUTHENTICATED, NONE),
+    route(POST, "/api/firewall/assign", AUTHENTICATED, CLUSTER),
+    route(POST, "/api/firewall/assign_bulk", AUTHENTICATED, CLUSTER),
+    route(POST, "/api/apply_security_group/{server}", AUTHENTICATED, CLUSTER),
+    route(POST, "/api/assign_firewall_group/{server}", AUTHENTICATED, CLUSTER),
+    route(POST, "/api/remove_firewall_group/{server}", Access::Permission(Permission::RemoveFirewallGroups), CLUSTER),
     // IP pools: readable by everyone signed in (the create form offers them).
     route(GET, "/api/ip-pools", AUTHENTICATED, READS),
     route(POST, "/api/ip-pools", MANAGE_NETWORK, CHANGES),

@@ -1,0 +1,18 @@
+//! Security groups: Proxmox VE's cluster firewall groups, their rules, and attaching them to
+//! servers.
+//!
+//! - `rules`: a rule as sent, checked like pve-firewall checks it; group names;
+//! - `groups`: `FirewallService` — groups and rules (create, rename, copy, delete; add, change,
+//!   move, delete rules), each write guarded by the list's digest;
+//! - `assign`: the `firewall.assign` job that attaches, detaches or replaces groups on servers.
+//!
+//! Proxmox holds the groups and rules; proxfleet's database holds only which groups it
+//! attached to which server (`servers::store::FirewallRecord`).
+
+pub mod assign;
+pub mod groups;
+pub mod rules;
+
+pub use assign::{AssignMode, AssignParams, ASSIGN};
+pub use groups::FirewallService;
+pub use model::firewall::{Rule, RuleInput, RuleType, SecurityGroup};
