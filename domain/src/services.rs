@@ -79,12 +79,8 @@ impl Services {
             settings.clone(),
             audit.clone(),
         );
-        let firewall = crate::firewall::FirewallService::new(
-            cluster.clone(),
-            servers.store.clone(),
-            jobs.clone(),
-            audit.clone(),
-        );
+        let firewall =
+            crate::firewall::FirewallService::new(cluster.clone(), servers.store.clone(), jobs.clone(), audit.clone());
         Services {
             firewall,
             settings,

@@ -37,8 +37,11 @@ async fn a_database_from_a_newer_proxfleet_is_refused_with_a_clear_error() {
 #[tokio::test]
 async fn usernames_that_differ_only_by_case_stop_the_upgrade_with_their_names() {
     for db in fresh_databases().await {
-        // Back to schema 7, as an older proxfleet left it.
+        // Back to schema 7, as an older proxfleet left it (later migrations undone too).
         for statement in [
+            "DROP TABLE server_firewall_state",
+            "DROP TABLE server_firewall_groups",
+            "DELETE FROM _sqlx_migrations WHERE version = 9",
             "DROP INDEX users_username_lower",
             "DELETE FROM _sqlx_migrations WHERE version = 8",
             "UPDATE schema_version SET version = 7 WHERE id = 1",

@@ -82,7 +82,19 @@ fn all_requests() -> Vec<Request> {
         source: Some("10.0.0.0/24".into()),
         dest: Some("+dc/web".into()),
         iface: Some("net0".into()),
+        log: Some("info".into()),
+        icmp_type: None,
         comment: Some("web".into()),
+        delete: vec![],
+    };
+    // Clearing fields is for updates only (PVE's create has no `delete`).
+    let change = RuleSpec { delete: vec!["sport".into(), "icmp-type".into()], ..rule.clone() };
+    let ping = RuleSpec {
+        proto: Some("icmp".into()),
+        icmp_type: Some("echo-request".into()),
+        dport: None,
+        sport: None,
+        ..rule.clone()
     };
     out.extend([
         firewall::groups(),
@@ -92,7 +104,8 @@ fn all_requests() -> Vec<Request> {
         firewall::group_rules("web"),
         firewall::group_rule("web", 2),
         firewall::add_group_rule("web", &rule),
-        firewall::update_group_rule("web", 0, &rule, None),
+        firewall::update_group_rule("web", 0, &change, None),
+        firewall::add_group_rule("web", &ping),
         firewall::move_group_rule("web", 3, 0, Some("0123456789abcdef0123456789abcdef01234567")),
         firewall::delete_group_rule("web", 1, None),
         firewall::vm_options("pve1", 100),
@@ -100,6 +113,8 @@ fn all_requests() -> Vec<Request> {
         firewall::vm_rules("pve1", 100),
         firewall::add_vm_group_rule("pve1", 100, "web", Some("Security group: web")),
         firewall::delete_vm_rule("pve1", 100, 0, None),
+        firewall::move_vm_rule("pve1", 100, 2, 0, Some("0123456789abcdef0123456789abcdef01234567")),
+        firewall::enable_vm_rule("pve1", 100, 1, true, None),
     ]);
     out.extend([
         storage::storages("pve1", None),

@@ -327,12 +327,10 @@ fn handle_inner(
         ("POST", "/cluster/firewall/groups/{group}") | ("POST", "/nodes/{node}/qemu/{vmid}/firewall/rules") => {
             sim.fw_rule_add(p)?
         }
-        ("GET", "/cluster/firewall/groups/{group}/{pos}") | ("GET", "/nodes/{node}/qemu/{vmid}/firewall/rules/{pos}") => {
-            sim.fw_rule(p)?
-        }
-        ("PUT", "/cluster/firewall/groups/{group}/{pos}") | ("PUT", "/nodes/{node}/qemu/{vmid}/firewall/rules/{pos}") => {
-            sim.fw_rule_update(p)?
-        }
+        ("GET", "/cluster/firewall/groups/{group}/{pos}")
+        | ("GET", "/nodes/{node}/qemu/{vmid}/firewall/rules/{pos}") => sim.fw_rule(p)?,
+        ("PUT", "/cluster/firewall/groups/{group}/{pos}")
+        | ("PUT", "/nodes/{node}/qemu/{vmid}/firewall/rules/{pos}") => sim.fw_rule_update(p)?,
         ("DELETE", "/cluster/firewall/groups/{group}/{pos}")
         | ("DELETE", "/nodes/{node}/qemu/{vmid}/firewall/rules/{pos}") => sim.fw_rule_delete(p)?,
         ("GET", "/nodes/{node}/qemu/{vmid}/firewall/options") => sim.fw_options(p)?,

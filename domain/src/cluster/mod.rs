@@ -31,9 +31,7 @@ pub struct ClusterService {
 pub fn from_pve(e: PveError) -> Error {
     match e.kind {
         pve::ErrorKind::NotFound => Error::NotFound(e.message),
-        pve::ErrorKind::AlreadyExists | pve::ErrorKind::Locked | pve::ErrorKind::Modified => {
-            Error::Conflict(e.message)
-        }
+        pve::ErrorKind::AlreadyExists | pve::ErrorKind::Locked | pve::ErrorKind::Modified => Error::Conflict(e.message),
         pve::ErrorKind::Unreachable | pve::ErrorKind::Timeout => {
             Error::Unavailable(format!("Proxmox VE: {}", e.message))
         }

@@ -217,15 +217,18 @@ impl AssignHandler {
             rules.remove(pos as usize);
         }
         // New ones: Proxmox adds at the top, enabled.
-        let missing: Vec<String> = wanted
-            .iter()
-            .filter(|g| !rules.iter().any(|r| managed_group(r) == Some(g.as_str())))
-            .cloned()
-            .collect();
+        let missing: Vec<String> =
+            wanted.iter().filter(|g| !rules.iter().any(|r| managed_group(r) == Some(g.as_str()))).cloned().collect();
         for g in missing.iter().rev() {
             c.add_vm_security_group(node, vmid, g, Some(MANAGED)).await.map_err(e)?;
             done.writes += 1;
-            let rule = Rule { kind: RuleType::Group, action: g.clone(), enable: true, comment: Some(MANAGED.into()), ..Default::default() };
+            let rule = Rule {
+                kind: RuleType::Group,
+                action: g.clone(),
+                enable: true,
+                comment: Some(MANAGED.into()),
+                ..Default::default()
+            };
             rules.insert(0, rule);
         }
         // Into order at the top, each enabled.
@@ -310,7 +313,10 @@ mod tests {
     fn a_nic_keeps_its_mac_and_options_when_the_flag_changes() {
         let v = "virtio=BC:24:11:00:00:01,bridge=vmbr0,tag=20";
         assert_eq!(with_flag(v, true), "virtio=BC:24:11:00:00:01,bridge=vmbr0,tag=20,firewall=1");
-        assert_eq!(with_flag("virtio=BC:24:11:00:00:01,firewall=0,bridge=vmbr0", true), "virtio=BC:24:11:00:00:01,bridge=vmbr0,firewall=1");
+        assert_eq!(
+            with_flag("virtio=BC:24:11:00:00:01,firewall=0,bridge=vmbr0", true),
+            "virtio=BC:24:11:00:00:01,bridge=vmbr0,firewall=1"
+        );
         assert_eq!(with_flag(&with_flag(v, true), false), v);
     }
 

@@ -104,6 +104,10 @@ impl FirewallService {
     }
 
     pub(super) async fn listed(&self, group: &str) -> Result<Listed> {
+        // A name Proxmox's pattern refuses names no group (and would be a 400 from Proxmox).
+        if rules::check_group_name("group", group).is_err() {
+            return Err(Error::NotFound(format!("no security group {}", crate::limits::shown(group))));
+        }
         let rules = self.client()?.security_group_rules(group).await.map_err(|e| match e.kind {
             pve::ErrorKind::NotFound => Error::NotFound(format!("no security group {}", crate::limits::shown(group))),
             _ => from_pve(e),
@@ -308,7 +312,9 @@ impl FirewallService {
         actor.require(Permission::ManageFirewallGroups)?;
         let result = self.delete_group_checked(actor, name).await;
         let detail = match &result {
-            Ok(rules) => format!("with its {} rule(s): {}", rules.len(), serde_json::to_string(rules).unwrap_or_default()),
+            Ok(rules) => {
+                format!("with its {} rule(s): {}", rules.len(), serde_json::to_string(rules).unwrap_or_default())
+            }
             Err(_) => String::new(),
         };
         self.audit.outcome(actor, "firewall.group_delete", name, &result, detail).await?;
@@ -323,9 +329,7 @@ impl FirewallService {
             } else {
                 group.used_by.join(", ")
             };
-            return Err(Error::Conflict(format!(
-                "security group {name} is attached to {shown}; detach it first"
-            )));
+            return Err(Error::Conflict(format!("security group {name} is attached to {shown}; detach it first")));
         }
         let client = self.client()?;
         let mut removed = 0;
@@ -407,7 +411,12 @@ impl FirewallService {
             let mut now = self.listed(group).await?;
             if to > 0 {
                 client
-                    .move_security_group_rule(group, 0, pve::api::firewall::moveto_for(0, u64::from(to)), Some(&now.digest))
+                    .move_security_group_rule(
+                        group,
+                        0,
+                        pve::api::firewall::moveto_for(0, u64::from(to)),
+                        Some(&now.digest),
+                    )
                     .await
                     .map_err(refused)?;
                 now = self.listed(group).await?;
@@ -417,7 +426,12 @@ impl FirewallService {
                     .update_security_group_rule(
                         group,
                         u64::from(to),
-                        &pve::RuleSpec { kind: checked.kind.as_str().into(), action: checked.action.clone(), enable: true, ..Default::default() },
+                        &pve::RuleSpec {
+                            kind: checked.kind.as_str().into(),
+                            action: checked.action.clone(),
+                            enable: true,
+                            ..Default::default()
+                        },
                         Some(&now.digest),
                     )
                     .await
@@ -503,7 +517,13 @@ impl FirewallService {
     }
 
     /// Deletes the rule at `pos` (`manage_firewall_groups`); the audit keeps the rule.
-    pub async fn delete_rule(&self, actor: &Actor, group: &str, pos: u32, digest: Option<&str>) -> Result<SecurityGroup> {
+    pub async fn delete_rule(
+        &self,
+        actor: &Actor,
+        group: &str,
+        pos: u32,
+        digest: Option<&str>,
+    ) -> Result<SecurityGroup> {
         actor.require(Permission::ManageFirewallGroups)?;
         let mut gone = None;
         let result = async {

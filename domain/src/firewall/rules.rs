@@ -163,17 +163,16 @@ pub fn check(input: &RuleInput, was: Option<&Rule>) -> Result<CheckedRule> {
         }
     }
 
-    let macro_name =
-        match keep(clean(&input.macro_name), old(|r| r.macro_name.as_ref()), input.macro_name.is_some()) {
-            Some(m) => match macro_named(&m) {
-                Some(known) => Some(known.to_owned()),
-                None => {
-                    errors.push(("macro".into(), format!("unknown macro {}", shown(&m))));
-                    None
-                }
-            },
-            None => None,
-        };
+    let macro_name = match keep(clean(&input.macro_name), old(|r| r.macro_name.as_ref()), input.macro_name.is_some()) {
+        Some(m) => match macro_named(&m) {
+            Some(known) => Some(known.to_owned()),
+            None => {
+                errors.push(("macro".into(), format!("unknown macro {}", shown(&m))));
+                None
+            }
+        },
+        None => None,
+    };
 
     let mut proto = keep(
         proto_given.value.clone().map(|p| p.to_ascii_lowercase()),
@@ -185,15 +184,21 @@ pub fn check(input: &RuleInput, was: Option<&Rule>) -> Result<CheckedRule> {
             errors.push((proto_given.name.into(), format!("unknown protocol {}", shown(p))));
         }
     }
-    let dport = keep(dport_given.value.clone(), old(|r| r.dport.as_ref()), sent(&dport_given, &input.dport, Some(&input.port)));
+    let dport =
+        keep(dport_given.value.clone(), old(|r| r.dport.as_ref()), sent(&dport_given, &input.dport, Some(&input.port)));
     let sport = keep(clean(&input.sport), old(|r| r.sport.as_ref()), input.sport.is_some());
     // A port without a protocol: TCP, as the old tool assumed; with a macro Proxmox wants the
     // protocol named (the macro's own ports are used when none is given).
     if proto.is_none() && (dport.is_some() || sport.is_some()) {
         if macro_name.is_some() {
+            // Named in the caller's vocabulary: the old tool's `port` goes with `protocol`.
+            let field = if dport_given.name == "port" { "protocol" } else { proto_given.name };
             errors.push((
-                proto_given.name.into(),
-                format!("give the protocol with a port, even with a macro (the macro {} brings its own ports)", macro_name.clone().unwrap_or_default()),
+                field.into(),
+                format!(
+                    "give the protocol with a port, even with a macro (the macro {} brings its own ports)",
+                    macro_name.clone().unwrap_or_default()
+                ),
             ));
         } else {
             proto = Some("tcp".into());
@@ -223,8 +228,13 @@ pub fn check(input: &RuleInput, was: Option<&Rule>) -> Result<CheckedRule> {
         }
     }
 
-    let source = keep(source_given.value.clone(), old(|r| r.source.as_ref()), sent(&source_given, &input.source, Some(&input.source_ip)));
-    let dest = keep(dest_given.value.clone(), old(|r| r.dest.as_ref()), sent(&dest_given, &input.dest, Some(&input.dest_ip)));
+    let source = keep(
+        source_given.value.clone(),
+        old(|r| r.source.as_ref()),
+        sent(&source_given, &input.source, Some(&input.source_ip)),
+    );
+    let dest =
+        keep(dest_given.value.clone(), old(|r| r.dest.as_ref()), sent(&dest_given, &input.dest, Some(&input.dest_ip)));
     for (field, value) in [(source_given.name, &source), (dest_given.name, &dest)] {
         if let Some(v) = value {
             if let Err(e) = check_address(v) {
@@ -240,7 +250,11 @@ pub fn check(input: &RuleInput, was: Option<&Rule>) -> Result<CheckedRule> {
         }
     }
 
-    let comment = keep(comment_given.value.clone(), old(|r| r.comment.as_ref()), sent(&comment_given, &input.comment, Some(&input.description)));
+    let comment = keep(
+        comment_given.value.clone(),
+        old(|r| r.comment.as_ref()),
+        sent(&comment_given, &input.comment, Some(&input.description)),
+    );
     if let Some(c) = &comment {
         if c.chars().count() > COMMENT {
             errors.push((comment_given.name.into(), format!("at most {COMMENT} characters")));
@@ -250,12 +264,30 @@ pub fn check(input: &RuleInput, was: Option<&Rule>) -> Result<CheckedRule> {
     }
 
     if let Some(first) = errors.first().cloned() {
-        let details = (errors.len() > 1).then(|| {
-            json!({"errors": errors.iter().map(|(f, m)| json!({"field": f, "message": m})).collect::<Vec<_>>()})
+        let details = (errors.len() > 1).then(
+            || json!({"errors": errors.iter().map(|(f, m)| json!({"field": f, "message": m})).collect::<Vec<_>>()}),
+        );
+        return Err(Error::Validation {
+            field: Some(first.0.clone()),
+            message: format!("{}: {}", first.0, first.1),
+            details,
         });
-        return Err(Error::Validation { field: Some(first.0.clone()), message: format!("{}: {}", first.0, first.1), details });
     }
-    Ok(CheckedRule { kind, action, enable, macro_name, proto, dport, sport, source, dest, iface, log, icmp_type, comment })
+    Ok(CheckedRule {
+        kind,
+        action,
+        enable,
+        macro_name,
+        proto,
+        dport,
+        sport,
+        source,
+        dest,
+        iface,
+        log,
+        icmp_type,
+        comment,
+    })
 }
 
 fn clean(v: &Option<String>) -> Option<String> {
@@ -270,12 +302,52 @@ const PORT_PROTOS: [&str; 10] = ["tcp", "udp", "udplite", "dccp", "sctp", "6", "
 const ICMP_PROTOS: [&str; 3] = ["icmp", "icmpv6", "ipv6-icmp"];
 /// Protocol names of Debian's `/etc/protocols` that firewall rules use, and `icmpv6`.
 const PROTOCOLS: [&str; 27] = [
-    "ip", "icmp", "igmp", "ggp", "ipencap", "st", "tcp", "egp", "igp", "pup", "udp", "hmp", "xns-idp", "rdp", "iso-tp4",
-    "dccp", "xtp", "ddp", "idpr-cmtp", "ipv6", "ipv6-route", "ipv6-frag", "idrp", "rsvp", "gre", "esp", "ah",
+    "ip",
+    "icmp",
+    "igmp",
+    "ggp",
+    "ipencap",
+    "st",
+    "tcp",
+    "egp",
+    "igp",
+    "pup",
+    "udp",
+    "hmp",
+    "xns-idp",
+    "rdp",
+    "iso-tp4",
+    "dccp",
+    "xtp",
+    "ddp",
+    "idpr-cmtp",
+    "ipv6",
+    "ipv6-route",
+    "ipv6-frag",
+    "idrp",
+    "rsvp",
+    "gre",
+    "esp",
+    "ah",
 ];
 const MORE_PROTOCOLS: [&str; 17] = [
-    "skip", "ipv6-icmp", "icmpv6", "ipv6-nonxt", "ipv6-opts", "rspf", "vmtp", "eigrp", "ospf", "ax.25", "ipip",
-    "etherip", "encap", "pim", "ipcomp", "vrrp", "l2tp",
+    "skip",
+    "ipv6-icmp",
+    "icmpv6",
+    "ipv6-nonxt",
+    "ipv6-opts",
+    "rspf",
+    "vmtp",
+    "eigrp",
+    "ospf",
+    "ax.25",
+    "ipip",
+    "etherip",
+    "encap",
+    "pim",
+    "ipcomp",
+    "vrrp",
+    "l2tp",
 ];
 const LAST_PROTOCOLS: [&str; 7] = ["isis", "sctp", "fc", "mobility-header", "udplite", "mpls-in-ip", "manet"];
 
@@ -417,31 +489,52 @@ mod tests {
 
     #[test]
     fn a_port_alone_means_tcp_but_a_macro_with_a_port_needs_the_protocol() {
-        assert_eq!(check(&input(json!({"action": "ACCEPT", "dport": "80,443"})), None).unwrap().proto.as_deref(), Some("tcp"));
+        assert_eq!(
+            check(&input(json!({"action": "ACCEPT", "dport": "80,443"})), None).unwrap().proto.as_deref(),
+            Some("tcp")
+        );
         let m = check(&input(json!({"action": "ACCEPT", "macro": "ssh"})), None).unwrap();
         assert_eq!((m.macro_name.as_deref(), m.proto), (Some("SSH"), None));
-        assert_eq!(field_of(check(&input(json!({"action": "ACCEPT", "macro": "SSH", "port": 22})), None).unwrap_err()), "protocol");
+        assert_eq!(
+            field_of(check(&input(json!({"action": "ACCEPT", "macro": "SSH", "port": 22})), None).unwrap_err()),
+            "protocol"
+        );
         assert_eq!(field_of(check(&input(json!({"action": "ACCEPT", "macro": "Redis"})), None).unwrap_err()), "macro");
     }
 
     #[test]
     fn errors_name_the_field_as_sent_and_list_them_all() {
         assert_eq!(field_of(check(&input(json!({"action": "ACCEPT", "port": "99999"})), None).unwrap_err()), "port");
-        assert_eq!(field_of(check(&input(json!({"action": "ACCEPT", "dport": "22:10", "proto": "tcp"})), None).unwrap_err()), "dport");
-        assert_eq!(field_of(check(&input(json!({"action": "ACCEPT", "proto": "icmp", "sport": "1"})), None).unwrap_err()), "sport");
+        assert_eq!(
+            field_of(check(&input(json!({"action": "ACCEPT", "dport": "22:10", "proto": "tcp"})), None).unwrap_err()),
+            "dport"
+        );
+        assert_eq!(
+            field_of(check(&input(json!({"action": "ACCEPT", "proto": "icmp", "sport": "1"})), None).unwrap_err()),
+            "sport"
+        );
         let e = check(&input(json!({"action": "maybe", "source_ip": "10.0.0.300", "log": "loud"})), None).unwrap_err();
         let Error::Validation { field, details, .. } = e else { panic!() };
         assert_eq!(field.as_deref(), Some("action"));
-        let fields: Vec<String> =
-            details.unwrap()["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap().to_owned()).collect();
+        let fields: Vec<String> = details.unwrap()["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap().to_owned())
+            .collect();
         assert_eq!(fields, ["action", "source_ip", "log"]);
-        assert_eq!(field_of(check(&input(json!({"action": "ACCEPT", "comment": "a\nb"})), None).unwrap_err()), "comment");
+        assert_eq!(
+            field_of(check(&input(json!({"action": "ACCEPT", "comment": "a\nb"})), None).unwrap_err()),
+            "comment"
+        );
         assert_eq!(field_of(check(&input(json!({})), None).unwrap_err()), "action");
     }
 
     #[test]
     fn addresses_follow_pve_firewall() {
-        for ok in ["10.0.0.1", "10.0.0.0/24,192.168.1.1", "10.0.0.1-10.0.0.9", "+mgmt", "+dc/mgmt", "office", "fd00::/8"] {
+        for ok in
+            ["10.0.0.1", "10.0.0.0/24,192.168.1.1", "10.0.0.1-10.0.0.9", "+mgmt", "+dc/mgmt", "office", "fd00::/8"]
+        {
             assert!(check_address(ok).is_ok(), "{ok}");
         }
         for bad in ["10.0.0.0/33", "10.0.0.1,", "10.0.0.1-10.0.0.9,10.0.1.1", "10.0.0.1,fd00::1", "+x", "1.2.3"] {
@@ -453,9 +546,10 @@ mod tests {
 
     #[test]
     fn an_update_keeps_what_is_not_sent_and_clears_what_is_sent_empty() {
-        let was = check(&input(json!({"action": "ACCEPT", "dport": "22", "comment": "ssh", "source": "10.0.0.0/8"})), None)
-            .unwrap()
-            .as_rule(3);
+        let was =
+            check(&input(json!({"action": "ACCEPT", "dport": "22", "comment": "ssh", "source": "10.0.0.0/8"})), None)
+                .unwrap()
+                .as_rule(3);
         let changed = check(&input(json!({"enable": false, "source": ""})), Some(&was)).unwrap();
         assert_eq!((changed.enable, changed.dport.as_deref(), changed.source.as_deref()), (false, Some("22"), None));
         assert_eq!(changed.spec(Some(&was)).delete, ["source"]);

@@ -562,12 +562,10 @@ impl ServerStore {
 
     /// The security groups attached to the server, in order.
     pub async fn firewall_groups(&self, name: &str) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT group_name FROM server_firewall_groups WHERE server_name = $1 ORDER BY position",
-        )
-        .bind(name)
-        .fetch_all(self.db.pool())
-        .await?)
+        Ok(sqlx::query_scalar("SELECT group_name FROM server_firewall_groups WHERE server_name = $1 ORDER BY position")
+            .bind(name)
+            .fetch_all(self.db.pool())
+            .await?)
     }
 
     /// Every attachment: (group, server, the server's owner), by group and server.
@@ -578,9 +576,7 @@ impl ServerStore {
         )
         .fetch_all(self.db.pool())
         .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("group_name")?, r.try_get("server_name")?, r.try_get("owner_id")?)))
-            .collect()
+        rows.iter().map(|r| Ok((r.try_get("group_name")?, r.try_get("server_name")?, r.try_get("owner_id")?))).collect()
     }
 
     /// A group's new name, wherever it is attached.

@@ -33,7 +33,10 @@ pub struct DigestQuery {
 /// The digest a write is based on: the body's, else `?digest=`, else `If-Match`.
 fn digest(body: Option<&str>, q: &DigestQuery, headers: &HeaderMap) -> Option<String> {
     body.map(str::to_owned).or_else(|| q.digest.clone()).or_else(|| {
-        headers.get(axum::http::header::IF_MATCH).and_then(|v| v.to_str().ok()).map(|v| v.trim().trim_matches('"').to_owned())
+        headers
+            .get(axum::http::header::IF_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().trim_matches('"').to_owned())
     })
 }
 
@@ -93,7 +96,12 @@ pub async fn create(
     let g = state.services.firewall.create_group(&actor, &body.name, &body.description).await?;
     let old = json!({"name": g.name, "description": g.description, "instance_count": g.instance_count});
     let note = "New groups are empty: add rules, then attach the group to servers.";
-    Ok(answer(StatusCode::CREATED, listed(&g), Some(format!("security group {} created", g.name)), json!({"group": old, "note": note})))
+    Ok(answer(
+        StatusCode::CREATED,
+        listed(&g),
+        Some(format!("security group {} created", g.name)),
+        json!({"group": old, "note": note}),
+    ))
 }
 
 /// One group with its rules (`group_info` as the old tool gave it), digest and users.
@@ -128,7 +136,11 @@ pub async fn update(
     Path(group): Path<String>,
     Json(body): Json<GroupChange>,
 ) -> Result<ApiOk<Value>, ApiError> {
-    let g = state.services.firewall.update_group(&actor, &group, body.description.as_deref(), body.rename.as_deref()).await?;
+    let g = state
+        .services
+        .firewall
+        .update_group(&actor, &group, body.description.as_deref(), body.rename.as_deref())
+        .await?;
     Ok(ApiOk::new(detailed(&g)))
 }
 
@@ -225,9 +237,9 @@ pub async fn move_rule(
     Ok(ApiOk::new(detailed(&g)).message(format!("rule {pos} moved to {}", body.to)))
 }
 
-/// Deletes the rule at `rule_id` (its `pos`).
-#[utoipa::path(delete, path = "/api/firewall/groups/{group}/rules/{rule_id}", tag = "firewall",
-    params(("group" = String, Path), ("rule_id" = u32, Path), DigestQuery), responses((status = 200, body = Envelope<Object>)))]
+/// Deletes the rule at `pos` (the old tool's `rule_id`).
+#[utoipa::path(delete, path = "/api/firewall/groups/{group}/rules/{pos}", tag = "firewall",
+    params(("group" = String, Path), ("pos" = u32, Path), DigestQuery), responses((status = 200, body = Envelope<Object>)))]
 pub async fn delete_rule(
     State(state): State<AppState>,
     CurrentActor(actor): CurrentActor,
@@ -304,7 +316,12 @@ async fn legacy(state: &AppState, job: Job, done_message: String) -> Result<Resp
         return Err(ApiError::new(StatusCode::BAD_GATEWAY, first).with_details(extra));
     }
     let message = if bad == 0 { done_message } else { format!("{done_message}; {bad} of {total} failed") };
-    Ok(answer(StatusCode::OK, json!({"task_id": job.id, "status": job.status.as_str(), "summary": summary}), Some(message), extra))
+    Ok(answer(
+        StatusCode::OK,
+        json!({"task_id": job.id, "status": job.status.as_str(), "summary": summary}),
+        Some(message),
+        extra,
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -314,7 +331,12 @@ pub struct ApplyGroup {
     pub security_group: String,
 }
 
-async fn set_one(state: &AppState, actor: &domain::auth::Actor, server: String, group: &str) -> Result<Response, ApiError> {
+async fn set_one(
+    state: &AppState,
+    actor: &domain::auth::Actor,
+    server: String,
+    group: &str,
+) -> Result<Response, ApiError> {
     let (mode, groups, message) = match group.trim() {
         "" | "none" => (AssignMode::Replace, vec![], format!("security groups removed from {server}")),
         g => (AssignMode::Replace, vec![g.to_owned()], format!("security group {g} applied to {server}")),
@@ -381,11 +403,7 @@ pub async fn assign_bulk(
         "" | "none" => vec![],
         g => vec![g.to_owned()],
     };
-    let job = state
-        .services
-        .firewall
-        .assign(&actor, &body.server_names, AssignMode::Replace, &groups, false)
-        .await?;
+    let job = state.services.firewall.assign(&actor, &body.server_names, AssignMode::Replace, &groups, false).await?;
     let n = body.server_names.len();
     let message = if groups.is_empty() {
         format!("security groups removed from {n} server(s)")

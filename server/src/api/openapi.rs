@@ -10,7 +10,9 @@ use utoipa::OpenApi;
 use super::envelope::ErrorEnvelope;
 use super::routes::{self, Access};
 
-use super::{events, firewall, ip_pools, jobs, notifications, ops, server_settings, servers, session, system, tokens, users};
+use super::{
+    events, firewall, ip_pools, jobs, notifications, ops, server_settings, servers, session, system, tokens, users,
+};
 
 #[derive(OpenApi)]
 #[openapi(

@@ -1,0 +1,406 @@
+//! Security groups through REST against the simulated cluster, on SQLite and PostgreSQL: the
+//! old tool's paths and fields, rules added where asked and enabled, bad input refused before
+//! Proxmox is asked, stale digests refused with the current list, groups attached to servers
+//! as a job (re-applying writes nothing, removing undoes only what proxfleet did), deleting a
+//! group in use refused, permissions, audit.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may fail loudly
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{spawn_with_cluster_on, Login, TestServer};
+use domain::Backend;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+async fn json_of(resp: reqwest::Response) -> (StatusCode, Value) {
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+async fn each_backend(vms: usize) -> Vec<TestServer> {
+    let mut out = Vec::new();
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        out.extend(
+            spawn_with_cluster_on(backend, pvesim::Layout { nodes: 2, seed: 5, vms, shared_storage: true }).await,
+        );
+    }
+    out
+}
+
+async fn send(
+    who: &Login,
+    srv: &TestServer,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = who.request(method, &srv.at(path));
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    json_of(req.send().await.unwrap()).await
+}
+
+async fn post(who: &Login, srv: &TestServer, path: &str, body: Value) -> (StatusCode, Value) {
+    send(who, srv, reqwest::Method::POST, path, Some(body)).await
+}
+
+async fn get(who: &Login, srv: &TestServer, path: &str) -> Value {
+    let (status, body) = send(who, srv, reqwest::Method::GET, path, None).await;
+    assert_eq!(status, StatusCode::OK, "{path}: {body}");
+    body
+}
+
+/// Writes the simulator received so far.
+fn writes(srv: &TestServer) -> u64 {
+    srv.simulator.as_ref().unwrap().sim.faults.writes.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Waits for a job through the REST job endpoint; returns it.
+async fn finished(srv: &TestServer, who: &Login, task_id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let job = get(who, srv, &format!("/api/jobs/{task_id}")).await["data"].clone();
+        if !matches!(job["status"].as_str(), Some("queued" | "running")) {
+            return job;
+        }
+        assert!(Instant::now() < deadline, "job {task_id} never finished: {job}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn dports(group: &Value) -> Vec<String> {
+    group["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["dport"].as_str().or(r["macro"].as_str()).unwrap_or("-").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn groups_and_rules_through_the_old_tools_paths_and_ours() {
+    for srv in each_backend(0).await {
+        let admin = srv.login_as("admin").await;
+        // Create with the old body; the name is kept in lower case, as Proxmox re-reads it.
+        let (status, made) =
+            post(&admin, &srv, "/api/firewall/groups", json!({"name": "App-Tier", "description": "apps"})).await;
+        assert_eq!(status, StatusCode::CREATED, "{made}");
+        assert_eq!(made["group"], json!({"name": "app-tier", "description": "apps", "instance_count": 0}));
+        assert!(made["note"].is_string());
+        let (status, dup) = post(&admin, &srv, "/api/firewall/groups", json!({"name": "app-tier"})).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{dup}");
+        let (status, bad) = post(&admin, &srv, "/api/firewall/groups", json!({"name": "a-name-longer-than-18"})).await;
+        assert_eq!((status, bad["details"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("name")), "{bad}");
+
+        // Rules in the old tool's fields: created enabled, each at the top unless placed.
+        let g = "/api/firewall/groups/app-tier";
+        let (status, r) = post(
+            &admin,
+            &srv,
+            &format!("{g}/rules"),
+            json!({"action": "ACCEPT", "macro": "ssh", "source_ip": "10.0.0.0/8", "description": "admins"}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{r}");
+        let (status, r) =
+            post(&admin, &srv, &format!("{g}/rules"), json!({"action": "ACCEPT", "protocol": "tcp", "port": 80})).await;
+        assert_eq!(status, StatusCode::CREATED, "{r}");
+        let digest = r["data"]["digest"].as_str().unwrap().to_owned();
+        let (status, r) = post(
+            &admin,
+            &srv,
+            &format!("{g}/rules"),
+            json!({"action": "DROP", "dport": "8000:8100", "position": 2, "digest": digest}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{r}");
+        let detail = get(&admin, &srv, g).await;
+        let group = &detail["group"];
+        assert_eq!(dports(group), ["80", "SSH", "8000:8100"]);
+        assert_eq!(group["group_info"], json!({"comment": "apps", "rules_count": 3}));
+        let rules = group["rules"].as_array().unwrap();
+        assert!(rules.iter().all(|r| r["enable"] == true), "{rules:?}");
+        assert_eq!((rules[1]["source"].as_str(), rules[1]["comment"].as_str()), (Some("10.0.0.0/8"), Some("admins")));
+        assert_eq!(rules[0]["proto"], "tcp");
+        assert_eq!(rules[2]["action"], "DROP");
+        let client = srv.services.cluster.client().unwrap();
+        let on_pve: Vec<Option<String>> =
+            client.security_group_rules("app-tier").await.unwrap().into_iter().map(|r| r.dport).collect();
+        assert_eq!(on_pve, [Some("80".into()), None, Some("8000:8100".into())], "what Proxmox holds");
+
+        // Bad input: 400 naming the field as sent, and Proxmox is not asked to write.
+        let before = writes(&srv);
+        for (body, field) in [
+            (json!({"action": "ACCEPT", "port": "99999"}), "port"),
+            (json!({"action": "ACCEPT", "dport": "80", "proto": "gre"}), "dport"),
+            (json!({"action": "ALLOW"}), "action"),
+            (json!({"action": "ACCEPT", "macro": "Redis"}), "macro"),
+            (json!({"action": "ACCEPT", "dest_ip": "10.0.0.1,fd00::1"}), "dest_ip"),
+            (json!({"action": "ACCEPT", "position": 9}), "position"),
+        ] {
+            let (status, e) = post(&admin, &srv, &format!("{g}/rules"), body.clone()).await;
+            assert_eq!((status, e["details"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some(field)), "{body} {e}");
+        }
+        assert_eq!(writes(&srv), before, "no write reached Proxmox");
+
+        // A stale digest: 409 with the current list; nothing changed.
+        let (status, stale) =
+            send(&admin, &srv, reqwest::Method::DELETE, &format!("{g}/rules/0?digest={digest}"), None).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{stale}");
+        assert_eq!(stale["details"]["field"], "digest");
+        let current = stale["details"]["current_digest"].as_str().unwrap().to_owned();
+        assert_eq!(current, group["digest"].as_str().unwrap());
+        assert_eq!(stale["details"]["rules"].as_array().unwrap().len(), 3);
+        let resp = admin
+            .request(reqwest::Method::PUT, &srv.at(&format!("{g}/rules/0")))
+            .header("if-match", format!("\"{digest}\""))
+            .json(&json!({"enable": false}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::CONFLICT, "If-Match carries the digest too");
+        assert_eq!(dports(&get(&admin, &srv, g).await["group"]), ["80", "SSH", "8000:8100"]);
+
+        // Change, move and delete with the current digest.
+        let (status, changed) = send(
+            &admin,
+            &srv,
+            reqwest::Method::PUT,
+            &format!("{g}/rules/0"),
+            Some(json!({"enable": false, "comment": "web", "digest": current})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{changed}");
+        let r0 = &changed["data"]["rules"][0];
+        assert_eq!(
+            (r0["enable"].as_bool(), r0["comment"].as_str(), r0["dport"].as_str()),
+            (Some(false), Some("web"), Some("80"))
+        );
+        let d = changed["data"]["digest"].as_str().unwrap().to_owned();
+        let (status, moved) = post(&admin, &srv, &format!("{g}/rules/0/move"), json!({"to": 2, "digest": d})).await;
+        assert_eq!(status, StatusCode::OK, "{moved}");
+        assert_eq!(dports(&moved["data"]), ["SSH", "8000:8100", "80"]);
+        let d = moved["data"]["digest"].as_str().unwrap().to_owned();
+        let (status, moved) = post(&admin, &srv, &format!("{g}/rules/2/move"), json!({"to": 0, "digest": d})).await;
+        assert_eq!(status, StatusCode::OK, "{moved}");
+        assert_eq!(dports(&moved["data"]), ["80", "SSH", "8000:8100"]);
+        let (status, deleted) = send(&admin, &srv, reqwest::Method::DELETE, &format!("{g}/rules/1"), None).await;
+        assert_eq!(status, StatusCode::OK, "{deleted}");
+        assert_eq!(dports(&deleted["data"]), ["80", "8000:8100"]);
+
+        // Rename and copy; the list shows both with their rules.
+        let (status, renamed) = send(
+            &admin,
+            &srv,
+            reqwest::Method::PUT,
+            g,
+            Some(json!({"rename": "apps", "description": "application tier"})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{renamed}");
+        assert_eq!(
+            (renamed["data"]["name"].as_str(), renamed["data"]["description"].as_str()),
+            (Some("apps"), Some("application tier"))
+        );
+        let (status, copied) =
+            post(&admin, &srv, "/api/firewall/groups/apps/copy", json!({"name": "apps-staging"})).await;
+        assert_eq!(status, StatusCode::CREATED, "{copied}");
+        assert_eq!(dports(&copied["data"]), ["80", "8000:8100"]);
+        assert_eq!(copied["data"]["rules"][0]["enable"], false, "a copy keeps each rule's state");
+        let list = get(&admin, &srv, "/api/firewall/groups").await;
+        let names: Vec<&str> = list["groups"].as_array().unwrap().iter().map(|g| g["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["apps", "apps-staging", "db", "web"]);
+        assert_eq!(list["groups"][0]["rules_count"], 2);
+        assert_eq!(list["data"], list["groups"]);
+
+        // Delete with its rules; the audit keeps them.
+        let (status, gone) =
+            send(&admin, &srv, reqwest::Method::DELETE, "/api/firewall/groups/apps-staging", None).await;
+        assert_eq!(status, StatusCode::OK, "{gone}");
+        assert!(client.security_groups().await.unwrap().iter().all(|g| g.group != "apps-staging"));
+        let audit = get(&admin, &srv, "/api/audit?action=firewall.group_delete").await;
+        let detail = audit["data"][0]["detail"].as_str().unwrap_or_default().to_owned();
+        assert!(detail.contains("8000:8100"), "the deleted rules are in the audit: {audit}");
+        let (status, _) = send(&admin, &srv, reqwest::Method::GET, "/api/firewall/groups/apps-staging", None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let macros = get(&admin, &srv, "/api/firewall/macros").await;
+        assert_eq!(macros["data"].as_array().unwrap().len(), 86);
+    }
+}
+
+#[tokio::test]
+async fn only_firewall_managers_change_groups_and_everyone_reads_them() {
+    for srv in each_backend(0).await {
+        let viewer = srv.login_as("viewer").await;
+        let before = writes(&srv);
+        let (status, _) = post(&viewer, &srv, "/api/firewall/groups", json!({"name": "nope"})).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (status, _) =
+            post(&viewer, &srv, "/api/firewall/groups/web/rules", json!({"action": "ACCEPT", "dport": "22"})).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (status, _) = send(&viewer, &srv, reqwest::Method::DELETE, "/api/firewall/groups/web", None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(writes(&srv), before);
+        let list = get(&viewer, &srv, "/api/firewall/groups").await;
+        assert_eq!(list["groups"].as_array().unwrap().len(), 2);
+    }
+}
+
+/// Imports the simulator's VMs as managed servers; returns their names.
+async fn import(srv: &TestServer, admin: &Login) -> Vec<String> {
+    let (status, r) = post(admin, srv, "/api/sync_servers", json!({"import_all": true})).await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    let mut names: Vec<String> =
+        r["data"]["imported"].as_array().unwrap().iter().map(|n| n.as_str().unwrap().to_owned()).collect();
+    names.sort();
+    names
+}
+
+/// (node, vmid) of a managed server.
+async fn vm_of(srv: &TestServer, admin: &Login, name: &str) -> (String, u32) {
+    let s = get(admin, srv, &format!("/api/server_status/{name}")).await["data"].clone();
+    (s["node"].as_str().unwrap().to_owned(), u32::try_from(s["vmid"].as_u64().unwrap()).unwrap())
+}
+
+#[tokio::test]
+async fn attaching_groups_to_servers_enables_the_firewall_and_removing_undoes_only_that() {
+    for srv in each_backend(3).await {
+        let admin = srv.login_as("admin").await;
+        let names = import(&srv, &admin).await;
+        let (a, b) = (names[0].clone(), names[1].clone());
+        let client = srv.services.cluster.client().unwrap();
+        let (node_a, vmid_a) = vm_of(&srv, &admin, &a).await;
+        // Server a: firewall off, its NIC without the flag, and a rule of the operator's own.
+        let config = client.vm_config(&node_a, vmid_a).await.unwrap();
+        let net0 = config.get("net0").unwrap().replace(",firewall=1", "");
+        client.vm_update_config(&node_a, vmid_a, &pve::ConfigUpdate::new().set("net0", net0.clone())).await.unwrap();
+        client.add_vm_security_group(&node_a, vmid_a, "db", Some("by hand")).await.unwrap();
+
+        // The old bulk path: both get `web`; it waits for the job and answers the old summary.
+        let (status, bulk) =
+            post(&admin, &srv, "/api/firewall/assign_bulk", json!({"server_names": [a, b], "security_group": "web"}))
+                .await;
+        assert_eq!(status, StatusCode::OK, "{bulk}");
+        assert_eq!(bulk["summary"], json!({"total": 2, "success": 2, "failed": 0}));
+        assert_eq!(bulk["failed_servers"], json!([]));
+        let opts = client.vm_firewall_options(&node_a, vmid_a).await.unwrap();
+        assert!(opts.enable, "the VM firewall is on");
+        let config = client.vm_config(&node_a, vmid_a).await.unwrap();
+        assert_eq!(config.get("net0").unwrap(), format!("{net0},firewall=1"), "the NIC keeps its MAC and options");
+        let rules = client.vm_firewall_rules(&node_a, vmid_a).await.unwrap();
+        let shown: Vec<(String, Option<String>)> =
+            rules.iter().map(|r| (r.action.clone(), r.comment.clone())).collect();
+        assert_eq!(
+            shown,
+            [("web".into(), Some("proxfleet".into())), ("db".into(), Some("by hand".into()))],
+            "ours on top, the operator's kept"
+        );
+        let s = get(&admin, &srv, &format!("/api/server_status/{a}")).await;
+        assert_eq!(s["data"]["firewall_group"], "web");
+        let web = get(&admin, &srv, "/api/firewall/groups/web").await;
+        assert_eq!(web["group"]["instance_count"], 2);
+        assert_eq!(web["group"]["used_by"], json!([a, b]));
+
+        // Applying it again writes nothing.
+        let before = writes(&srv);
+        let (status, again) =
+            post(&admin, &srv, &format!("/api/apply_security_group/{a}"), json!({"security_group": "web"})).await;
+        assert_eq!(status, StatusCode::OK, "{again}");
+        assert_eq!(writes(&srv), before, "re-applying writes nothing");
+
+        // Attach a second group after the first (our path: a job).
+        let (status, q) =
+            post(&admin, &srv, "/api/firewall/assign", json!({"server_names": [a], "attach": ["db"]})).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{q}");
+        let job = finished(&srv, &admin, q["task_id"].as_str().unwrap()).await;
+        assert_eq!(job["status"], "succeeded", "{job}");
+        let actions: Vec<(String, String)> = client
+            .vm_firewall_rules(&node_a, vmid_a)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.action.clone(), r.comment.clone().unwrap_or_default()))
+            .collect();
+        assert_eq!(
+            actions,
+            [("web".into(), "proxfleet".into()), ("db".into(), "proxfleet".into()), ("db".into(), "by hand".into())]
+        );
+
+        // Removing: our rules go, the firewall and the NIC flag go back off; the operator's
+        // own rule stays.
+        let (status, removed) = post(&admin, &srv, &format!("/api/remove_firewall_group/{a}"), json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{removed}");
+        let left: Vec<String> = client
+            .vm_firewall_rules(&node_a, vmid_a)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.comment.clone().unwrap_or_default())
+            .collect();
+        assert_eq!(left, ["by hand"]);
+        assert!(
+            !client.vm_firewall_options(&node_a, vmid_a).await.unwrap().enable,
+            "turned off: proxfleet turned it on"
+        );
+        assert_eq!(client.vm_config(&node_a, vmid_a).await.unwrap().get("net0").unwrap(), net0);
+        // Server b had its firewall flag already: removing leaves the NIC as it was.
+        let (node_b, vmid_b) = vm_of(&srv, &admin, &b).await;
+        let (status, _) = post(&admin, &srv, &format!("/api/remove_firewall_group/{b}"), json!({})).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(client.vm_config(&node_b, vmid_b).await.unwrap().get("net0").unwrap().contains("firewall=1"));
+        assert_eq!(get(&admin, &srv, "/api/firewall/groups/web").await["group"]["instance_count"], 0);
+        let s = get(&admin, &srv, &format!("/api/server_status/{a}")).await;
+        assert_eq!(s["data"]["firewall_group"], "");
+    }
+}
+
+#[tokio::test]
+async fn unknown_servers_and_groups_start_nothing_and_a_group_in_use_is_not_deleted() {
+    for srv in each_backend(2).await {
+        let admin = srv.login_as("admin").await;
+        let names = import(&srv, &admin).await;
+        let before = writes(&srv);
+        let (status, e) =
+            post(&admin, &srv, "/api/apply_security_group/nobody", json!({"security_group": "web"})).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{e}");
+        let (status, e) =
+            post(&admin, &srv, "/api/firewall/assign", json!({"server_names": [names[0]], "attach": ["nope"]})).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{e}");
+        let (status, e) = post(
+            &admin,
+            &srv,
+            "/api/firewall/assign",
+            json!({"server_names": [names[0]], "attach": ["web"], "detach": []}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{e}");
+        assert_eq!(writes(&srv), before);
+        let jobs = get(&admin, &srv, "/api/jobs").await;
+        assert!(jobs["data"].as_array().unwrap().iter().all(|j| j["kind"] != "firewall.assign"), "no job started");
+
+        let (status, _) =
+            post(&admin, &srv, &format!("/api/apply_security_group/{}", names[0]), json!({"security_group": "web"}))
+                .await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, e) = send(&admin, &srv, reqwest::Method::DELETE, "/api/firewall/groups/web", None).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{e}");
+        assert!(e["error"].as_str().unwrap().contains(&names[0]), "names the server: {e}");
+        assert_eq!(
+            srv.services.cluster.client().unwrap().security_group_rules("web").await.unwrap().len(),
+            2,
+            "rules kept"
+        );
+
+        // Only assign_firewall_groups attaches; a viewer may not even detach.
+        let viewer = srv.login_as("viewer").await;
+        let (status, _) =
+            post(&viewer, &srv, "/api/firewall/assign", json!({"server_names": [names[1]], "attach": ["web"]})).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (status, _) = post(&viewer, &srv, &format!("/api/remove_firewall_group/{}", names[0]), json!({})).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+    }
+}
