@@ -84,10 +84,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/servers/:name") view=pages::server_detail::ServerDetailPage />
                     <Route path=path!("/ip-pools") view=pages::ip_pools::IpPoolsPage />
                     <Route path=path!("/datastores") view=pages::datastores::DatastoresPage />
-                    <Route
-                        path=path!("/security-groups")
-                        view=|| view! { <ComingSoon title=Key::NavSecurityGroups body=Key::PageSecurityGroups /> }
-                    />
+                    <Route path=path!("/security-groups") view=pages::security_groups::SecurityGroupsPage />
+                    <Route path=path!("/security-groups/:name") view=pages::security_groups::SecurityGroupPage />
                     <Route
                         path=path!("/backups")
                         view=|| view! { <ComingSoon title=Key::NavBackups body=Key::PageBackups /> }

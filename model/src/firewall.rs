@@ -6,6 +6,8 @@
 //! of that list, and a write that carries an older one is refused (409) instead of changing a
 //! list the caller has not seen.
 
+pub mod macros;
+
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// Which traffic a rule matches: inbound or outbound, or (on a server) a security group.
@@ -77,6 +79,15 @@ pub struct SecurityGroup {
     pub digest: String,
 }
 
+/// The datacenter firewall (read only): while it is off, Proxmox enforces no rule anywhere.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FirewallStatus {
+    pub datacenter_enabled: bool,
+    /// Inbound and outbound policy of the datacenter level (PVE's defaults: DROP, ACCEPT).
+    pub policy_in: String,
+    pub policy_out: String,
+}
+
 /// A rule to add or the new fields of one, in our names or the old tool's (`protocol`, `port`,
 /// `source_ip`, `dest_ip`, `description`). Ports may be numbers or text (`22`, `"80,443"`,
 /// `"8000:8100"`). Checked by the domain, which names the field as it was sent.
@@ -134,9 +145,48 @@ pub struct RuleInput {
     /// Where the new rule goes (its final index; default 0, the top, as Proxmox puts it).
     #[serde(default)]
     pub position: Option<u32>,
+    /// In a whole list sent at once: the `pos` this rule had in the list as read (absent for
+    /// a new rule), so a moved or changed rule is moved or changed, not deleted and re-made.
+    #[serde(default)]
+    pub origin: Option<u32>,
     /// The group's digest as the caller last read it.
     #[serde(default)]
     pub digest: Option<String>,
+}
+
+impl RuleInput {
+    /// A rule as read, sent back as it is (to copy it, put it back, or keep it in a whole
+    /// list, where `origin` says which rule of the list read it is).
+    pub fn from_rule(r: &Rule, origin: Option<u32>) -> RuleInput {
+        RuleInput {
+            kind: Some(r.kind),
+            action: Some(r.action.clone()),
+            enable: Some(r.enable),
+            macro_name: r.macro_name.clone(),
+            proto: r.proto.clone(),
+            dport: r.dport.clone(),
+            sport: r.sport.clone(),
+            source: r.source.clone(),
+            dest: r.dest.clone(),
+            iface: r.iface.clone(),
+            log: r.log.clone(),
+            icmp_type: r.icmp_type.clone(),
+            comment: r.comment.clone(),
+            origin,
+            ..Default::default()
+        }
+    }
+}
+
+/// A group's whole rule list, as the editor sends it after review.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RuleList {
+    /// The digest of the list the draft started from.
+    #[serde(default)]
+    pub digest: Option<String>,
+    pub rules: Vec<RuleInput>,
 }
 
 /// Accepts `true`/`false` and the `1`/`0` Proxmox and the old tool use.

@@ -98,6 +98,7 @@ fn all_requests() -> Vec<Request> {
     };
     out.extend([
         firewall::groups(),
+        firewall::cluster_options(),
         firewall::create_group("web", Some("Web servers")),
         firewall::update_group_comment("web", "Public web", Some("0123456789abcdef0123456789abcdef01234567")),
         firewall::delete_group("web"),

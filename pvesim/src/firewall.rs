@@ -335,6 +335,18 @@ impl Sim {
         })
     }
 
+    /// The datacenter firewall's options: `enable` 0 unless set, policies DROP/ACCEPT.
+    pub fn fw_cluster_options(&self) -> Value {
+        let c = self.lock();
+        let o = &c.cluster_firewall;
+        let mut v = json!({"digest": digest(std::iter::once(o))});
+        v["enable"] = json!(o.get("enable").and_then(|e| e.parse::<i64>().ok()).unwrap_or(0));
+        for (k, val) in o.iter().filter(|(k, _)| k.as_str() != "enable") {
+            v[k] = json!(val);
+        }
+        v
+    }
+
     pub fn fw_options(&self, p: &BTreeMap<String, String>) -> Result<Value, SimError> {
         let node = req(p, "node")?;
         let vmid = crate::sim::int(p, "vmid")?;

@@ -319,6 +319,7 @@ fn handle_inner(
             Value::Null
         }
         ("GET", "/cluster/firewall/groups") => sim.fw_groups(),
+        ("GET", "/cluster/firewall/options") => sim.fw_cluster_options(),
         ("POST", "/cluster/firewall/groups") => sim.fw_group_create(p)?,
         ("DELETE", "/cluster/firewall/groups/{group}") => sim.fw_group_delete(p)?,
         ("GET", "/cluster/firewall/groups/{group}") | ("GET", "/nodes/{node}/qemu/{vmid}/firewall/rules") => {

@@ -206,6 +206,8 @@ pub struct Cluster {
     pub nodes: BTreeMap<String, Node>,
     /// Cluster security groups by name.
     pub groups: BTreeMap<String, crate::firewall::Group>,
+    /// The datacenter firewall's options (`/etc/pve/firewall/cluster.fw` `[OPTIONS]`).
+    pub cluster_firewall: BTreeMap<String, String>,
     /// Per-VM firewall options and rules (`/etc/pve/firewall/<vmid>.fw`).
     pub vm_firewalls: HashMap<u32, crate::firewall::VmFirewall>,
     /// Backup volumes on the storages.
@@ -224,6 +226,7 @@ impl Cluster {
         Cluster {
             nodes: BTreeMap::new(),
             groups: BTreeMap::new(),
+            cluster_firewall: BTreeMap::new(),
             vm_firewalls: HashMap::new(),
             backups: Vec::new(),
             storages: Vec::new(),

@@ -192,6 +192,33 @@ async fn groups_and_rules_through_the_old_tools_paths_and_ours() {
         assert_eq!(status, StatusCode::OK, "{deleted}");
         assert_eq!(dports(&deleted["data"]), ["80", "8000:8100"]);
 
+        // The whole list at once: reorder, change one, add one, drop one; errors name the rule.
+        let g0 = get(&admin, &srv, g).await["group"].clone();
+        assert_eq!(dports(&g0), ["80", "8000:8100"]);
+        let d = g0["digest"].as_str().unwrap().to_owned();
+        let before = writes(&srv);
+        let (status, bad) = send(&admin, &srv, reqwest::Method::PUT, &format!("{g}/rules"), Some(json!({"digest": d, "rules": [
+            {"origin": 1, "action": "DROP", "dport": "8000:8100"}, {"action": "ACCEPT", "dport": "70000"}
+        ]}))).await;
+        assert_eq!((status, bad["details"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("rules[1].dport")), "{bad}");
+        assert_eq!(writes(&srv), before);
+        let (status, set) = send(&admin, &srv, reqwest::Method::PUT, &format!("{g}/rules"), Some(json!({"digest": d, "rules": [
+            {"origin": 1, "action": "DROP", "dport": "8000:8100", "comment": "range"},
+            {"action": "ACCEPT", "macro": "SSH"},
+        ]}))).await;
+        assert_eq!(status, StatusCode::OK, "{set}");
+        assert_eq!(dports(&set["data"]), ["8000:8100", "SSH"]);
+        assert_eq!((set["data"]["rules"][0]["comment"].as_str(), set["data"]["rules"][1]["enable"].as_bool()), (Some("range"), Some(true)));
+        let (status, stale) = send(&admin, &srv, reqwest::Method::PUT, &format!("{g}/rules"), Some(json!({"digest": d, "rules": []}))).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{stale}");
+        assert_eq!(client.security_group_rules("app-tier").await.unwrap().len(), 2, "a stale list changes nothing");
+        let d = set["data"]["digest"].as_str().unwrap().to_owned();
+        let (status, back) = send(&admin, &srv, reqwest::Method::PUT, &format!("{g}/rules"), Some(json!({"digest": d, "rules": [
+            {"action": "ACCEPT", "dport": "80", "enable": false, "comment": "web"}, {"origin": 0, "action": "DROP", "dport": "8000:8100"},
+        ]}))).await;
+        assert_eq!(status, StatusCode::OK, "{back}");
+        assert_eq!(dports(&back["data"]), ["80", "8000:8100"]);
+
         // Rename and copy; the list shows both with their rules.
         let (status, renamed) = send(
             &admin,
@@ -379,8 +406,11 @@ async fn unknown_servers_and_groups_start_nothing_and_a_group_in_use_is_not_dele
         .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{e}");
         assert_eq!(writes(&srv), before);
+        let (status, e) = post(&admin, &srv, "/api/servers/async", json!({"name": "fw-new", "cpu": 1, "memory": 1024, "template_vm_id": 9000, "disks": [{"size": 20, "interface": "scsi0"}], "network_devices": [{"bridge": "vmbr0", "ip_address": "10.77.0.5", "subnet": "24", "gateway": "10.77.0.1"}], "firewall_group": "nope"})).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{e}");
+        assert!(e["details"]["field"].as_str().unwrap().ends_with("security_group"), "{e}");
         let jobs = get(&admin, &srv, "/api/jobs").await;
-        assert!(jobs["data"].as_array().unwrap().iter().all(|j| j["kind"] != "firewall.assign"), "no job started");
+        assert!(jobs["data"].as_array().unwrap().is_empty(), "no job started: {jobs}");
 
         let (status, _) =
             post(&admin, &srv, &format!("/api/apply_security_group/{}", names[0]), json!({"security_group": "web"}))
@@ -402,5 +432,14 @@ async fn unknown_servers_and_groups_start_nothing_and_a_group_in_use_is_not_dele
         assert_eq!(status, StatusCode::FORBIDDEN);
         let (status, _) = post(&viewer, &srv, &format!("/api/remove_firewall_group/{}", names[0]), json!({})).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
+
+        // The old settings path sets the group too, as a job.
+        let path = format!("/api/server/config/{}", names[1]);
+        let (status, put) =
+            send(&admin, &srv, reqwest::Method::PUT, &path, Some(json!({"firewall_group": "db"}))).await;
+        assert_eq!(status, StatusCode::OK, "{put}");
+        let job = finished(&srv, &admin, put["task_id"].as_str().unwrap()).await;
+        assert_eq!(job["status"], "succeeded", "{job}");
+        assert_eq!(get(&admin, &srv, "/api/firewall/groups/db").await["group"]["used_by"], json!([names[1]]));
     }
 }

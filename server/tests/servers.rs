@@ -73,7 +73,7 @@ fn old_tool_spec(name: &str, ip: &str) -> Value {
         "name": name, "cpu": 2, "memory": 4096,
         "disks": [{"size": 40, "interface": "scsi0", "datastore_id": "local-lvm"}, {"size": 10, "interface": "scsi1", "datastore_id": "shared-nfs"}],
         "network_devices": [{"bridge": "vmbr0", "ip_address": ip, "subnet": "24", "gateway": "10.30.0.1"}],
-        "template_vm_id": 9000, "role": "web", "os_type": "ubuntu", "firewall_group": "web-sg",
+        "template_vm_id": 9000, "role": "web", "os_type": "ubuntu", "firewall_group": "web",
         "vm_username": "ubuntu", "vm_password": "not-in-any-log", "disk": 40
     })
 }
@@ -100,7 +100,7 @@ async fn one_server_from_the_old_tools_body_through_its_lifecycle() {
             (Some("running"), Some(2), Some(4096))
         );
         assert_eq!(s["ip_addresses"], json!(["10.30.0.50"]));
-        assert_eq!((s["firewall_group"].as_str(), s["role"].as_str()), (Some("web-sg"), Some("web")));
+        assert_eq!((s["firewall_group"].as_str(), s["role"].as_str()), (Some("web"), Some("web")));
         assert_eq!(s["disks"].as_array().unwrap().len(), 2);
         // What Proxmox holds matches the request.
         let (node, vmid) =
@@ -115,6 +115,12 @@ async fn one_server_from_the_old_tools_body_through_its_lifecycle() {
         assert!(config.get("scsi0").unwrap().contains("size=40G"), "{:?}", config.get("scsi0"));
         assert!(config.get("scsi1").unwrap().starts_with("shared-nfs:"), "{:?}", config.get("scsi1"));
         assert_eq!(config.get("ciuser"), Some("ubuntu"));
+        // Its security group is on the VM, with the VM firewall and the NIC flag on.
+        let rules = client.vm_firewall_rules(&node, vmid).await.unwrap();
+        let groups: Vec<(&str, &str)> = rules.iter().map(|r| (r.kind.as_str(), r.action.as_str())).collect();
+        assert_eq!(groups, [("group", "web")]);
+        assert!(client.vm_firewall_options(&node, vmid).await.unwrap().enable);
+        assert!(config.get("net0").unwrap().contains("firewall=1"), "{:?}", config.get("net0"));
         let (_, pools) = json_of(admin.get(&srv.at("/api/ip-pools/lab")).send().await.unwrap()).await;
         assert_eq!(pools["data"]["used"], 1, "the static address inside the pool is counted as used");
 

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cluster;
 #[cfg(feature = "ssr")]
 pub mod door;
+pub mod firewall;
 pub mod jobs;
 pub mod servers;
 pub mod system;

@@ -119,6 +119,7 @@ pub async fn change_server_settings(
         balloon: None,
         description: Some(description),
         tags: Some(tags.split(',').map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect()),
+        security_group: None,
     };
     let r = door::services()?.servers.change_settings(&door::actor()?, &name, &change).await.map_err(door::fail)?;
     Ok(r.needs_reboot)

@@ -7,6 +7,7 @@ pub mod ip_pools;
 pub mod jobs;
 pub mod not_found;
 pub mod profile;
+pub mod security_groups;
 pub mod server_create;
 pub mod server_detail;
 pub mod servers;

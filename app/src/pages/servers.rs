@@ -379,6 +379,10 @@ fn BulkBar(
                         </button>
                     </span>
                 </Show>
+                {move || {
+                    (can(Permission::AssignFirewallGroups) || can(Permission::RemoveFirewallGroups))
+                        .then(|| view! { <crate::pages::security_groups::BulkGroups selected=selected /> })
+                }}
                 <button type="button" class="button" on:click=move |_| selected.set(BTreeSet::new())>
                     {t(Key::ServersClearSelection)}
                 </button>

@@ -146,7 +146,7 @@ impl JobHandler for AssignHandler {
 
 /// What one server's change did.
 #[derive(Debug, Default)]
-struct Done {
+pub struct Done {
     name: String,
     groups: Vec<String>,
     reads: u32,
@@ -169,127 +169,138 @@ impl Done {
 
 impl AssignHandler {
     async fn one(&self, params: &AssignParams, name: &str) -> Result<Done, String> {
-        let e = |e: pve::PveError| e.message;
         let server =
             self.store.by_name(name).await.map_err(|e| e.to_string())?.ok_or_else(|| format!("no server {name}"))?;
         let (Some(vmid), Some(node)) = (server.vmid, server.node.clone()) else {
             return Err(format!("{name} has no VM recorded"));
         };
-        let node = node.as_str();
-        let c = &self.client;
-        let mut record = self.store.firewall(name).await.map_err(|e| e.to_string())?;
-        let options = c.vm_firewall_options(node, vmid).await.map_err(e)?;
-        let mut rules: Vec<Rule> = c.vm_firewall_rules(node, vmid).await.map_err(e)?.iter().map(to_rule).collect();
-        let config = c.vm_config(node, vmid).await.map_err(e)?;
-        let mut done = Done { name: name.to_owned(), reads: 3, ..Default::default() };
+        set_groups(&self.store, &self.client, name, &node, vmid, params).await
+    }
+}
 
-        let has: Vec<String> = rules.iter().filter_map(managed_group).map(str::to_owned).collect();
-        let wanted = params.wanted(&has);
+/// Gives the server's VM the groups `params` asks for (see the module's comment) and records
+/// them; also what the create job calls for a new server's groups, before it starts.
+pub async fn set_groups(
+    store: &ServerStore,
+    c: &pve::PveClient,
+    name: &str,
+    node: &str,
+    vmid: u32,
+    params: &AssignParams,
+) -> Result<Done, String> {
+    let e = |e: pve::PveError| e.message;
+    let mut record = store.firewall(name).await.map_err(|e| e.to_string())?;
+    let options = c.vm_firewall_options(node, vmid).await.map_err(e)?;
+    let mut rules: Vec<Rule> = c.vm_firewall_rules(node, vmid).await.map_err(e)?.iter().map(to_rule).collect();
+    let config = c.vm_config(node, vmid).await.map_err(e)?;
+    let mut done = Done { name: name.to_owned(), reads: 3, ..Default::default() };
 
-        if !wanted.is_empty() {
-            if !options.enable {
-                c.set_vm_firewall(node, vmid, true, None).await.map_err(e)?;
-                done.writes += 1;
-                record.enabled_by_us = true;
-            }
-            let off = nics_without_flag(&config);
-            if !off.is_empty() {
-                let mut update = pve::ConfigUpdate::new().digest(&config.digest);
-                for (nic, value) in &off {
-                    update = update.set(nic, with_flag(value, true));
-                }
-                c.vm_update_config(node, vmid, &update).await.map_err(e)?;
-                done.writes += 1;
-                record.flagged_nics.extend(off.into_iter().map(|(k, _)| k));
-            }
+    let has: Vec<String> = rules.iter().filter_map(managed_group).map(str::to_owned).collect();
+    let wanted = params.wanted(&has);
+
+    if !wanted.is_empty() {
+        if !options.enable {
+            c.set_vm_firewall(node, vmid, true, None).await.map_err(e)?;
+            done.writes += 1;
+            record.enabled_by_us = true;
         }
+        let off = nics_without_flag(&config);
+        if !off.is_empty() {
+            let mut update = pve::ConfigUpdate::new().digest(&config.digest);
+            for (nic, value) in &off {
+                update = update.set(nic, with_flag(value, true));
+            }
+            c.vm_update_config(node, vmid, &update).await.map_err(e)?;
+            done.writes += 1;
+            record.flagged_nics.extend(off.into_iter().map(|(k, _)| k));
+        }
+    }
 
-        // Managed rules that go: from the bottom, so the positions above stay put.
-        let doomed: Vec<u32> = rules
+    // Managed rules that go: from the bottom, so the positions above stay put.
+    let doomed: Vec<u32> = rules
+        .iter()
+        .filter(|r| managed_group(r).is_some_and(|g| !wanted.iter().any(|w| w == g)))
+        .map(|r| r.pos)
+        .rev()
+        .collect();
+    for pos in doomed {
+        c.delete_vm_firewall_rule(node, vmid, u64::from(pos), None).await.map_err(e)?;
+        done.writes += 1;
+        rules.remove(pos as usize);
+    }
+    // New ones: Proxmox adds at the top, enabled.
+    let missing: Vec<String> =
+        wanted.iter().filter(|g| !rules.iter().any(|r| managed_group(r) == Some(g.as_str()))).cloned().collect();
+    for g in missing.iter().rev() {
+        c.add_vm_security_group(node, vmid, g, Some(MANAGED)).await.map_err(e)?;
+        done.writes += 1;
+        let rule = Rule {
+            kind: RuleType::Group,
+            action: g.clone(),
+            enable: true,
+            comment: Some(MANAGED.into()),
+            ..Default::default()
+        };
+        rules.insert(0, rule);
+    }
+    // Into order at the top, each enabled.
+    for (i, g) in wanted.iter().enumerate() {
+        let Some(j) = rules.iter().position(|r| managed_group(r) == Some(g.as_str())) else { continue };
+        if j != i {
+            let moveto = pve::api::firewall::moveto_for(j as u64, i as u64);
+            c.move_vm_firewall_rule(node, vmid, j as u64, moveto, None).await.map_err(e)?;
+            done.writes += 1;
+            let r = rules.remove(j);
+            rules.insert(i, r);
+        }
+        if !rules[i].enable {
+            c.enable_vm_firewall_rule(node, vmid, i as u64, true, None).await.map_err(e)?;
+            done.writes += 1;
+            rules[i].enable = true;
+        }
+    }
+
+    if wanted.is_empty() && !params.keep_enabled {
+        // Undo what proxfleet turned on, nothing else.
+        if record.enabled_by_us && options.enable {
+            c.set_vm_firewall(node, vmid, false, None).await.map_err(e)?;
+            done.writes += 1;
+        }
+        let flagged: Vec<(String, String)> = config
+            .values
             .iter()
-            .filter(|r| managed_group(r).is_some_and(|g| !wanted.iter().any(|w| w == g)))
-            .map(|r| r.pos)
-            .rev()
+            .filter(|(k, v)| record.flagged_nics.contains(k) && v.split(',').any(|o| o == "firewall=1"))
+            .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        for pos in doomed {
-            c.delete_vm_firewall_rule(node, vmid, u64::from(pos), None).await.map_err(e)?;
-            done.writes += 1;
-            rules.remove(pos as usize);
-        }
-        // New ones: Proxmox adds at the top, enabled.
-        let missing: Vec<String> =
-            wanted.iter().filter(|g| !rules.iter().any(|r| managed_group(r) == Some(g.as_str()))).cloned().collect();
-        for g in missing.iter().rev() {
-            c.add_vm_security_group(node, vmid, g, Some(MANAGED)).await.map_err(e)?;
-            done.writes += 1;
-            let rule = Rule {
-                kind: RuleType::Group,
-                action: g.clone(),
-                enable: true,
-                comment: Some(MANAGED.into()),
-                ..Default::default()
-            };
-            rules.insert(0, rule);
-        }
-        // Into order at the top, each enabled.
-        for (i, g) in wanted.iter().enumerate() {
-            let Some(j) = rules.iter().position(|r| managed_group(r) == Some(g.as_str())) else { continue };
-            if j != i {
-                let moveto = pve::api::firewall::moveto_for(j as u64, i as u64);
-                c.move_vm_firewall_rule(node, vmid, j as u64, moveto, None).await.map_err(e)?;
-                done.writes += 1;
-                let r = rules.remove(j);
-                rules.insert(i, r);
-            }
-            if !rules[i].enable {
-                c.enable_vm_firewall_rule(node, vmid, i as u64, true, None).await.map_err(e)?;
-                done.writes += 1;
-                rules[i].enable = true;
-            }
-        }
-
-        if wanted.is_empty() && !params.keep_enabled {
-            // Undo what proxfleet turned on, nothing else.
-            if record.enabled_by_us && options.enable {
-                c.set_vm_firewall(node, vmid, false, None).await.map_err(e)?;
-                done.writes += 1;
-            }
-            let flagged: Vec<(String, String)> = config
-                .values
-                .iter()
-                .filter(|(k, v)| record.flagged_nics.contains(k) && v.split(',').any(|o| o == "firewall=1"))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            if !flagged.is_empty() {
-                let current = c.vm_config(node, vmid).await.map_err(e)?;
-                done.reads += 1;
-                let mut update = pve::ConfigUpdate::new().digest(&current.digest);
-                for (nic, value) in &flagged {
-                    update = update.set(nic, with_flag(value, false));
-                }
-                c.vm_update_config(node, vmid, &update).await.map_err(e)?;
-                done.writes += 1;
-            }
-            record.enabled_by_us = false;
-            record.flagged_nics.clear();
-        }
-
-        if done.writes > 0 {
-            // What Proxmox holds now decides what is recorded.
-            let now: Vec<Rule> = c.vm_firewall_rules(node, vmid).await.map_err(e)?.iter().map(to_rule).collect();
+        if !flagged.is_empty() {
+            let current = c.vm_config(node, vmid).await.map_err(e)?;
             done.reads += 1;
-            let top: Vec<&str> = now.iter().take(wanted.len()).filter_map(managed_group).collect();
-            if top != wanted.iter().map(String::as_str).collect::<Vec<_>>() {
-                return Err(format!(
+            let mut update = pve::ConfigUpdate::new().digest(&current.digest);
+            for (nic, value) in &flagged {
+                update = update.set(nic, with_flag(value, false));
+            }
+            c.vm_update_config(node, vmid, &update).await.map_err(e)?;
+            done.writes += 1;
+        }
+        record.enabled_by_us = false;
+        record.flagged_nics.clear();
+    }
+
+    if done.writes > 0 {
+        // What Proxmox holds now decides what is recorded.
+        let now: Vec<Rule> = c.vm_firewall_rules(node, vmid).await.map_err(e)?.iter().map(to_rule).collect();
+        done.reads += 1;
+        let top: Vec<&str> = now.iter().take(wanted.len()).filter_map(managed_group).collect();
+        if top != wanted.iter().map(String::as_str).collect::<Vec<_>>() {
+            return Err(format!(
                     "the VM's rules changed while they were being set (its first rules are now {top:?}, wanted {wanted:?}); retry"
                 ));
-            }
         }
-        record.groups = wanted.clone();
-        self.store.set_firewall(name, &record).await.map_err(|e| e.to_string())?;
-        done.groups = wanted;
-        Ok(done)
     }
+    record.groups = wanted.clone();
+    store.set_firewall(name, &record).await.map_err(|e| e.to_string())?;
+    done.groups = wanted;
+    Ok(done)
 }
 
 #[cfg(test)]

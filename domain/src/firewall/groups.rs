@@ -28,7 +28,7 @@ pub struct FirewallService {
     cluster: ClusterService,
     pub(super) servers: ServerStore,
     jobs: JobService,
-    audit: AuditLog,
+    pub(super) audit: AuditLog,
 }
 
 /// A group's rules as Proxmox has them now.
@@ -81,7 +81,7 @@ fn stale(listed: &Listed) -> Error {
 }
 
 /// Refused unless `given` (when sent) is the current digest.
-fn fresh(given: Option<&str>, listed: &Listed) -> Result<()> {
+pub(super) fn fresh(given: Option<&str>, listed: &Listed) -> Result<()> {
     match given.map(str::trim).filter(|d| !d.is_empty()) {
         Some(d) if d != listed.digest => Err(stale(listed)),
         _ => Ok(()),
@@ -171,6 +171,17 @@ impl FirewallService {
                 })
             })
             .collect())
+    }
+
+    /// The datacenter firewall's state (enforcement is off everywhere while it is off).
+    pub async fn status(&self, actor: &Actor) -> Result<model::firewall::FirewallStatus> {
+        actor.require_current()?;
+        let o = self.client()?.cluster_firewall_options().await.map_err(from_pve)?;
+        Ok(model::firewall::FirewallStatus {
+            datacenter_enabled: o.enable,
+            policy_in: o.policy_in.unwrap_or_else(|| "DROP".into()),
+            policy_out: o.policy_out.unwrap_or_else(|| "ACCEPT".into()),
+        })
     }
 
     /// One group with its rules and the servers using it.
@@ -285,7 +296,7 @@ impl FirewallService {
         let client = self.client()?;
         // Proxmox adds at the top: the last rule first keeps the order.
         for rule in source.rules.iter().rev() {
-            let spec = rules::check(&input_of(rule), None)?.spec(None);
+            let spec = rules::check(&RuleInput::from_rule(rule, None), None)?.spec(None);
             if let Err(e) = client.add_security_group_rule(&made.name, &spec).await {
                 self.empty_and_delete(&made.name).await;
                 return Err(refused(e));
@@ -362,7 +373,7 @@ impl FirewallService {
     async fn restore_tail(&self, name: &str, tail: &[Rule]) {
         let Ok(client) = self.client() else { return };
         for rule in tail {
-            let Ok(checked) = rules::check(&input_of(rule), None) else { continue };
+            let Ok(checked) = rules::check(&RuleInput::from_rule(rule, None), None) else { continue };
             if client.add_security_group_rule(name, &checked.spec(None)).await.is_err() {
                 tracing::error!(group = name, "could not put a removed rule back");
                 continue;
@@ -630,24 +641,4 @@ fn check_description(d: &str) -> Result<()> {
         return Err(Error::validation("description", "one line of text (no line breaks)"));
     }
     Ok(())
-}
-
-/// A stored rule as input again (to copy or restore it).
-pub(super) fn input_of(r: &Rule) -> RuleInput {
-    RuleInput {
-        kind: Some(r.kind),
-        action: Some(r.action.clone()),
-        enable: Some(r.enable),
-        macro_name: r.macro_name.clone(),
-        proto: r.proto.clone(),
-        dport: r.dport.clone(),
-        sport: r.sport.clone(),
-        source: r.source.clone(),
-        dest: r.dest.clone(),
-        iface: r.iface.clone(),
-        log: r.log.clone(),
-        icmp_type: r.icmp_type.clone(),
-        comment: r.comment.clone(),
-        ..Default::default()
-    }
 }

@@ -4,6 +4,8 @@
 //! - `rules`: a rule as sent, checked like pve-firewall checks it; group names;
 //! - `groups`: `FirewallService` — groups and rules (create, rename, copy, delete; add, change,
 //!   move, delete rules), each write guarded by the list's digest;
+//! - `replace`: a group's whole rule list set at once (the editor's Apply), in the fewest
+//!   calls, put back as it was if it fails;
 //! - `assign`: the `firewall.assign` job that attaches, detaches or replaces groups on servers.
 //!
 //! Proxmox holds the groups and rules; proxfleet's database holds only which groups it
@@ -11,6 +13,7 @@
 
 pub mod assign;
 pub mod groups;
+pub mod replace;
 pub mod rules;
 
 pub use assign::{AssignMode, AssignParams, ASSIGN};

@@ -325,6 +325,7 @@ impl CreateHandler {
             }
         };
         b.configure(vmid, &nics).await?;
+        b.security_group(vmid).await?;
         let disks = b.disks(vmid, &storage).await?;
         b.start(vmid).await?;
         b.wait_for_address(vmid, &nics).await;
@@ -973,6 +974,25 @@ impl Build<'_> {
     }
 
     /// Records the result: MACs from the config, the final shape, running.
+    /// The security group asked for, attached before the VM first starts, so it never runs
+    /// without it (the firewall and NIC flags are turned on as for any attach).
+    async fn security_group(&self, vmid: u32) -> Result<(), String> {
+        let group = self.plan.spec.security_group.trim().to_ascii_lowercase();
+        if group.is_empty() {
+            return Ok(());
+        }
+        let params = crate::firewall::AssignParams {
+            mode: crate::firewall::AssignMode::Replace,
+            groups: vec![group.clone()],
+            keep_enabled: false,
+        };
+        crate::firewall::assign::set_groups(&self.h.store, &self.h.client, self.name(), &self.node, vmid, &params)
+            .await
+            .map_err(|e| format!("security group {group}: {e}"))?;
+        self.log(format!("attached security group {group}")).await;
+        Ok(())
+    }
+
     async fn record_result(&self, vmid: u32, disks: Vec<Disk>, nics: Vec<PlannedNic>) -> Result<Value, String> {
         let (s, node, name) = (&self.plan.spec, &self.node, self.name());
         let config = self.config(vmid).await.map_err(|e| format!("read config: {}", e.message))?;

@@ -242,11 +242,36 @@ impl ServerService {
     /// starts one create job.
     pub async fn create(&self, actor: &Actor, requests: Vec<ServerRequest>) -> Result<Job> {
         actor.require(Permission::CreateServer)?;
+        let groups: Vec<Option<String>> = requests.iter().map(|r| r.security_group.clone()).collect();
         let planned = self.plan(requests).await?;
+        self.check_security_groups(&groups).await?;
         let names = planned.iter().map(|p| p.spec.name.clone()).collect();
         let params =
             serde_json::to_value(CreateParams { servers: planned }).map_err(|e| Error::Internal(e.to_string()))?;
         self.jobs.enqueue(actor, CREATE, params, names).await
+    }
+
+    /// Every security group the servers ask for exists (one read of the group list).
+    async fn check_security_groups(&self, asked: &[Option<String>]) -> Result<()> {
+        let asked: Vec<(usize, String)> = asked
+            .iter()
+            .enumerate()
+            .map(|(i, g)| (i, g.clone().unwrap_or_default().trim().to_ascii_lowercase()))
+            .filter(|(_, g)| !g.is_empty())
+            .collect();
+        if asked.is_empty() {
+            return Ok(());
+        }
+        let groups = self.cluster.client()?.security_groups().await.map_err(from_pve)?;
+        for (i, g) in asked {
+            if !groups.iter().any(|x| x.group.eq_ignore_ascii_case(&g)) {
+                return Err(Error::validation(
+                    format!("servers[{i}].security_group"),
+                    format!("no security group {}", crate::limits::shown(&g)),
+                ));
+            }
+        }
+        Ok(())
     }
 
     pub(super) async fn setting_text(&self, key: &str) -> Result<Option<String>> {

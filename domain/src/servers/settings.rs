@@ -43,6 +43,12 @@ pub struct SettingsChange {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(max_items = 32))]
     pub tags: Option<Vec<String>>,
+    /// The security group the server gets instead of its current ones (`""` or `none`: no
+    /// group; old name `firewall_group`): a `firewall.assign` job, whose `task_id` the answer
+    /// gives. Needs `assign_firewall_groups` (or `remove_firewall_groups` to remove).
+    #[serde(default, alias = "firewall_group")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
+    pub security_group: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -102,6 +102,22 @@ pub struct VmFirewallOptions {
     pub digest: String,
 }
 
+/// The datacenter firewall's options (read only here).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterFirewallOptions {
+    #[serde(default, deserialize_with = "de::bool")]
+    pub enable: bool,
+    #[serde(default)]
+    pub policy_in: Option<String>,
+    #[serde(default)]
+    pub policy_out: Option<String>,
+    pub digest: String,
+}
+
+pub fn cluster_options() -> Request {
+    Request::new(Method::Get, "/cluster/firewall/options", "/cluster/firewall/options".into())
+}
+
 fn group_path(group: &str) -> String {
     format!("/cluster/firewall/groups/{}", seg(group))
 }
@@ -250,6 +266,10 @@ pub fn delete_vm_rule(node: &str, vmid: u32, pos: u64, digest: Option<&str>) -> 
 }
 
 impl PveClient {
+    pub async fn cluster_firewall_options(&self) -> Result<ClusterFirewallOptions, PveError> {
+        self.call(&cluster_options()).await
+    }
+
     pub async fn security_groups(&self) -> Result<Vec<SecurityGroup>, PveError> {
         self.call(&groups()).await
     }

@@ -75,6 +75,8 @@ impl Sim {
                 },
             );
         }
+        // The datacenter firewall on, as the demo shows enforcement (PVE's default is off).
+        c.cluster_firewall.insert("enable".into(), "1".into());
         // Two security groups like an operator would have.
         for (name, comment, rules) in [
             ("web", "Web servers", vec![("tcp", "80"), ("tcp", "443")]),

@@ -194,6 +194,25 @@ pub async fn add_rule(
     Ok(ApiOk::new(detailed(&g)).status(StatusCode::CREATED).message("rule added"))
 }
 
+/// Sets the whole list at once (the editor's Apply): rules kept from the list read carry
+/// their `origin` (their `pos` then), new ones none; what is left out is deleted. All rules
+/// are checked first (errors name `rules[i].field`); the list is put back if a step fails.
+#[utoipa::path(put, path = "/api/firewall/groups/{group}/rules", tag = "firewall", params(("group" = String, Path), DigestQuery),
+    request_body(content = model::firewall::RuleList, example = json!({"digest": "…", "rules": [{"origin": 1, "action": "ACCEPT", "macro": "HTTP"}, {"origin": 0, "action": "ACCEPT", "macro": "SSH", "enable": false}, {"action": "ACCEPT", "proto": "tcp", "dport": "8080"}]})),
+    responses((status = 200, body = Envelope<Object>)))]
+pub async fn replace_rules(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Path(group): Path<String>,
+    Query(q): Query<DigestQuery>,
+    headers: HeaderMap,
+    Json(mut body): Json<model::firewall::RuleList>,
+) -> Result<ApiOk<Value>, ApiError> {
+    body.digest = digest(body.digest.as_deref(), &q, &headers);
+    let g = state.services.firewall.replace_rules(&actor, &group, &body).await?;
+    Ok(ApiOk::new(detailed(&g)).message(format!("{} rules set", g.rules_count)))
+}
+
 /// Changes the rule at `pos`: fields sent replace, fields sent empty (`""`) are cleared.
 #[utoipa::path(put, path = "/api/firewall/groups/{group}/rules/{pos}", tag = "firewall",
     params(("group" = String, Path), ("pos" = u32, Path), DigestQuery),
@@ -250,6 +269,15 @@ pub async fn delete_rule(
     let d = digest(None, &q, &headers);
     let g = state.services.firewall.delete_rule(&actor, &group, pos, d.as_deref()).await?;
     Ok(ApiOk::new(detailed(&g)).message(format!("rule {pos} deleted")))
+}
+
+/// The datacenter firewall: on or off (off: Proxmox enforces no rule anywhere), its policies.
+#[utoipa::path(get, path = "/api/firewall/status", tag = "firewall", responses((status = 200, body = Envelope<Object>)))]
+pub async fn status(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+) -> Result<ApiOk<model::firewall::FirewallStatus>, ApiError> {
+    Ok(ApiOk::new(state.services.firewall.status(&actor).await?))
 }
 
 /// Proxmox VE's firewall macros (a rule's `macro`).

@@ -41,7 +41,7 @@ use super::{
         server_settings::proxmox_storage, server_settings::cleanup_status, server_settings::failed_servers, server_settings::orphans,
         server_settings::clean, server_settings::bulk_clean,
         firewall::list, firewall::create, firewall::get, firewall::update, firewall::copy, firewall::delete,
-        firewall::add_rule, firewall::update_rule, firewall::move_rule, firewall::delete_rule, firewall::macros,
+        firewall::add_rule, firewall::replace_rules, firewall::update_rule, firewall::move_rule, firewall::delete_rule, firewall::macros, firewall::status,
         firewall::assign, firewall::apply, firewall::assign_one, firewall::remove, firewall::assign_bulk,
         ip_pools::list, ip_pools::create, ip_pools::get, ip_pools::update, ip_pools::delete,
         notifications::list, notifications::latest, notifications::unread_count, notifications::get, notifications::read,

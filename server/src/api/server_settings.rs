@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use domain::datastores::DatastoreList;
-use domain::servers::settings::{NewDisk, ServerSettings, SettingsChange, SettingsResult};
+use domain::servers::settings::{NewDisk, ServerSettings, SettingsChange};
 use domain::servers::LogKind;
 
 use super::envelope::ApiOk;
@@ -39,14 +39,29 @@ pub async fn put_config(
     CurrentActor(actor): CurrentActor,
     Path(name): Path<String>,
     Json(body): Json<SettingsChange>,
-) -> Result<ApiOk<SettingsResult>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
     let result = state.services.servers.change_settings(&actor, &name, &body).await?;
-    let message = match (result.changed.is_empty(), result.needs_reboot) {
+    let mut message = match (result.changed.is_empty(), result.needs_reboot) {
         (true, _) => "nothing to change".to_owned(),
         (false, true) => format!("changed {}; reboot the server to apply", result.changed.join(", ")),
         (false, false) => format!("changed {}", result.changed.join(", ")),
     };
-    Ok(ApiOk::new(result).message(message))
+    let Some(group) = body.security_group.as_deref().map(str::trim) else {
+        return Ok(ApiOk::new(result).message(message).into_response());
+    };
+    let groups = match group {
+        "" | "none" => vec![],
+        g => vec![g.to_owned()],
+    };
+    let job = state
+        .services
+        .firewall
+        .assign(&actor, std::slice::from_ref(&name), domain::firewall::AssignMode::Replace, &groups, false)
+        .await?;
+    message.push_str(&format!("; security group job #{} started", job.id));
+    let body = json!({"success": true, "data": result, "message": message, "task_id": job.id.to_string()});
+    Ok(axum::Json(body).into_response())
 }
 
 /// Adds a disk: `{"size_gb": 50, "bus": "scsi", "index": 2, "storage": "local-lvm"}` (bus,

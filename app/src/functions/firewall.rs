@@ -1,0 +1,170 @@
+//! Security groups for the pages: read, create and delete groups; the rule forms that work
+//! without JavaScript (add, toggle, move, delete; each carries the digest it was rendered
+//! with); the editor's whole-list Apply; attaching groups to servers. Each calls
+//! `domain::firewall::FirewallService`, which checks permissions.
+//!
+//! A failed rule form keeps what was typed: its error's `details.input` holds the fields as
+//! sent, which the page puts back in the form (with JavaScript or without, where the error
+//! comes back in the URL).
+
+// A server function behind an `ActionForm` takes one argument per form field.
+#![allow(clippy::too_many_arguments)]
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+use model::firewall::{RuleList, SecurityGroup};
+use model::AppError;
+
+#[cfg(feature = "ssr")]
+use crate::functions::door;
+
+#[server(prefix = "/sfn", endpoint = "list_groups")]
+pub async fn list_groups() -> Result<Vec<SecurityGroup>, AppError> {
+    door::services()?.firewall.groups(&door::actor()?).await.map_err(door::fail)
+}
+
+#[server(prefix = "/sfn", endpoint = "firewall_status")]
+pub async fn firewall_status() -> Result<model::firewall::FirewallStatus, AppError> {
+    door::services()?.firewall.status(&door::actor()?).await.map_err(door::fail)
+}
+
+#[server(prefix = "/sfn", endpoint = "get_group")]
+pub async fn get_group(name: String) -> Result<SecurityGroup, AppError> {
+    door::services()?.firewall.group(&door::actor()?, &name).await.map_err(door::fail)
+}
+
+#[server(prefix = "/sfn", endpoint = "create_group")]
+pub async fn create_group(name: String, description: String) -> Result<String, AppError> {
+    door::services()?
+        .firewall
+        .create_group(&door::actor()?, &name, &description)
+        .await
+        .map(|g| g.name)
+        .map_err(door::fail)
+}
+
+#[server(prefix = "/sfn", endpoint = "delete_group")]
+pub async fn delete_group(name: String) -> Result<(), AppError> {
+    door::services()?.firewall.delete_group(&door::actor()?, &name).await.map_err(door::fail)
+}
+
+/// The error, with the fields as sent in `details.input` (so the form can show them again).
+#[cfg(feature = "ssr")]
+fn keep_input(e: domain::Error, input: &model::firewall::RuleInput) -> AppError {
+    let mut err = door::fail(e);
+    let mut details: leptos::serde_json::Value = err
+        .details
+        .as_ref()
+        .and_then(|d| leptos::serde_json::from_str(d.get()).ok())
+        .unwrap_or_else(|| leptos::serde_json::json!({}));
+    if let Some(obj) = details.as_object_mut() {
+        obj.insert("input".into(), leptos::serde_json::to_value(input).unwrap_or_default());
+    }
+    err.details = leptos::serde_json::value::to_raw_value(&details).ok();
+    err
+}
+
+/// The add-rule form: empty fields are "not given".
+#[server(prefix = "/sfn", endpoint = "add_rule")]
+pub async fn add_rule(
+    group: String,
+    digest: String,
+    direction: String,
+    action: String,
+    macro_name: String,
+    proto: String,
+    dport: String,
+    source: String,
+    dest: String,
+    comment: String,
+    position: String,
+    enable: Option<String>,
+) -> Result<(), AppError> {
+    use model::firewall::{RuleInput, RuleType};
+    let given = |s: String| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+    let input = RuleInput {
+        kind: Some(if direction == "out" { RuleType::Out } else { RuleType::In }),
+        action: given(action),
+        enable: Some(enable.is_some()),
+        macro_name: given(macro_name),
+        proto: given(proto),
+        dport: given(dport),
+        source: given(source),
+        dest: given(dest),
+        comment: given(comment),
+        digest: given(digest),
+        ..Default::default()
+    };
+    let mut input = input;
+    match given(position).map(|p| p.parse::<u32>()) {
+        Some(Ok(p)) => input.position = Some(p),
+        Some(Err(_)) => {
+            return Err(keep_input(
+                domain::Error::validation("position", "position is a rule number (0 is the top)"),
+                &input,
+            ))
+        }
+        None => {}
+    }
+    let services = door::services()?;
+    services.firewall.add_rule(&door::actor()?, &group, &input).await.map(|_| ()).map_err(|e| keep_input(e, &input))
+}
+
+/// Turns the rule at `pos` on or off (`enable` is "1" or "0").
+#[server(prefix = "/sfn", endpoint = "toggle_rule")]
+pub async fn toggle_rule(group: String, pos: u32, digest: String, enable: String) -> Result<(), AppError> {
+    let input = model::firewall::RuleInput {
+        enable: Some(enable == "1"),
+        digest: Some(digest).filter(|d| !d.is_empty()),
+        ..Default::default()
+    };
+    door::services()?.firewall.update_rule(&door::actor()?, &group, pos, &input).await.map(|_| ()).map_err(door::fail)
+}
+
+/// Moves the rule at `pos` to index `to`.
+#[server(prefix = "/sfn", endpoint = "move_rule")]
+pub async fn move_rule(group: String, pos: u32, to: u32, digest: String) -> Result<(), AppError> {
+    let digest = Some(digest).filter(|d| !d.is_empty());
+    door::services()?
+        .firewall
+        .move_rule(&door::actor()?, &group, pos, to, digest.as_deref())
+        .await
+        .map(|_| ())
+        .map_err(door::fail)
+}
+
+#[server(prefix = "/sfn", endpoint = "delete_rule")]
+pub async fn delete_rule(group: String, pos: u32, digest: String) -> Result<(), AppError> {
+    let digest = Some(digest).filter(|d| !d.is_empty());
+    door::services()?
+        .firewall
+        .delete_rule(&door::actor()?, &group, pos, digest.as_deref())
+        .await
+        .map(|_| ())
+        .map_err(door::fail)
+}
+
+/// The editor's Apply: the whole list after review.
+#[server(prefix = "/sfn", endpoint = "save_rules", input = Json)]
+pub async fn save_rules(group: String, list: RuleList) -> Result<SecurityGroup, AppError> {
+    door::services()?.firewall.replace_rules(&door::actor()?, &group, &list).await.map_err(door::fail)
+}
+
+/// Attaches (`attach`), detaches (`detach`) or sets (`replace`) groups on servers; returns the
+/// job id.
+#[server(prefix = "/sfn", endpoint = "assign_groups", input = Json)]
+pub async fn assign_groups(names: Vec<String>, mode: String, groups: Vec<String>) -> Result<i64, AppError> {
+    use domain::firewall::AssignMode;
+    let mode = match mode.as_str() {
+        "attach" => AssignMode::Attach,
+        "detach" => AssignMode::Detach,
+        "replace" => AssignMode::Replace,
+        _ => return Err(door::fail(domain::Error::validation("mode", "attach, detach or replace"))),
+    };
+    door::services()?
+        .firewall
+        .assign(&door::actor()?, &names, mode, &groups, false)
+        .await
+        .map(|j| j.id)
+        .map_err(door::fail)
+}
