@@ -8,6 +8,8 @@ const PAGES = [
   "/servers/new",
   "/ip-pools",
   "/datastores",
+  "/security-groups",
+  "/security-groups/web",
   "/jobs",
   "/notifications",
   "/admin",

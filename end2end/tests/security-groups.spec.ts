@@ -95,7 +95,7 @@ test("edit a group as a draft: drag to reorder, disable one, review, apply; atta
   await expect(page.getByTestId("bulk-groups-summary")).toContainText(servers[1]);
   await page.getByTestId("bulk-groups-confirm").click();
   await page.getByTestId("groups-job").click();
-  await expect(page.getByTestId("job-status")).toHaveText("succeeded", { timeout: 30_000 });
+  await expect(page.locator("h2").getByTestId("job-status")).toHaveText("succeeded", { timeout: 30_000 });
   const attached = await (await page.request.get(`/api/firewall/groups/${name}`)).json();
   expect([...attached.group.used_by].sort()).toEqual([...servers].sort());
 
@@ -108,7 +108,7 @@ test("edit a group as a draft: drag to reorder, disable one, review, apply; atta
   await page.getByTestId("bulk-groups-group").selectOption(name);
   await page.getByTestId("bulk-groups-confirm").click();
   await page.getByTestId("groups-job").click();
-  await expect(page.getByTestId("job-status")).toHaveText("succeeded", { timeout: 30_000 });
+  await expect(page.locator("h2").getByTestId("job-status")).toHaveText("succeeded", { timeout: 30_000 });
   const after = await (await page.request.get(`/api/firewall/groups/${name}`)).json();
   expect(after.group.used_by).toEqual([servers[1]]);
   expect(errors).toEqual([]);

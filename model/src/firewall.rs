@@ -88,6 +88,104 @@ pub struct FirewallStatus {
     pub policy_out: String,
 }
 
+/// A server's own firewall options (Proxmox's VM firewall options), with PVE's defaults
+/// filled in where the VM has none set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FirewallOptions {
+    pub enable: bool,
+    /// `ACCEPT`, `DROP` (default) or `REJECT`.
+    pub policy_in: String,
+    /// `ACCEPT` (default), `DROP` or `REJECT`.
+    pub policy_out: String,
+    /// `nolog` (default) or a syslog level.
+    pub log_level_in: String,
+    pub log_level_out: String,
+    /// Drop packets whose source MAC is not the NIC's (default on).
+    pub macfilter: bool,
+    /// Drop packets whose source IP is not the VM's (default off).
+    pub ipfilter: bool,
+    pub dhcp: bool,
+    pub ndp: bool,
+}
+
+/// Server firewall options to change (absent: unchanged), with the digest they were read with.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct FirewallOptionsChange {
+    #[serde(default)]
+    pub enable: Option<bool>,
+    #[serde(default)]
+    pub policy_in: Option<String>,
+    #[serde(default)]
+    pub policy_out: Option<String>,
+    #[serde(default)]
+    pub log_level_in: Option<String>,
+    #[serde(default)]
+    pub log_level_out: Option<String>,
+    #[serde(default)]
+    pub macfilter: Option<bool>,
+    #[serde(default)]
+    pub ipfilter: Option<bool>,
+    #[serde(default)]
+    pub dhcp: Option<bool>,
+    #[serde(default)]
+    pub ndp: Option<bool>,
+    #[serde(default)]
+    pub digest: Option<String>,
+}
+
+/// One server's firewall: its options, the groups proxfleet attached, every rule on its VM, and
+/// where the VM differs from what proxfleet recorded (`drift`, in words).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerFirewall {
+    pub name: String,
+    pub options: FirewallOptions,
+    /// The options' digest, for a change.
+    pub digest: String,
+    /// Attached by proxfleet, in order.
+    pub groups: Vec<String>,
+    /// The VM's rules as Proxmox has them (proxfleet's group rules and the VM's own).
+    pub rules: Vec<Rule>,
+    /// NICs whose firewall flag is off (their traffic bypasses every rule).
+    pub nics_without_flag: Vec<String>,
+    pub drift: Vec<String>,
+}
+
+/// A cluster IP set: named addresses and networks a rule names as `+name`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct IpSet {
+    pub name: String,
+    pub comment: String,
+    pub entries: Vec<IpSetEntry>,
+    /// Security groups whose rules name it.
+    pub used_by: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct IpSetEntry {
+    /// An address, a CIDR network or an alias.
+    pub cidr: String,
+    /// Excluded from the set (matched as "not").
+    #[serde(default)]
+    pub nomatch: bool,
+    #[serde(default)]
+    pub comment: String,
+}
+
+/// A cluster alias: a name for an address or network, used in rules as the bare name.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Alias {
+    pub name: String,
+    pub cidr: String,
+    pub comment: String,
+    /// Security groups whose rules name it.
+    pub used_by: Vec<String>,
+}
+
 /// A rule to add or the new fields of one, in our names or the old tool's (`protocol`, `port`,
 /// `source_ip`, `dest_ip`, `description`). Ports may be numbers or text (`22`, `"80,443"`,
 /// `"8000:8100"`). Checked by the domain, which names the field as it was sent.

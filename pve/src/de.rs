@@ -59,6 +59,18 @@ pub fn bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     }
 }
 
+/// `0`/`1`, `"0"`/`"1"`, `true`/`false`; absent = `None` (the option's default applies).
+pub fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    let v = Option::<Value>::deserialize(d)?;
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(b)),
+        Some(v) => {
+            to_f64(&v).map(|f| Some(f != 0.0)).ok_or_else(|| de::Error::custom(format!("expected a boolean, got {v}")))
+        }
+    }
+}
+
 /// A string, or a number rendered as one.
 pub fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     let v = Option::<Value>::deserialize(d)?;

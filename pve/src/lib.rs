@@ -16,7 +16,7 @@ pub mod error;
 pub mod tls;
 
 pub use api::cluster::{NodeInfo, Resource, ResourceKind, Version};
-pub use api::firewall::{FirewallRule, RuleSpec, SecurityGroup, VmFirewallOptions};
+pub use api::firewall::{FirewallRule, RuleSpec, SecurityGroup, VmFirewallOptions, VmOptionsUpdate};
 pub use api::qemu::{CloneOptions, ConfigUpdate, Power, VmConfig, VmStatus};
 pub use api::tasks::{Polling, TaskEntry, TaskSource, TaskStatus};
 pub use client::{Auth, PveClient, PveConfig};

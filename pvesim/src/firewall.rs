@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use sha1::{Digest, Sha1};
 
 use crate::error::SimError;
+use crate::fw_sets::{check_refs, Known};
 use crate::sim::{req, Sim};
 
 /// A rule: its fields as PVE stores them (`type`, `action`, `enable`, `proto`, `dport`, …).
@@ -50,7 +51,7 @@ const MODIFIED: &str = "detected modified configuration - file changed by other 
 
 /// pve-firewall's `copy_list_with_digest`: one SHA-1 over the list, for each entry in order
 /// and each key in sorted order `key:value\n` (no separator between entries).
-fn digest<'a>(entries: impl Iterator<Item = &'a Rule>) -> String {
+pub(crate) fn digest<'a>(entries: impl Iterator<Item = &'a Rule>) -> String {
     let mut h = Sha1::new();
     for e in entries {
         for (k, v) in e {
@@ -248,9 +249,11 @@ impl Sim {
     fn with_rules<T>(
         &self,
         p: &BTreeMap<String, String>,
-        f: impl FnOnce(&mut Vec<Rule>, &[&str]) -> Result<T, SimError>,
+        f: impl FnOnce(&mut Vec<Rule>, &[&str], &Known) -> Result<T, SimError>,
     ) -> Result<T, SimError> {
         let mut c = self.lock();
+        let known = Known::of(&c);
+        let f = |rules: &mut Vec<Rule>, types: &[&str]| f(rules, types, &known);
         if let Some(group) = p.get("group") {
             let g =
                 c.groups.get_mut(group).ok_or_else(|| SimError::die(format!("no such security group '{group}'")))?;
@@ -264,7 +267,7 @@ impl Sim {
     }
 
     pub fn fw_rules(&self, p: &BTreeMap<String, String>) -> Result<Value, SimError> {
-        self.with_rules(p, |rules, _| {
+        self.with_rules(p, |rules, _, _| {
             let d = digest(rules.iter());
             Ok(Value::Array(rules.iter().enumerate().map(|(i, r)| rule_json(i, r, &d)).collect()))
         })
@@ -272,7 +275,7 @@ impl Sim {
 
     pub fn fw_rule(&self, p: &BTreeMap<String, String>) -> Result<Value, SimError> {
         let at = pos(p)?;
-        self.with_rules(p, |rules, _| {
+        self.with_rules(p, |rules, _, _| {
             let d = digest(rules.iter());
             rules
                 .get(at)
@@ -284,9 +287,10 @@ impl Sim {
     /// New rules go to the top (position 0) with `enable` 0 unless given; the digest is not
     /// checked on create.
     pub fn fw_rule_add(&self, p: &BTreeMap<String, String>) -> Result<Value, SimError> {
-        self.with_rules(p, |rules, types| {
+        self.with_rules(p, |rules, types, known| {
             let mut rule = Rule::new();
             apply_fields(&mut rule, p, types)?;
+            check_refs(known, &rule)?;
             rule.entry("enable".into()).or_insert_with(|| "0".into());
             rules.insert(0, rule);
             Ok(Value::Null)
@@ -295,7 +299,7 @@ impl Sim {
 
     pub fn fw_rule_update(&self, p: &BTreeMap<String, String>) -> Result<Value, SimError> {
         let at = pos(p)?;
-        self.with_rules(p, |rules, types| {
+        self.with_rules(p, |rules, types, known| {
             check_digest(p, &digest(rules.iter()))?;
             if at >= rules.len() {
                 return Err(SimError::die(format!("no rule at position {at}")));
@@ -318,6 +322,7 @@ impl Sim {
             }
             let mut rule = rules[at].clone();
             apply_fields(&mut rule, p, types)?;
+            check_refs(known, &rule)?;
             rules[at] = rule;
             Ok(Value::Null)
         })
@@ -325,7 +330,7 @@ impl Sim {
 
     pub fn fw_rule_delete(&self, p: &BTreeMap<String, String>) -> Result<Value, SimError> {
         let at = pos(p)?;
-        self.with_rules(p, |rules, _| {
+        self.with_rules(p, |rules, _, _| {
             check_digest(p, &digest(rules.iter()))?;
             if at >= rules.len() {
                 return Err(SimError::die(format!("no rule at position {at}")));

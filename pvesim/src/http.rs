@@ -320,6 +320,17 @@ fn handle_inner(
         }
         ("GET", "/cluster/firewall/groups") => sim.fw_groups(),
         ("GET", "/cluster/firewall/options") => sim.fw_cluster_options(),
+        ("GET", "/cluster/firewall/refs") => sim.fw_refs(p),
+        ("GET", "/cluster/firewall/ipset") => sim.ipsets(),
+        ("POST", "/cluster/firewall/ipset") => sim.ipset_create(p)?,
+        ("GET", "/cluster/firewall/ipset/{name}") => sim.ipset_entries(p)?,
+        ("POST", "/cluster/firewall/ipset/{name}") => sim.ipset_add(p)?,
+        ("DELETE", "/cluster/firewall/ipset/{name}") => sim.ipset_delete(p)?,
+        ("DELETE", "/cluster/firewall/ipset/{name}/{cidr}") => sim.ipset_remove(p)?,
+        ("GET", "/cluster/firewall/aliases") => sim.aliases(),
+        ("POST", "/cluster/firewall/aliases") => sim.alias_create(p)?,
+        ("PUT", "/cluster/firewall/aliases/{name}") => sim.alias_update(p)?,
+        ("DELETE", "/cluster/firewall/aliases/{name}") => sim.alias_delete(p)?,
         ("POST", "/cluster/firewall/groups") => sim.fw_group_create(p)?,
         ("DELETE", "/cluster/firewall/groups/{group}") => sim.fw_group_delete(p)?,
         ("GET", "/cluster/firewall/groups/{group}") | ("GET", "/nodes/{node}/qemu/{vmid}/firewall/rules") => {

@@ -9,6 +9,7 @@
 pub mod error;
 pub mod faults;
 pub mod firewall;
+pub mod fw_sets;
 pub mod http;
 pub mod sim;
 pub mod state;

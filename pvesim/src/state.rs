@@ -206,6 +206,9 @@ pub struct Cluster {
     pub nodes: BTreeMap<String, Node>,
     /// Cluster security groups by name.
     pub groups: BTreeMap<String, crate::firewall::Group>,
+    /// Cluster IP sets by name, and aliases by lower-case name.
+    pub ipsets: BTreeMap<String, crate::fw_sets::IpSet>,
+    pub aliases: BTreeMap<String, crate::fw_sets::Alias>,
     /// The datacenter firewall's options (`/etc/pve/firewall/cluster.fw` `[OPTIONS]`).
     pub cluster_firewall: BTreeMap<String, String>,
     /// Per-VM firewall options and rules (`/etc/pve/firewall/<vmid>.fw`).
@@ -226,6 +229,8 @@ impl Cluster {
         Cluster {
             nodes: BTreeMap::new(),
             groups: BTreeMap::new(),
+            ipsets: BTreeMap::new(),
+            aliases: BTreeMap::new(),
             cluster_firewall: BTreeMap::new(),
             vm_firewalls: HashMap::new(),
             backups: Vec::new(),

@@ -197,19 +197,42 @@ async fn groups_and_rules_through_the_old_tools_paths_and_ours() {
         assert_eq!(dports(&g0), ["80", "8000:8100"]);
         let d = g0["digest"].as_str().unwrap().to_owned();
         let before = writes(&srv);
-        let (status, bad) = send(&admin, &srv, reqwest::Method::PUT, &format!("{g}/rules"), Some(json!({"digest": d, "rules": [
-            {"origin": 1, "action": "DROP", "dport": "8000:8100"}, {"action": "ACCEPT", "dport": "70000"}
-        ]}))).await;
-        assert_eq!((status, bad["details"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("rules[1].dport")), "{bad}");
+        let (status, bad) = send(
+            &admin,
+            &srv,
+            reqwest::Method::PUT,
+            &format!("{g}/rules"),
+            Some(json!({"digest": d, "rules": [
+                {"origin": 1, "action": "DROP", "dport": "8000:8100"}, {"action": "ACCEPT", "dport": "70000"}
+            ]})),
+        )
+        .await;
+        assert_eq!(
+            (status, bad["details"]["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("rules[1].dport")),
+            "{bad}"
+        );
         assert_eq!(writes(&srv), before);
-        let (status, set) = send(&admin, &srv, reqwest::Method::PUT, &format!("{g}/rules"), Some(json!({"digest": d, "rules": [
-            {"origin": 1, "action": "DROP", "dport": "8000:8100", "comment": "range"},
-            {"action": "ACCEPT", "macro": "SSH"},
-        ]}))).await;
+        let (status, set) = send(
+            &admin,
+            &srv,
+            reqwest::Method::PUT,
+            &format!("{g}/rules"),
+            Some(json!({"digest": d, "rules": [
+                {"origin": 1, "action": "DROP", "dport": "8000:8100", "comment": "range"},
+                {"action": "ACCEPT", "macro": "SSH"},
+            ]})),
+        )
+        .await;
         assert_eq!(status, StatusCode::OK, "{set}");
         assert_eq!(dports(&set["data"]), ["8000:8100", "SSH"]);
-        assert_eq!((set["data"]["rules"][0]["comment"].as_str(), set["data"]["rules"][1]["enable"].as_bool()), (Some("range"), Some(true)));
-        let (status, stale) = send(&admin, &srv, reqwest::Method::PUT, &format!("{g}/rules"), Some(json!({"digest": d, "rules": []}))).await;
+        assert_eq!(
+            (set["data"]["rules"][0]["comment"].as_str(), set["data"]["rules"][1]["enable"].as_bool()),
+            (Some("range"), Some(true))
+        );
+        let (status, stale) =
+            send(&admin, &srv, reqwest::Method::PUT, &format!("{g}/rules"), Some(json!({"digest": d, "rules": []})))
+                .await;
         assert_eq!(status, StatusCode::CONFLICT, "{stale}");
         assert_eq!(client.security_group_rules("app-tier").await.unwrap().len(), 2, "a stale list changes nothing");
         let d = set["data"]["digest"].as_str().unwrap().to_owned();
@@ -339,6 +362,35 @@ async fn attaching_groups_to_servers_enables_the_firewall_and_removing_undoes_on
         assert_eq!(status, StatusCode::OK, "{again}");
         assert_eq!(writes(&srv), before, "re-applying writes nothing");
 
+        // The server's firewall: groups, rules, no drift; its options change with the digest.
+        let fw = get(&admin, &srv, &format!("/api/servers/{a}/firewall")).await["data"].clone();
+        assert_eq!((fw["groups"].clone(), fw["drift"].clone()), (json!(["web"]), json!([])), "{fw}");
+        assert_eq!(fw["rules"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            (fw["options"]["enable"].as_bool(), fw["options"]["policy_in"].as_str()),
+            (Some(true), Some("DROP"))
+        );
+        let opts = format!("/api/servers/{a}/firewall/options");
+        let (status, e) = send(&admin, &srv, reqwest::Method::PUT, &opts, Some(json!({"policy_in": "ALLOW"}))).await;
+        assert_eq!((status, e["details"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("policy_in")), "{e}");
+        let (status, changed) = send(
+            &admin,
+            &srv,
+            reqwest::Method::PUT,
+            &opts,
+            Some(json!({"log_level_in": "info", "digest": fw["digest"]})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{changed}");
+        assert_eq!(changed["data"]["options"]["log_level_in"], "info");
+        let (status, stale) =
+            send(&admin, &srv, reqwest::Method::PUT, &opts, Some(json!({"enable": false, "digest": fw["digest"]})))
+                .await;
+        assert_eq!(status, StatusCode::CONFLICT, "{stale}");
+        let developer = srv.login_as("developer").await;
+        let (status, _) = send(&developer, &srv, reqwest::Method::PUT, &opts, Some(json!({"enable": false}))).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "options need manage_firewall_groups");
+
         // Attach a second group after the first (our path: a job).
         let (status, q) =
             post(&admin, &srv, "/api/firewall/assign", json!({"server_names": [a], "attach": ["db"]})).await;
@@ -441,5 +493,137 @@ async fn unknown_servers_and_groups_start_nothing_and_a_group_in_use_is_not_dele
         let job = finished(&srv, &admin, put["task_id"].as_str().unwrap()).await;
         assert_eq!(job["status"], "succeeded", "{job}");
         assert_eq!(get(&admin, &srv, "/api/firewall/groups/db").await["group"]["used_by"], json!([names[1]]));
+    }
+}
+
+#[tokio::test]
+async fn a_server_whose_node_is_down_fails_alone_and_its_retry_attaches_it() {
+    for srv in each_backend(4).await {
+        let admin = srv.login_as("admin").await;
+        let names = import(&srv, &admin).await;
+        let (node_0, _) = vm_of(&srv, &admin, &names[0]).await;
+        let mut on_other: Vec<String> = Vec::new();
+        for n in &names {
+            if vm_of(&srv, &admin, n).await.0 != node_0 {
+                on_other.push(n.clone());
+            }
+        }
+        let down = on_other.first().cloned().expect("the layout spreads VMs over two nodes");
+        let node_down = vm_of(&srv, &admin, &down).await.0;
+        let sim = &srv.simulator.as_ref().unwrap().sim;
+        sim.faults.set(pvesim::Faults { down_nodes: vec![node_down.clone()], ..Default::default() }).unwrap();
+        let (status, q) =
+            post(&admin, &srv, "/api/firewall/assign", json!({"server_names": [names[0], down], "attach": ["web"]}))
+                .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{q}");
+        let job = finished(&srv, &admin, q["task_id"].as_str().unwrap()).await;
+        assert_eq!(job["status"], "partially_failed", "{job}");
+        let failed: Vec<&str> = job["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["status"] == "failed")
+            .map(|i| i["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(failed, [down.as_str()]);
+
+        // The node is back: the retry does the failed server only.
+        sim.faults.set(pvesim::Faults::default()).unwrap();
+        let (status, retry) = post(&admin, &srv, &format!("/api/jobs/{}/retry", job["id"]), json!({})).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{retry}");
+        let again = finished(&srv, &admin, &retry["data"]["id"].to_string()).await;
+        assert_eq!(
+            (again["status"].as_str(), again["items"].as_array().unwrap().len()),
+            (Some("succeeded"), 1),
+            "{again}"
+        );
+        let web = get(&admin, &srv, "/api/firewall/groups/web").await;
+        let mut used: Vec<String> = serde_json::from_value(web["group"]["used_by"].clone()).unwrap();
+        used.sort();
+        let mut want = vec![names[0].clone(), down.clone()];
+        want.sort();
+        assert_eq!(used, want);
+    }
+}
+
+#[tokio::test]
+async fn ip_sets_and_aliases_are_named_by_rules_and_not_deleted_while_named() {
+    for srv in each_backend(0).await {
+        let admin = srv.login_as("admin").await;
+        let (status, set) =
+            post(&admin, &srv, "/api/firewall/ipsets", json!({"name": "mgmt", "comment": "admins"})).await;
+        assert_eq!(status, StatusCode::CREATED, "{set}");
+        let (status, set) =
+            post(&admin, &srv, "/api/firewall/ipsets/mgmt/entries", json!({"cidr": "10.9.0.7/24", "comment": "vpn"}))
+                .await;
+        assert_eq!(status, StatusCode::CREATED, "{set}");
+        assert_eq!(
+            set["data"]["entries"],
+            json!([{"cidr": "10.9.0.0/24", "nomatch": false, "comment": "vpn"}]),
+            "as Proxmox keeps it"
+        );
+        for (body, why) in
+            [(json!({"cidr": "10.9.0.0/24"}), "twice"), (json!({"cidr": "10.0.0.1-10.0.0.5"}), "a range")]
+        {
+            let (status, e) = post(&admin, &srv, "/api/firewall/ipsets/mgmt/entries", body).await;
+            assert_eq!((status, e["details"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("cidr")), "{why}: {e}");
+        }
+        let (status, alias) =
+            post(&admin, &srv, "/api/firewall/aliases", json!({"name": "office", "cidr": "192.168.10.0/24"})).await;
+        assert_eq!(status, StatusCode::CREATED, "{alias}");
+
+        // Rules may name them, and only what exists.
+        let (status, e) = post(
+            &admin,
+            &srv,
+            "/api/firewall/groups/web/rules",
+            json!({"action": "ACCEPT", "macro": "SSH", "source": "+nope"}),
+        )
+        .await;
+        assert_eq!((status, e["details"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("source")), "{e}");
+        for rule in [
+            json!({"action": "ACCEPT", "macro": "SSH", "source": "+mgmt"}),
+            json!({"action": "ACCEPT", "dport": "443", "dest": "office"}),
+        ] {
+            let (status, r) = post(&admin, &srv, "/api/firewall/groups/web/rules", rule).await;
+            assert_eq!(status, StatusCode::CREATED, "{r}");
+        }
+        let sets = get(&admin, &srv, "/api/firewall/ipsets").await;
+        assert_eq!(sets["data"][0]["used_by"], json!(["web"]));
+        let aliases = get(&admin, &srv, "/api/firewall/aliases").await;
+        assert_eq!(aliases["data"][0]["used_by"], json!(["web"]));
+        let (status, e) = send(&admin, &srv, reqwest::Method::DELETE, "/api/firewall/ipsets/mgmt", None).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{e}");
+        assert!(e["error"].as_str().unwrap().contains("web"), "{e}");
+        let (status, _) = send(&admin, &srv, reqwest::Method::DELETE, "/api/firewall/aliases/office", None).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+
+        // Once no rule names them, they go; an entry is removed by its network.
+        for _ in 0..2 {
+            let (status, r) =
+                send(&admin, &srv, reqwest::Method::DELETE, "/api/firewall/groups/web/rules/0", None).await;
+            assert_eq!(status, StatusCode::OK, "{r}");
+        }
+        let (status, set) =
+            send(&admin, &srv, reqwest::Method::DELETE, "/api/firewall/ipsets/mgmt/entries/10.9.0.0%2F24", None).await;
+        assert_eq!(status, StatusCode::OK, "{set}");
+        assert_eq!(set["data"]["entries"], json!([]));
+        let (status, e) = send(&admin, &srv, reqwest::Method::DELETE, "/api/firewall/ipsets/mgmt", None).await;
+        assert_eq!(status, StatusCode::OK, "{e}");
+        let (status, e) = send(
+            &admin,
+            &srv,
+            reqwest::Method::PUT,
+            "/api/firewall/aliases/office",
+            Some(json!({"cidr": "192.168.11.0/24"})),
+        )
+        .await;
+        assert_eq!((status, e["data"]["cidr"].as_str()), (StatusCode::OK, Some("192.168.11.0/24")), "{e}");
+        let (status, _) = send(&admin, &srv, reqwest::Method::DELETE, "/api/firewall/aliases/office", None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(get(&admin, &srv, "/api/firewall/ipsets").await["data"].as_array().unwrap().is_empty());
+        let viewer = srv.login_as("viewer").await;
+        let (status, _) = post(&viewer, &srv, "/api/firewall/ipsets", json!({"name": "nope"})).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
     }
 }

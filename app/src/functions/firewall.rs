@@ -168,3 +168,27 @@ pub async fn assign_groups(names: Vec<String>, mode: String, groups: Vec<String>
         .map(|j| j.id)
         .map_err(door::fail)
 }
+
+#[server(prefix = "/sfn", endpoint = "server_firewall")]
+pub async fn server_firewall(name: String) -> Result<model::firewall::ServerFirewall, AppError> {
+    door::services()?.firewall.server_firewall(&door::actor()?, &name).await.map_err(door::fail)
+}
+
+/// The server page's options form (`enable` is present when checked).
+#[server(prefix = "/sfn", endpoint = "set_server_firewall_options")]
+pub async fn set_server_firewall_options(
+    name: String,
+    digest: String,
+    enable: Option<String>,
+    policy_in: String,
+    policy_out: String,
+) -> Result<(), AppError> {
+    let change = model::firewall::FirewallOptionsChange {
+        enable: Some(enable.is_some()),
+        policy_in: Some(policy_in),
+        policy_out: Some(policy_out),
+        digest: Some(digest).filter(|d| !d.is_empty()),
+        ..Default::default()
+    };
+    door::services()?.firewall.set_server_options(&door::actor()?, &name, &change).await.map(|_| ()).map_err(door::fail)
+}

@@ -10,4 +10,5 @@ pub mod profile;
 pub mod security_groups;
 pub mod server_create;
 pub mod server_detail;
+pub mod server_firewall;
 pub mod servers;

@@ -695,8 +695,16 @@ pub fn SecurityGroupPage() -> impl IntoView {
                                         <AddRuleForm
                                             add=add
                                             group=g.name.clone()
-                                            digest=g.digest.clone()
-                                            count=count
+                                            digest={
+                                                let read = g.digest.clone();
+                                                Signal::derive(move || {
+                                                    base.with(|b| b.as_ref().map(|g| g.digest.clone()))
+                                                        .unwrap_or_else(|| read.clone())
+                                                })
+                                            }
+                                            count=Signal::derive(move || {
+                                                base.with(|b| b.as_ref().map(|g| g.rules.len())).unwrap_or(count)
+                                            })
                                             dirty=Signal::derive(dirty)
                                             kept=kept
                                         />
@@ -764,8 +772,9 @@ fn Review(draft: RwSignal<Vec<Draft>>, base: RwSignal<Option<SecurityGroup>>) ->
 fn AddRuleForm(
     add: ServerAction<AddRule>,
     group: String,
-    digest: String,
-    count: usize,
+    /// The digest and rule count of the group as last read (hydrated, they follow each read).
+    digest: Signal<String>,
+    count: Signal<usize>,
     dirty: Signal<bool>,
     kept: impl Fn(&'static str) -> String + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
@@ -789,7 +798,7 @@ fn AddRuleForm(
             </Show>
             <ActionForm action=add attr:class="form-grid" attr:data-testid="add-rule">
                 <input type="hidden" name="group" value=group />
-                <input type="hidden" name="digest" value=digest />
+                <input type="hidden" name="digest" value=digest.get_untracked() prop:value=digest />
                 <label class="field">
                     <span>{t(Key::RulesDirection)}</span>
                     <select name="direction">
@@ -859,7 +868,13 @@ fn AddRuleForm(
                 </label>
                 <label class="field">
                     <span>{t(Key::RulesPosition)}</span>
-                    <input name="position" inputmode="numeric" value=count.to_string() data-testid="rule-position" />
+                    <input
+                        name="position"
+                        inputmode="numeric"
+                        value=count.get_untracked().to_string()
+                        prop:value=move || count.get().to_string()
+                        data-testid="rule-position"
+                    />
                 </label>
                 <label class="field checkbox">
                     <input type="checkbox" name="enable" checked=true />

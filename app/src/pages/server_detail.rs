@@ -387,6 +387,7 @@ pub fn ServerDetailPage() -> impl IntoView {
                     }
                 })
         }}
+        <crate::pages::server_firewall::ServerFirewallSection name=Signal::derive(name) />
         <LogModal log=open_log />
     }
 }

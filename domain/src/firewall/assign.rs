@@ -73,7 +73,7 @@ pub fn managed_group(r: &Rule) -> Option<&str> {
 }
 
 /// `netN` keys of a config whose NIC does not have the firewall flag on.
-fn nics_without_flag(config: &pve::VmConfig) -> Vec<(String, String)> {
+pub fn nics_without_flag(config: &pve::VmConfig) -> Vec<(String, String)> {
     config
         .values
         .iter()

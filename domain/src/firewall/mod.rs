@@ -6,6 +6,8 @@
 //!   move, delete rules), each write guarded by the list's digest;
 //! - `replace`: a group's whole rule list set at once (the editor's Apply), in the fewest
 //!   calls, put back as it was if it fails;
+//! - `sets`: cluster IP sets and aliases (not deleted while a rule names them);
+//! - `server`: one server's firewall (options, groups, rules, drift) and its options;
 //! - `assign`: the `firewall.assign` job that attaches, detaches or replaces groups on servers.
 //!
 //! Proxmox holds the groups and rules; proxfleet's database holds only which groups it
@@ -15,6 +17,8 @@ pub mod assign;
 pub mod groups;
 pub mod replace;
 pub mod rules;
+pub mod server;
+pub mod sets;
 
 pub use assign::{AssignMode, AssignParams, ASSIGN};
 pub use groups::FirewallService;

@@ -99,7 +99,33 @@ pub struct VmFirewallOptions {
     pub policy_in: Option<String>,
     #[serde(default)]
     pub policy_out: Option<String>,
+    #[serde(default)]
+    pub log_level_in: Option<String>,
+    #[serde(default)]
+    pub log_level_out: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_bool")]
+    pub macfilter: Option<bool>,
+    #[serde(default, deserialize_with = "de::opt_bool")]
+    pub ipfilter: Option<bool>,
+    #[serde(default, deserialize_with = "de::opt_bool")]
+    pub dhcp: Option<bool>,
+    #[serde(default, deserialize_with = "de::opt_bool")]
+    pub ndp: Option<bool>,
     pub digest: String,
+}
+
+/// VM firewall options to change; `None` leaves one as it is.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VmOptionsUpdate {
+    pub enable: Option<bool>,
+    pub policy_in: Option<String>,
+    pub policy_out: Option<String>,
+    pub log_level_in: Option<String>,
+    pub log_level_out: Option<String>,
+    pub macfilter: Option<bool>,
+    pub ipfilter: Option<bool>,
+    pub dhcp: Option<bool>,
+    pub ndp: Option<bool>,
 }
 
 /// The datacenter firewall's options (read only here).
@@ -215,6 +241,25 @@ pub fn vm_options(node: &str, vmid: u32) -> Request {
 pub fn set_vm_options(node: &str, vmid: u32, enable: bool, policy_in: Option<&str>) -> Request {
     Request::new(Method::Put, "/nodes/{node}/qemu/{vmid}/firewall/options", vm_fw(node, vmid, "/options"))
         .with(vm_params(node, vmid).bool("enable", enable).opt_str("policy_in", policy_in))
+}
+
+/// Changes the VM's firewall options, refused if they changed since `digest` was read.
+pub fn update_vm_options(node: &str, vmid: u32, u: &VmOptionsUpdate, digest: Option<&str>) -> Request {
+    let mut p = vm_params(node, vmid);
+    for (k, v) in
+        [("enable", u.enable), ("macfilter", u.macfilter), ("ipfilter", u.ipfilter), ("dhcp", u.dhcp), ("ndp", u.ndp)]
+    {
+        if let Some(v) = v {
+            p = p.bool(k, v);
+        }
+    }
+    let p = p
+        .opt_str("policy_in", u.policy_in.clone())
+        .opt_str("policy_out", u.policy_out.clone())
+        .opt_str("log_level_in", u.log_level_in.clone())
+        .opt_str("log_level_out", u.log_level_out.clone())
+        .opt_str("digest", digest);
+    Request::new(Method::Put, "/nodes/{node}/qemu/{vmid}/firewall/options", vm_fw(node, vmid, "/options")).with(p)
 }
 
 pub fn vm_rules(node: &str, vmid: u32) -> Request {
@@ -346,6 +391,16 @@ impl PveClient {
         self.call_value(&set_vm_options(node, vmid, enable, policy_in)).await.map(|_| ())
     }
 
+    pub async fn update_vm_firewall_options(
+        &self,
+        node: &str,
+        vmid: u32,
+        update: &VmOptionsUpdate,
+        digest: Option<&str>,
+    ) -> Result<(), PveError> {
+        self.call_value(&update_vm_options(node, vmid, update, digest)).await.map(|_| ())
+    }
+
     pub async fn vm_firewall_rules(&self, node: &str, vmid: u32) -> Result<Vec<FirewallRule>, PveError> {
         self.call(&vm_rules(node, vmid)).await
     }
@@ -390,5 +445,145 @@ impl PveClient {
         digest: Option<&str>,
     ) -> Result<(), PveError> {
         self.call_value(&delete_vm_rule(node, vmid, pos, digest)).await.map(|_| ())
+    }
+}
+
+/// A cluster IP set (its entries come from [`ipset_entries`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IpSetInfo {
+    pub name: String,
+    #[serde(default)]
+    pub comment: Option<String>,
+    pub digest: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IpSetEntry {
+    pub cidr: String,
+    #[serde(default, deserialize_with = "de::bool")]
+    pub nomatch: bool,
+    #[serde(default)]
+    pub comment: Option<String>,
+    pub digest: String,
+}
+
+/// A cluster alias: a name for an address or network.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AliasInfo {
+    pub name: String,
+    pub cidr: String,
+    #[serde(default)]
+    pub comment: Option<String>,
+    pub digest: String,
+}
+
+const IPSETS: &str = "/cluster/firewall/ipset";
+const ALIASES: &str = "/cluster/firewall/aliases";
+
+pub fn ipsets() -> Request {
+    Request::new(Method::Get, IPSETS, IPSETS.into())
+}
+
+/// Creates a set, or renames `rename` (the existing name) to `name`.
+pub fn create_ipset(name: &str, comment: Option<&str>, rename: Option<&str>) -> Request {
+    Request::new(Method::Post, IPSETS, IPSETS.into())
+        .with(Params::new().str("name", name).opt_str("comment", comment).opt_str("rename", rename))
+}
+
+pub fn delete_ipset(name: &str, force: bool) -> Request {
+    Request::new(Method::Delete, "/cluster/firewall/ipset/{name}", format!("{IPSETS}/{}", seg(name)))
+        .with(Params::new().str("name", name).bool("force", force))
+}
+
+pub fn ipset_entries(name: &str) -> Request {
+    Request::new(Method::Get, "/cluster/firewall/ipset/{name}", format!("{IPSETS}/{}", seg(name)))
+        .with(Params::new().str("name", name))
+}
+
+pub fn add_ipset_entry(name: &str, cidr: &str, nomatch: bool, comment: Option<&str>) -> Request {
+    Request::new(Method::Post, "/cluster/firewall/ipset/{name}", format!("{IPSETS}/{}", seg(name)))
+        .with(Params::new().str("name", name).str("cidr", cidr).bool("nomatch", nomatch).opt_str("comment", comment))
+}
+
+pub fn remove_ipset_entry(name: &str, cidr: &str) -> Request {
+    Request::new(
+        Method::Delete,
+        "/cluster/firewall/ipset/{name}/{cidr}",
+        format!("{IPSETS}/{}/{}", seg(name), seg(cidr)),
+    )
+    .with(Params::new().str("name", name).str("cidr", cidr))
+}
+
+pub fn aliases() -> Request {
+    Request::new(Method::Get, ALIASES, ALIASES.into())
+}
+
+pub fn create_alias(name: &str, cidr: &str, comment: Option<&str>) -> Request {
+    Request::new(Method::Post, ALIASES, ALIASES.into())
+        .with(Params::new().str("name", name).str("cidr", cidr).opt_str("comment", comment))
+}
+
+/// Changes an alias; `rename` is its *new* name (PVE's aliases differ from groups here).
+pub fn update_alias(name: &str, cidr: &str, comment: Option<&str>, rename: Option<&str>) -> Request {
+    Request::new(Method::Put, "/cluster/firewall/aliases/{name}", format!("{ALIASES}/{}", seg(name)))
+        .with(Params::new().str("name", name).str("cidr", cidr).opt_str("comment", comment).opt_str("rename", rename))
+}
+
+pub fn delete_alias(name: &str) -> Request {
+    Request::new(Method::Delete, "/cluster/firewall/aliases/{name}", format!("{ALIASES}/{}", seg(name)))
+        .with(Params::new().str("name", name))
+}
+
+impl PveClient {
+    pub async fn ipsets(&self) -> Result<Vec<IpSetInfo>, PveError> {
+        self.call(&ipsets()).await
+    }
+
+    pub async fn create_ipset(&self, name: &str, comment: Option<&str>) -> Result<(), PveError> {
+        self.call_value(&create_ipset(name, comment, None)).await.map(|_| ())
+    }
+
+    pub async fn delete_ipset(&self, name: &str, force: bool) -> Result<(), PveError> {
+        self.call_value(&delete_ipset(name, force)).await.map(|_| ())
+    }
+
+    pub async fn ipset_entries(&self, name: &str) -> Result<Vec<IpSetEntry>, PveError> {
+        self.call(&ipset_entries(name)).await
+    }
+
+    pub async fn add_ipset_entry(
+        &self,
+        name: &str,
+        cidr: &str,
+        nomatch: bool,
+        comment: Option<&str>,
+    ) -> Result<(), PveError> {
+        self.call_value(&add_ipset_entry(name, cidr, nomatch, comment)).await.map(|_| ())
+    }
+
+    pub async fn remove_ipset_entry(&self, name: &str, cidr: &str) -> Result<(), PveError> {
+        self.call_value(&remove_ipset_entry(name, cidr)).await.map(|_| ())
+    }
+
+    pub async fn aliases(&self) -> Result<Vec<AliasInfo>, PveError> {
+        self.call(&aliases()).await
+    }
+
+    pub async fn create_alias(&self, name: &str, cidr: &str, comment: Option<&str>) -> Result<(), PveError> {
+        self.call_value(&create_alias(name, cidr, comment)).await.map(|_| ())
+    }
+
+    pub async fn update_alias(
+        &self,
+        name: &str,
+        cidr: &str,
+        comment: Option<&str>,
+        rename: Option<&str>,
+    ) -> Result<(), PveError> {
+        self.call_value(&update_alias(name, cidr, comment, rename)).await.map(|_| ())
+    }
+
+    pub async fn delete_alias(&self, name: &str) -> Result<(), PveError> {
+        self.call_value(&delete_alias(name)).await.map(|_| ())
     }
 }

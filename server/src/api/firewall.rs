@@ -325,6 +325,32 @@ pub async fn assign(
     Ok(queued(&job, format!("security groups: {} server(s)", body.server_names.len())))
 }
 
+/// One server's firewall: options, groups attached, the VM's rules, and drift.
+#[utoipa::path(get, path = "/api/servers/{name}/firewall", tag = "firewall", params(("name" = String, Path)),
+    responses((status = 200, body = Envelope<Object>)))]
+pub async fn server_firewall(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Path(name): Path<String>,
+) -> Result<ApiOk<model::firewall::ServerFirewall>, ApiError> {
+    Ok(ApiOk::new(state.services.firewall.server_firewall(&actor, &name).await?))
+}
+
+/// Changes a server's firewall options (enable, policies, log levels, filters), with the
+/// digest they were read with.
+#[utoipa::path(put, path = "/api/servers/{name}/firewall/options", tag = "firewall", params(("name" = String, Path)),
+    request_body(content = model::firewall::FirewallOptionsChange, example = json!({"enable": true, "policy_in": "DROP", "log_level_in": "info"})),
+    responses((status = 200, body = Envelope<Object>)))]
+pub async fn set_server_options(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Path(name): Path<String>,
+    Json(body): Json<model::firewall::FirewallOptionsChange>,
+) -> Result<ApiOk<model::firewall::ServerFirewall>, ApiError> {
+    Ok(ApiOk::new(state.services.firewall.set_server_options(&actor, &name, &body).await?)
+        .message("firewall options changed"))
+}
+
 /// The old tool's answer once its job is done (or 202 while it still runs).
 async fn legacy(state: &AppState, job: Job, done_message: String) -> Result<Response, ApiError> {
     let Some(job) = state.services.firewall.wait(job.id, LEGACY_WAIT).await? else {
@@ -439,4 +465,137 @@ pub async fn assign_bulk(
         format!("security group {} applied to {n} server(s)", groups[0])
     };
     legacy(&state, job, message).await
+}
+
+/// Cluster IP sets with their entries and the groups whose rules name them.
+#[utoipa::path(get, path = "/api/firewall/ipsets", tag = "firewall", responses((status = 200, body = Envelope<Vec<Object>>)))]
+pub async fn ipsets(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+) -> Result<ApiOk<Vec<model::firewall::IpSet>>, ApiError> {
+    Ok(ApiOk::new(state.services.firewall.ipsets(&actor).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewSet {
+    /// 2–64 characters: a letter, then letters, digits, `-`, `_`.
+    pub name: String,
+    #[serde(default)]
+    pub comment: String,
+}
+
+/// Creates an empty IP set.
+#[utoipa::path(post, path = "/api/firewall/ipsets", tag = "firewall", request_body(content = NewSet, example = json!({"name": "mgmt", "comment": "admin networks"})),
+    responses((status = 201, body = Envelope<Object>)))]
+pub async fn create_ipset(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Json(body): Json<NewSet>,
+) -> Result<ApiOk<model::firewall::IpSet>, ApiError> {
+    let set = state.services.firewall.create_ipset(&actor, &body.name, &body.comment).await?;
+    Ok(ApiOk::new(set).status(StatusCode::CREATED))
+}
+
+/// One IP set.
+#[utoipa::path(get, path = "/api/firewall/ipsets/{name}", tag = "firewall", params(("name" = String, Path)), responses((status = 200, body = Envelope<Object>)))]
+pub async fn ipset(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Path(name): Path<String>,
+) -> Result<ApiOk<model::firewall::IpSet>, ApiError> {
+    Ok(ApiOk::new(state.services.firewall.ipset(&actor, &name).await?))
+}
+
+/// Deletes an IP set and its entries; one that rules still name is refused (409 naming the groups).
+#[utoipa::path(delete, path = "/api/firewall/ipsets/{name}", tag = "firewall", params(("name" = String, Path)), responses((status = 200, body = Envelope<Object>)))]
+pub async fn delete_ipset(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Path(name): Path<String>,
+) -> Result<ApiOk<Value>, ApiError> {
+    state.services.firewall.delete_ipset(&actor, &name).await?;
+    Ok(ApiOk::new(json!({ "deleted": name })))
+}
+
+/// Adds an address, a network or an alias to the set (`nomatch`: excluded).
+#[utoipa::path(post, path = "/api/firewall/ipsets/{name}/entries", tag = "firewall", params(("name" = String, Path)),
+    request_body(content = model::firewall::IpSetEntry, example = json!({"cidr": "10.20.0.0/24", "comment": "office"})),
+    responses((status = 201, body = Envelope<Object>)))]
+pub async fn add_ipset_entry(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Path(name): Path<String>,
+    Json(body): Json<model::firewall::IpSetEntry>,
+) -> Result<ApiOk<model::firewall::IpSet>, ApiError> {
+    let set = state.services.firewall.add_ipset_entry(&actor, &name, &body).await?;
+    Ok(ApiOk::new(set).status(StatusCode::CREATED))
+}
+
+/// Removes an entry (`10.20.0.0/24` sent as `10.20.0.0%2F24`).
+#[utoipa::path(delete, path = "/api/firewall/ipsets/{name}/entries/{cidr}", tag = "firewall", params(("name" = String, Path), ("cidr" = String, Path)),
+    responses((status = 200, body = Envelope<Object>)))]
+pub async fn remove_ipset_entry(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Path((name, cidr)): Path<(String, String)>,
+) -> Result<ApiOk<model::firewall::IpSet>, ApiError> {
+    Ok(ApiOk::new(state.services.firewall.remove_ipset_entry(&actor, &name, &cidr).await?))
+}
+
+/// Cluster aliases with the groups whose rules name them.
+#[utoipa::path(get, path = "/api/firewall/aliases", tag = "firewall", responses((status = 200, body = Envelope<Vec<Object>>)))]
+pub async fn aliases(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+) -> Result<ApiOk<Vec<model::firewall::Alias>>, ApiError> {
+    Ok(ApiOk::new(state.services.firewall.aliases(&actor).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AliasBody {
+    /// On create: 2–64 characters, a letter first.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// One address or network.
+    pub cidr: String,
+    #[serde(default)]
+    pub comment: String,
+}
+
+/// Creates an alias.
+#[utoipa::path(post, path = "/api/firewall/aliases", tag = "firewall", request_body(content = AliasBody, example = json!({"name": "office", "cidr": "192.168.10.0/24"})),
+    responses((status = 201, body = Envelope<Object>)))]
+pub async fn create_alias(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Json(body): Json<AliasBody>,
+) -> Result<ApiOk<model::firewall::Alias>, ApiError> {
+    let name = body.name.clone().unwrap_or_default();
+    let alias = state.services.firewall.put_alias(&actor, &name, &body.cidr, &body.comment, true).await?;
+    Ok(ApiOk::new(alias).status(StatusCode::CREATED))
+}
+
+/// Changes an alias's address and comment.
+#[utoipa::path(put, path = "/api/firewall/aliases/{name}", tag = "firewall", params(("name" = String, Path)),
+    request_body(content = AliasBody, example = json!({"cidr": "192.168.11.0/24"})), responses((status = 200, body = Envelope<Object>)))]
+pub async fn update_alias(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Path(name): Path<String>,
+    Json(body): Json<AliasBody>,
+) -> Result<ApiOk<model::firewall::Alias>, ApiError> {
+    Ok(ApiOk::new(state.services.firewall.put_alias(&actor, &name, &body.cidr, &body.comment, false).await?))
+}
+
+/// Deletes an alias no rule names (409 naming the groups otherwise).
+#[utoipa::path(delete, path = "/api/firewall/aliases/{name}", tag = "firewall", params(("name" = String, Path)), responses((status = 200, body = Envelope<Object>)))]
+pub async fn delete_alias(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Path(name): Path<String>,
+) -> Result<ApiOk<Value>, ApiError> {
+    state.services.firewall.delete_alias(&actor, &name).await?;
+    Ok(ApiOk::new(json!({ "deleted": name })))
 }
