@@ -627,3 +627,47 @@ async fn ip_sets_and_aliases_are_named_by_rules_and_not_deleted_while_named() {
         assert_eq!(status, StatusCode::FORBIDDEN);
     }
 }
+
+#[tokio::test]
+async fn two_instances_adding_with_one_digest_change_the_group_once() {
+    let Some((a, b)) = common::spawn_pair_with_cluster_on_postgres(
+        pvesim::Layout { nodes: 1, seed: 5, vms: 0, shared_storage: false },
+        |c| c,
+    )
+    .await
+    else {
+        return;
+    };
+    let (admin_a, admin_b) = (a.login_as("admin").await, b.login_as("admin").await);
+    let digest = get(&admin_a, &a, "/api/firewall/groups/web").await["group"]["digest"].as_str().unwrap().to_owned();
+    let rule = |port: &str| json!({"action": "ACCEPT", "dport": port, "digest": digest});
+    let (status, first) = post(&admin_a, &a, "/api/firewall/groups/web/rules", rule("8080")).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    let (status, second) = post(&admin_b, &b, "/api/firewall/groups/web/rules", rule("9090")).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{second}");
+    assert_eq!(second["details"]["rules"].as_array().unwrap().len(), 3, "the current list, with the first add");
+
+    // At the same moment: never both, and never a rule the caller was told failed.
+    let digest = get(&admin_a, &a, "/api/firewall/groups/web").await["group"]["digest"].as_str().unwrap().to_owned();
+    let body = |port: &str| json!({"action": "ACCEPT", "dport": port, "digest": digest});
+    let (ra, rb) = tokio::join!(
+        post(&admin_a, &a, "/api/firewall/groups/web/rules", body("7070")),
+        post(&admin_b, &b, "/api/firewall/groups/web/rules", body("6060"))
+    );
+    let created = [&ra, &rb].iter().filter(|(s, _)| *s == StatusCode::CREATED).count();
+    assert!(created <= 1, "{ra:?} {rb:?}");
+    let ports: Vec<String> = a
+        .services
+        .cluster
+        .client()
+        .unwrap()
+        .security_group_rules("web")
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|r| r.dport)
+        .collect();
+    for (resp, port) in [(&ra, "7070"), (&rb, "6060")] {
+        assert_eq!(ports.contains(&port.to_owned()), resp.0 == StatusCode::CREATED, "{port}: {ports:?} {resp:?}");
+    }
+}

@@ -192,3 +192,44 @@ pub async fn set_server_firewall_options(
     };
     door::services()?.firewall.set_server_options(&door::actor()?, &name, &change).await.map(|_| ()).map_err(door::fail)
 }
+
+#[server(prefix = "/sfn", endpoint = "list_ipsets")]
+pub async fn list_ipsets() -> Result<Vec<model::firewall::IpSet>, AppError> {
+    door::services()?.firewall.ipsets(&door::actor()?).await.map_err(door::fail)
+}
+
+#[server(prefix = "/sfn", endpoint = "list_aliases")]
+pub async fn list_aliases() -> Result<Vec<model::firewall::Alias>, AppError> {
+    door::services()?.firewall.aliases(&door::actor()?).await.map_err(door::fail)
+}
+
+#[server(prefix = "/sfn", endpoint = "create_ipset")]
+pub async fn create_ipset(name: String, comment: String) -> Result<(), AppError> {
+    door::services()?.firewall.create_ipset(&door::actor()?, &name, &comment).await.map(|_| ()).map_err(door::fail)
+}
+
+#[server(prefix = "/sfn", endpoint = "delete_ipset")]
+pub async fn delete_ipset(name: String) -> Result<(), AppError> {
+    door::services()?.firewall.delete_ipset(&door::actor()?, &name).await.map_err(door::fail)
+}
+
+#[server(prefix = "/sfn", endpoint = "add_ipset_entry")]
+pub async fn add_ipset_entry(name: String, cidr: String, comment: String) -> Result<(), AppError> {
+    let entry = model::firewall::IpSetEntry { cidr, nomatch: false, comment };
+    door::services()?.firewall.add_ipset_entry(&door::actor()?, &name, &entry).await.map(|_| ()).map_err(door::fail)
+}
+
+#[server(prefix = "/sfn", endpoint = "create_alias")]
+pub async fn create_alias(name: String, cidr: String, comment: String) -> Result<(), AppError> {
+    door::services()?
+        .firewall
+        .put_alias(&door::actor()?, &name, &cidr, &comment, true)
+        .await
+        .map(|_| ())
+        .map_err(door::fail)
+}
+
+#[server(prefix = "/sfn", endpoint = "delete_alias")]
+pub async fn delete_alias(name: String) -> Result<(), AppError> {
+    door::services()?.firewall.delete_alias(&door::actor()?, &name).await.map_err(door::fail)
+}

@@ -127,6 +127,12 @@ pub fn SecurityGroupsPage() -> impl IntoView {
         </Suspense>
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
+                let can_manage = me.await.ok().flatten().is_some_and(|u| u.can(Permission::ManageFirewallGroups));
+                view! { <crate::pages::firewall_sets::SetsAndAliases can_manage=can_manage /> }
+            })}
+        </Suspense>
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
                 me.await
                     .ok()
                     .flatten()
@@ -251,6 +257,12 @@ pub fn SecurityGroupPage() -> impl IntoView {
         history.update(|h| h.push(draft.get_untracked()));
         draft.update(|d| f(d));
     };
+    // What the add form sends and shows, as of the latest read (page-level: the form is
+    // rendered again on every read, and must never hold on to a signal of an earlier render).
+    let latest = move || base.with(|b| b.clone()).or_else(|| group.get().and_then(Result::ok));
+    let digest_now = Signal::derive(move || latest().map(|g| g.digest).unwrap_or_default());
+    let count_now = Signal::derive(move || latest().map_or(0, |g| g.rules.len()));
+    let dirty_now = Signal::derive(dirty);
     // Each read of the group starts a fresh draft.
     Effect::new(move |_| {
         if let Some(Ok(g)) = group.get() {
@@ -404,29 +416,61 @@ pub fn SecurityGroupPage() -> impl IntoView {
                                             key=|d| d.id
                                             children=move |d| {
                                                 let id = d.id;
-                                                let read = d.clone();
-                                                let index = Memo::new(move |_| {
+                                                let fallback = d.origin.unwrap_or(0) as usize;
+                                                let index = move || {
                                                     draft
                                                         .with(|v| v.iter().position(|x| x.id == id))
-                                                        .unwrap_or(read.origin.unwrap_or(0) as usize)
-                                                });
-                                                let read = d.clone();
-                                                let now = Memo::new(move |_| {
-                                                    draft
-                                                        .with(|v| v.iter().find(|x| x.id == id).cloned())
-                                                        .unwrap_or_else(|| read.clone())
-                                                });
+                                                        .unwrap_or(fallback)
+                                                };
+                                                let now = {
+                                                    let read = d.clone();
+                                                    move || {
+                                                        draft
+                                                            .with(|v| v.iter().find(|x| x.id == id).cloned())
+                                                            .unwrap_or_else(|| read.clone())
+                                                    }
+                                                };
                                                 let r = d.rule.clone();
                                                 let pos = d.origin.unwrap_or(0);
                                                 let (gname, digest) = (gname.clone(), digest.clone());
-                                                let mark = move || {
+                                                let (now_a, now_b, now_c, now_d, now_e) = (
+                                                    now.clone(),
+                                                    now.clone(),
+                                                    now.clone(),
+                                                    now.clone(),
+                                                    now,
+                                                );
+                                                let mark_attr = move || {
                                                     base.with(|b| {
-                                                        b.as_ref()
-                                                            .and_then(|b| change_of(&now.get(), index.get(), &b.rules))
-                                                    })
+                                                            b.as_ref()
+                                                                .and_then(|b| change_of(&now_a(), index(), &b.rules))
+                                                        })
+                                                        .map(|k| t(k)())
                                                 };
-                                                let enabled = move || now.with(|x| x.rule.enable);
-                                                let last = move || index.get() + 1 >= draft.with(Vec::len).max(count);
+                                                let mark_badge = move || {
+                                                    base.with(|b| {
+                                                            b.as_ref()
+                                                                .and_then(|b| change_of(&now_b(), index(), &b.rules))
+                                                        })
+                                                        .map(|k| {
+                                                            // Where the row is now, and what it holds, in the draft (the list
+                                                            // as read before hydration). Plain closures over the page's
+                                                            // signals: nothing here may be disposed while a row still shows.
+                                                            view! { <span class="badge small">{t(k)}</span> }
+                                                        })
+                                                };
+                                                let off = move || !now_c().rule.enable;
+                                                let pressed = move || {
+                                                    if now_d().rule.enable { "true" } else { "false" }
+                                                };
+                                                let label = move || {
+                                                    if now_e().rule.enable {
+                                                        t(Key::RulesOn)()
+                                                    } else {
+                                                        t(Key::RulesOff)()
+                                                    }
+                                                };
+                                                let last = move || index() + 1 >= draft.with(Vec::len).max(count);
                                                 let hidden = move || {
                                                     // Where the row is now, and what it holds, in the draft (the list
                                                     // as read before hydration).
@@ -445,17 +489,17 @@ pub fn SecurityGroupPage() -> impl IntoView {
                                                     <tr
                                                         data-testid="rule-row"
                                                         data-port=service_of(&r)
-                                                        data-change=move || mark().map(|k| t(k)())
-                                                        class:rule-off=move || !enabled()
-                                                        class:dragging=move || dragging.get() == Some(index.get())
+                                                        data-change=mark_attr
+                                                        class:rule-off=off
+                                                        class:dragging=move || dragging.get() == Some(index())
                                                         tabindex="0"
                                                         draggable=can_manage.then_some("true")
-                                                        on:dragstart=move |_| dragging.set(Some(index.get_untracked()))
+                                                        on:dragstart=move |_| dragging.set(Some(index()))
                                                         on:dragover=move |e| e.prevent_default()
                                                         on:drop=move |e| {
                                                             e.prevent_default();
                                                             if let Some(from) = dragging.get_untracked() {
-                                                                move_row(from, index.get_untracked());
+                                                                move_row(from, index());
                                                             }
                                                             dragging.set(None);
                                                         }
@@ -464,7 +508,7 @@ pub fn SecurityGroupPage() -> impl IntoView {
                                                             if !can_manage || !e.alt_key() {
                                                                 return;
                                                             }
-                                                            let i = index.get_untracked();
+                                                            let i = index();
                                                             match e.key().as_str() {
                                                                 "ArrowUp" if i > 0 => {
                                                                     e.prevent_default();
@@ -478,7 +522,7 @@ pub fn SecurityGroupPage() -> impl IntoView {
                                                             }
                                                         }
                                                     >
-                                                        <td data-testid="rule-index">{move || index.get()}</td>
+                                                        <td data-testid="rule-index">{move || index()}</td>
                                                         <td>
                                                             {if can_manage {
                                                                 view! {
@@ -493,12 +537,10 @@ pub fn SecurityGroupPage() -> impl IntoView {
                                                                             type="submit"
                                                                             class="button small"
                                                                             data-testid="rule-toggle"
-                                                                            aria-pressed=move || {
-                                                                                if enabled() { "true" } else { "false" }
-                                                                            }
+                                                                            aria-pressed=pressed
                                                                             on:click=move |e| {
                                                                                 e.prevent_default();
-                                                                                let i = index.get_untracked();
+                                                                                let i = index();
                                                                                 change(
                                                                                     &|d: &mut Vec<Draft>| {
                                                                                         if let Some(x) = d.get_mut(i) {
@@ -508,13 +550,7 @@ pub fn SecurityGroupPage() -> impl IntoView {
                                                                                 );
                                                                             }
                                                                         >
-                                                                            {move || {
-                                                                                if enabled() {
-                                                                                    t(Key::RulesOn)()
-                                                                                } else {
-                                                                                    t(Key::RulesOff)()
-                                                                                }
-                                                                            }}
+                                                                            {label}
                                                                         </button>
                                                                     </ActionForm>
                                                                 }
@@ -545,13 +581,7 @@ pub fn SecurityGroupPage() -> impl IntoView {
                                                                 .clone()
                                                                 .unwrap_or_else(|| t(Key::RulesAny)().to_owned())}
                                                         </td>
-                                                        <td>
-                                                            {r.comment.clone()}
-                                                            {move || {
-                                                                mark()
-                                                                    .map(|k| view! { <span class="badge small">{t(k)}</span> })
-                                                            }}
-                                                        </td>
+                                                        <td>{r.comment.clone()} {mark_badge}</td>
                                                         <td class="row-actions">
                                                             {can_manage
                                                                 .then(|| {
@@ -568,11 +598,11 @@ pub fn SecurityGroupPage() -> impl IntoView {
                                                                                 class="icon-button"
                                                                                 aria-label=t(Key::RulesUp)
                                                                                 title=t(Key::RulesUp)
-                                                                                disabled=move || index.get() == 0
+                                                                                disabled=move || index() == 0
                                                                                 data-testid="rule-up"
                                                                                 on:click=move |e| {
                                                                                     e.prevent_default();
-                                                                                    let i = index.get_untracked();
+                                                                                    let i = index();
                                                                                     if i > 0 {
                                                                                         move_row(i, i - 1);
                                                                                     }
@@ -593,7 +623,7 @@ pub fn SecurityGroupPage() -> impl IntoView {
                                                                                 data-testid="rule-down"
                                                                                 on:click=move |e| {
                                                                                     e.prevent_default();
-                                                                                    let i = index.get_untracked();
+                                                                                    let i = index();
                                                                                     move_row(i, i + 1);
                                                                                 }
                                                                             >
@@ -608,7 +638,7 @@ pub fn SecurityGroupPage() -> impl IntoView {
                                                                                 data-testid="rule-delete"
                                                                                 on:click=move |e| {
                                                                                     e.prevent_default();
-                                                                                    let i = index.get_untracked();
+                                                                                    let i = index();
                                                                                     change(
                                                                                         &|d: &mut Vec<Draft>| {
                                                                                             if i < d.len() {
@@ -695,17 +725,9 @@ pub fn SecurityGroupPage() -> impl IntoView {
                                         <AddRuleForm
                                             add=add
                                             group=g.name.clone()
-                                            digest={
-                                                let read = g.digest.clone();
-                                                Signal::derive(move || {
-                                                    base.with(|b| b.as_ref().map(|g| g.digest.clone()))
-                                                        .unwrap_or_else(|| read.clone())
-                                                })
-                                            }
-                                            count=Signal::derive(move || {
-                                                base.with(|b| b.as_ref().map(|g| g.rules.len())).unwrap_or(count)
-                                            })
-                                            dirty=Signal::derive(dirty)
+                                            digest=digest_now
+                                            count=count_now
+                                            dirty=dirty_now
                                             kept=kept
                                         />
                                     }
@@ -888,15 +910,40 @@ fn AddRuleForm(
     }
 }
 
+/// The bulk dialog's state, kept by the servers page so that a live refresh of the list (which
+/// renders the bar again) neither closes the dialog nor loses the job it started.
+#[derive(Clone, Copy)]
+pub struct BulkGroupsState {
+    open: RwSignal<bool>,
+    mode: RwSignal<String>,
+    chosen: RwSignal<String>,
+    assign: ServerAction<crate::functions::firewall::AssignGroups>,
+    loaded: RwSignal<Vec<SecurityGroup>>,
+}
+
+impl Default for BulkGroupsState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl BulkGroupsState {
+    pub fn new() -> Self {
+        BulkGroupsState {
+            open: RwSignal::new(false),
+            mode: RwSignal::new("attach".to_owned()),
+            chosen: RwSignal::new(String::new()),
+            assign: ServerAction::new(),
+            loaded: RwSignal::new(Vec::new()),
+        }
+    }
+}
+
 /// The servers page's bulk "Security groups…": attach, detach or set one group on the selected
 /// servers, after saying which servers and what; starts one job and links to it.
 #[component]
-pub fn BulkGroups(selected: RwSignal<std::collections::BTreeSet<String>>) -> impl IntoView {
-    use crate::functions::firewall::AssignGroups;
-    let open = RwSignal::new(false);
-    let mode = RwSignal::new("attach".to_owned());
-    let chosen = RwSignal::new(String::new());
-    let assign = ServerAction::<AssignGroups>::new();
+pub fn BulkGroups(selected: RwSignal<std::collections::BTreeSet<String>>, state: BulkGroupsState) -> impl IntoView {
+    let BulkGroupsState { open, mode, chosen, assign, loaded } = state;
     let groups = Resource::new(
         move || open.get(),
         |o| async move {
@@ -907,7 +954,6 @@ pub fn BulkGroups(selected: RwSignal<std::collections::BTreeSet<String>>) -> imp
             }
         },
     );
-    let loaded = RwSignal::new(Vec::<SecurityGroup>::new());
     // Attaching a group that does not let SSH in cuts off management once the firewall is on.
     let ssh_warning = move || {
         mode.get() != "detach"
@@ -918,7 +964,7 @@ pub fn BulkGroups(selected: RwSignal<std::collections::BTreeSet<String>>) -> imp
         let g = chosen.get_untracked();
         let m = mode.get_untracked();
         let groups = if g.is_empty() { Vec::new() } else { vec![g] };
-        assign.dispatch(AssignGroups { names, mode: m, groups });
+        assign.dispatch(crate::functions::firewall::AssignGroups { names, mode: m, groups });
         open.set(false);
     };
     view! {

@@ -70,6 +70,7 @@ pub fn ServersPage() -> impl IntoView {
     let selected = RwSignal::new(BTreeSet::<String>::new());
     let expanded = RwSignal::new(BTreeSet::<String>::new());
     let confirm_delete = RwSignal::new(false);
+    let groups_dialog = crate::pages::security_groups::BulkGroupsState::new();
 
     view! {
         <PageHeader title=Key::NavServers>
@@ -193,7 +194,13 @@ pub fn ServersPage() -> impl IntoView {
                         let all_names: Vec<String> = rows.iter().map(|s| s.name.clone()).collect();
                         let all_for_toggle = all_names.clone();
                         view! {
-                            <BulkBar selected=selected statuses=statuses act=act confirm_delete=confirm_delete />
+                            <BulkBar
+                                selected=selected
+                                statuses=statuses
+                                act=act
+                                confirm_delete=confirm_delete
+                                groups_dialog=groups_dialog
+                            />
                             <p class="muted small">{l.servers.total}" "{t(Key::ServersCount)}</p>
                             {pager(&filter(), l.servers.page, l.servers.pages)}
                             <table class="table" data-testid="servers">
@@ -289,6 +296,8 @@ fn BulkBar(
     act: ServerAction<ActOnServers>,
     /// Kept by the page, so a live refresh of the list does not close an open confirmation.
     confirm_delete: RwSignal<bool>,
+    /// Kept by the page too, for the same reason.
+    groups_dialog: crate::pages::security_groups::BulkGroupsState,
 ) -> impl IntoView {
     let me = expect_context::<CurrentUserResource>().0;
     let can = move |p: Permission| me.get().and_then(|r| r.ok().flatten()).is_some_and(|u| u.can(p));
@@ -381,7 +390,11 @@ fn BulkBar(
                 </Show>
                 {move || {
                     (can(Permission::AssignFirewallGroups) || can(Permission::RemoveFirewallGroups))
-                        .then(|| view! { <crate::pages::security_groups::BulkGroups selected=selected /> })
+                        .then(|| {
+                            view! {
+                                <crate::pages::security_groups::BulkGroups selected=selected state=groups_dialog />
+                            }
+                        })
                 }}
                 <button type="button" class="button" on:click=move |_| selected.set(BTreeSet::new())>
                     {t(Key::ServersClearSelection)}

@@ -420,6 +420,18 @@ impl FirewallService {
         client.add_security_group_rule(group, &staged.spec(None)).await.map_err(refused)?;
         let finish = async {
             let mut now = self.listed(group).await?;
+            // The list must be the one read with ours on top: another change in between (say,
+            // another instance adding with the same digest) makes ours stale, and it goes.
+            let strip = |r: &Rule| Rule { pos: 0, ..r.clone() };
+            let expected: Vec<Rule> =
+                std::iter::once(staged.as_rule(0)).chain(listed.rules.iter().map(strip)).collect();
+            if now.rules.iter().map(strip).collect::<Vec<_>>() != expected {
+                let mut others = now.clone();
+                if let Some(at) = others.rules.iter().position(|r| strip(r) == staged.as_rule(0)) {
+                    others.rules.remove(at);
+                }
+                return Err(stale(&others));
+            }
             if to > 0 {
                 client
                     .move_security_group_rule(
