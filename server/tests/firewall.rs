@@ -493,6 +493,19 @@ async fn unknown_servers_and_groups_start_nothing_and_a_group_in_use_is_not_dele
         let job = finished(&srv, &admin, put["task_id"].as_str().unwrap()).await;
         assert_eq!(job["status"], "succeeded", "{job}");
         assert_eq!(get(&admin, &srv, "/api/firewall/groups/db").await["group"]["used_by"], json!([names[1]]));
+
+        // Forced, a group in use is detached from its servers, then deleted.
+        let (status, gone) =
+            send(&admin, &srv, reqwest::Method::DELETE, "/api/firewall/groups/db?force=true", None).await;
+        assert_eq!(status, StatusCode::OK, "{gone}");
+        let (node, vmid) = vm_of(&srv, &admin, &names[1]).await;
+        let client = srv.services.cluster.client().unwrap();
+        assert!(
+            client.vm_firewall_rules(&node, vmid).await.unwrap().iter().all(|r| r.action != "db"),
+            "detached first"
+        );
+        assert!(client.security_groups().await.unwrap().iter().all(|g| g.group != "db"));
+        assert_eq!(get(&admin, &srv, &format!("/api/server_status/{}", names[1])).await["data"]["firewall_group"], "");
     }
 }
 

@@ -45,7 +45,7 @@ pub async fn create_group(name: String, description: String) -> Result<String, A
 
 #[server(prefix = "/sfn", endpoint = "delete_group")]
 pub async fn delete_group(name: String) -> Result<(), AppError> {
-    door::services()?.firewall.delete_group(&door::actor()?, &name).await.map_err(door::fail)
+    door::services()?.firewall.delete_group(&door::actor()?, &name, false).await.map_err(door::fail)
 }
 
 /// The error, with the fields as sent in `details.input` (so the form can show them again).

@@ -319,9 +319,15 @@ impl FirewallService {
     /// Deletes a group (`manage_firewall_groups`). One still attached to servers is refused
     /// (409 naming them). Its rules go first (Proxmox deletes only empty groups); if a
     /// deletion fails the rules already removed are put back.
-    pub async fn delete_group(&self, actor: &Actor, name: &str) -> Result<()> {
+    /// With `force`, a group in use is first detached from its servers (each as a detach
+    /// would: what proxfleet turned on for it goes too), which needs `remove_firewall_groups`
+    /// and every such server visible to the actor.
+    pub async fn delete_group(&self, actor: &Actor, name: &str, force: bool) -> Result<()> {
         actor.require(Permission::ManageFirewallGroups)?;
-        let result = self.delete_group_checked(actor, name).await;
+        if force {
+            actor.require(Permission::RemoveFirewallGroups)?;
+        }
+        let result = self.delete_group_checked(actor, name, force).await;
         let detail = match &result {
             Ok(rules) => {
                 format!("with its {} rule(s): {}", rules.len(), serde_json::to_string(rules).unwrap_or_default())
@@ -332,8 +338,17 @@ impl FirewallService {
         result.map(|_| ())
     }
 
-    async fn delete_group_checked(&self, actor: &Actor, name: &str) -> Result<Vec<Rule>> {
-        let group = self.group(actor, name).await?;
+    async fn delete_group_checked(&self, actor: &Actor, name: &str, force: bool) -> Result<Vec<Rule>> {
+        let mut group = self.group(actor, name).await?;
+        if group.instance_count > 0 && force {
+            if group.used_by.len() < group.instance_count {
+                return Err(Error::Forbidden(format!(
+                    "security group {name} is attached to servers you cannot see; it cannot be forced"
+                )));
+            }
+            self.detach_everywhere(name, &group.used_by).await?;
+            group = self.group(actor, name).await?;
+        }
         if group.instance_count > 0 {
             let shown = if group.used_by.is_empty() {
                 format!("{} server(s)", group.instance_count)
@@ -367,6 +382,24 @@ impl FirewallService {
             return Err(refused(e));
         }
         Ok(group.rules)
+    }
+
+    /// Detaches the group from each of `servers`, one after the other.
+    async fn detach_everywhere(&self, group: &str, servers: &[String]) -> Result<()> {
+        let client = self.client()?;
+        let params = super::AssignParams {
+            mode: super::AssignMode::Detach,
+            groups: vec![group.to_owned()],
+            keep_enabled: false,
+        };
+        for name in servers {
+            let s = self.servers.by_name(name).await?.ok_or_else(|| Error::NotFound(format!("no server {name}")))?;
+            let (Some(node), Some(vmid)) = (s.node, s.vmid) else { continue };
+            super::assign::set_groups(&self.servers, client, name, &node, vmid, &params)
+                .await
+                .map_err(|e| Error::Upstream(format!("detaching {group} from {name}: {e}")))?;
+        }
+        Ok(())
     }
 
     /// Re-adds `tail` (the list's last rules, in order) below what the group holds now.

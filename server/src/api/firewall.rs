@@ -164,15 +164,24 @@ pub async fn copy(
     Ok(ApiOk::new(detailed(&g)).status(StatusCode::CREATED).message(format!("copied {group} to {}", g.name)))
 }
 
-/// Deletes the group and its rules; one attached to servers is refused (409 naming them).
-#[utoipa::path(delete, path = "/api/firewall/groups/{group}", tag = "firewall", params(("group" = String, Path)),
+#[derive(Debug, Default, Deserialize, IntoParams)]
+pub struct ForceQuery {
+    /// Detach the group from the servers using it first (needs `remove_firewall_groups`).
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// Deletes the group and its rules; one attached to servers is refused (409 naming them)
+/// unless `?force=true`, which detaches it from them first.
+#[utoipa::path(delete, path = "/api/firewall/groups/{group}", tag = "firewall", params(("group" = String, Path), ForceQuery),
     responses((status = 200, body = Envelope<Object>)))]
 pub async fn delete(
     State(state): State<AppState>,
     CurrentActor(actor): CurrentActor,
     Path(group): Path<String>,
+    Query(q): Query<ForceQuery>,
 ) -> Result<ApiOk<Value>, ApiError> {
-    state.services.firewall.delete_group(&actor, &group).await?;
+    state.services.firewall.delete_group(&actor, &group, q.force).await?;
     Ok(ApiOk::new(json!({ "deleted": group })).message(format!("security group {group} deleted")))
 }
 
