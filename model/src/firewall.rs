@@ -18,6 +18,8 @@ pub enum RuleType {
     #[default]
     In,
     Out,
+    /// Routed traffic (PVE 8+), read and kept as it is.
+    Forward,
     /// A server's reference to a security group (its `action` is the group's name).
     Group,
 }
@@ -27,6 +29,7 @@ impl RuleType {
         match self {
             RuleType::In => "in",
             RuleType::Out => "out",
+            RuleType::Forward => "forward",
             RuleType::Group => "group",
         }
     }

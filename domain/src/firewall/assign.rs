@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 use super::groups::to_rule;
 use crate::jobs::{HandlerFuture, JobContext, JobHandler, StepOutcome, Stop};
-use crate::servers::store::ServerStore;
+use crate::servers::store::{FirewallRecord, ServerStore};
 use model::firewall::{Rule, RuleType};
 
 pub const ASSIGN: &str = "firewall.assign";
@@ -195,34 +195,27 @@ pub async fn set_groups(
     let config = c.vm_config(node, vmid).await.map_err(e)?;
     let mut done = Done { name: name.to_owned(), reads: 3, ..Default::default() };
 
-    let has: Vec<String> = rules.iter().filter_map(managed_group).map(str::to_owned).collect();
-    let wanted = params.wanted(&has);
-
-    if !wanted.is_empty() {
-        if !options.enable {
-            c.set_vm_firewall(node, vmid, true, None).await.map_err(e)?;
-            done.writes += 1;
-            record.enabled_by_us = true;
-        }
-        let off = nics_without_flag(&config);
-        if !off.is_empty() {
-            let mut update = pve::ConfigUpdate::new().digest(&config.digest);
-            for (nic, value) in &off {
-                update = update.set(nic, with_flag(value, true));
-            }
-            c.vm_update_config(node, vmid, &update).await.map_err(e)?;
-            done.writes += 1;
-            record.flagged_nics.extend(off.into_iter().map(|(k, _)| k));
+    let mut has: Vec<String> = Vec::new();
+    for g in rules.iter().filter_map(managed_group) {
+        if !has.iter().any(|h| h == g) {
+            has.push(g.to_owned());
         }
     }
+    let wanted = params.wanted(&has);
 
-    // Managed rules that go: from the bottom, so the positions above stay put.
-    let doomed: Vec<u32> = rules
-        .iter()
-        .filter(|r| managed_group(r).is_some_and(|g| !wanted.iter().any(|w| w == g)))
-        .map(|r| r.pos)
-        .rev()
-        .collect();
+    // Managed rules that go (and second copies of one group, as the old tool left when a group
+    // was applied twice): from the bottom, so the positions above stay put.
+    let mut seen: Vec<&str> = Vec::new();
+    let mut doomed: Vec<u32> = Vec::new();
+    for r in &rules {
+        if let Some(g) = managed_group(r) {
+            if !wanted.iter().any(|w| w == g) || seen.contains(&g) {
+                doomed.push(r.pos);
+            }
+            seen.push(g);
+        }
+    }
+    doomed.reverse();
     for pos in doomed {
         c.delete_vm_firewall_rule(node, vmid, u64::from(pos), None).await.map_err(e)?;
         done.writes += 1;
@@ -260,21 +253,53 @@ pub async fn set_groups(
         }
     }
 
+    // Only now the VM firewall and the NIC flags: with the groups' rules already in place, a
+    // VM never runs with the firewall's default DROP and none of its groups. Each is recorded
+    // at once, so a later failure cannot make proxfleet forget it turned them on.
+    if !wanted.is_empty() {
+        if !options.enable {
+            c.set_vm_firewall(node, vmid, true, None).await.map_err(e)?;
+            done.writes += 1;
+            record.enabled_by_us = true;
+            store
+                .set_firewall(name, &FirewallRecord { groups: wanted.clone(), ..record.clone() })
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        let off = nics_without_flag(&config);
+        if !off.is_empty() {
+            let mut update = pve::ConfigUpdate::new().digest(&config.digest);
+            for (nic, value) in &off {
+                update = update.set(nic, with_flag(value, true));
+            }
+            c.vm_update_config(node, vmid, &update).await.map_err(e)?;
+            done.writes += 1;
+            record.flagged_nics.extend(off.into_iter().map(|(k, _)| k));
+            store
+                .set_firewall(name, &FirewallRecord { groups: wanted.clone(), ..record.clone() })
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+    }
+
     if wanted.is_empty() && !params.keep_enabled {
         // Undo what proxfleet turned on, nothing else.
         if record.enabled_by_us && options.enable {
             c.set_vm_firewall(node, vmid, false, None).await.map_err(e)?;
             done.writes += 1;
         }
-        let flagged: Vec<(String, String)> = config
-            .values
-            .iter()
-            .filter(|(k, v)| record.flagged_nics.contains(k) && v.split(',').any(|o| o == "firewall=1"))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        if !flagged.is_empty() {
+        let flagged = |cfg: &pve::VmConfig| -> Vec<(String, String)> {
+            cfg.values
+                .iter()
+                .filter(|(k, v)| record.flagged_nics.contains(k) && v.split(',').any(|o| o == "firewall=1"))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        };
+        if !flagged(&config).is_empty() {
+            // The values as they are now, sent with the digest they were read with.
             let current = c.vm_config(node, vmid).await.map_err(e)?;
             done.reads += 1;
+            let flagged = flagged(&current);
             let mut update = pve::ConfigUpdate::new().digest(&current.digest);
             for (nic, value) in &flagged {
                 update = update.set(nic, with_flag(value, false));

@@ -41,6 +41,7 @@ pub(super) struct Listed {
 pub(super) fn to_rule(r: &pve::FirewallRule) -> Rule {
     let kind = match r.kind.as_str() {
         "out" => model::firewall::RuleType::Out,
+        "forward" => model::firewall::RuleType::Forward,
         "group" => model::firewall::RuleType::Group,
         _ => model::firewall::RuleType::In,
     };
@@ -296,8 +297,7 @@ impl FirewallService {
         let client = self.client()?;
         // Proxmox adds at the top: the last rule first keeps the order.
         for rule in source.rules.iter().rev() {
-            let spec = rules::check(&RuleInput::from_rule(rule, None), None)?.spec(None);
-            if let Err(e) = client.add_security_group_rule(&made.name, &spec).await {
+            if let Err(e) = client.add_security_group_rule(&made.name, &CheckedRule::read(rule).spec(None)).await {
                 self.empty_and_delete(&made.name).await;
                 return Err(refused(e));
             }
@@ -404,19 +404,17 @@ impl FirewallService {
 
     /// Re-adds `tail` (the list's last rules, in order) below what the group holds now.
     async fn restore_tail(&self, name: &str, tail: &[Rule]) {
-        let Ok(client) = self.client() else { return };
-        for rule in tail {
-            let Ok(checked) = rules::check(&RuleInput::from_rule(rule, None), None) else { continue };
-            if client.add_security_group_rule(name, &checked.spec(None)).await.is_err() {
-                tracing::error!(group = name, "could not put a removed rule back");
-                continue;
-            }
-            if let Ok(listed) = self.listed(name).await {
-                let last = u64::try_from(listed.rules.len().saturating_sub(1)).unwrap_or(0);
-                let _ = client
-                    .move_security_group_rule(name, 0, pve::api::firewall::moveto_for(0, last), Some(&listed.digest))
-                    .await;
-            }
+        let Ok(now) = self.listed(name).await else { return };
+        // As the editor's Apply does it: added disabled, moved, then enabled.
+        let wanted: Vec<(Option<u32>, CheckedRule)> = now
+            .rules
+            .iter()
+            .map(|r| (Some(r.pos), CheckedRule::read(r)))
+            .chain(tail.iter().map(|r| (None, CheckedRule::read(r))))
+            .collect();
+        let desired: Vec<Rule> = wanted.iter().enumerate().map(|(i, (_, r))| r.as_rule(i as u32)).collect();
+        if let Err(e) = self.carry_out(name, &super::replace::plan(&now.rules, &wanted), &desired).await {
+            tracing::error!(group = name, error = %e, "could not put removed rules back");
         }
     }
 
@@ -621,8 +619,16 @@ impl FirewallService {
         keep_enabled: bool,
     ) -> Result<Job> {
         use super::AssignMode as M;
-        let removes = mode == M::Detach || mode == M::Replace && groups.is_empty();
-        actor.require(if removes { Permission::RemoveFirewallGroups } else { Permission::AssignFirewallGroups })?;
+        // Replacing may remove groups as well as attach them: it needs both permissions.
+        match mode {
+            M::Attach => actor.require(Permission::AssignFirewallGroups)?,
+            M::Detach => actor.require(Permission::RemoveFirewallGroups)?,
+            M::Replace if groups.is_empty() => actor.require(Permission::RemoveFirewallGroups)?,
+            M::Replace => {
+                actor.require(Permission::AssignFirewallGroups)?;
+                actor.require(Permission::RemoveFirewallGroups)?;
+            }
+        }
         if names.is_empty() {
             return Err(Error::validation("server_names", "no servers given"));
         }

@@ -88,8 +88,8 @@ fn by_content(current: &[Rule], wanted: &[Rule]) -> Vec<(Option<u32>, CheckedRul
     let mut used = vec![false; current.len()];
     wanted
         .iter()
-        .filter_map(|w| {
-            let checked = rules::check(&RuleInput::from_rule(w, None), None).ok()?;
+        .map(|w| {
+            let checked = CheckedRule::read(w);
             let hit = current
                 .iter()
                 .enumerate()
@@ -98,7 +98,7 @@ fn by_content(current: &[Rule], wanted: &[Rule]) -> Vec<(Option<u32>, CheckedRul
             if let Some(i) = hit {
                 used[i] = true;
             }
-            Some((hit.map(|i| i as u32), checked))
+            (hit.map(|i| i as u32), checked)
         })
         .collect()
 }
@@ -155,7 +155,7 @@ impl FirewallService {
     }
 
     /// Sends the plan's calls, then checks the list read back is `desired`.
-    async fn carry_out(&self, group: &str, ops: &[Op], desired: &[Rule]) -> Result<()> {
+    pub(super) async fn carry_out(&self, group: &str, ops: &[Op], desired: &[Rule]) -> Result<()> {
         let c = self.client()?;
         for op in ops {
             match op {

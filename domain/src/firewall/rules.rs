@@ -30,6 +30,26 @@ pub struct CheckedRule {
 }
 
 impl CheckedRule {
+    /// A rule read from Proxmox, taken as it is (to copy it or put it back): not checked
+    /// again, which could refuse a rule Proxmox holds and so lose it.
+    pub fn read(r: &Rule) -> CheckedRule {
+        CheckedRule {
+            kind: r.kind,
+            action: r.action.clone(),
+            enable: r.enable,
+            macro_name: r.macro_name.clone(),
+            proto: r.proto.clone(),
+            dport: r.dport.clone(),
+            sport: r.sport.clone(),
+            source: r.source.clone(),
+            dest: r.dest.clone(),
+            iface: r.iface.clone(),
+            log: r.log.clone(),
+            icmp_type: r.icmp_type.clone(),
+            comment: r.comment.clone(),
+        }
+    }
+
     /// The request Proxmox gets; `was` (on an update) names the fields to clear.
     pub fn spec(&self, was: Option<&Rule>) -> pve::RuleSpec {
         let mut delete = Vec::new();
