@@ -143,11 +143,17 @@ fn apply_fields(rule: &mut Rule, p: &BTreeMap<String, String>, allowed_types: &[
 
 /// pve-firewall's `pve-security-group-name`: `[A-Za-z][A-Za-z0-9\-\_]+`, 2 to 18 characters.
 fn check_group_name(param: &str, name: &str) -> Result<(), SimError> {
+    check_name(param, name, 18)
+}
+
+/// pve-firewall's name pattern (groups 18, IP sets and aliases 64 characters at most), with
+/// the schema's messages.
+pub(crate) fn check_name(param: &str, name: &str, max: usize) -> Result<(), SimError> {
     let mut chars = name.chars();
     let pattern = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if name.chars().count() > 18 {
-        return Err(SimError::param(param, "value may only be 18 characters long"));
+    if name.chars().count() > max {
+        return Err(SimError::param(param, format!("value may only be {max} characters long")));
     }
     if name.chars().count() < 2 || !pattern {
         return Err(SimError::param(param, "value does not match the regex pattern"));

@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use serde_json::{json, Value};
 
 use crate::error::SimError;
-use crate::firewall::{digest, Rule};
+use crate::firewall::{check_name, digest, Rule};
 use crate::sim::{req, Sim};
 
 #[derive(Debug, Clone, Default)]
@@ -31,19 +31,6 @@ pub struct Alias {
     pub name: String,
     pub cidr: String,
     pub comment: Option<String>,
-}
-
-fn check_name(param: &str, name: &str) -> Result<(), SimError> {
-    let mut chars = name.chars();
-    let ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if name.chars().count() > 64 {
-        return Err(SimError::param(param, "value may only be 64 characters long"));
-    }
-    if name.chars().count() < 2 || !ok {
-        return Err(SimError::param(param, "value does not match the regex pattern"));
-    }
-    Ok(())
 }
 
 /// An address or CIDR, host bits zeroed, `/32` and `/128` dropped (`clean_cidr`).
@@ -106,7 +93,7 @@ impl Sim {
     /// Create, or with `rename` (the existing name; `name` is the new one) rename.
     pub fn ipset_create(&self, p: &BTreeMap<String, String>) -> Result<Value, SimError> {
         let name = req(p, "name")?;
-        check_name("name", &name)?;
+        check_name("name", &name, 64)?;
         let mut c = self.lock();
         let comment = p.get("comment").cloned().filter(|c| !c.is_empty());
         match p.get("rename") {
@@ -249,7 +236,7 @@ impl Sim {
 
     pub fn alias_create(&self, p: &BTreeMap<String, String>) -> Result<Value, SimError> {
         let name = req(p, "name")?;
-        check_name("name", &name)?;
+        check_name("name", &name, 64)?;
         let (cidr, _) = clean_cidr("cidr", &req(p, "cidr")?)?;
         let mut c = self.lock();
         let key = name.to_ascii_lowercase();
@@ -268,7 +255,7 @@ impl Sim {
         let key = name.to_ascii_lowercase();
         let mut alias = c.aliases.remove(&key).ok_or_else(|| SimError::param("name", "no such alias"))?;
         let new = p.get("rename").cloned().unwrap_or_else(|| alias.name.clone());
-        if let Err(e) = check_name("rename", &new) {
+        if let Err(e) = check_name("rename", &new, 64) {
             c.aliases.insert(key, alias);
             return Err(e);
         }

@@ -38,6 +38,11 @@ pub(super) struct Listed {
     pub digest: String,
 }
 
+/// A list's digest: every entry carries it; an empty list has SHA-1 of nothing.
+fn digest_of(rules: &[pve::FirewallRule]) -> String {
+    rules.first().map_or_else(|| EMPTY_DIGEST.to_owned(), |r| r.digest.clone())
+}
+
 pub(super) fn to_rule(r: &pve::FirewallRule) -> Rule {
     let kind = match r.kind.as_str() {
         "out" => model::firewall::RuleType::Out,
@@ -113,7 +118,7 @@ impl FirewallService {
             pve::ErrorKind::NotFound => Error::NotFound(format!("no security group {}", crate::limits::shown(group))),
             _ => from_pve(e),
         })?;
-        let digest = rules.first().map_or_else(|| EMPTY_DIGEST.to_owned(), |r| r.digest.clone());
+        let digest = digest_of(&rules);
         Ok(Listed { rules: rules.iter().map(to_rule).collect(), digest })
     }
 
@@ -165,7 +170,7 @@ impl FirewallService {
                     name: g.group.clone(),
                     description: g.comment.clone().unwrap_or_default(),
                     rules_count: r.len(),
-                    digest: r.first().map_or_else(|| EMPTY_DIGEST.to_owned(), |x| x.digest.clone()),
+                    digest: digest_of(&r),
                     rules: r.iter().map(to_rule).collect(),
                     instance_count: count,
                     used_by,
@@ -225,7 +230,7 @@ impl FirewallService {
 
     async fn create_group_checked(&self, actor: &Actor, name: &str, description: &str) -> Result<SecurityGroup> {
         let name = rules::check_group_name("name", name)?;
-        check_description(description)?;
+        rules::one_line("description", description)?;
         if self.exists(&name).await? {
             return Err(Error::Conflict(format!("security group {name} already exists")));
         }
@@ -276,7 +281,7 @@ impl FirewallService {
             current = new;
         }
         if let Some(d) = description {
-            check_description(d)?;
+            rules::one_line("description", d)?;
             client.update_security_group_comment(&current, d.trim(), None).await.map_err(refused)?;
         }
         self.group(actor, &current).await
@@ -684,12 +689,4 @@ impl FirewallService {
 
 fn no_rule(group: &str, pos: u32) -> Error {
     Error::NotFound(format!("security group {group} has no rule at position {pos}"))
-}
-
-fn check_description(d: &str) -> Result<()> {
-    crate::limits::text("description", d, rules::COMMENT)?;
-    if d.chars().any(char::is_control) {
-        return Err(Error::validation("description", "one line of text (no line breaks)"));
-    }
-    Ok(())
 }

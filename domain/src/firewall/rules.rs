@@ -316,7 +316,10 @@ fn clean(v: &Option<String>) -> Option<String> {
 
 /// A rule comment's length (one line of the group's file).
 pub const COMMENT: usize = 512;
-const LOG_LEVELS: [&str; 9] = ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug", "nolog"];
+/// pve-firewall's log levels (rules and VM options).
+pub const LOG_LEVELS: [&str; 9] = ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug", "nolog"];
+/// A rule's verdict, and a VM's policies.
+pub const VERDICTS: [&str; 3] = ["ACCEPT", "DROP", "REJECT"];
 /// Protocols whose rules may name ports (by name or number).
 const PORT_PROTOS: [&str; 10] = ["tcp", "udp", "udplite", "dccp", "sctp", "6", "17", "136", "33", "132"];
 const ICMP_PROTOS: [&str; 3] = ["icmp", "icmpv6", "ipv6-icmp"];
@@ -463,18 +466,32 @@ pub fn check_address(value: &str) -> Result<(), String> {
 /// 2 to 18 characters. Names are kept in lower case: Proxmox lowers them when it re-reads its
 /// file, so `Web` would stop being found after a restart of its firewall.
 pub fn check_group_name(field: &str, name: &str) -> Result<String> {
-    let lower = name.trim().to_ascii_lowercase();
-    let mut chars = lower.chars();
+    check_name(field, &name.trim().to_ascii_lowercase(), 18)
+}
+
+/// pve-firewall's name pattern (groups, IP sets, aliases): a letter, then letters, digits,
+/// `-` or `_`; 2 to `max` characters. Returns the name trimmed.
+pub fn check_name(field: &str, name: &str, max: usize) -> Result<String> {
+    let n = name.trim();
+    let mut chars = n.chars();
     let pattern = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    let n = lower.chars().count();
-    if !(2..=18).contains(&n) || !pattern {
+    if !(2..=max).contains(&n.chars().count()) || !pattern {
         return Err(Error::validation(
             field,
-            format!("{}: 2 to 18 characters, a letter first, then letters, digits, '-' or '_'", shown(name)),
+            format!("{}: 2 to {max} characters, a letter first, then letters, digits, '-' or '_'", shown(name)),
         ));
     }
-    Ok(lower)
+    Ok(n.to_owned())
+}
+
+/// A comment or description: one line (it is one line of Proxmox's file), at most `COMMENT`.
+pub fn one_line(field: &str, v: &str) -> Result<()> {
+    crate::limits::text(field, v, COMMENT)?;
+    if v.chars().any(char::is_control) {
+        return Err(Error::validation(field, "one line of text (no line breaks or control characters)"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -5,13 +5,11 @@ use model::firewall::{FirewallOptions, FirewallOptionsChange, Rule, ServerFirewa
 
 use super::assign::managed_group;
 use super::groups::{refused, to_rule, FirewallService};
+use super::rules::{LOG_LEVELS, VERDICTS};
 use crate::auth::{Actor, Permission};
 use crate::cluster::from_pve;
 use crate::limits::shown;
 use crate::{Error, Result};
-
-const POLICIES: [&str; 3] = ["ACCEPT", "DROP", "REJECT"];
-const LOG_LEVELS: [&str; 9] = ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug", "nolog"];
 
 fn options_of(o: &pve::VmFirewallOptions) -> FirewallOptions {
     FirewallOptions {
@@ -110,8 +108,8 @@ impl FirewallService {
             };
             let update = pve::VmOptionsUpdate {
                 enable: change.enable,
-                policy_in: check("policy_in", &change.policy_in, &POLICIES)?,
-                policy_out: check("policy_out", &change.policy_out, &POLICIES)?,
+                policy_in: check("policy_in", &change.policy_in, &VERDICTS)?,
+                policy_out: check("policy_out", &change.policy_out, &VERDICTS)?,
                 log_level_in: check("log_level_in", &change.log_level_in, &LOG_LEVELS)?,
                 log_level_out: check("log_level_out", &change.log_level_out, &LOG_LEVELS)?,
                 macfilter: change.macfilter,

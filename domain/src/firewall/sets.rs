@@ -21,29 +21,6 @@ fn names(rule: &Rule, reference: &str) -> bool {
     [&rule.source, &rule.dest].into_iter().flatten().any(|v| bare(v) == reference.to_ascii_lowercase())
 }
 
-fn set_name(field: &str, name: &str) -> Result<String> {
-    let n = name.trim();
-    let mut chars = n.chars();
-    let ok = (2..=64).contains(&n.chars().count())
-        && chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if !ok {
-        return Err(Error::validation(
-            field,
-            format!("{}: 2 to 64 characters, a letter first, then letters, digits, '-' or '_'", shown(name)),
-        ));
-    }
-    Ok(n.to_owned())
-}
-
-fn one_line(field: &str, v: &str) -> Result<()> {
-    crate::limits::text(field, v, rules::COMMENT)?;
-    if v.chars().any(char::is_control) {
-        return Err(Error::validation(field, "one line of text"));
-    }
-    Ok(())
-}
-
 impl FirewallService {
     /// Group name → its rules, for "who names this set or alias".
     async fn all_rules(&self) -> Result<Vec<(String, Vec<Rule>)>> {
@@ -92,8 +69,8 @@ impl FirewallService {
     pub async fn create_ipset(&self, actor: &Actor, name: &str, comment: &str) -> Result<IpSet> {
         actor.require(Permission::ManageFirewallGroups)?;
         let result = async {
-            let name = set_name("name", name)?;
-            one_line("comment", comment)?;
+            let name = rules::check_name("name", name, 64)?;
+            rules::one_line("comment", comment)?;
             let c = self.client()?;
             if c.ipsets().await.map_err(from_pve)?.iter().any(|s| s.name == name) {
                 return Err(Error::Conflict(format!("IP set {name} already exists")));
@@ -139,7 +116,7 @@ impl FirewallService {
                 return Err(Error::validation("cidr", format!("{}: one address or network per entry", shown(cidr))));
             }
             rules::check_address(cidr).map_err(|m| Error::validation("cidr", m))?;
-            one_line("comment", &entry.comment)?;
+            rules::one_line("comment", &entry.comment)?;
             self.ipset(actor, name).await?;
             let comment = Some(entry.comment.trim()).filter(|c| !c.is_empty());
             self.client()?.add_ipset_entry(name, cidr, entry.nomatch, comment).await.map_err(refused)?;
@@ -187,14 +164,14 @@ impl FirewallService {
     pub async fn put_alias(&self, actor: &Actor, name: &str, cidr: &str, comment: &str, create: bool) -> Result<Alias> {
         actor.require(Permission::ManageFirewallGroups)?;
         let result = async {
-            let name = set_name("name", name)?;
+            let name = rules::check_name("name", name, 64)?;
             let cidr = cidr.trim();
             if cidr.is_empty() || cidr.contains([',', '-', '+']) || cidr.starts_with(|c: char| c.is_ascii_alphabetic())
             {
                 return Err(Error::validation("cidr", format!("{}: one address or network", shown(cidr))));
             }
             rules::check_address(cidr).map_err(|m| Error::validation("cidr", m))?;
-            one_line("comment", comment)?;
+            rules::one_line("comment", comment)?;
             let c = self.client()?;
             let exists = c.aliases().await.map_err(from_pve)?.iter().any(|a| a.name.eq_ignore_ascii_case(&name));
             let comment = Some(comment.trim()).filter(|c| !c.is_empty());
