@@ -499,11 +499,17 @@ impl FirewallService {
             Ok::<(), Error>(())
         };
         if let Err(e) = finish.await {
-            // Take the staged (disabled) rule out again, wherever it got to.
-            if let Ok(now) = self.listed(group).await {
-                let staged_rule = staged.as_rule(0);
-                if let Some(at) = now.rules.iter().position(|r| Rule { pos: 0, ..r.clone() } == staged_rule) {
-                    let _ = client.delete_security_group_rule(group, at as u64, Some(&now.digest)).await;
+            // Take the staged (disabled) rule out again, wherever it got to. The delete carries
+            // the digest, so one that meets another change (another instance taking its own
+            // staged rule back) is refused and tried again on a fresh read.
+            let staged_rule = staged.as_rule(0);
+            for _ in 0..5 {
+                let Ok(now) = self.listed(group).await else { break };
+                let Some(at) = now.rules.iter().position(|r| Rule { pos: 0, ..r.clone() } == staged_rule) else {
+                    break;
+                };
+                if client.delete_security_group_rule(group, at as u64, Some(&now.digest)).await.is_ok() {
+                    break;
                 }
             }
             return Err(e);
