@@ -80,7 +80,13 @@ impl Services {
             audit.clone(),
         );
         let firewall =
-            crate::firewall::FirewallService::new(cluster.clone(), servers.store.clone(), jobs.clone(), audit.clone());
+            crate::firewall::FirewallService::new(
+            cluster.clone(),
+            servers.store.clone(),
+            jobs.clone(),
+            audit.clone(),
+            settings.clone(),
+        );
         Services {
             firewall,
             settings,
@@ -126,6 +132,7 @@ impl Services {
             self.servers.store.clone(),
             self.jobs.clone(),
             self.audit.clone(),
+            self.settings.clone(),
         );
         self
     }

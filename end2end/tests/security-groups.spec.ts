@@ -63,6 +63,8 @@ test("edit a group as a draft: drag to reorder, disable one, review, apply; atta
   await page.getByTestId("draft-review").click();
   await expect(page.getByTestId("draft-review-panel")).toBeVisible();
   await expect(page.getByTestId("draft-line")).toHaveCount(2);
+  // The server's preview of the draft: no server uses the group yet.
+  await expect(page.getByTestId("draft-review-panel").getByTestId("preview-unchanged")).toBeVisible();
   await page.getByTestId("draft-apply").click();
   await expect(page.getByTestId("draft-unsaved")).toHaveCount(0);
   const saved = await rulesOf(page.request, name);
@@ -90,14 +92,25 @@ test("edit a group as a draft: drag to reorder, disable one, review, apply; atta
   }
   await page.getByTestId("bulk-groups").click();
   await page.getByTestId("bulk-groups-group").selectOption(name);
-  // Its SSH rule is off: attaching it warns that SSH will be dropped.
-  await expect(page.getByTestId("bulk-groups-ssh-warning")).toBeVisible();
   await expect(page.getByTestId("bulk-groups-summary")).toContainText(servers[1]);
+  // Apply waits for a preview of what is chosen.
+  await expect(page.getByTestId("bulk-groups-confirm")).toBeDisabled();
+  await page.getByTestId("bulk-groups-preview").click();
+  // Per server, what changes; its SSH rule is off, so the preview warns that SSH is dropped.
+  await expect(page.getByTestId("preview-server")).toHaveCount(2);
+  const ssh = page.locator('[data-testid="preview-warning"][data-kind="SshDropped"]');
+  await expect(ssh.filter({ hasText: servers[0] })).toHaveCount(1);
+  await expect(ssh.filter({ hasText: servers[1] })).toHaveCount(1);
+  await page.getByTestId("preview-server").first().locator("summary").click();
+  await expect(page.getByTestId("preview-diff").first()).toContainText(`group ${name}, rule 0 (HTTP)`);
   await page.getByTestId("bulk-groups-confirm").click();
   await page.getByTestId("groups-job").click();
   await expect(page.locator("h2").getByTestId("job-status")).toHaveText("succeeded", { timeout: 30_000 });
   const attached = await (await page.request.get(`/api/firewall/groups/${name}`)).json();
   expect([...attached.group.used_by].sort()).toEqual([...servers].sort());
+  // The servers table shows it in the groups column.
+  await page.goto(`/servers`);
+  await expect(page.locator(`[data-testid="server-row"][data-name="${servers[1]}"]`).getByTestId("server-groups")).toContainText(name);
 
   // Detach it from one.
   await page.goto(`/servers`);
@@ -106,6 +119,9 @@ test("edit a group as a draft: drag to reorder, disable one, review, apply; atta
   await page.getByTestId("bulk-groups").click();
   await page.getByTestId("bulk-groups-mode").selectOption("detach");
   await page.getByTestId("bulk-groups-group").selectOption(name);
+  await page.getByTestId("bulk-groups-preview").click();
+  await expect(page.getByTestId("preview-server")).toHaveCount(1);
+  await expect(page.getByTestId("preview")).toHaveAttribute("data-affected", "1");
   await page.getByTestId("bulk-groups-confirm").click();
   await page.getByTestId("groups-job").click();
   await expect(page.locator("h2").getByTestId("job-status")).toHaveText("succeeded", { timeout: 30_000 });

@@ -7,6 +7,7 @@
 //! list the caller has not seen.
 
 pub mod macros;
+pub mod preview;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -137,6 +138,9 @@ pub struct FirewallOptionsChange {
     pub ndp: Option<bool>,
     #[serde(default)]
     pub digest: Option<String>,
+    /// Change nothing; answer what the change would do (`preview::Preview`).
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 /// One server's firewall: its options, the groups proxfleet attached, every rule on its VM, and
@@ -154,6 +158,13 @@ pub struct ServerFirewall {
     /// NICs whose firewall flag is off (their traffic bypasses every rule).
     pub nics_without_flag: Vec<String>,
     pub drift: Vec<String>,
+    /// The rules the VM's firewall enforces: groups and macros written out, each direction's
+    /// policy last.
+    #[serde(default)]
+    pub effective: Vec<preview::EffectiveRule>,
+    /// What an operator should know: SSH or the exporter dropped, the firewall off…
+    #[serde(default)]
+    pub warnings: Vec<preview::PreviewWarning>,
 }
 
 /// A cluster IP set: named addresses and networks a rule names as `+name`.
@@ -288,6 +299,10 @@ pub struct RuleList {
     #[serde(default)]
     pub digest: Option<String>,
     pub rules: Vec<RuleInput>,
+    /// Change nothing; answer what the list would do on the servers using the group
+    /// (`preview::Preview`).
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 /// Accepts `true`/`false` and the `1`/`0` Proxmox and the old tool use.

@@ -684,3 +684,180 @@ async fn two_instances_adding_with_one_digest_change_the_group_once() {
         assert_eq!(ports.contains(&port.to_owned()), resp.0 == StatusCode::CREATED, "{port}: {ports:?} {resp:?}");
     }
 }
+
+/// The rules of a preview's server, one line each (`in ACCEPT tcp dport 80`), origins dropped.
+fn chain(server: &Value, side: &str) -> Vec<String> {
+    server[side]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let f = |k: &str, label: &str| r[k].as_str().map(|v| format!(" {label}{v}")).unwrap_or_default();
+            format!(
+                "{} {}{}{}{}",
+                r["type"].as_str().unwrap(),
+                r["action"].as_str().unwrap(),
+                f("proto", ""),
+                f("dport", "dport "),
+                f("source", "from ")
+            )
+        })
+        .collect()
+}
+
+/// `(server, kind)` of a preview's warnings that the change causes.
+fn warned(preview: &Value) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = preview["data"]["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["already"] != true)
+        .map(|w| (w["server"].as_str().unwrap().to_owned(), w["kind"].as_str().unwrap().to_owned()))
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn previews_say_what_each_server_gets_and_warn_before_anything_is_written() {
+    for srv in each_backend(2).await {
+        let admin = srv.login_as("admin").await;
+        let names = import(&srv, &admin).await;
+        let (a, b) = (names[0].clone(), names[1].clone());
+        let pair = |x: &str, y: &str| vec![(a.clone(), x.to_owned()), (a.clone(), y.to_owned())];
+        let client = srv.services.cluster.client().unwrap();
+        let written = writes(&srv);
+
+        // Attaching `web` (80, 443): both servers change; nothing lets SSH or the exporter in.
+        let (status, p) = post(
+            &admin,
+            &srv,
+            "/api/firewall/assign",
+            json!({"server_names": [a, b], "attach": ["web"], "dry_run": true}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{p}");
+        assert_eq!(p["data"]["affected"], json!([a, b]));
+        let first = p["data"]["servers"][0].clone();
+        assert_eq!(first["groups_after"], json!(["web"]));
+        assert_eq!(
+            chain(&first, "after"),
+            ["in ACCEPT tcp dport 80", "in ACCEPT tcp dport 443", "in DROP", "out ACCEPT"],
+            "{first}"
+        );
+        assert_eq!(first["after"][0]["origin"], "group web, rule 0");
+        let mut expect = pair("exporter_dropped", "ssh_dropped");
+        expect.extend([(b.clone(), "exporter_dropped".into()), (b.clone(), "ssh_dropped".into())]);
+        assert_eq!(warned(&p), expect, "{p}");
+        assert_eq!(writes(&srv), written, "a preview writes nothing");
+        assert_eq!(get(&admin, &srv, "/api/firewall/groups/web").await["group"]["used_by"], json!([]));
+
+        // The job then does what the preview said: previewing the same again shows it as now.
+        let (status, q) = post(&admin, &srv, "/api/firewall/assign", json!({"server_names": [a], "attach": ["web"]})).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{q}");
+        assert_eq!(finished(&srv, &admin, q["task_id"].as_str().unwrap()).await["status"], "succeeded");
+        let (_, again) =
+            post(&admin, &srv, "/api/firewall/assign", json!({"server_names": [a], "attach": ["web"], "dry_run": true}))
+                .await;
+        assert_eq!(again["data"]["affected"], json!([]), "re-applying changes nothing: {again}");
+        assert_eq!(chain(&again["data"]["servers"][0], "before"), chain(&first, "after"));
+        assert_eq!(warned(&again), [], "warnings already so are marked so");
+
+        // The management sources: SSH from them only.
+        let (status, e) = send(
+            &admin,
+            &srv,
+            reqwest::Method::PUT,
+            "/api/firewall/settings",
+            Some(json!({"management_sources": ["192.0.2.0/24", "nope"]})),
+        )
+        .await;
+        assert_eq!((status, e["details"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("management_sources[1]")));
+        let developer = srv.login_as("developer").await;
+        let body = json!({"management_sources": ["192.0.2.0/24"]});
+        let (status, _) = send(&developer, &srv, reqwest::Method::PUT, "/api/firewall/settings", Some(body.clone())).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (status, s) = send(&admin, &srv, reqwest::Method::PUT, "/api/firewall/settings", Some(body)).await;
+        assert_eq!(status, StatusCode::OK, "{s}");
+        assert_eq!(get(&developer, &srv, "/api/firewall/settings").await["data"]["management_sources"], json!(["192.0.2.0/24"]));
+
+        // A draft of `web` with SSH from the management network, previewed on the server using
+        // it: SSH is no longer dropped, the exporter still is; nothing is written.
+        let web = get(&admin, &srv, "/api/firewall/groups/web").await["group"].clone();
+        let draft = |source: &str| {
+            json!({"digest": web["digest"], "dry_run": true, "rules": [
+                {"origin": 0, "action": "ACCEPT", "proto": "tcp", "dport": "80"},
+                {"origin": 1, "action": "ACCEPT", "proto": "tcp", "dport": "443"},
+                {"action": "ACCEPT", "macro": "SSH", "source": source},
+            ]})
+        };
+        let written = writes(&srv);
+        let (status, p) =
+            send(&admin, &srv, reqwest::Method::PUT, "/api/firewall/groups/web/rules", Some(draft("192.0.2.0/24"))).await;
+        assert_eq!(status, StatusCode::OK, "{p}");
+        assert_eq!(p["data"]["affected"], json!([a]));
+        let diff: Vec<String> = p["data"]["servers"][0]["diff"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| format!("{}{}", l["op"].as_str().unwrap(), l["rule"]["dport"].as_str().unwrap_or("")))
+            .collect();
+        assert_eq!(diff, ["+22"]);
+        assert_eq!(warned(&p), []);
+        let warnings: Vec<&str> =
+            p["data"]["warnings"].as_array().unwrap().iter().map(|w| w["kind"].as_str().unwrap()).collect();
+        assert_eq!(warnings, ["exporter_dropped"], "still dropped, as before: {p}");
+        // From a network that covers only part of the management sources: some are dropped.
+        let (_, p) =
+            send(&admin, &srv, reqwest::Method::PUT, "/api/firewall/groups/web/rules", Some(draft("192.0.2.0/25"))).await;
+        let ssh = p["data"]["warnings"].as_array().unwrap().iter().find(|w| w["kind"] == "ssh_dropped").unwrap().clone();
+        assert!(ssh["message"].as_str().unwrap().contains("some management sources"), "{ssh}");
+        assert_eq!(writes(&srv), written, "a preview writes nothing");
+        assert_eq!(get(&admin, &srv, "/api/firewall/groups/web").await["group"]["rules"], web["rules"]);
+        // A stale draft is refused as Apply would be.
+        let mut stale = draft("192.0.2.0/24");
+        stale["digest"] = json!("0000");
+        let (status, _) = send(&admin, &srv, reqwest::Method::PUT, "/api/firewall/groups/web/rules", Some(stale)).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+
+        // Options: policy ACCEPT lets everything in; the firewall off enforces nothing.
+        let opts = format!("/api/servers/{a}/firewall/options");
+        let (status, p) =
+            send(&admin, &srv, reqwest::Method::PUT, &opts, Some(json!({"policy_in": "accept", "dry_run": true}))).await;
+        assert_eq!(status, StatusCode::OK, "{p}");
+        assert_eq!(p["data"]["affected"], json!([a]));
+        assert_eq!(p["data"]["warnings"], json!([]), "nothing is dropped: {p}");
+        let (_, p) = send(&admin, &srv, reqwest::Method::PUT, &opts, Some(json!({"enable": false, "dry_run": true}))).await;
+        assert_eq!(warned(&p), [(a.clone(), "firewall_off".to_owned())]);
+        assert_eq!(p["data"]["servers"][0]["enforced_after"], false);
+        let (status, _) =
+            send(&developer, &srv, reqwest::Method::PUT, &opts, Some(json!({"enable": false, "dry_run": true}))).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "previewing options needs what changing them needs");
+        assert!(client.vm_firewall_options(&vm_of(&srv, &admin, &a).await.0, vm_of(&srv, &admin, &a).await.1).await.unwrap().enable);
+
+        // A group attached by hand and one that does not exist are named.
+        let (node_b, vmid_b) = vm_of(&srv, &admin, &b).await;
+        client.add_vm_security_group(&node_b, vmid_b, "db", Some("by hand")).await.unwrap();
+        // A group deleted after a VM named it (Proxmox allows that).
+        client.create_security_group("gone", None).await.unwrap();
+        client.add_vm_security_group(&node_b, vmid_b, "gone", Some("proxfleet")).await.unwrap();
+        client.delete_security_group("gone").await.unwrap();
+        let (_, p) =
+            post(&admin, &srv, "/api/firewall/assign", json!({"server_names": [b], "replace": ["web"], "dry_run": true}))
+                .await;
+        let kinds: Vec<&str> = p["data"]["servers"][0]["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["kind"].as_str().unwrap())
+            .collect();
+        assert!(kinds.contains(&"group_unmanaged") && !kinds.contains(&"group_missing"), "{p}");
+        assert_eq!(p["data"]["servers"][0]["groups_before"], json!(["gone"]));
+        let (_, p) =
+            post(&admin, &srv, "/api/firewall/assign", json!({"server_names": [b], "attach": ["web"], "dry_run": true}))
+                .await;
+        let kinds: Vec<&str> =
+            p["data"]["warnings"].as_array().unwrap().iter().map(|w| w["kind"].as_str().unwrap()).collect();
+        assert!(kinds.contains(&"group_missing"), "{p}");
+    }
+}

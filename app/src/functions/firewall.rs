@@ -12,6 +12,7 @@
 
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
+use model::firewall::preview::Preview;
 use model::firewall::{RuleList, SecurityGroup};
 use model::AppError;
 
@@ -150,22 +151,42 @@ pub async fn save_rules(group: String, list: RuleList) -> Result<SecurityGroup, 
     door::services()?.firewall.replace_rules(&door::actor()?, &group, &list).await.map_err(door::fail)
 }
 
+/// What the editor's draft would do to the servers using the group (nothing is changed).
+#[server(prefix = "/sfn", endpoint = "preview_rules", input = Json)]
+pub async fn preview_rules(group: String, list: RuleList) -> Result<Preview, AppError> {
+    door::services()?.firewall.preview_rules(&door::actor()?, &group, &list).await.map_err(door::fail)
+}
+
+#[cfg(feature = "ssr")]
+fn assign_mode(mode: &str) -> Result<domain::firewall::AssignMode, AppError> {
+    use domain::firewall::AssignMode;
+    match mode {
+        "attach" => Ok(AssignMode::Attach),
+        "detach" => Ok(AssignMode::Detach),
+        "replace" => Ok(AssignMode::Replace),
+        _ => Err(door::fail(domain::Error::validation("mode", "attach, detach or replace"))),
+    }
+}
+
 /// Attaches (`attach`), detaches (`detach`) or sets (`replace`) groups on servers; returns the
 /// job id.
 #[server(prefix = "/sfn", endpoint = "assign_groups", input = Json)]
 pub async fn assign_groups(names: Vec<String>, mode: String, groups: Vec<String>) -> Result<i64, AppError> {
-    use domain::firewall::AssignMode;
-    let mode = match mode.as_str() {
-        "attach" => AssignMode::Attach,
-        "detach" => AssignMode::Detach,
-        "replace" => AssignMode::Replace,
-        _ => return Err(door::fail(domain::Error::validation("mode", "attach, detach or replace"))),
-    };
     door::services()?
         .firewall
-        .assign(&door::actor()?, &names, mode, &groups, false)
+        .assign(&door::actor()?, &names, assign_mode(&mode)?, &groups, false)
         .await
         .map(|j| j.id)
+        .map_err(door::fail)
+}
+
+/// What `assign_groups` would do to each server (nothing is changed).
+#[server(prefix = "/sfn", endpoint = "preview_assign", input = Json)]
+pub async fn preview_assign(names: Vec<String>, mode: String, groups: Vec<String>) -> Result<Preview, AppError> {
+    door::services()?
+        .firewall
+        .preview_assign(&door::actor()?, &names, assign_mode(&mode)?, &groups, false)
+        .await
         .map_err(door::fail)
 }
 

@@ -27,7 +27,8 @@ pub async fn list_servers(params: ServerListParams, page: u32) -> Result<ServerL
     let page = page.max(1);
     let (rows, total) = servers.list(&actor, &query, page, PAGE_SIZE).await.map_err(door::fail)?;
     let (nodes, roles, tags) = servers.filter_choices(&actor).await.map_err(door::fail)?;
-    Ok(ServerList { servers: model::Page::new(rows, total as u64, page, PAGE_SIZE), nodes, roles, tags })
+    let groups = servers.firewall_groups_of(&rows).await.map_err(door::fail)?;
+    Ok(ServerList { servers: model::Page::new(rows, total as u64, page, PAGE_SIZE), groups, nodes, roles, tags })
 }
 
 #[server(prefix = "/sfn", endpoint = "server_detail")]

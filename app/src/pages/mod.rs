@@ -3,6 +3,7 @@ pub mod auth;
 pub mod coming_soon;
 pub mod dashboard;
 pub mod datastores;
+pub mod firewall_preview;
 pub mod firewall_sets;
 pub mod ip_pools;
 pub mod jobs;

@@ -15,8 +15,8 @@ use model::firewall::{macros::MACRO_DEFS, Rule, RuleInput, RuleList, RuleType, S
 use crate::components::confirm::ConfirmSubmit;
 use crate::functions::auth::CurrentUserResource;
 use crate::functions::firewall::{
-    firewall_status, get_group, list_groups, AddRule, CreateGroup, DeleteGroup, DeleteRule, MoveRule, SaveRules,
-    ToggleRule,
+    firewall_status, get_group, list_groups, AddRule, CreateGroup, DeleteGroup, DeleteRule, MoveRule, PreviewRules,
+    SaveRules, ToggleRule,
 };
 use crate::i18n::{t, Key};
 use crate::url::percent_encode;
@@ -231,6 +231,7 @@ pub fn SecurityGroupPage() -> impl IntoView {
     let moved = ServerAction::<MoveRule>::new();
     let deleted = ServerAction::<DeleteRule>::new();
     let saved = ServerAction::<SaveRules>::new();
+    let previewed = ServerAction::<PreviewRules>::new();
     let group = Resource::new(
         move || {
             (
@@ -254,6 +255,8 @@ pub fn SecurityGroupPage() -> impl IntoView {
         base.with(|b| b.as_ref().map(|g| drafts_of(&g.rules))) != Some(draft.get()) && base.with(Option::is_some)
     };
     let change = move |f: &dyn Fn(&mut Vec<Draft>)| {
+        // A review (and its preview) is of the draft as it was: edit, then review again.
+        reviewing.set(false);
         history.update(|h| h.push(draft.get_untracked()));
         draft.update(|d| f(d));
     };
@@ -280,10 +283,22 @@ pub fn SecurityGroupPage() -> impl IntoView {
             }
         })
     };
-    let apply = move |_| {
-        let Some(g) = base.get_untracked() else { return };
+    // The draft as the whole list Apply sends (and Review previews).
+    let draft_list = move || {
+        let g = base.get_untracked()?;
         let rules = draft.get_untracked().iter().map(|d| RuleInput::from_rule(&d.rule, d.origin)).collect();
-        saved.dispatch(SaveRules { group: g.name.clone(), list: RuleList { digest: Some(g.digest.clone()), rules } });
+        Some((g.name.clone(), RuleList { digest: Some(g.digest.clone()), rules, dry_run: false }))
+    };
+    let apply = move |_| {
+        if let Some((group, list)) = draft_list() {
+            saved.dispatch(SaveRules { group, list });
+        }
+    };
+    let review = move |_| {
+        reviewing.set(true);
+        if let Some((group, list)) = draft_list() {
+            previewed.dispatch(PreviewRules { group, list: RuleList { dry_run: true, ..list } });
+        }
     };
     let last_error = move || {
         [
@@ -699,13 +714,13 @@ pub fn SecurityGroupPage() -> impl IntoView {
                                                     class="button button-primary"
                                                     disabled=move || !dirty()
                                                     data-testid="draft-review"
-                                                    on:click=move |_| reviewing.set(true)
+                                                    on:click=review
                                                 >
                                                     {t(Key::DraftReview)}
                                                 </button>
                                             </div>
                                             <Show when=move || reviewing.get() && dirty()>
-                                                <Review draft=draft base=base />
+                                                <Review draft=draft base=base preview=previewed />
                                                 <button
                                                     type="button"
                                                     class="button button-primary"
@@ -741,9 +756,14 @@ pub fn SecurityGroupPage() -> impl IntoView {
     }
 }
 
-/// What Apply will do: rows added, removed, moved or changed, and the servers that get it.
+/// What Apply will do: rows added, removed, moved or changed, the servers that get it and, from
+/// the server's preview of the draft, what changes on each of them and what to watch out for.
 #[component]
-fn Review(draft: RwSignal<Vec<Draft>>, base: RwSignal<Option<SecurityGroup>>) -> impl IntoView {
+fn Review(
+    draft: RwSignal<Vec<Draft>>,
+    base: RwSignal<Option<SecurityGroup>>,
+    preview: ServerAction<PreviewRules>,
+) -> impl IntoView {
     move || {
         let Some(g) = base.get() else { return ().into_any() };
         let d = draft.get();
@@ -783,6 +803,25 @@ fn Review(draft: RwSignal<Vec<Draft>>, base: RwSignal<Option<SecurityGroup>>) ->
                 <p data-testid="draft-servers">
                     {if g.used_by.is_empty() { t(Key::DraftNoneAffected)().to_owned() } else { g.used_by.join(", ") }}
                 </p>
+                {move || {
+                    if preview.pending().get() {
+                        return None;
+                    }
+                    preview
+                        .value()
+                        .get()
+                        .map(|r| match r {
+                            Ok(p) => view! { <crate::pages::firewall_preview::PreviewPanel preview=p /> }.into_any(),
+                            Err(e) => {
+                                view! {
+                                    <p class="error" role="alert" data-testid="draft-preview-error">
+                                        {e.message}
+                                    </p>
+                                }
+                                    .into_any()
+                            }
+                        })
+                }}
             </section>
         }
         .into_any()
@@ -918,7 +957,9 @@ pub struct BulkGroupsState {
     mode: RwSignal<String>,
     chosen: RwSignal<String>,
     assign: ServerAction<crate::functions::firewall::AssignGroups>,
-    loaded: RwSignal<Vec<SecurityGroup>>,
+    preview: ServerAction<crate::functions::firewall::PreviewAssign>,
+    /// What the preview shown was asked for: mode, group, servers.
+    asked: RwSignal<Option<(String, String, Vec<String>)>>,
 }
 
 impl Default for BulkGroupsState {
@@ -934,16 +975,19 @@ impl BulkGroupsState {
             mode: RwSignal::new("attach".to_owned()),
             chosen: RwSignal::new(String::new()),
             assign: ServerAction::new(),
-            loaded: RwSignal::new(Vec::new()),
+            preview: ServerAction::new(),
+            asked: RwSignal::new(None),
         }
     }
 }
 
 /// The servers page's bulk "Security groups…": attach, detach or set one group on the selected
-/// servers, after saying which servers and what; starts one job and links to it.
+/// servers. Preview first (per server: what changes, and warnings such as SSH being dropped),
+/// then Apply starts one job and links to it.
 #[component]
 pub fn BulkGroups(selected: RwSignal<std::collections::BTreeSet<String>>, state: BulkGroupsState) -> impl IntoView {
-    let BulkGroupsState { open, mode, chosen, assign, loaded } = state;
+    use crate::functions::firewall::{AssignGroups, PreviewAssign};
+    let BulkGroupsState { open, mode, chosen, assign, preview, asked } = state;
     let groups = Resource::new(
         move || open.get(),
         |o| async move {
@@ -954,18 +998,26 @@ pub fn BulkGroups(selected: RwSignal<std::collections::BTreeSet<String>>, state:
             }
         },
     );
-    // Attaching a group that does not let SSH in cuts off management once the firewall is on.
-    let ssh_warning = move || {
-        mode.get() != "detach"
-            && loaded.with(|l| l.iter().find(|g| g.name == chosen.get()).is_some_and(|g| !allows_ssh(&g.rules)))
+    let current = move || {
+        let g = chosen.get();
+        (mode.get(), g, selected.get().into_iter().collect::<Vec<String>>())
+    };
+    // The preview shown is for what is chosen now, and came back.
+    let previewed = move || {
+        asked.get().as_ref() == Some(&current()) && !preview.pending().get() && preview.value().with(|v| matches!(v, Some(Ok(_))))
+    };
+    let ask = move |_| {
+        let (m, g, names) = current();
+        let groups = if g.is_empty() { Vec::new() } else { vec![g.clone()] };
+        asked.set(Some((m.clone(), g, names.clone())));
+        preview.dispatch(PreviewAssign { names, mode: m, groups });
     };
     let run = move |_| {
-        let names: Vec<String> = selected.get_untracked().into_iter().collect();
-        let g = chosen.get_untracked();
-        let m = mode.get_untracked();
+        let (m, g, names) = current();
         let groups = if g.is_empty() { Vec::new() } else { vec![g] };
-        assign.dispatch(crate::functions::firewall::AssignGroups { names, mode: m, groups });
+        assign.dispatch(AssignGroups { names, mode: m, groups });
         open.set(false);
+        asked.set(None);
     };
     view! {
         <button type="button" class="button" data-testid="bulk-groups" on:click=move |_| open.update(|o| *o = !*o)>
@@ -998,78 +1050,92 @@ pub fn BulkGroups(selected: RwSignal<std::collections::BTreeSet<String>>, state:
                 })
         }}
         <Show when=move || open.get()>
-            <span class="confirm" role="group" data-testid="bulk-groups-panel">
-                <select
-                    aria-label=t(Key::RulesAction)
-                    data-testid="bulk-groups-mode"
-                    on:change=move |e| mode.set(event_target_value(&e))
-                >
-                    <option value="attach">"attach"</option>
-                    <option value="detach">"detach"</option>
-                    <option value="replace">"replace"</option>
-                </select>
-                <Suspense fallback=|| ()>
-                    {move || Suspend::new(async move {
-                        let list = groups.await.unwrap_or_default();
-                        loaded.set(list.clone());
-                        if let Some(first) = list.first() {
-                            if chosen.get_untracked().is_empty() {
-                                chosen.set(first.name.clone());
+            <div class="card section-gap" role="group" data-testid="bulk-groups-panel">
+                <div class="toolbar">
+                    <select
+                        aria-label=t(Key::RulesAction)
+                        data-testid="bulk-groups-mode"
+                        on:change=move |e| mode.set(event_target_value(&e))
+                    >
+                        <option value="attach">"attach"</option>
+                        <option value="detach">"detach"</option>
+                        <option value="replace">"replace"</option>
+                    </select>
+                    <Suspense fallback=|| ()>
+                        {move || Suspend::new(async move {
+                            let list = groups.await.unwrap_or_default();
+                            if let Some(first) = list.first() {
+                                if chosen.get_untracked().is_empty() {
+                                    chosen.set(first.name.clone());
+                                }
                             }
-                        }
-                        view! {
-                            <select
-                                aria-label=t(Key::NavSecurityGroups)
-                                data-testid="bulk-groups-group"
-                                on:change=move |e| chosen.set(event_target_value(&e))
-                            >
-                                {list
-                                    .into_iter()
-                                    .map(|g| view! { <option value=g.name.clone()>{g.name.clone()}</option> })
-                                    .collect_view()}
-                            </select>
-                        }
-                    })}
-                </Suspense>
-                <Show when=ssh_warning>
-                    <span class="warning" role="alert" data-testid="bulk-groups-ssh-warning">
-                        {t(Key::GroupsSshWarning)}
+                            view! {
+                                <select
+                                    aria-label=t(Key::NavSecurityGroups)
+                                    data-testid="bulk-groups-group"
+                                    on:change=move |e| chosen.set(event_target_value(&e))
+                                >
+                                    {list
+                                        .into_iter()
+                                        .map(|g| view! { <option value=g.name.clone()>{g.name.clone()}</option> })
+                                        .collect_view()}
+                                </select>
+                            }
+                        })}
+                    </Suspense>
+                    <span data-testid="bulk-groups-summary">
+                        {move || {
+                            format!(
+                                "{} {} → {}",
+                                mode.get(),
+                                chosen.get(),
+                                selected.get().into_iter().collect::<Vec<_>>().join(", "),
+                            )
+                        }}
                     </span>
-                </Show>
-                <span data-testid="bulk-groups-summary">
-                    {move || {
-                        format!(
-                            "{} {} → {}",
-                            mode.get(),
-                            chosen.get(),
-                            selected.get().into_iter().collect::<Vec<_>>().join(", "),
-                        )
-                    }}
-                </span>
-                <button type="button" class="button button-primary" data-testid="bulk-groups-confirm" on:click=run>
-                    {t(Key::DraftApply)}
-                </button>
-                <button type="button" class="button" on:click=move |_| open.set(false)>
-                    {t(Key::ConfirmCancel)}
-                </button>
-            </span>
+                    <button
+                        type="button"
+                        class="button"
+                        data-testid="bulk-groups-preview"
+                        disabled=move || preview.pending().get()
+                        on:click=ask
+                    >
+                        {t(Key::PreviewRun)}
+                    </button>
+                    <button
+                        type="button"
+                        class="button button-primary"
+                        data-testid="bulk-groups-confirm"
+                        disabled=move || !previewed()
+                        attr:title=t(Key::PreviewFirst)
+                        on:click=run
+                    >
+                        {t(Key::DraftApply)}
+                    </button>
+                    <button type="button" class="button" on:click=move |_| open.set(false)>
+                        {t(Key::ConfirmCancel)}
+                    </button>
+                </div>
+                {move || {
+                    if asked.get().as_ref() != Some(&current()) {
+                        return None;
+                    }
+                    preview
+                        .value()
+                        .get()
+                        .map(|r| match r {
+                            Ok(p) => view! { <crate::pages::firewall_preview::PreviewPanel preview=p /> }.into_any(),
+                            Err(e) => {
+                                view! {
+                                    <p class="error" role="alert" data-testid="bulk-groups-preview-error">
+                                        {e.message}
+                                    </p>
+                                }
+                                    .into_any()
+                            }
+                        })
+                }}
+            </div>
         </Show>
     }
-}
-
-/// Whether some enabled inbound rule accepts tcp/22 (the SSH macro, or tcp with port 22).
-fn allows_ssh(rules: &[Rule]) -> bool {
-    let covers_22 = |ports: &str| {
-        ports.split(',').map(str::trim).any(|p| match p.split_once(':') {
-            Some((a, b)) => a.parse::<u16>().is_ok_and(|a| a <= 22) && b.parse::<u16>().is_ok_and(|b| b >= 22),
-            None => p == "22" || p.eq_ignore_ascii_case("ssh"),
-        })
-    };
-    rules.iter().any(|r| {
-        r.enable
-            && r.kind == RuleType::In
-            && r.action == "ACCEPT"
-            && (r.macro_name.as_deref() == Some("SSH")
-                || r.proto.as_deref() == Some("tcp") && r.dport.as_deref().is_some_and(covers_22))
-    })
 }

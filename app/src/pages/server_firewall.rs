@@ -1,6 +1,7 @@
 //! The server page's Firewall section: its options (changed with the digest they were read
-//! with), the security groups proxfleet attached, every rule on the VM, and where the VM
-//! differs from what proxfleet recorded.
+//! with), the security groups proxfleet attached, every rule on the VM, the rules it enforces
+//! (groups and macros written out), warnings, and where the VM differs from what proxfleet
+//! recorded.
 
 use leptos::prelude::*;
 use model::auth::Permission;
@@ -113,6 +114,33 @@ pub fn ServerFirewallSection(name: Signal<String>) -> impl IntoView {
                                             .collect_view()}
                                     </tbody>
                                 </table>
+                                {f
+                                    .warnings
+                                    .iter()
+                                    .map(|w| {
+                                        view! {
+                                            <div
+                                                class="alert alert-warning"
+                                                role="status"
+                                                data-testid="firewall-warning"
+                                                data-kind=format!("{:?}", w.kind)
+                                            >
+                                                {w.message.clone()}
+                                            </div>
+                                        }
+                                    })
+                                    .collect_view()}
+                                <details data-testid="firewall-effective">
+                                    <summary>{t(Key::FirewallEffective)}</summary>
+                                    <pre class="preview-diff">
+                                        {f
+                                            .effective
+                                            .iter()
+                                            .map(|r| format!("{}   ({})", r.text(), r.origin))
+                                            .collect::<Vec<_>>()
+                                            .join("\n")}
+                                    </pre>
+                                </details>
                                 <ActionForm action=set attr:class="form-grid">
                                     <input type="hidden" name="name" value=f.name.clone() />
                                     <input type="hidden" name="digest" value=f.digest.clone() />

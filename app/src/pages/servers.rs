@@ -187,6 +187,7 @@ pub fn ServersPage() -> impl IntoView {
                     }
                     Ok(l) => {
                         let rows = l.servers.items.clone();
+                        let mut groups = l.groups.clone();
                         let statuses: Vec<(String, ServerStatus)> = rows
                             .iter()
                             .map(|s| (s.name.clone(), s.status))
@@ -237,13 +238,17 @@ pub fn ServersPage() -> impl IntoView {
                                         <th>"IP"</th>
                                         <th>{t(Key::ServersRole)}</th>
                                         <th>{t(Key::ServersTag)}</th>
+                                        <th>{t(Key::NavSecurityGroups)}</th>
                                         <th></th>
                                     </tr>
                                 </thead>
                                 <tbody>
                                     {rows
                                         .into_iter()
-                                        .map(|s| view! { <ServerRow server=s selected=selected expanded=expanded /> })
+                                        .map(|s| {
+                                            let g = groups.remove(&s.name).unwrap_or_default();
+                                            view! { <ServerRow server=s groups=g selected=selected expanded=expanded /> }
+                                        })
                                         .collect_view()}
                                 </tbody>
                             </table>
@@ -462,6 +467,8 @@ fn pager(f: &ServerListParams, page: u32, pages: u32) -> impl IntoView {
 #[component]
 fn ServerRow(
     server: Server,
+    /// The security groups proxfleet attached, in order.
+    groups: Vec<String>,
     selected: RwSignal<BTreeSet<String>>,
     expanded: RwSignal<BTreeSet<String>>,
 ) -> impl IntoView {
@@ -523,6 +530,19 @@ fn ServerRow(
                     })
                     .collect_view()}
             </td>
+            <td data-testid="server-groups">
+                {groups
+                    .into_iter()
+                    .map(|g| {
+                        view! {
+                            <a class="badge badge-muted" href=format!("/security-groups/{g}")>
+                                {g.clone()}
+                            </a>
+                            " "
+                        }
+                    })
+                    .collect_view()}
+            </td>
             <td>
                 <button
                     type="button"
@@ -548,7 +568,7 @@ fn ServerRow(
         <Show when=open>
             <tr class="row-details" data-testid="server-details">
                 <td></td>
-                <td colspan="8">
+                <td colspan="9">
                     <div class="detail-grid">
                         <div>
                             <strong>{t(Key::ServersDisks)}</strong>

@@ -72,6 +72,31 @@ pub fn managed_group(r: &Rule) -> Option<&str> {
     (c == MANAGED || c.starts_with("Security Group: ")).then_some(r.action.as_str())
 }
 
+/// The VM's rules once `set_groups` has given it exactly the managed groups `wanted`: those at
+/// the top in that order, enabled (a rule kept keeps its comment, a new one is commented
+/// `proxfleet`), then every other rule in its order; other managed rules and second copies
+/// are gone. The preview shows this; the job arrives at it in the fewest calls.
+pub fn rules_after(rules: &[Rule], wanted: &[String]) -> Vec<Rule> {
+    let mut out: Vec<Rule> = wanted
+        .iter()
+        .map(|g| {
+            let kept = rules.iter().find(|r| managed_group(r) == Some(g.as_str()));
+            Rule {
+                kind: RuleType::Group,
+                action: g.clone(),
+                enable: true,
+                comment: Some(kept.and_then(|r| r.comment.clone()).unwrap_or_else(|| MANAGED.into())),
+                ..Default::default()
+            }
+        })
+        .collect();
+    out.extend(rules.iter().filter(|r| managed_group(r).is_none()).cloned());
+    for (i, r) in out.iter_mut().enumerate() {
+        r.pos = i as u32;
+    }
+    out
+}
+
 /// `netN` keys of a config whose NIC does not have the firewall flag on.
 pub fn nics_without_flag(config: &pve::VmConfig) -> Vec<(String, String)> {
     config
@@ -343,6 +368,38 @@ mod tests {
         assert_eq!(params(AssignMode::Detach, &["web"]).wanted(&has), ["ssh"]);
         assert!(params(AssignMode::Detach, &[]).wanted(&has).is_empty());
         assert_eq!(params(AssignMode::Replace, &["db"]).wanted(&has), ["db"]);
+    }
+
+    #[test]
+    fn the_rules_after_put_the_wanted_groups_on_top_and_keep_the_vms_own() {
+        let rule = |kind, action: &str, comment: Option<&str>, enable| Rule {
+            kind,
+            action: action.into(),
+            comment: comment.map(Into::into),
+            enable,
+            ..Default::default()
+        };
+        let before = vec![
+            rule(RuleType::In, "ACCEPT", None, true),
+            rule(RuleType::Group, "db", Some("proxfleet"), true),
+            rule(RuleType::Group, "web", Some("Security Group: web"), false),
+            rule(RuleType::Group, "hand", Some("by hand"), true),
+            rule(RuleType::Group, "db", Some("proxfleet"), true),
+        ];
+        let after = rules_after(&before, &["web".to_owned(), "ssh".to_owned()]);
+        let got: Vec<(u32, &str, bool, &str)> = after
+            .iter()
+            .map(|r| (r.pos, r.action.as_str(), r.enable, r.comment.as_deref().unwrap_or("")))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (0, "web", true, "Security Group: web"),
+                (1, "ssh", true, "proxfleet"),
+                (2, "ACCEPT", true, ""),
+                (3, "hand", true, "by hand"),
+            ]
+        );
     }
 
     #[test]

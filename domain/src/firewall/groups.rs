@@ -29,6 +29,8 @@ pub struct FirewallService {
     pub(super) servers: ServerStore,
     jobs: JobService,
     pub(super) audit: AuditLog,
+    /// The management sources (`preview::MANAGEMENT_SOURCES`).
+    pub(super) settings: crate::settings::SettingsStore,
 }
 
 /// A group's rules as Proxmox has them now.
@@ -95,8 +97,14 @@ pub(super) fn fresh(given: Option<&str>, listed: &Listed) -> Result<()> {
 }
 
 impl FirewallService {
-    pub fn new(cluster: ClusterService, servers: ServerStore, jobs: JobService, audit: AuditLog) -> Self {
-        FirewallService { cluster, servers, jobs, audit }
+    pub fn new(
+        cluster: ClusterService,
+        servers: ServerStore,
+        jobs: JobService,
+        audit: AuditLog,
+        settings: crate::settings::SettingsStore,
+    ) -> Self {
+        FirewallService { cluster, servers, jobs, audit, settings }
     }
 
     /// Registers the `firewall.assign` job (only when a cluster is configured).
@@ -629,6 +637,21 @@ impl FirewallService {
         groups: &[String],
         keep_enabled: bool,
     ) -> Result<Job> {
+        let (servers, groups) = self.checked_assign(actor, names, mode, groups).await?;
+        let params = serde_json::to_value(super::AssignParams { mode, groups, keep_enabled })
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        self.jobs.enqueue(actor, super::ASSIGN, params, servers).await
+    }
+
+    /// The permission, servers and groups of an assignment checked (see `assign`): the
+    /// servers once each, the groups in lower case once each.
+    pub(super) async fn checked_assign(
+        &self,
+        actor: &Actor,
+        names: &[String],
+        mode: super::AssignMode,
+        groups: &[String],
+    ) -> Result<(Vec<String>, Vec<String>)> {
         use super::AssignMode as M;
         // Replacing may remove groups as well as attach them: it needs both permissions.
         match mode {
@@ -673,9 +696,7 @@ impl FirewallService {
                 wanted.push(g);
             }
         }
-        let params = serde_json::to_value(super::AssignParams { mode, groups: wanted, keep_enabled })
-            .map_err(|e| Error::Internal(e.to_string()))?;
-        self.jobs.enqueue(actor, super::ASSIGN, params, unique).await
+        Ok((unique, wanted))
     }
 
     /// Waits (at most `timeout`) for a job, for the old tool's synchronous doors.

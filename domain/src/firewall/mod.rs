@@ -8,13 +8,18 @@
 //!   calls, put back as it was if it fails;
 //! - `sets`: cluster IP sets and aliases (not deleted while a rule names them);
 //! - `server`: one server's firewall (options, groups, rules, drift) and its options;
-//! - `assign`: the `firewall.assign` job that attaches, detaches or replaces groups on servers.
+//! - `assign`: the `firewall.assign` job that attaches, detaches or replaces groups on servers;
+//! - `evaluate`: a VM's rules as Proxmox enforces them (groups and macros written out) and
+//!   whether a port stays reachable from the management sources;
+//! - `preview`: what a change would do, per server, before it is made (`dry_run`).
 //!
 //! Proxmox holds the groups and rules; proxfleet's database holds only which groups it
 //! attached to which server (`servers::store::FirewallRecord`).
 
 pub mod assign;
+pub mod evaluate;
 pub mod groups;
+pub mod preview;
 pub mod replace;
 pub mod rules;
 pub mod server;

@@ -179,7 +179,7 @@ impl FirewallService {
 }
 
 /// Every rule checked; the errors of all of them at once, each field named `rules[i].field`.
-fn check_all(list: &[RuleInput]) -> Result<Vec<(Option<u32>, CheckedRule)>> {
+pub(super) fn check_all(list: &[RuleInput]) -> Result<Vec<(Option<u32>, CheckedRule)>> {
     let mut out = Vec::new();
     let mut errors: Vec<serde_json::Value> = Vec::new();
     for (i, input) in list.iter().enumerate() {

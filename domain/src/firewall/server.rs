@@ -11,7 +11,7 @@ use crate::cluster::from_pve;
 use crate::limits::shown;
 use crate::{Error, Result};
 
-fn options_of(o: &pve::VmFirewallOptions) -> FirewallOptions {
+pub(super) fn options_of(o: &pve::VmFirewallOptions) -> FirewallOptions {
     FirewallOptions {
         enable: o.enable,
         policy_in: o.policy_in.clone().unwrap_or_else(|| "DROP".into()),
@@ -46,7 +46,7 @@ fn drift(recorded: &[String], rules: &[Rule], options: &FirewallOptions, nics_of
 }
 
 impl FirewallService {
-    async fn located(&self, actor: &Actor, name: &str) -> Result<(String, u32)> {
+    pub(super) async fn located(&self, actor: &Actor, name: &str) -> Result<(String, u32)> {
         actor.require_current()?;
         let s = self
             .servers
@@ -71,8 +71,11 @@ impl FirewallService {
             super::assign::nics_without_flag(&config).into_iter().map(|(k, _)| k).collect();
         let groups = self.servers.firewall(name).await?.groups;
         let options = options_of(&o);
+        let (effective, warnings) = self.enforced(name, &rules, &options, &nics_without_flag).await?;
         Ok(ServerFirewall {
             name: name.to_owned(),
+            effective,
+            warnings,
             drift: drift(&groups, &rules, &options, &nics_without_flag),
             options,
             digest: o.digest,
@@ -92,31 +95,7 @@ impl FirewallService {
     ) -> Result<ServerFirewall> {
         actor.require(Permission::ManageFirewallGroups)?;
         let result = async {
-            let check = |field: &str, v: &Option<String>, allowed: &[&str]| -> Result<Option<String>> {
-                match v.as_deref().map(str::trim) {
-                    None => Ok(None),
-                    Some(x) => {
-                        let norm =
-                            if field.starts_with("policy") { x.to_ascii_uppercase() } else { x.to_ascii_lowercase() };
-                        if allowed.contains(&norm.as_str()) {
-                            Ok(Some(norm))
-                        } else {
-                            Err(Error::validation(field, format!("{}: use one of {}", shown(x), allowed.join(", "))))
-                        }
-                    }
-                }
-            };
-            let update = pve::VmOptionsUpdate {
-                enable: change.enable,
-                policy_in: check("policy_in", &change.policy_in, &VERDICTS)?,
-                policy_out: check("policy_out", &change.policy_out, &VERDICTS)?,
-                log_level_in: check("log_level_in", &change.log_level_in, &LOG_LEVELS)?,
-                log_level_out: check("log_level_out", &change.log_level_out, &LOG_LEVELS)?,
-                macfilter: change.macfilter,
-                ipfilter: change.ipfilter,
-                dhcp: change.dhcp,
-                ndp: change.ndp,
-            };
+            let update = checked_options(change)?;
             let (node, vmid) = self.located(actor, name).await?;
             let c = self.client()?;
             let digest = match change.digest.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
@@ -139,6 +118,34 @@ impl FirewallService {
         self.audit.outcome(actor, "firewall.options", name, &result, detail).await?;
         result
     }
+}
+
+/// The options to change, each checked (policies in upper case, log levels in lower).
+pub(super) fn checked_options(change: &FirewallOptionsChange) -> Result<pve::VmOptionsUpdate> {
+    let check = |field: &str, v: &Option<String>, allowed: &[&str]| -> Result<Option<String>> {
+        match v.as_deref().map(str::trim) {
+            None => Ok(None),
+            Some(x) => {
+                let norm = if field.starts_with("policy") { x.to_ascii_uppercase() } else { x.to_ascii_lowercase() };
+                if allowed.contains(&norm.as_str()) {
+                    Ok(Some(norm))
+                } else {
+                    Err(Error::validation(field, format!("{}: use one of {}", shown(x), allowed.join(", "))))
+                }
+            }
+        }
+    };
+    Ok(pve::VmOptionsUpdate {
+        enable: change.enable,
+        policy_in: check("policy_in", &change.policy_in, &VERDICTS)?,
+        policy_out: check("policy_out", &change.policy_out, &VERDICTS)?,
+        log_level_in: check("log_level_in", &change.log_level_in, &LOG_LEVELS)?,
+        log_level_out: check("log_level_out", &change.log_level_out, &LOG_LEVELS)?,
+        macfilter: change.macfilter,
+        ipfilter: change.ipfilter,
+        dhcp: change.dhcp,
+        ndp: change.ndp,
+    })
 }
 
 #[cfg(test)]

@@ -119,6 +119,12 @@ impl ServerService {
         actor.has(Permission::ViewAll) || s.owner_id == Some(actor.user_id)
     }
 
+    /// The security groups attached to servers the actor was given (a page of `list`).
+    pub async fn firewall_groups_of(&self, rows: &[Server]) -> Result<std::collections::BTreeMap<String, Vec<String>>> {
+        let names: Vec<&str> = rows.iter().map(|s| s.name.as_str()).collect();
+        self.store.firewall_groups_of(&names).await
+    }
+
     /// Servers the actor may see (everyone's with `view_all`, else their own), filtered and
     /// sorted; `(page, total)`.
     pub async fn list(&self, actor: &Actor, q: &ServerQuery, page: u32, per_page: u32) -> Result<(Vec<Server>, usize)> {

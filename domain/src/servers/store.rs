@@ -568,6 +568,28 @@ impl ServerStore {
             .await?)
     }
 
+    /// The groups proxfleet attached to each of `names` (a page of servers), in order.
+    pub async fn firewall_groups_of(&self, names: &[&str]) -> Result<std::collections::BTreeMap<String, Vec<String>>> {
+        let mut out: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
+        if names.is_empty() {
+            return Ok(out);
+        }
+        let list: Vec<String> = (1..=names.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT server_name, group_name FROM server_firewall_groups WHERE server_name IN ({}) \
+             ORDER BY server_name, position",
+            list.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for n in names {
+            q = q.bind(*n);
+        }
+        for r in q.fetch_all(self.db.pool()).await? {
+            out.entry(r.try_get("server_name")?).or_default().push(r.try_get("group_name")?);
+        }
+        Ok(out)
+    }
+
     /// Every attachment: (group, server, the server's owner), by group and server.
     pub async fn firewall_attachments(&self) -> Result<Vec<(String, String, Option<i64>)>> {
         let rows = sqlx::query(

@@ -296,6 +296,9 @@ impl ServerListParams {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServerList {
     pub servers: Page<Server>,
+    /// The security groups proxfleet attached to the page's servers, in order, by server.
+    #[serde(default)]
+    pub groups: BTreeMap<String, Vec<String>>,
     pub nodes: Vec<String>,
     pub roles: Vec<String>,
     pub tags: Vec<String>,

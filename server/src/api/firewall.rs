@@ -218,8 +218,24 @@ pub async fn replace_rules(
     Json(mut body): Json<model::firewall::RuleList>,
 ) -> Result<ApiOk<Value>, ApiError> {
     body.digest = digest(body.digest.as_deref(), &q, &headers);
+    if body.dry_run {
+        let p = state.services.firewall.preview_rules(&actor, &group, &body).await?;
+        return Ok(previewed(p));
+    }
     let g = state.services.firewall.replace_rules(&actor, &group, &body).await?;
     Ok(ApiOk::new(detailed(&g)).message(format!("{} rules set", g.rules_count)))
+}
+
+/// A preview's answer: the preview as `data`, a message counting what it found.
+fn previewed(p: model::firewall::preview::Preview) -> ApiOk<Value> {
+    let fresh = p.warnings.iter().filter(|w| !w.already).count();
+    let message = format!(
+        "preview: {} of {} server(s) change, {} new warning(s); nothing was changed",
+        p.affected.len(),
+        p.servers.len(),
+        fresh
+    );
+    ApiOk::new(serde_json::to_value(&p).unwrap_or_default()).message(message)
 }
 
 /// Changes the rule at `pos`: fields sent replace, fields sent empty (`""`) are cleared.
@@ -312,13 +328,17 @@ pub struct Assign {
     /// Leave the VM firewall and NIC flags on when the last group goes.
     #[serde(default)]
     pub keep_enabled: bool,
+    /// Start nothing; answer what the job would do to each server (200, a preview).
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 /// Attaches, detaches or replaces security groups on servers: a `firewall.assign` job (one
-/// item per server). Give exactly one of `attach`, `detach`, `replace`.
+/// item per server). Give exactly one of `attach`, `detach`, `replace`. With `dry_run`, no
+/// job: per server, the rules enforced before and after, the difference and warnings.
 #[utoipa::path(post, path = "/api/firewall/assign", tag = "firewall",
     request_body(content = Assign, example = json!({"server_names": ["web-1", "web-2"], "attach": ["web"]})),
-    responses((status = 202, body = Envelope<Object>)))]
+    responses((status = 202, body = Envelope<Object>), (status = 200, description = "`dry_run`: the preview", body = Envelope<Object>)))]
 pub async fn assign(
     State(state): State<AppState>,
     CurrentActor(actor): CurrentActor,
@@ -330,6 +350,10 @@ pub async fn assign(
         (None, None, Some(g)) => (AssignMode::Replace, g),
         _ => return Err(domain::Error::validation("attach", "give exactly one of attach, detach or replace").into()),
     };
+    if body.dry_run {
+        let p = state.services.firewall.preview_assign(&actor, &body.server_names, mode, &groups, body.keep_enabled).await?;
+        return Ok(previewed(p).into_response());
+    }
     let job = state.services.firewall.assign(&actor, &body.server_names, mode, &groups, body.keep_enabled).await?;
     Ok(queued(&job, format!("security groups: {} server(s)", body.server_names.len())))
 }
@@ -355,9 +379,40 @@ pub async fn set_server_options(
     CurrentActor(actor): CurrentActor,
     Path(name): Path<String>,
     Json(body): Json<model::firewall::FirewallOptionsChange>,
-) -> Result<ApiOk<model::firewall::ServerFirewall>, ApiError> {
-    Ok(ApiOk::new(state.services.firewall.set_server_options(&actor, &name, &body).await?)
-        .message("firewall options changed"))
+) -> Result<ApiOk<Value>, ApiError> {
+    if body.dry_run {
+        return Ok(previewed(state.services.firewall.preview_options(&actor, &name, &body).await?));
+    }
+    let fw = state.services.firewall.set_server_options(&actor, &name, &body).await?;
+    Ok(ApiOk::new(serde_json::to_value(&fw).unwrap_or_default()).message("firewall options changed"))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FirewallSettings {
+    /// Addresses, CIDR networks or ranges SSH (Ansible) and Prometheus come from; `[]`: any
+    /// address. Previews warn when tcp/22 or tcp/9100 from them would be dropped.
+    pub management_sources: Vec<String>,
+}
+
+/// The firewall settings proxfleet keeps (the management sources).
+#[utoipa::path(get, path = "/api/firewall/settings", tag = "firewall", responses((status = 200, body = Envelope<Object>)))]
+pub async fn settings(State(state): State<AppState>, CurrentActor(actor): CurrentActor) -> Result<ApiOk<Value>, ApiError> {
+    let list = state.services.firewall.management_sources(&actor).await?;
+    Ok(ApiOk::new(json!({"management_sources": list})))
+}
+
+/// Sets the management sources (`manage_firewall_groups`).
+#[utoipa::path(put, path = "/api/firewall/settings", tag = "firewall",
+    request_body(content = FirewallSettings, example = json!({"management_sources": ["192.0.2.0/24"]})),
+    responses((status = 200, body = Envelope<Object>)))]
+pub async fn set_settings(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Json(body): Json<FirewallSettings>,
+) -> Result<ApiOk<Value>, ApiError> {
+    let list = state.services.firewall.set_management_sources(&actor, &body.management_sources).await?;
+    Ok(ApiOk::new(json!({"management_sources": list})).message("firewall settings saved"))
 }
 
 /// The old tool's answer once its job is done (or 202 while it still runs).

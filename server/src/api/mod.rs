@@ -110,6 +110,7 @@ pub fn router() -> Router<AppState> {
         .route("/firewall/groups/{group}/rules/{pos}/move", post(firewall::move_rule))
         .route("/firewall/macros", get(firewall::macros))
         .route("/firewall/status", get(firewall::status))
+        .route("/firewall/settings", get(firewall::settings).put(firewall::set_settings))
         .route("/firewall/ipsets", get(firewall::ipsets).post(firewall::create_ipset))
         .route("/firewall/ipsets/{name}", get(firewall::ipset).delete(firewall::delete_ipset))
         .route("/firewall/ipsets/{name}/entries", post(firewall::add_ipset_entry))

@@ -44,7 +44,7 @@ use super::{
         firewall::add_rule, firewall::replace_rules, firewall::update_rule, firewall::move_rule, firewall::delete_rule, firewall::macros, firewall::status,
         firewall::ipsets, firewall::create_ipset, firewall::ipset, firewall::delete_ipset, firewall::add_ipset_entry,
         firewall::remove_ipset_entry, firewall::aliases, firewall::create_alias, firewall::update_alias, firewall::delete_alias,
-        firewall::assign, firewall::server_firewall, firewall::set_server_options, firewall::apply, firewall::assign_one, firewall::remove, firewall::assign_bulk,
+        firewall::assign, firewall::settings, firewall::set_settings, firewall::server_firewall, firewall::set_server_options, firewall::apply, firewall::assign_one, firewall::remove, firewall::assign_bulk,
         ip_pools::list, ip_pools::create, ip_pools::get, ip_pools::update, ip_pools::delete,
         notifications::list, notifications::latest, notifications::unread_count, notifications::get, notifications::read,
         notifications::delete, notifications::clear_all, notifications::test, events::events, events::notifications,

@@ -168,6 +168,8 @@ pub const ROUTES: &[RouteSpec] = &[
     route(POST, "/api/firewall/groups/{group}/rules/{pos}/move", MANAGE_FIREWALL, CLUSTER),
     route(GET, "/api/firewall/macros", AUTHENTICATED, NONE),
     route(GET, "/api/firewall/status", AUTHENTICATED, CLUSTER_READ),
+    route(GET, "/api/firewall/settings", AUTHENTICATED, READS),
+    route(PUT, "/api/firewall/settings", MANAGE_FIREWALL, INPUT),
     route(GET, "/api/firewall/ipsets", AUTHENTICATED, CLUSTER_READ),
     route(POST, "/api/firewall/ipsets", MANAGE_FIREWALL, CLUSTER),
     route(GET, "/api/firewall/ipsets/{name}", AUTHENTICATED, CLUSTER_READ),

@@ -89,6 +89,9 @@ pub fn ServerCreatePage() -> impl IntoView {
     let ci_user = RwSignal::new(String::new());
     let linked = RwSignal::new(false);
     let role = RwSignal::new(String::new());
+    let group = RwSignal::new(String::new());
+    // The security groups to pick from (attached before the new server first starts).
+    let groups = Resource::new(|| (), |_| crate::functions::firewall::list_groups());
     let tags = RwSignal::new(String::new());
     let description = RwSignal::new(String::new());
     let disks = RwSignal::new(vec![DiskForm::new("scsi0".into(), "20", String::new())]);
@@ -154,6 +157,7 @@ pub fn ServerCreatePage() -> impl IntoView {
             nics: Some(nics.get_untracked().into_iter().map(NicForm::request).collect()),
             clone: Some(if linked.get_untracked() { "linked" } else { "full" }.into()),
             role: Some(role.get_untracked()),
+            security_group: given(group.get_untracked()),
             description: Some(description.get_untracked()),
             tags: Some(
                 tags.get_untracked().split(',').map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect(),
@@ -340,6 +344,33 @@ pub fn ServerCreatePage() -> impl IntoView {
                                         .into_iter()
                                         .map(|r| view! { <option value=r>{r}</option> })
                                         .collect_view()}
+                                </select>
+                            </label>
+                            <label class="field" for="srv-group">
+                                <span>{t(Key::NavSecurityGroups)}</span>
+                                <select
+                                    id="srv-group"
+                                    data-testid="create-group"
+                                    on:change=move |e| group.set(event_target_value(&e))
+                                >
+                                    <option value="">"—"</option>
+                                    <Suspense fallback=|| ()>
+                                        {move || Suspend::new(async move {
+                                            groups
+                                                .await
+                                                .unwrap_or_default()
+                                                .into_iter()
+                                                .map(|g| {
+                                                    let selected = group.get_untracked() == g.name;
+                                                    view! {
+                                                        <option value=g.name.clone() selected=selected>
+                                                            {g.name.clone()}
+                                                        </option>
+                                                    }
+                                                })
+                                                .collect_view()
+                                        })}
+                                    </Suspense>
                                 </select>
                             </label>
                             {field(Key::ServersTagsField, "srv-tags", tags, "text")}
