@@ -79,8 +79,7 @@ impl Services {
             settings.clone(),
             audit.clone(),
         );
-        let firewall =
-            crate::firewall::FirewallService::new(
+        let firewall = crate::firewall::FirewallService::new(
             cluster.clone(),
             servers.store.clone(),
             jobs.clone(),

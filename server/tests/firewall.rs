@@ -753,15 +753,25 @@ async fn previews_say_what_each_server_gets_and_warn_before_anything_is_written(
         assert_eq!(get(&admin, &srv, "/api/firewall/groups/web").await["group"]["used_by"], json!([]));
 
         // The job then does what the preview said: previewing the same again shows it as now.
-        let (status, q) = post(&admin, &srv, "/api/firewall/assign", json!({"server_names": [a], "attach": ["web"]})).await;
+        let (status, q) =
+            post(&admin, &srv, "/api/firewall/assign", json!({"server_names": [a], "attach": ["web"]})).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{q}");
         assert_eq!(finished(&srv, &admin, q["task_id"].as_str().unwrap()).await["status"], "succeeded");
-        let (_, again) =
-            post(&admin, &srv, "/api/firewall/assign", json!({"server_names": [a], "attach": ["web"], "dry_run": true}))
-                .await;
+        let (_, again) = post(
+            &admin,
+            &srv,
+            "/api/firewall/assign",
+            json!({"server_names": [a], "attach": ["web"], "dry_run": true}),
+        )
+        .await;
         assert_eq!(again["data"]["affected"], json!([]), "re-applying changes nothing: {again}");
         assert_eq!(chain(&again["data"]["servers"][0], "before"), chain(&first, "after"));
         assert_eq!(warned(&again), [], "warnings already so are marked so");
+        // The server page's section shows the same rules as enforced now, and the warnings.
+        let fw = get(&admin, &srv, &format!("/api/servers/{a}/firewall")).await["data"].clone();
+        assert_eq!(chain(&fw, "effective"), chain(&first, "after"));
+        let kinds: Vec<&str> = fw["warnings"].as_array().unwrap().iter().map(|w| w["kind"].as_str().unwrap()).collect();
+        assert_eq!(kinds, ["ssh_dropped", "exporter_dropped"], "{fw}");
 
         // The management sources: SSH from them only.
         let (status, e) = send(
@@ -775,11 +785,15 @@ async fn previews_say_what_each_server_gets_and_warn_before_anything_is_written(
         assert_eq!((status, e["details"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("management_sources[1]")));
         let developer = srv.login_as("developer").await;
         let body = json!({"management_sources": ["192.0.2.0/24"]});
-        let (status, _) = send(&developer, &srv, reqwest::Method::PUT, "/api/firewall/settings", Some(body.clone())).await;
+        let (status, _) =
+            send(&developer, &srv, reqwest::Method::PUT, "/api/firewall/settings", Some(body.clone())).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
         let (status, s) = send(&admin, &srv, reqwest::Method::PUT, "/api/firewall/settings", Some(body)).await;
         assert_eq!(status, StatusCode::OK, "{s}");
-        assert_eq!(get(&developer, &srv, "/api/firewall/settings").await["data"]["management_sources"], json!(["192.0.2.0/24"]));
+        assert_eq!(
+            get(&developer, &srv, "/api/firewall/settings").await["data"]["management_sources"],
+            json!(["192.0.2.0/24"])
+        );
 
         // A draft of `web` with SSH from the management network, previewed on the server using
         // it: SSH is no longer dropped, the exporter still is; nothing is written.
@@ -793,7 +807,8 @@ async fn previews_say_what_each_server_gets_and_warn_before_anything_is_written(
         };
         let written = writes(&srv);
         let (status, p) =
-            send(&admin, &srv, reqwest::Method::PUT, "/api/firewall/groups/web/rules", Some(draft("192.0.2.0/24"))).await;
+            send(&admin, &srv, reqwest::Method::PUT, "/api/firewall/groups/web/rules", Some(draft("192.0.2.0/24")))
+                .await;
         assert_eq!(status, StatusCode::OK, "{p}");
         assert_eq!(p["data"]["affected"], json!([a]));
         let diff: Vec<String> = p["data"]["servers"][0]["diff"]
@@ -809,8 +824,10 @@ async fn previews_say_what_each_server_gets_and_warn_before_anything_is_written(
         assert_eq!(warnings, ["exporter_dropped"], "still dropped, as before: {p}");
         // From a network that covers only part of the management sources: some are dropped.
         let (_, p) =
-            send(&admin, &srv, reqwest::Method::PUT, "/api/firewall/groups/web/rules", Some(draft("192.0.2.0/25"))).await;
-        let ssh = p["data"]["warnings"].as_array().unwrap().iter().find(|w| w["kind"] == "ssh_dropped").unwrap().clone();
+            send(&admin, &srv, reqwest::Method::PUT, "/api/firewall/groups/web/rules", Some(draft("192.0.2.0/25")))
+                .await;
+        let ssh =
+            p["data"]["warnings"].as_array().unwrap().iter().find(|w| w["kind"] == "ssh_dropped").unwrap().clone();
         assert!(ssh["message"].as_str().unwrap().contains("some management sources"), "{ssh}");
         assert_eq!(writes(&srv), written, "a preview writes nothing");
         assert_eq!(get(&admin, &srv, "/api/firewall/groups/web").await["group"]["rules"], web["rules"]);
@@ -823,17 +840,25 @@ async fn previews_say_what_each_server_gets_and_warn_before_anything_is_written(
         // Options: policy ACCEPT lets everything in; the firewall off enforces nothing.
         let opts = format!("/api/servers/{a}/firewall/options");
         let (status, p) =
-            send(&admin, &srv, reqwest::Method::PUT, &opts, Some(json!({"policy_in": "accept", "dry_run": true}))).await;
+            send(&admin, &srv, reqwest::Method::PUT, &opts, Some(json!({"policy_in": "accept", "dry_run": true})))
+                .await;
         assert_eq!(status, StatusCode::OK, "{p}");
         assert_eq!(p["data"]["affected"], json!([a]));
         assert_eq!(p["data"]["warnings"], json!([]), "nothing is dropped: {p}");
-        let (_, p) = send(&admin, &srv, reqwest::Method::PUT, &opts, Some(json!({"enable": false, "dry_run": true}))).await;
+        let (_, p) =
+            send(&admin, &srv, reqwest::Method::PUT, &opts, Some(json!({"enable": false, "dry_run": true}))).await;
         assert_eq!(warned(&p), [(a.clone(), "firewall_off".to_owned())]);
         assert_eq!(p["data"]["servers"][0]["enforced_after"], false);
         let (status, _) =
             send(&developer, &srv, reqwest::Method::PUT, &opts, Some(json!({"enable": false, "dry_run": true}))).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "previewing options needs what changing them needs");
-        assert!(client.vm_firewall_options(&vm_of(&srv, &admin, &a).await.0, vm_of(&srv, &admin, &a).await.1).await.unwrap().enable);
+        assert!(
+            client
+                .vm_firewall_options(&vm_of(&srv, &admin, &a).await.0, vm_of(&srv, &admin, &a).await.1)
+                .await
+                .unwrap()
+                .enable
+        );
 
         // A group attached by hand and one that does not exist are named.
         let (node_b, vmid_b) = vm_of(&srv, &admin, &b).await;
@@ -842,9 +867,13 @@ async fn previews_say_what_each_server_gets_and_warn_before_anything_is_written(
         client.create_security_group("gone", None).await.unwrap();
         client.add_vm_security_group(&node_b, vmid_b, "gone", Some("proxfleet")).await.unwrap();
         client.delete_security_group("gone").await.unwrap();
-        let (_, p) =
-            post(&admin, &srv, "/api/firewall/assign", json!({"server_names": [b], "replace": ["web"], "dry_run": true}))
-                .await;
+        let (_, p) = post(
+            &admin,
+            &srv,
+            "/api/firewall/assign",
+            json!({"server_names": [b], "replace": ["web"], "dry_run": true}),
+        )
+        .await;
         let kinds: Vec<&str> = p["data"]["servers"][0]["warnings"]
             .as_array()
             .unwrap()
@@ -853,9 +882,13 @@ async fn previews_say_what_each_server_gets_and_warn_before_anything_is_written(
             .collect();
         assert!(kinds.contains(&"group_unmanaged") && !kinds.contains(&"group_missing"), "{p}");
         assert_eq!(p["data"]["servers"][0]["groups_before"], json!(["gone"]));
-        let (_, p) =
-            post(&admin, &srv, "/api/firewall/assign", json!({"server_names": [b], "attach": ["web"], "dry_run": true}))
-                .await;
+        let (_, p) = post(
+            &admin,
+            &srv,
+            "/api/firewall/assign",
+            json!({"server_names": [b], "attach": ["web"], "dry_run": true}),
+        )
+        .await;
         let kinds: Vec<&str> =
             p["data"]["warnings"].as_array().unwrap().iter().map(|w| w["kind"].as_str().unwrap()).collect();
         assert!(kinds.contains(&"group_missing"), "{p}");

@@ -11,7 +11,12 @@ use crate::i18n::{t, Key};
 pub fn PreviewPanel(preview: Preview) -> impl IntoView {
     let Preview { servers, affected, warnings } = preview;
     let warnings_view = if warnings.is_empty() {
-        view! { <p class="muted" data-testid="preview-no-warnings">{t(Key::PreviewNoWarnings)}</p> }.into_any()
+        view! {
+            <p class="muted" data-testid="preview-no-warnings">
+                {t(Key::PreviewNoWarnings)}
+            </p>
+        }
+        .into_any()
     } else {
         view! {
             <ul class="preview-warnings">
@@ -19,7 +24,12 @@ pub fn PreviewPanel(preview: Preview) -> impl IntoView {
                     .into_iter()
                     .map(|w| {
                         view! {
-                            <li class="warning" role="alert" data-testid="preview-warning" data-kind=format!("{:?}", w.kind)>
+                            <li
+                                class="warning"
+                                role="alert"
+                                data-testid="preview-warning"
+                                data-kind=format!("{:?}", w.kind)
+                            >
                                 {w.message}
                                 {w
                                     .already
@@ -42,7 +52,15 @@ pub fn PreviewPanel(preview: Preview) -> impl IntoView {
             <h4>{t(Key::PreviewWarnings)}</h4>
             {warnings_view}
             <h4>{t(Key::PreviewTitle)}</h4>
-            {affected.is_empty().then(|| view! { <p class="muted" data-testid="preview-unchanged">{t(Key::PreviewUnchanged)}</p> })}
+            {affected
+                .is_empty()
+                .then(|| {
+                    view! {
+                        <p class="muted" data-testid="preview-unchanged">
+                            {t(Key::PreviewUnchanged)}
+                        </p>
+                    }
+                })}
             <ul>{servers.into_iter().map(server_view).collect_view()}</ul>
         </section>
     }
@@ -62,7 +80,9 @@ fn server_view(s: ServerPreview) -> impl IntoView {
         <li data-testid="preview-server" data-server=s.name.clone() data-changes=changed.to_string()>
             <details>
                 <summary>{summary}</summary>
-                <pre class="preview-diff" data-testid="preview-diff">{lines}</pre>
+                <pre class="preview-diff" data-testid="preview-diff">
+                    {lines}
+                </pre>
             </details>
         </li>
     }

@@ -10,7 +10,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use model::auth::Permission;
-use model::firewall::{macros::MACRO_DEFS, Rule, RuleInput, RuleList, RuleType, SecurityGroup};
+use model::firewall::{macros::MACRO_DEFS, Rule, RuleInput, RuleList, SecurityGroup};
 
 use crate::components::confirm::ConfirmSubmit;
 use crate::functions::auth::CurrentUserResource;
@@ -1004,7 +1004,9 @@ pub fn BulkGroups(selected: RwSignal<std::collections::BTreeSet<String>>, state:
     };
     // The preview shown is for what is chosen now, and came back.
     let previewed = move || {
-        asked.get().as_ref() == Some(&current()) && !preview.pending().get() && preview.value().with(|v| matches!(v, Some(Ok(_))))
+        asked.get().as_ref() == Some(&current())
+            && !preview.pending().get()
+            && preview.value().with(|v| matches!(v, Some(Ok(_))))
     };
     let ask = move |_| {
         let (m, g, names) = current();
@@ -1107,7 +1109,7 @@ pub fn BulkGroups(selected: RwSignal<std::collections::BTreeSet<String>>, state:
                         class="button button-primary"
                         data-testid="bulk-groups-confirm"
                         disabled=move || !previewed()
-                        attr:title=t(Key::PreviewFirst)
+                        title=t(Key::PreviewFirst)
                         on:click=run
                     >
                         {t(Key::DraftApply)}

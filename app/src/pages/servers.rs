@@ -247,7 +247,9 @@ pub fn ServersPage() -> impl IntoView {
                                         .into_iter()
                                         .map(|s| {
                                             let g = groups.remove(&s.name).unwrap_or_default();
-                                            view! { <ServerRow server=s groups=g selected=selected expanded=expanded /> }
+                                            view! {
+                                                <ServerRow server=s groups=g selected=selected expanded=expanded />
+                                            }
                                         })
                                         .collect_view()}
                                 </tbody>

@@ -387,10 +387,8 @@ mod tests {
             rule(RuleType::Group, "db", Some("proxfleet"), true),
         ];
         let after = rules_after(&before, &["web".to_owned(), "ssh".to_owned()]);
-        let got: Vec<(u32, &str, bool, &str)> = after
-            .iter()
-            .map(|r| (r.pos, r.action.as_str(), r.enable, r.comment.as_deref().unwrap_or("")))
-            .collect();
+        let got: Vec<(u32, &str, bool, &str)> =
+            after.iter().map(|r| (r.pos, r.action.as_str(), r.enable, r.comment.as_deref().unwrap_or(""))).collect();
         assert_eq!(
             got,
             [

@@ -110,7 +110,11 @@ pub fn parse_net(s: &str) -> Option<Net> {
     if len > width {
         return None;
     }
-    let host = if len == width { 0 } else { (u128::MAX >> (128 - (width - len))) & if v6 { u128::MAX } else { u128::from(u32::MAX) } };
+    let host = if len == width {
+        0
+    } else {
+        (u128::MAX >> (128 - (width - len))) & if v6 { u128::MAX } else { u128::from(u32::MAX) }
+    };
     Some(Net { v6, lo: x & !host, hi: x | host })
 }
 
@@ -189,10 +193,9 @@ fn has_port(list: &str, port: u16) -> bool {
     const NAMES: [(&str, u16); 4] = [("ssh", 22), ("http", 80), ("https", 443), ("domain", 53)];
     list.split(',').map(str::trim).any(|p| match p.split_once(':') {
         Some((a, b)) => a.parse::<u16>().is_ok_and(|a| a <= port) && b.parse::<u16>().is_ok_and(|b| port <= b),
-        None => p.parse::<u16>().map_or_else(
-            |_| NAMES.iter().any(|(n, v)| *v == port && n.eq_ignore_ascii_case(p)),
-            |n| n == port,
-        ),
+        None => p
+            .parse::<u16>()
+            .map_or_else(|_| NAMES.iter().any(|(n, v)| *v == port && n.eq_ignore_ascii_case(p)), |n| n == port),
     })
 }
 
@@ -350,11 +353,8 @@ mod tests {
         names.aliases.insert("office".into(), "192.0.2.0/24".into());
         names.ipsets.insert("admins".into(), vec![("198.51.100.0/24".into(), false), ("198.51.100.7".into(), true)]);
         let from = |src: &str| {
-            let r = Rule {
-                macro_name: Some("SSH".into()),
-                source: Some(src.into()),
-                ..rule(0, RuleType::In, "ACCEPT")
-            };
+            let r =
+                Rule { macro_name: Some("SSH".into()), source: Some(src.into()), ..rule(0, RuleType::In, "ACCEPT") };
             effective(&[r], &Groups::new(), "DROP", "ACCEPT")
         };
         let mgmt = vec![parse_net("192.0.2.0/24").unwrap()];
@@ -373,7 +373,12 @@ mod tests {
         // A drop for part of them first, then an accept for all: partly.
         let chain = effective(
             &[
-                Rule { proto: Some("tcp".into()), dport: Some("22".into()), source: Some("192.0.2.128/25".into()), ..rule(0, RuleType::In, "DROP") },
+                Rule {
+                    proto: Some("tcp".into()),
+                    dport: Some("22".into()),
+                    source: Some("192.0.2.128/25".into()),
+                    ..rule(0, RuleType::In, "DROP")
+                },
                 Rule { macro_name: Some("SSH".into()), ..rule(1, RuleType::In, "ACCEPT") },
             ],
             &Groups::new(),

@@ -137,7 +137,9 @@ impl FirewallService {
                     after.nics_off.clear();
                 } else if !keep_enabled {
                     after.enable = r.now.enable && !r.record.enabled_by_us;
-                    after.nics_off.extend(r.record.flagged_nics.iter().filter(|n| !r.now.nics_off.contains(n)).cloned());
+                    after
+                        .nics_off
+                        .extend(r.record.flagged_nics.iter().filter(|n| !r.now.nics_off.contains(n)).cloned());
                 }
                 (r.name, r.now, after)
             })
@@ -238,7 +240,8 @@ impl FirewallService {
             tasks.spawn(async move {
                 let _turn = gate.acquire_owned().await;
                 let o = c.vm_firewall_options(&node, vmid).await.map_err(from_pve)?;
-                let rules: Vec<Rule> = c.vm_firewall_rules(&node, vmid).await.map_err(from_pve)?.iter().map(to_rule).collect();
+                let rules: Vec<Rule> =
+                    c.vm_firewall_rules(&node, vmid).await.map_err(from_pve)?.iter().map(to_rule).collect();
                 let config = c.vm_config(&node, vmid).await.map_err(from_pve)?;
                 let o = super::server::options_of(&o);
                 let now = Side {
@@ -263,7 +266,8 @@ impl FirewallService {
     /// and aliases their rules name, the management sources and the datacenter switch.
     async fn scene(&self, named: &BTreeSet<String>, replaced: Option<(&str, Vec<Rule>)>) -> Result<Scene> {
         let c = self.client()?;
-        let existing: BTreeSet<String> = c.security_groups().await.map_err(from_pve)?.into_iter().map(|g| g.group).collect();
+        let existing: BTreeSet<String> =
+            c.security_groups().await.map_err(from_pve)?.into_iter().map(|g| g.group).collect();
         let mut groups = Groups::new();
         for g in named.iter().filter(|g| existing.contains(*g)) {
             let rules = match &replaced {
@@ -378,10 +382,9 @@ fn warnings(name: &str, side: &Side, scene: &Scene) -> Vec<PreviewWarning> {
     for (port, kind, what) in WATCHED {
         match evaluate::reach(&chain, port, &scene.sources, &scene.names) {
             Reach::Accepted => {}
-            Reach::Partly(by) => out.push(w(
-                kind,
-                format!("{what} to {name} is dropped for some management sources (first by {by})"),
-            )),
+            Reach::Partly(by) => {
+                out.push(w(kind, format!("{what} to {name} is dropped for some management sources (first by {by})")))
+            }
             Reach::Dropped(by) => {
                 out.push(w(kind, format!("{what} to {name} is dropped from the management sources (by {by})")))
             }

@@ -351,7 +351,11 @@ pub async fn assign(
         _ => return Err(domain::Error::validation("attach", "give exactly one of attach, detach or replace").into()),
     };
     if body.dry_run {
-        let p = state.services.firewall.preview_assign(&actor, &body.server_names, mode, &groups, body.keep_enabled).await?;
+        let p = state
+            .services
+            .firewall
+            .preview_assign(&actor, &body.server_names, mode, &groups, body.keep_enabled)
+            .await?;
         return Ok(previewed(p).into_response());
     }
     let job = state.services.firewall.assign(&actor, &body.server_names, mode, &groups, body.keep_enabled).await?;
@@ -397,7 +401,10 @@ pub struct FirewallSettings {
 
 /// The firewall settings proxfleet keeps (the management sources).
 #[utoipa::path(get, path = "/api/firewall/settings", tag = "firewall", responses((status = 200, body = Envelope<Object>)))]
-pub async fn settings(State(state): State<AppState>, CurrentActor(actor): CurrentActor) -> Result<ApiOk<Value>, ApiError> {
+pub async fn settings(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+) -> Result<ApiOk<Value>, ApiError> {
     let list = state.services.firewall.management_sources(&actor).await?;
     Ok(ApiOk::new(json!({"management_sources": list})))
 }
