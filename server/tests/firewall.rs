@@ -705,6 +705,11 @@ fn chain(server: &Value, side: &str) -> Vec<String> {
         .collect()
 }
 
+/// The kinds of a list of warnings, in order.
+fn kinds(warnings: &Value) -> Vec<&str> {
+    warnings.as_array().unwrap().iter().map(|w| w["kind"].as_str().unwrap()).collect()
+}
+
 /// `(server, kind)` of a preview's warnings that the change causes.
 fn warned(preview: &Value) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = preview["data"]["warnings"]
@@ -770,8 +775,7 @@ async fn previews_say_what_each_server_gets_and_warn_before_anything_is_written(
         // The server page's section shows the same rules as enforced now, and the warnings.
         let fw = get(&admin, &srv, &format!("/api/servers/{a}/firewall")).await["data"].clone();
         assert_eq!(chain(&fw, "effective"), chain(&first, "after"));
-        let kinds: Vec<&str> = fw["warnings"].as_array().unwrap().iter().map(|w| w["kind"].as_str().unwrap()).collect();
-        assert_eq!(kinds, ["ssh_dropped", "exporter_dropped"], "{fw}");
+        assert_eq!(kinds(&fw["warnings"]), ["ssh_dropped", "exporter_dropped"], "{fw}");
 
         // The management sources: SSH from them only.
         let (status, e) = send(
@@ -819,9 +823,7 @@ async fn previews_say_what_each_server_gets_and_warn_before_anything_is_written(
             .collect();
         assert_eq!(diff, ["+22"]);
         assert_eq!(warned(&p), []);
-        let warnings: Vec<&str> =
-            p["data"]["warnings"].as_array().unwrap().iter().map(|w| w["kind"].as_str().unwrap()).collect();
-        assert_eq!(warnings, ["exporter_dropped"], "still dropped, as before: {p}");
+        assert_eq!(kinds(&p["data"]["warnings"]), ["exporter_dropped"], "still dropped, as before: {p}");
         // From a network that covers only part of the management sources: some are dropped.
         let (_, p) =
             send(&admin, &srv, reqwest::Method::PUT, "/api/firewall/groups/web/rules", Some(draft("192.0.2.0/25")))
@@ -852,13 +854,7 @@ async fn previews_say_what_each_server_gets_and_warn_before_anything_is_written(
         let (status, _) =
             send(&developer, &srv, reqwest::Method::PUT, &opts, Some(json!({"enable": false, "dry_run": true}))).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "previewing options needs what changing them needs");
-        assert!(
-            client
-                .vm_firewall_options(&vm_of(&srv, &admin, &a).await.0, vm_of(&srv, &admin, &a).await.1)
-                .await
-                .unwrap()
-                .enable
-        );
+        assert_eq!(writes(&srv), written, "option previews write nothing");
 
         // A group attached by hand and one that does not exist are named.
         let (node_b, vmid_b) = vm_of(&srv, &admin, &b).await;
@@ -874,13 +870,8 @@ async fn previews_say_what_each_server_gets_and_warn_before_anything_is_written(
             json!({"server_names": [b], "replace": ["web"], "dry_run": true}),
         )
         .await;
-        let kinds: Vec<&str> = p["data"]["servers"][0]["warnings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|w| w["kind"].as_str().unwrap())
-            .collect();
-        assert!(kinds.contains(&"group_unmanaged") && !kinds.contains(&"group_missing"), "{p}");
+        let on_b = kinds(&p["data"]["servers"][0]["warnings"]);
+        assert!(on_b.contains(&"group_unmanaged") && !on_b.contains(&"group_missing"), "{p}");
         assert_eq!(p["data"]["servers"][0]["groups_before"], json!(["gone"]));
         let (_, p) = post(
             &admin,
@@ -889,8 +880,6 @@ async fn previews_say_what_each_server_gets_and_warn_before_anything_is_written(
             json!({"server_names": [b], "attach": ["web"], "dry_run": true}),
         )
         .await;
-        let kinds: Vec<&str> =
-            p["data"]["warnings"].as_array().unwrap().iter().map(|w| w["kind"].as_str().unwrap()).collect();
-        assert!(kinds.contains(&"group_missing"), "{p}");
+        assert!(kinds(&p["data"]["warnings"]).contains(&"group_missing"), "{p}");
     }
 }

@@ -4,8 +4,23 @@
 
 use leptos::prelude::*;
 use model::firewall::preview::{Preview, ServerPreview};
+use model::AppError;
 
 use crate::i18n::{t, Key};
+
+/// A preview that came back, or why it did not (`error_id`: the error's test id).
+#[component]
+pub fn PreviewOutcome(result: Result<Preview, AppError>, error_id: &'static str) -> impl IntoView {
+    match result {
+        Ok(p) => view! { <PreviewPanel preview=p /> }.into_any(),
+        Err(e) => view! {
+            <p class="error" role="alert" data-testid=error_id>
+                {e.message}
+            </p>
+        }
+        .into_any(),
+    }
+}
 
 #[component]
 pub fn PreviewPanel(preview: Preview) -> impl IntoView {
@@ -70,12 +85,7 @@ fn server_view(s: ServerPreview) -> impl IntoView {
     let groups = |g: &[String]| if g.is_empty() { "—".to_owned() } else { g.join(", ") };
     let summary = format!("{}: {} → {}", s.name, groups(&s.groups_before), groups(&s.groups_after));
     let changed = s.changes();
-    let lines = s
-        .diff
-        .iter()
-        .map(|l| format!("{} {}   ({})", l.op, l.rule.text(), l.rule.origin))
-        .collect::<Vec<_>>()
-        .join("\n");
+    let lines = s.diff.iter().map(|l| format!("{} {}", l.op, l.rule.line())).collect::<Vec<_>>().join("\n");
     view! {
         <li data-testid="preview-server" data-server=s.name.clone() data-changes=changed.to_string()>
             <details>

@@ -19,6 +19,7 @@ use crate::functions::firewall::{
     SaveRules, ToggleRule,
 };
 use crate::i18n::{t, Key};
+use crate::pages::firewall_preview::PreviewOutcome;
 use crate::url::percent_encode;
 use crate::PageHeader;
 
@@ -807,20 +808,7 @@ fn Review(
                     if preview.pending().get() {
                         return None;
                     }
-                    preview
-                        .value()
-                        .get()
-                        .map(|r| match r {
-                            Ok(p) => view! { <crate::pages::firewall_preview::PreviewPanel preview=p /> }.into_any(),
-                            Err(e) => {
-                                view! {
-                                    <p class="error" role="alert" data-testid="draft-preview-error">
-                                        {e.message}
-                                    </p>
-                                }
-                                    .into_any()
-                            }
-                        })
+                    preview.value().get().map(|r| view! { <PreviewOutcome result=r error_id="draft-preview-error" /> })
                 }}
             </section>
         }
@@ -1125,17 +1113,7 @@ pub fn BulkGroups(selected: RwSignal<std::collections::BTreeSet<String>>, state:
                     preview
                         .value()
                         .get()
-                        .map(|r| match r {
-                            Ok(p) => view! { <crate::pages::firewall_preview::PreviewPanel preview=p /> }.into_any(),
-                            Err(e) => {
-                                view! {
-                                    <p class="error" role="alert" data-testid="bulk-groups-preview-error">
-                                        {e.message}
-                                    </p>
-                                }
-                                    .into_any()
-                            }
-                        })
+                        .map(|r| view! { <PreviewOutcome result=r error_id="bulk-groups-preview-error" /> })
                 }}
             </div>
         </Show>

@@ -136,7 +136,7 @@ pub fn ServerFirewallSection(name: Signal<String>) -> impl IntoView {
                                         {f
                                             .effective
                                             .iter()
-                                            .map(|r| format!("{}   ({})", r.text(), r.origin))
+                                            .map(model::firewall::preview::EffectiveRule::line)
                                             .collect::<Vec<_>>()
                                             .join("\n")}
                                     </pre>

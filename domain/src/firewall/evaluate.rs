@@ -110,11 +110,8 @@ pub fn parse_net(s: &str) -> Option<Net> {
     if len > width {
         return None;
     }
-    let host = if len == width {
-        0
-    } else {
-        (u128::MAX >> (128 - (width - len))) & if v6 { u128::MAX } else { u128::from(u32::MAX) }
-    };
+    // The host bits: the low `width - len` ones.
+    let host = if len == width { 0 } else { u128::MAX >> (128 - (width - len)) };
     Some(Net { v6, lo: x & !host, hi: x | host })
 }
 

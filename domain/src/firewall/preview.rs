@@ -46,6 +46,22 @@ struct Side {
     nics_off: Vec<String>,
 }
 
+impl Side {
+    fn of(rules: Vec<Rule>, o: &FirewallOptions, nics_off: Vec<String>) -> Side {
+        Side { rules, enable: o.enable, policy_in: o.policy_in.clone(), policy_out: o.policy_out.clone(), nics_off }
+    }
+
+    /// The rules this side enforces (in `scene`'s groups).
+    fn chain(&self, scene: &Scene) -> Vec<EffectiveRule> {
+        evaluate::effective(&self.rules, &scene.groups, &self.policy_in, &self.policy_out)
+    }
+}
+
+/// The groups the rules name (`type=group`).
+fn named<'a>(rules: impl IntoIterator<Item = &'a Rule>) -> BTreeSet<String> {
+    rules.into_iter().filter(|r| r.kind == RuleType::Group).map(|r| r.action.clone()).collect()
+}
+
 /// A VM as read: its side now, and what proxfleet recorded of it.
 #[derive(Debug, Clone)]
 struct Read {
@@ -55,6 +71,7 @@ struct Read {
 }
 
 /// What every server's preview needs besides its VM.
+#[derive(Clone)]
 struct Scene {
     groups: Groups,
     names: Names,
@@ -120,11 +137,9 @@ impl FirewallService {
         let (servers, groups) = self.checked_assign(actor, names, mode, groups).await?;
         let params = AssignParams { mode, groups, keep_enabled };
         let reads = self.read_vms(&servers).await?;
-        let mut wanted_groups: BTreeSet<String> = params.groups.iter().cloned().collect();
-        for r in &reads {
-            wanted_groups.extend(r.now.rules.iter().filter(|x| x.kind == RuleType::Group).map(|x| x.action.clone()));
-        }
-        let scene = self.scene(&wanted_groups, None).await?;
+        let mut groups = named(reads.iter().flat_map(|r| &r.now.rules));
+        groups.extend(params.groups.iter().cloned());
+        let scene = self.scene(&groups, &[]).await?;
         let sides = reads
             .into_iter()
             .map(|r| {
@@ -164,12 +179,12 @@ impl FirewallService {
             .map(|(_, server, _)| server)
             .collect();
         let reads = self.read_vms(&users).await?;
-        let mut named: BTreeSet<String> = [group.to_owned()].into();
-        for r in &reads {
-            named.extend(r.now.rules.iter().filter(|x| x.kind == RuleType::Group).map(|x| x.action.clone()));
-        }
-        let before = self.scene(&named, None).await?;
-        let after = self.scene(&named, Some((group, desired))).await?;
+        let mut groups = named(reads.iter().flat_map(|r| &r.now.rules));
+        groups.insert(group.to_owned());
+        // One read of the cluster for both sides: the draft's sets and aliases resolved too.
+        let before = self.scene(&groups, &desired).await?;
+        let mut after = before.clone();
+        after.groups.insert(group.to_owned(), desired);
         let sides = reads.into_iter().map(|r| (r.name, r.now.clone(), r.now)).collect();
         Ok(assemble(sides, &before, &after))
     }
@@ -180,11 +195,7 @@ impl FirewallService {
         let update = super::server::checked_options(change)?;
         self.located(actor, name).await?;
         let reads = self.read_vms(&[name.to_owned()]).await?;
-        let named: BTreeSet<String> = reads
-            .iter()
-            .flat_map(|r| r.now.rules.iter().filter(|x| x.kind == RuleType::Group).map(|x| x.action.clone()))
-            .collect();
-        let scene = self.scene(&named, None).await?;
+        let scene = self.scene(&named(reads.iter().flat_map(|r| &r.now.rules)), &[]).await?;
         let sides = reads
             .into_iter()
             .map(|r| {
@@ -206,19 +217,12 @@ impl FirewallService {
         options: &FirewallOptions,
         nics_off: &[String],
     ) -> Result<(Vec<EffectiveRule>, Vec<PreviewWarning>)> {
-        let named: BTreeSet<String> =
-            rules.iter().filter(|r| r.kind == RuleType::Group).map(|r| r.action.clone()).collect();
-        let scene = self.scene(&named, None).await?;
-        let side = Side {
-            rules: rules.to_vec(),
-            enable: options.enable,
-            policy_in: options.policy_in.clone(),
-            policy_out: options.policy_out.clone(),
-            nics_off: nics_off.to_vec(),
-        };
-        let mut out = datacenter_warning(&scene, &scene).into_iter().collect::<Vec<_>>();
-        out.extend(warnings(name, &side, &scene));
-        Ok((evaluate::effective(rules, &scene.groups, &side.policy_in, &side.policy_out), out))
+        let scene = self.scene(&named(rules), &[]).await?;
+        let side = Side::of(rules.to_vec(), options, nics_off.to_vec());
+        let chain = side.chain(&scene);
+        let mut out: Vec<PreviewWarning> = datacenter_warning(&scene, &scene).into_iter().collect();
+        out.extend(warnings(name, &side, &chain, &scene));
+        Ok((chain, out))
     }
 
     /// Each server's VM: options, rules and config, four VMs at a time, in the order given.
@@ -243,14 +247,8 @@ impl FirewallService {
                 let rules: Vec<Rule> =
                     c.vm_firewall_rules(&node, vmid).await.map_err(from_pve)?.iter().map(to_rule).collect();
                 let config = c.vm_config(&node, vmid).await.map_err(from_pve)?;
-                let o = super::server::options_of(&o);
-                let now = Side {
-                    rules,
-                    enable: o.enable,
-                    policy_in: o.policy_in,
-                    policy_out: o.policy_out,
-                    nics_off: nics_without_flag(&config).into_iter().map(|(k, _)| k).collect(),
-                };
+                let nics_off = nics_without_flag(&config).into_iter().map(|(k, _)| k).collect();
+                let now = Side::of(rules, &super::server::options_of(&o), nics_off);
                 Ok::<_, Error>((i, Read { name, now, record }))
             });
         }
@@ -262,23 +260,24 @@ impl FirewallService {
         Ok(out.into_iter().map(|(_, r)| r).collect())
     }
 
-    /// The groups named (their rules; `replaced` stands in for one group's list), the IP sets
-    /// and aliases their rules name, the management sources and the datacenter switch.
-    async fn scene(&self, named: &BTreeSet<String>, replaced: Option<(&str, Vec<Rule>)>) -> Result<Scene> {
+    /// The groups named that exist (their rules), the IP sets and aliases their rules and
+    /// `more` (a draft's) name, the management sources and the datacenter switch.
+    async fn scene(&self, named: &BTreeSet<String>, more: &[Rule]) -> Result<Scene> {
         let c = self.client()?;
         let existing: BTreeSet<String> =
             c.security_groups().await.map_err(from_pve)?.into_iter().map(|g| g.group).collect();
         let mut groups = Groups::new();
         for g in named.iter().filter(|g| existing.contains(*g)) {
-            let rules = match &replaced {
-                Some((name, list)) if name == g => list.clone(),
-                _ => c.security_group_rules(g).await.map_err(from_pve)?.iter().map(to_rule).collect(),
-            };
-            groups.insert(g.clone(), rules);
+            groups.insert(g.clone(), c.security_group_rules(g).await.map_err(from_pve)?.iter().map(to_rule).collect());
         }
         let mut names = Names::default();
-        let fields: Vec<&str> =
-            groups.values().flatten().flat_map(|r| [r.source.as_deref(), r.dest.as_deref()]).flatten().collect();
+        let fields: Vec<&str> = groups
+            .values()
+            .flatten()
+            .chain(more)
+            .flat_map(|r| [r.source.as_deref(), r.dest.as_deref()])
+            .flatten()
+            .collect();
         let sets: BTreeSet<String> = fields
             .iter()
             .flat_map(|f| f.split(','))
@@ -310,10 +309,10 @@ fn assemble(sides: Vec<(String, Side, Side)>, before: &Scene, after: &Scene) -> 
     let mut preview = Preview::default();
     preview.warnings.extend(datacenter_warning(before, after));
     for (name, was, will) in sides {
-        let b = evaluate::effective(&was.rules, &before.groups, &was.policy_in, &was.policy_out);
-        let a = evaluate::effective(&will.rules, &after.groups, &will.policy_in, &will.policy_out);
-        let old = warnings(&name, &was, before);
-        let mut new = warnings(&name, &will, after);
+        let b = was.chain(before);
+        let a = will.chain(after);
+        let old = warnings(&name, &was, &b, before);
+        let mut new = warnings(&name, &will, &a, after);
         for w in &mut new {
             w.already = old.iter().any(|o| o.kind == w.kind && o.message == w.message);
         }
@@ -347,8 +346,9 @@ fn datacenter_warning(before: &Scene, after: &Scene) -> Option<PreviewWarning> {
     })
 }
 
-/// What an operator should know about one side of a VM's firewall.
-fn warnings(name: &str, side: &Side, scene: &Scene) -> Vec<PreviewWarning> {
+/// What an operator should know about one side of a VM's firewall (`chain`: its rules as
+/// enforced, `side.chain(scene)`).
+fn warnings(name: &str, side: &Side, chain: &[EffectiveRule], scene: &Scene) -> Vec<PreviewWarning> {
     let w = |kind, message: String| PreviewWarning { kind, server: name.to_owned(), message, already: false };
     let mut out = Vec::new();
     let group_rules: Vec<&Rule> = side.rules.iter().filter(|r| r.enable && r.kind == RuleType::Group).collect();
@@ -378,9 +378,8 @@ fn warnings(name: &str, side: &Side, scene: &Scene) -> Vec<PreviewWarning> {
             format!("firewall flag off on {} of {name}: that traffic bypasses every rule", side.nics_off.join(", ")),
         ));
     }
-    let chain = evaluate::effective(&side.rules, &scene.groups, &side.policy_in, &side.policy_out);
     for (port, kind, what) in WATCHED {
-        match evaluate::reach(&chain, port, &scene.sources, &scene.names) {
+        match evaluate::reach(chain, port, &scene.sources, &scene.names) {
             Reach::Accepted => {}
             Reach::Partly(by) => {
                 out.push(w(kind, format!("{what} to {name} is dropped for some management sources (first by {by})")))

@@ -52,6 +52,13 @@ impl EffectiveRule {
     }
 }
 
+impl EffectiveRule {
+    /// The rule and where it comes from, as the pages list it.
+    pub fn line(&self) -> String {
+        format!("{}   ({})", self.text(), self.origin)
+    }
+}
+
 /// A line of the difference between the rules before and after.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DiffLine {
