@@ -200,6 +200,20 @@ pub struct Alias {
     pub used_by: Vec<String>,
 }
 
+/// A name a rule's source or destination may use, as the editor suggests it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FirewallRef {
+    /// `ipset` or `alias`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub name: String,
+    /// What a rule writes to use it (`+name` for an IP set, the bare name for an alias).
+    #[serde(rename = "ref")]
+    pub reference: String,
+    pub comment: String,
+}
+
 /// A rule to add or the new fields of one, in our names or the old tool's (`protocol`, `port`,
 /// `source_ip`, `dest_ip`, `description`). Ports may be numbers or text (`22`, `"80,443"`,
 /// `"8000:8100"`). Checked by the domain, which names the field as it was sent.
@@ -332,6 +346,11 @@ fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error>
         Text::Num(n) => n.to_string(),
     }))
 }
+
+/// pve-firewall's log levels (rules and VM options); `nolog` is none.
+pub const LOG_LEVELS: [&str; 9] = ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug", "nolog"];
+/// A rule's verdict, and a VM's policies.
+pub const VERDICTS: [&str; 3] = ["ACCEPT", "DROP", "REJECT"];
 
 /// Proxmox VE 9's firewall macros (pve-firewall's `$pve_fw_macros` and its IPv6 additions),
 /// in their canonical spelling. Names are matched without regard to case.

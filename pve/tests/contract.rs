@@ -100,6 +100,8 @@ fn all_requests() -> Vec<Request> {
         firewall::groups(),
         firewall::cluster_options(),
         firewall::ipsets(),
+        firewall::refs(None),
+        firewall::refs(Some("alias")),
         firewall::create_ipset("mgmt", Some("admins"), None),
         firewall::create_ipset("mgmt2", None, Some("mgmt")),
         firewall::delete_ipset("mgmt", true),

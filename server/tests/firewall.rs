@@ -585,6 +585,18 @@ async fn ip_sets_and_aliases_are_named_by_rules_and_not_deleted_while_named() {
             post(&admin, &srv, "/api/firewall/aliases", json!({"name": "office", "cidr": "192.168.10.0/24"})).await;
         assert_eq!(status, StatusCode::CREATED, "{alias}");
 
+        // The editor suggests them as a rule writes them; everyone signed in reads that.
+        let viewer = srv.login_as("viewer").await;
+        let refs = get(&viewer, &srv, "/api/firewall/refs").await;
+        assert_eq!(
+            refs["data"],
+            json!([
+                {"type": "alias", "name": "office", "ref": "office", "comment": ""},
+                {"type": "ipset", "name": "mgmt", "ref": "+mgmt", "comment": "admins"},
+            ]),
+            "{refs}"
+        );
+
         // Rules may name them, and only what exists.
         let (status, e) = post(
             &admin,
@@ -635,7 +647,6 @@ async fn ip_sets_and_aliases_are_named_by_rules_and_not_deleted_while_named() {
         let (status, _) = send(&admin, &srv, reqwest::Method::DELETE, "/api/firewall/aliases/office", None).await;
         assert_eq!(status, StatusCode::OK);
         assert!(get(&admin, &srv, "/api/firewall/ipsets").await["data"].as_array().unwrap().is_empty());
-        let viewer = srv.login_as("viewer").await;
         let (status, _) = post(&viewer, &srv, "/api/firewall/ipsets", json!({"name": "nope"})).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
     }

@@ -65,39 +65,58 @@ fn keep_input(e: domain::Error, input: &model::firewall::RuleInput) -> AppError 
     err
 }
 
-/// The add-rule form: empty fields are "not given".
+/// One rule's fields as the add and edit forms send them (`rule[proto]`…): text, empty when
+/// left blank. The checkbox `enable` is present only when ticked.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct RuleForm {
+    pub direction: String,
+    pub action: String,
+    pub macro_name: String,
+    pub proto: String,
+    pub dport: String,
+    pub sport: String,
+    pub source: String,
+    pub dest: String,
+    pub iface: String,
+    pub log: String,
+    pub icmp_type: String,
+    pub comment: String,
+    pub enable: Option<String>,
+}
+
+impl RuleForm {
+    /// The fields as a rule change. Blank is "none": for an add, not given; for an edit, cleared
+    /// (the form shows every field, so a blank one is one the operator emptied).
+    pub fn input(&self, digest: String) -> model::firewall::RuleInput {
+        use model::firewall::{RuleInput, RuleType};
+        let text = |s: &str| Some(s.trim().to_owned());
+        let given = |s: &str| text(s).filter(|s| !s.is_empty());
+        RuleInput {
+            kind: Some(if self.direction == "out" { RuleType::Out } else { RuleType::In }),
+            action: given(&self.action),
+            enable: Some(self.enable.is_some()),
+            macro_name: text(&self.macro_name),
+            proto: text(&self.proto),
+            dport: text(&self.dport),
+            sport: text(&self.sport),
+            source: text(&self.source),
+            dest: text(&self.dest),
+            iface: text(&self.iface),
+            log: text(&self.log),
+            icmp_type: text(&self.icmp_type),
+            comment: text(&self.comment),
+            digest: given(&digest),
+            ..Default::default()
+        }
+    }
+}
+
+/// The add-rule form: `position` is where the rule ends (blank: at the top, as Proxmox adds).
 #[server(prefix = "/sfn", endpoint = "add_rule")]
-pub async fn add_rule(
-    group: String,
-    digest: String,
-    direction: String,
-    action: String,
-    macro_name: String,
-    proto: String,
-    dport: String,
-    source: String,
-    dest: String,
-    comment: String,
-    position: String,
-    enable: Option<String>,
-) -> Result<(), AppError> {
-    use model::firewall::{RuleInput, RuleType};
-    let given = |s: String| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
-    let input = RuleInput {
-        kind: Some(if direction == "out" { RuleType::Out } else { RuleType::In }),
-        action: given(action),
-        enable: Some(enable.is_some()),
-        macro_name: given(macro_name),
-        proto: given(proto),
-        dport: given(dport),
-        source: given(source),
-        dest: given(dest),
-        comment: given(comment),
-        digest: given(digest),
-        ..Default::default()
-    };
-    let mut input = input;
-    match given(position).map(|p| p.parse::<u32>()) {
+pub async fn add_rule(group: String, digest: String, position: String, rule: RuleForm) -> Result<(), AppError> {
+    let mut input = rule.input(digest);
+    match Some(position.trim()).filter(|p| !p.is_empty()).map(str::parse::<u32>) {
         Some(Ok(p)) => input.position = Some(p),
         Some(Err(_)) => {
             return Err(keep_input(
@@ -109,6 +128,23 @@ pub async fn add_rule(
     }
     let services = door::services()?;
     services.firewall.add_rule(&door::actor()?, &group, &input).await.map(|_| ()).map_err(|e| keep_input(e, &input))
+}
+
+/// The edit form without JavaScript: changes the rule at `pos` at once, then shows the group
+/// without the form open. (Hydrated, an edit changes the draft instead.)
+#[server(prefix = "/sfn", endpoint = "update_rule")]
+pub async fn update_rule(group: String, pos: u32, digest: String, rule: RuleForm) -> Result<(), AppError> {
+    let input = rule.input(digest);
+    let services = door::services()?;
+    services.firewall.update_rule(&door::actor()?, &group, pos, &input).await.map_err(|e| keep_input(e, &input))?;
+    leptos_axum::redirect(&format!("/security-groups/{}", crate::url::percent_encode(&group)));
+    Ok(())
+}
+
+/// The cluster IP sets and aliases a rule may name (the editor's suggestions).
+#[server(prefix = "/sfn", endpoint = "firewall_refs")]
+pub async fn firewall_refs() -> Result<Vec<model::firewall::FirewallRef>, AppError> {
+    door::services()?.firewall.refs(&door::actor()?).await.map_err(door::fail)
 }
 
 /// Turns the rule at `pos` on or off (`enable` is "1" or "0").
@@ -195,23 +231,72 @@ pub async fn server_firewall(name: String) -> Result<model::firewall::ServerFire
     door::services()?.firewall.server_firewall(&door::actor()?, &name).await.map_err(door::fail)
 }
 
-/// The server page's options form (`enable` is present when checked).
+/// The server page's firewall options as its forms send them: a GET for the preview (the page
+/// reads them from its URL), a POST (`options[…]`) to apply. A checkbox is present when ticked.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct OptionsForm {
+    pub enable: Option<String>,
+    pub policy_in: String,
+    pub policy_out: String,
+    pub log_level_in: String,
+    pub log_level_out: String,
+    pub macfilter: Option<String>,
+    pub ipfilter: Option<String>,
+    pub dhcp: Option<String>,
+    pub ndp: Option<String>,
+}
+
+impl OptionsForm {
+    /// The options as read, as the form shows them.
+    pub fn of(o: &model::firewall::FirewallOptions) -> OptionsForm {
+        let on = |b: bool| b.then(|| "on".to_owned());
+        OptionsForm {
+            enable: on(o.enable),
+            policy_in: o.policy_in.clone(),
+            policy_out: o.policy_out.clone(),
+            log_level_in: o.log_level_in.clone(),
+            log_level_out: o.log_level_out.clone(),
+            macfilter: on(o.macfilter),
+            ipfilter: on(o.ipfilter),
+            dhcp: on(o.dhcp),
+            ndp: on(o.ndp),
+        }
+    }
+
+    /// Every option, as a change (the form shows them all).
+    pub fn change(&self, digest: String, dry_run: bool) -> model::firewall::FirewallOptionsChange {
+        let text = |s: &str| Some(s.trim().to_owned());
+        model::firewall::FirewallOptionsChange {
+            enable: Some(self.enable.is_some()),
+            policy_in: text(&self.policy_in),
+            policy_out: text(&self.policy_out),
+            log_level_in: text(&self.log_level_in),
+            log_level_out: text(&self.log_level_out),
+            macfilter: Some(self.macfilter.is_some()),
+            ipfilter: Some(self.ipfilter.is_some()),
+            dhcp: Some(self.dhcp.is_some()),
+            ndp: Some(self.ndp.is_some()),
+            digest: Some(digest).filter(|d| !d.is_empty()),
+            dry_run,
+        }
+    }
+}
+
+/// What the options would change on the server (nothing is written).
+#[server(prefix = "/sfn", endpoint = "preview_server_firewall_options", input = Json)]
+pub async fn preview_server_firewall_options(name: String, options: OptionsForm) -> Result<Preview, AppError> {
+    let change = options.change(String::new(), true);
+    door::services()?.firewall.preview_options(&door::actor()?, &name, &change).await.map_err(door::fail)
+}
+
+/// Applies the options previewed, then shows the server page without the preview.
 #[server(prefix = "/sfn", endpoint = "set_server_firewall_options")]
-pub async fn set_server_firewall_options(
-    name: String,
-    digest: String,
-    enable: Option<String>,
-    policy_in: String,
-    policy_out: String,
-) -> Result<(), AppError> {
-    let change = model::firewall::FirewallOptionsChange {
-        enable: Some(enable.is_some()),
-        policy_in: Some(policy_in),
-        policy_out: Some(policy_out),
-        digest: Some(digest).filter(|d| !d.is_empty()),
-        ..Default::default()
-    };
-    door::services()?.firewall.set_server_options(&door::actor()?, &name, &change).await.map(|_| ()).map_err(door::fail)
+pub async fn set_server_firewall_options(name: String, digest: String, options: OptionsForm) -> Result<(), AppError> {
+    let change = options.change(digest, false);
+    door::services()?.firewall.set_server_options(&door::actor()?, &name, &change).await.map_err(door::fail)?;
+    leptos_axum::redirect(&format!("/servers/{}", crate::url::percent_encode(&name)));
+    Ok(())
 }
 
 #[server(prefix = "/sfn", endpoint = "list_ipsets")]

@@ -316,10 +316,7 @@ fn clean(v: &Option<String>) -> Option<String> {
 
 /// A rule comment's length (one line of the group's file).
 pub const COMMENT: usize = 512;
-/// pve-firewall's log levels (rules and VM options).
-pub const LOG_LEVELS: [&str; 9] = ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug", "nolog"];
-/// A rule's verdict, and a VM's policies.
-pub const VERDICTS: [&str; 3] = ["ACCEPT", "DROP", "REJECT"];
+pub use model::firewall::{LOG_LEVELS, VERDICTS};
 /// Protocols whose rules may name ports (by name or number).
 const PORT_PROTOS: [&str; 10] = ["tcp", "udp", "udplite", "dccp", "sctp", "6", "17", "136", "33", "132"];
 const ICMP_PROTOS: [&str; 3] = ["icmp", "icmpv6", "ipv6-icmp"];

@@ -2,7 +2,7 @@
 //! `alias`). Proxmox deletes them even while rules still name them (those rules then stop
 //! working); proxfleet refuses that (409 naming the groups).
 
-use model::firewall::{Alias, IpSet, IpSetEntry, Rule};
+use model::firewall::{Alias, FirewallRef, IpSet, IpSetEntry, Rule};
 
 use super::groups::{refused, to_rule, FirewallService};
 use super::rules;
@@ -35,6 +35,22 @@ impl FirewallService {
 
     fn users(all: &[(String, Vec<Rule>)], reference: &str) -> Vec<String> {
         all.iter().filter(|(_, rules)| rules.iter().any(|r| names(r, reference))).map(|(g, _)| g.clone()).collect()
+    }
+
+    /// What a rule's source or destination may name, in one read (the editor's suggestions).
+    pub async fn refs(&self, actor: &Actor) -> Result<Vec<FirewallRef>> {
+        actor.require_current()?;
+        let mut out: Vec<FirewallRef> = (self.client()?.firewall_refs().await.map_err(from_pve)?)
+            .into_iter()
+            .map(|r| FirewallRef {
+                kind: r.kind,
+                name: r.name,
+                reference: r.reference,
+                comment: r.comment.unwrap_or_default(),
+            })
+            .collect();
+        out.sort_by(|a, b| (&a.kind, &a.name).cmp(&(&b.kind, &b.name)));
+        Ok(out)
     }
 
     pub async fn ipsets(&self, actor: &Actor) -> Result<Vec<IpSet>> {

@@ -477,6 +477,29 @@ pub struct AliasInfo {
     pub digest: String,
 }
 
+/// A name a rule's `source` or `dest` may use: a cluster IP set (`ref` `+name`) or alias.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FirewallRef {
+    /// `ipset` or `alias`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub name: String,
+    /// What a rule writes to use it.
+    #[serde(rename = "ref")]
+    pub reference: String,
+    #[serde(default)]
+    pub scope: Option<String>,
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+const REFS: &str = "/cluster/firewall/refs";
+
+/// Every IP set and alias a rule may name (`kind`: only `ipset` or only `alias`).
+pub fn refs(kind: Option<&str>) -> Request {
+    Request::new(Method::Get, REFS, REFS.into()).with(Params::new().opt_str("type", kind))
+}
+
 const IPSETS: &str = "/cluster/firewall/ipset";
 const ALIASES: &str = "/cluster/firewall/aliases";
 
@@ -535,6 +558,10 @@ pub fn delete_alias(name: &str) -> Request {
 }
 
 impl PveClient {
+    pub async fn firewall_refs(&self) -> Result<Vec<FirewallRef>, PveError> {
+        self.call(&refs(None)).await
+    }
+
     pub async fn ipsets(&self) -> Result<Vec<IpSetInfo>, PveError> {
         self.call(&ipsets()).await
     }

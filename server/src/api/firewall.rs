@@ -312,6 +312,15 @@ pub async fn macros(CurrentActor(actor): CurrentActor) -> Result<ApiOk<&'static 
     Ok(ApiOk::new(&model::firewall::MACROS[..]))
 }
 
+/// The cluster IP sets and aliases a rule's `source` or `dest` may name, with what to write.
+#[utoipa::path(get, path = "/api/firewall/refs", tag = "firewall", responses((status = 200, body = Envelope<Vec<Object>>)))]
+pub async fn refs(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+) -> Result<ApiOk<Vec<model::firewall::FirewallRef>>, ApiError> {
+    Ok(ApiOk::new(state.services.firewall.refs(&actor).await?))
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Assign {

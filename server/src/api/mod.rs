@@ -109,6 +109,7 @@ pub fn router() -> Router<AppState> {
         .route("/firewall/groups/{group}/rules/{pos}", put(firewall::update_rule).delete(firewall::delete_rule))
         .route("/firewall/groups/{group}/rules/{pos}/move", post(firewall::move_rule))
         .route("/firewall/macros", get(firewall::macros))
+        .route("/firewall/refs", get(firewall::refs))
         .route("/firewall/status", get(firewall::status))
         .route("/firewall/settings", get(firewall::settings).put(firewall::set_settings))
         .route("/firewall/ipsets", get(firewall::ipsets).post(firewall::create_ipset))

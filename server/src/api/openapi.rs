@@ -41,7 +41,7 @@ use super::{
         server_settings::proxmox_storage, server_settings::cleanup_status, server_settings::failed_servers, server_settings::orphans,
         server_settings::clean, server_settings::bulk_clean,
         firewall::list, firewall::create, firewall::get, firewall::update, firewall::copy, firewall::delete,
-        firewall::add_rule, firewall::replace_rules, firewall::update_rule, firewall::move_rule, firewall::delete_rule, firewall::macros, firewall::status,
+        firewall::add_rule, firewall::replace_rules, firewall::update_rule, firewall::move_rule, firewall::delete_rule, firewall::macros, firewall::refs, firewall::status,
         firewall::ipsets, firewall::create_ipset, firewall::ipset, firewall::delete_ipset, firewall::add_ipset_entry,
         firewall::remove_ipset_entry, firewall::aliases, firewall::create_alias, firewall::update_alias, firewall::delete_alias,
         firewall::assign, firewall::settings, firewall::set_settings, firewall::server_firewall, firewall::set_server_options, firewall::apply, firewall::assign_one, firewall::remove, firewall::assign_bulk,

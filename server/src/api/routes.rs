@@ -167,6 +167,7 @@ pub const ROUTES: &[RouteSpec] = &[
     route(DELETE, "/api/firewall/groups/{group}/rules/{pos}", MANAGE_FIREWALL, CLUSTER),
     route(POST, "/api/firewall/groups/{group}/rules/{pos}/move", MANAGE_FIREWALL, CLUSTER),
     route(GET, "/api/firewall/macros", AUTHENTICATED, NONE),
+    route(GET, "/api/firewall/refs", AUTHENTICATED, CLUSTER_READ),
     route(GET, "/api/firewall/status", AUTHENTICATED, CLUSTER_READ),
     route(GET, "/api/firewall/settings", AUTHENTICATED, READS),
     route(PUT, "/api/firewall/settings", MANAGE_FIREWALL, INPUT),
