@@ -102,6 +102,8 @@ test("datastores: usage per node and the defaults for new disks", async ({ page,
   await expect(page.getByTestId("default-hdd-select").locator('option[value="local"]')).toHaveCount(0);
   // Changing the defaults once is enough (both projects share one server).
   test.skip(!javaScriptEnabled, "the defaults are changed in the hydrated run");
+  // The save answers in place once hydrated; a click before that would post the plain form.
+  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
   // local-lvm is node-local: each node's row carries the badge.
   const hddRows = rows.filter({ has: page.getByTestId("default-hdd") });
   await expect(hddRows).toHaveCount(3);
