@@ -40,7 +40,7 @@ fn asked_of(q: &ParamsMap) -> Option<OptionsForm> {
     })
 }
 
-/// The options form's fields, showing `o` (`prefix`: `""` for the GET form's names).
+/// The options form's fields (the GET form's names), showing `o`.
 fn option_fields(o: &OptionsForm, can_manage: bool) -> impl IntoView {
     let choice = |name: &'static str, label: &'static str, options: &[&'static str], now: &str| {
         let now = now.to_owned();

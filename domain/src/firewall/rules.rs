@@ -5,7 +5,7 @@
 
 use std::net::IpAddr;
 
-use model::firewall::{macro_named, Rule, RuleInput, RuleType};
+use model::firewall::{macro_named, Rule, RuleInput, RuleType, LOG_LEVELS};
 use serde_json::json;
 
 use crate::limits::shown;
@@ -316,7 +316,6 @@ fn clean(v: &Option<String>) -> Option<String> {
 
 /// A rule comment's length (one line of the group's file).
 pub const COMMENT: usize = 512;
-pub use model::firewall::{LOG_LEVELS, VERDICTS};
 /// Protocols whose rules may name ports (by name or number).
 const PORT_PROTOS: [&str; 10] = ["tcp", "udp", "udplite", "dccp", "sctp", "6", "17", "136", "33", "132"];
 const ICMP_PROTOS: [&str; 3] = ["icmp", "icmpv6", "ipv6-icmp"];

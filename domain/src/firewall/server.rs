@@ -5,11 +5,11 @@ use model::firewall::{FirewallOptions, FirewallOptionsChange, Rule, ServerFirewa
 
 use super::assign::managed_group;
 use super::groups::{refused, to_rule, FirewallService};
-use super::rules::{LOG_LEVELS, VERDICTS};
 use crate::auth::{Actor, Permission};
 use crate::cluster::from_pve;
 use crate::limits::shown;
 use crate::{Error, Result};
+use model::firewall::{LOG_LEVELS, VERDICTS};
 
 pub(super) fn options_of(o: &pve::VmFirewallOptions) -> FirewallOptions {
     FirewallOptions {

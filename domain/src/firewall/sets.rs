@@ -40,7 +40,8 @@ impl FirewallService {
     /// What a rule's source or destination may name, in one read (the editor's suggestions).
     pub async fn refs(&self, actor: &Actor) -> Result<Vec<FirewallRef>> {
         actor.require_current()?;
-        let mut out: Vec<FirewallRef> = (self.client()?.firewall_refs().await.map_err(from_pve)?)
+        let refs = self.client()?.firewall_refs().await.map_err(from_pve)?;
+        let mut out: Vec<FirewallRef> = refs
             .into_iter()
             .map(|r| FirewallRef {
                 kind: r.kind,

@@ -50,9 +50,7 @@ impl EffectiveRule {
         part("on ", &self.iface);
         s
     }
-}
 
-impl EffectiveRule {
     /// The rule and where it comes from, as the pages list it.
     pub fn line(&self) -> String {
         format!("{}   ({})", self.text(), self.origin)

@@ -2,6 +2,8 @@
 //! JavaScript) or from the draft (hydrated); Review shows the server's preview of the draft;
 //! Apply sends the whole list.
 
+use std::collections::HashMap;
+
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use model::auth::Permission;
@@ -43,6 +45,11 @@ struct RefusedDetails {
     rules: Vec<Rule>,
 }
 
+/// Refused because the list changed since it was read.
+fn is_stale(e: &model::AppError) -> bool {
+    e.status == 409 && e.field.as_deref() == Some("digest")
+}
+
 fn details_of(e: &model::AppError) -> RefusedDetails {
     e.details.as_ref().and_then(|d| leptos::serde_json::from_str(d.get()).ok()).unwrap_or_default()
 }
@@ -71,7 +78,7 @@ fn service_of(r: &Rule) -> String {
 fn change_of(d: &Draft, index: usize, base: &[Rule]) -> Option<Key> {
     match d.origin.and_then(|o| base.get(o as usize)) {
         None => Some(Key::DraftAdded),
-        Some(b) if Rule { pos: 0, ..b.clone() } != Rule { pos: 0, ..d.rule.clone() } => Some(Key::DraftChanged),
+        Some(b) if Rule { pos: b.pos, ..d.rule.clone() } != *b => Some(Key::DraftChanged),
         Some(b) if b.pos as usize != index => Some(Key::DraftMoved),
         Some(_) => None,
     }
@@ -90,18 +97,41 @@ struct Editor {
     reviewing: RwSignal<bool>,
     /// The draft row whose editor is open (server-rendered: `?edit=POS`).
     editing: RwSignal<Option<usize>>,
+    /// Where each row (by id) is in the draft: one pass per change, which every row reads
+    /// instead of searching the draft itself.
+    at: Memo<HashMap<usize, usize>>,
+    /// Whether the draft differs from the list read.
+    dirty: Memo<bool>,
+}
+
+/// Whether `draft` is the list read, untouched (what `drafts_of(rules)` would give).
+fn untouched(draft: &[Draft], rules: &[Rule]) -> bool {
+    draft.len() == rules.len()
+        && draft.iter().zip(rules).enumerate().all(|(i, (d, r))| d.id == i && d.origin == Some(r.pos) && d.rule == *r)
 }
 
 impl Editor {
     fn new(editing: Option<usize>) -> Editor {
+        let draft = RwSignal::new(Vec::<Draft>::new());
+        let base = RwSignal::new(None::<SecurityGroup>);
         Editor {
-            draft: RwSignal::new(Vec::new()),
-            base: RwSignal::new(None),
+            draft,
+            base,
             history: RwSignal::new(Vec::new()),
             dragging: RwSignal::new(None),
             reviewing: RwSignal::new(false),
             editing: RwSignal::new(editing),
+            at: Memo::new(move |_| draft.with(|d| d.iter().enumerate().map(|(i, x)| (x.id, i)).collect())),
+            dirty: Memo::new(move |_| {
+                base.with(|b| b.as_ref().is_some_and(|g| draft.with(|d| !untouched(d, &g.rules))))
+            }),
         }
+    }
+
+    /// `f` of the row `id` as the draft holds it (`read`: the row as read, before the draft).
+    fn with_row<R>(self, id: usize, read: &Draft, f: impl FnOnce(&Draft) -> R) -> R {
+        let i = self.at.with(|m| m.get(&id).copied());
+        self.draft.with(|d| f(i.and_then(|i| d.get(i)).unwrap_or(read)))
     }
 
     /// One step of the draft, undoable. A review (and its preview) is of the draft as it was:
@@ -122,7 +152,7 @@ impl Editor {
     }
 
     fn dirty(self) -> bool {
-        self.base.with(|b| b.as_ref().is_some_and(|g| drafts_of(&g.rules) != self.draft.get()))
+        self.dirty.get()
     }
 
     /// The draft as the whole list Apply sends (and Review previews).
@@ -179,7 +209,7 @@ pub fn SecurityGroupPage() -> impl IntoView {
     let latest = move || ed.base.with(|b| b.clone()).or_else(|| group.get().and_then(Result::ok));
     let digest_now = Signal::derive(move || latest().map(|g| g.digest).unwrap_or_default());
     let count_now = Signal::derive(move || latest().map_or(0, |g| g.rules.len()));
-    let dirty_now = Signal::derive(move || ed.dirty());
+    let dirty_now: Signal<bool> = ed.dirty.into();
     // Each read of the group starts a fresh draft, and (after the first) closes an open editor.
     Effect::new(move |seen: Option<bool>| {
         let Some(Ok(g)) = group.get() else { return seen.unwrap_or(false) };
@@ -225,7 +255,7 @@ pub fn SecurityGroupPage() -> impl IntoView {
         {move || {
             last_error()
                 .map(|e| {
-                    let stale = e.status == 409 && e.field.as_deref() == Some("digest");
+                    let stale = is_stale(&e);
                     let current: Vec<Rule> = details_of(&e).rules;
                     view! {
                         <div class="alert alert-error" role="alert" data-testid="group-error">
@@ -275,9 +305,7 @@ pub fn SecurityGroupPage() -> impl IntoView {
                             if d.is_empty() && ed.base.with(Option::is_none) { drafts_of(&base_rules) } else { d }
                         };
                         let refused = forms.update.value().get_untracked().and_then(|r| r.err());
-                        let stale = refused
-                            .as_ref()
-                            .is_some_and(|e| e.status == 409 && e.field.as_deref() == Some("digest"));
+                        let stale = refused.as_ref().is_some_and(is_stale);
                         let kept_edit = refused.and_then(|e| details_of(&e).input);
                         let kept_add = add
                             .value()
@@ -470,25 +498,21 @@ fn RuleRow(
     let pos = d.origin.unwrap_or(0);
     let fallback = pos as usize;
     // Where the row is now, and what it holds, in the draft (the list as read before hydration).
-    // Plain closures over the page's signals, never a memo or signal of the row's own: the
-    // table's attribute effects may still run once after a re-read has disposed the row.
-    let index = move || ed.draft.with(|v| v.iter().position(|x| x.id == id)).unwrap_or(fallback);
-    let now = {
-        let read = d.clone();
-        move || ed.draft.with(|v| v.iter().find(|x| x.id == id).cloned()).unwrap_or_else(|| read.clone())
-    };
-    // Each use takes its own copy of `now`.
+    // Plain closures over the page's signals and memos, never a memo or signal of the row's
+    // own: the table's attribute effects may still run once after a re-read has disposed the
+    // row. Each closure looks its row up (`Editor::at`), so a change costs each row O(1).
+    let index = move || ed.at.with(|m| m.get(&id).copied()).unwrap_or(fallback);
     let field = |f: fn(&Rule) -> String| {
-        let now = now.clone();
-        move || f(&now().rule)
+        let read = d.clone();
+        move || ed.with_row(id, &read, |x| f(&x.rule))
     };
     let enabled = || {
-        let now = now.clone();
-        move || now().rule.enable
+        let read = d.clone();
+        move || ed.with_row(id, &read, |x| x.rule.enable)
     };
     let mark = || {
-        let now = now.clone();
-        move || ed.base.with(|b| b.as_ref().and_then(|b| change_of(&now(), index(), &b.rules)))
+        let read = d.clone();
+        move || ed.with_row(id, &read, |x| ed.base.with(|b| b.as_ref().and_then(|b| change_of(x, index(), &b.rules))))
     };
     let last = move || index() + 1 >= ed.draft.with(Vec::len).max(count);
     let page = format!("/security-groups/{}", percent_encode(&group));
@@ -504,10 +528,15 @@ fn RuleRow(
     };
     let editor = {
         let (group, digest, page) = (group.clone(), digest.clone(), page.clone());
-        let now_read = now.clone();
+        let read = d.clone();
         move || {
             (ed.editing.get() == Some(id)).then(|| {
-                let initial = kept.as_ref().map_or_else(|| RuleForm::of_rule(&now_read().rule), RuleForm::of_input);
+                // Untracked: the form opens with the rule as it is now and is not built again
+                // (losing what was typed) when another row of the draft changes.
+                let initial = kept.as_ref().map_or_else(
+                    || untrack(|| ed.with_row(id, &read, |x| RuleForm::of_rule(&x.rule))),
+                    RuleForm::of_input,
+                );
                 let stale = stale && kept.is_some();
                 let digest = if stale {
                     kept.as_ref().and_then(|k| k.digest.clone()).unwrap_or_default()

@@ -13,22 +13,7 @@ use crate::i18n::{t, Key};
 impl RuleForm {
     /// A rule as the form shows it.
     pub(super) fn of_rule(r: &Rule) -> RuleForm {
-        let text = |v: &Option<String>| v.clone().unwrap_or_default();
-        RuleForm {
-            direction: r.kind.as_str().to_owned(),
-            action: r.action.clone(),
-            macro_name: text(&r.macro_name),
-            proto: text(&r.proto),
-            dport: text(&r.dport),
-            sport: text(&r.sport),
-            source: text(&r.source),
-            dest: text(&r.dest),
-            iface: text(&r.iface),
-            log: text(&r.log),
-            icmp_type: text(&r.icmp_type),
-            comment: text(&r.comment),
-            enable: r.enable.then(|| "on".to_owned()),
-        }
+        RuleForm::of_input(&RuleInput::from_rule(r, None))
     }
 
     /// The fields of a refused change, as they were sent (so the form shows them again).
@@ -108,28 +93,24 @@ pub(super) fn RefSuggestions(id: &'static str, refs: Signal<Vec<FirewallRef>>) -
     }
 }
 
-/// A rule's fields, named `rule[…]`, shown with `initial`; `values` (hydrated) follows what is
-/// typed. `testid` prefixes each field's test id, so the add form and an editor row can both
-/// be on the page.
+/// A rule's fields, named `rule[…]`, shown as `values` holds them when rendered; hydrated,
+/// `values` follows what is typed. `testid` prefixes each field's test id, so the add form and
+/// an editor row can both be on the page.
 #[component]
 fn RuleFields(
-    initial: RuleForm,
-    #[prop(optional)] values: Option<RwSignal<RuleForm>>,
+    values: RwSignal<RuleForm>,
     testid: &'static str,
     /// The id of the page's `RefSuggestions`.
     refs: &'static str,
 ) -> impl IntoView {
-    let chosen = RwSignal::new(initial.macro_name.clone());
     let set = move |f: fn(&mut RuleForm, String)| {
         move |e: leptos::ev::Event| {
-            if let Some(v) = values {
-                let value = event_target_value(&e);
-                v.update(|form| f(form, value));
-            }
+            let value = event_target_value(&e);
+            values.update(|form| f(form, value));
         }
     };
     let id = move |field: &str| format!("{testid}-{field}");
-    let i = initial;
+    let i = values.get_untracked();
     // A text field: `rule[name]`, test id `{testid}-name` (`_` written `-`); sources and
     // destinations get the page's suggestions.
     let text = move |name: &'static str,
@@ -180,17 +161,7 @@ fn RuleFields(
         </label>
         <label class="field">
             <span>{t(Key::RulesMacro)}</span>
-            <select
-                name="rule[macro_name]"
-                data-testid=id("macro")
-                on:change=move |e| {
-                    let m = event_target_value(&e);
-                    chosen.set(m.clone());
-                    if let Some(v) = values {
-                        v.update(|f| f.macro_name = m);
-                    }
-                }
-            >
+            <select name="rule[macro_name]" data-testid=id("macro") on:change=set(|f, v| f.macro_name = v)>
                 <option value="">"—"</option>
                 {MACRO_DEFS
                     .iter()
@@ -204,7 +175,7 @@ fn RuleFields(
                     .collect_view()}
             </select>
             <small class="muted" data-testid=id("macro-expansion")>
-                {move || expansion_of(&chosen.get())}
+                {move || values.with(|v| expansion_of(&v.macro_name))}
             </small>
         </label>
         {text("proto", Key::RulesProto, "tcp", i.proto.clone(), |f, v| f.proto = v)}
@@ -231,10 +202,8 @@ fn RuleFields(
                 checked=i.enable.is_some()
                 data-testid=id("enable")
                 on:change=move |e| {
-                    if let Some(v) = values {
-                        let on = event_target_checked(&e);
-                        v.update(|f| f.enable = on.then(|| "on".to_owned()));
-                    }
+                    let on = event_target_checked(&e);
+                    values.update(|f| f.enable = on.then(|| "on".to_owned()));
                 }
             />
             <span>{t(Key::RulesEnabled)}</span>
@@ -255,10 +224,10 @@ pub(super) fn AddRuleForm(
     kept: Option<RuleInput>,
     refs: &'static str,
 ) -> impl IntoView {
-    let initial = kept.as_ref().map_or_else(
+    let values = RwSignal::new(kept.as_ref().map_or_else(
         || RuleForm { action: "ACCEPT".into(), enable: Some("on".into()), ..Default::default() },
         RuleForm::of_input,
-    );
+    ));
     view! {
         <section class="card section-gap">
             <h2>{t(Key::RulesAdd)}</h2>
@@ -268,7 +237,7 @@ pub(super) fn AddRuleForm(
             <ActionForm action=add attr:class="form-grid" attr:data-testid="add-rule">
                 <input type="hidden" name="group" value=group />
                 <input type="hidden" name="digest" value=digest.get_untracked() prop:value=digest />
-                <RuleFields initial=initial testid="rule" refs=refs />
+                <RuleFields values=values testid="rule" refs=refs />
                 <label class="field">
                     <span>{t(Key::RulesPosition)}</span>
                     <input
@@ -305,7 +274,7 @@ pub(super) fn RuleEditor(
     cancel: Callback<()>,
     refs: &'static str,
 ) -> impl IntoView {
-    let values = RwSignal::new(initial.clone());
+    let values = RwSignal::new(initial);
     view! {
         <tr
             class="rule-editor"
@@ -329,7 +298,7 @@ pub(super) fn RuleEditor(
                     <input type="hidden" name="group" value=group />
                     <input type="hidden" name="pos" value=pos />
                     <input type="hidden" name="digest" value=digest />
-                    <RuleFields initial=initial values=values testid="edit" refs=refs />
+                    <RuleFields values=values testid="edit" refs=refs />
                     <div class="toolbar">
                         <button
                             type="submit"
