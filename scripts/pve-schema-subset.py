@@ -76,6 +76,12 @@ METHODS = [
     ("GET", "/nodes/{node}/storage/{storage}/content"),
     ("DELETE", "/nodes/{node}/storage/{storage}/content/{volume}"),
     ("POST", "/nodes/{node}/vzdump"),
+    ("GET", "/nodes/{node}/storage/{storage}/content/{volume}"),
+    ("PUT", "/nodes/{node}/storage/{storage}/content/{volume}"),
+    ("GET", "/nodes/{node}/storage/{storage}/prunebackups"),
+    ("DELETE", "/nodes/{node}/storage/{storage}/prunebackups"),
+    ("GET", "/nodes/{node}/vzdump/extractconfig"),
+    ("GET", "/cluster/backup"),
 ]
 
 KEEP = {"type", "optional", "enum", "minimum", "maximum", "maxLength", "minLength", "pattern",

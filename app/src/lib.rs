@@ -86,10 +86,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/datastores") view=pages::datastores::DatastoresPage />
                     <Route path=path!("/security-groups") view=pages::security_groups::SecurityGroupsPage />
                     <Route path=path!("/security-groups/:name") view=pages::security_groups::SecurityGroupPage />
-                    <Route
-                        path=path!("/backups")
-                        view=|| view! { <ComingSoon title=Key::NavBackups body=Key::PageBackups /> }
-                    />
+                    <Route path=path!("/backups") view=pages::backups::BackupsPage />
                     <Route
                         path=path!("/roles")
                         view=|| view! { <ComingSoon title=Key::NavRoles body=Key::PageRoles /> }

@@ -20,6 +20,12 @@ pub fn to_rfc3339(ms: i64) -> String {
         .unwrap_or_else(|| "invalid-time".to_owned())
 }
 
+/// `YYYY-MM-DD` (UTC) to unix seconds at its start.
+pub fn parse_day(text: &str) -> Option<i64> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(text, &format).ok().map(|d| d.midnight().assume_utc().unix_timestamp())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -27,6 +33,8 @@ mod tests {
     #[test]
     fn formats_utc_with_millis() {
         assert_eq!(to_rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(parse_day("2026-01-15"), Some(1_768_435_200));
+        assert_eq!(parse_day("2026-13-15"), None);
         assert_eq!(to_rfc3339(1_795_003_200_123), "2026-11-18T12:00:00.123Z");
     }
 

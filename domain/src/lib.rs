@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod backups;
 pub mod clock;
 pub mod cluster;
 pub mod datastores;

@@ -41,6 +41,8 @@ pub struct Services {
     pub datastores: crate::datastores::Datastores,
     /// Security groups, their rules, and attaching them to servers.
     pub firewall: crate::firewall::FirewallService,
+    /// Backups: list, back up now, notes, protection, delete.
+    pub backups: crate::backups::BackupService,
     started_at: i64,
     simulated_cluster: bool,
 }
@@ -86,8 +88,16 @@ impl Services {
             audit.clone(),
             settings.clone(),
         );
+        let backups = crate::backups::BackupService::new(
+            cluster.clone(),
+            servers.store.clone(),
+            jobs.clone(),
+            notifications.clone(),
+            audit.clone(),
+        );
         Services {
             firewall,
+            backups,
             settings,
             auth: AuthService::new(
                 users.clone(),
@@ -133,12 +143,20 @@ impl Services {
             self.audit.clone(),
             self.settings.clone(),
         );
+        self.backups = crate::backups::BackupService::new(
+            self.cluster.clone(),
+            self.servers.store.clone(),
+            self.jobs.clone(),
+            self.notifications.clone(),
+            self.audit.clone(),
+        );
         self
     }
 
-    /// Paces server creation (tests shorten the waits).
+    /// Paces server creation and backups (tests shorten the waits).
     pub fn with_create_limits(mut self, limits: crate::servers::CreateLimits) -> Self {
-        self.servers = self.servers.with_limits(limits);
+        self.servers = self.servers.with_limits(limits.clone());
+        self.backups = self.backups.with_limits(limits);
         self
     }
 

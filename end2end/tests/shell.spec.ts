@@ -92,9 +92,9 @@ test("client-side navigation moves between areas without a reload", async ({ pag
   page.on("request", (r) => {
     if (r.resourceType() === "document") documents += 1;
   });
-  await page.getByRole("link", { name: "Backups", exact: true }).click();
-  await expect(page).toHaveURL(/\/backups$/);
-  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Backups");
+  await page.getByRole("link", { name: "Roles", exact: true }).click();
+  await expect(page).toHaveURL(/\/roles$/);
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Roles");
   await expect(page.getByTestId("not-built")).toHaveText("Not built yet");
   expect(documents).toBe(0);
   expect(errors).toEqual([]);

@@ -4,6 +4,7 @@
 //!
 //! - `servers`: a server, its status and actions, the list query and page, create requests
 //!   (`servers::request`), create choices, settings, dashboard figures, a server's history;
+//! - `backups`: backup volumes, the list's filters and totals, back-up requests;
 //! - `firewall`: security groups, their rules, PVE's macros;
 //! - `ipam`: IP pools;
 //! - `auth`: permissions and roles, users, API tokens, the audit log;
@@ -24,6 +25,7 @@
 //! a field removes the mark; a default value on the page is the sign it was forgotten.
 
 pub mod auth;
+pub mod backups;
 pub mod error;
 pub mod firewall;
 pub mod ipam;

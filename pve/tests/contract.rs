@@ -155,8 +155,22 @@ fn all_requests() -> Vec<Request> {
         storage::vzdump(
             "pve1",
             100,
-            &BackupOptions { storage: "local".into(), notes_template: Some("{{guestname}}".into()), protected: true },
+            &BackupOptions {
+                storage: "local".into(),
+                mode: Some("suspend".into()),
+                compress: Some("zstd".into()),
+                notes_template: Some("{{guestname}}".into()),
+                protected: true,
+            },
         ),
+        storage::vzdump("pve1", 100, &BackupOptions { storage: "local".into(), ..Default::default() }),
+        storage::volume("pve1", "local", "local:backup/vzdump-qemu-100-2026_01_15-10_00_00.vma.zst"),
+        storage::set_volume("pve1", "local", "local:backup/x.vma.zst", Some("nightly"), Some(true)),
+        storage::set_volume("pve1", "local", "local:backup/x.vma.zst", Some(""), None),
+        storage::prune_preview("pve1", "local", 100, "keep-last=3,keep-daily=7"),
+        storage::prune("pve1", "shared-nfs", 100, "keep-weekly=2"),
+        storage::extract_config("pve1", "local:backup/vzdump-qemu-100-2026_01_15-10_00_00.vma.zst"),
+        storage::backup_jobs(),
         storage::restore(
             "pve1",
             100,

@@ -352,6 +352,12 @@ fn handle_inner(
         ("GET", "/nodes/{node}/storage/{storage}/content") => sim.storage_content(p)?,
         ("DELETE", "/nodes/{node}/storage/{storage}/content/{volume}") => sim.delete_volume(p, &user)?,
         ("POST", "/nodes/{node}/vzdump") => sim.vzdump(p, &user)?,
+        ("GET", "/nodes/{node}/storage/{storage}/content/{volume}") => sim.volume_get(p)?,
+        ("PUT", "/nodes/{node}/storage/{storage}/content/{volume}") => sim.volume_set(p)?,
+        ("GET", "/nodes/{node}/storage/{storage}/prunebackups") => sim.prune_backups(p, None)?,
+        ("DELETE", "/nodes/{node}/storage/{storage}/prunebackups") => sim.prune_backups(p, Some(&user))?,
+        ("GET", "/nodes/{node}/vzdump/extractconfig") => sim.extract_config(p)?,
+        ("GET", "/cluster/backup") => sim.cluster_backup_jobs(),
         ("POST", "/nodes/{node}/qemu") => sim.restore(p, &user)?,
         // In the schema subset, not simulated yet: say so the way PVE does for unknown calls.
         _ => return Err(SimError::not_implemented(m, path)),

@@ -6,15 +6,18 @@
 //! Not simulated (see the issue note): creating a VM from scratch, LXC, snapshots, migration,
 //! HA, ipsets and aliases.
 
+pub mod calendar;
 pub mod error;
 pub mod faults;
 pub mod firewall;
 pub mod fw_sets;
 pub mod http;
+pub mod prune;
 pub mod sim;
 pub mod state;
 pub mod storage;
 pub mod timing;
+pub mod vzdump;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

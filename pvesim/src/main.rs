@@ -71,6 +71,7 @@ fn main() -> ExitCode {
         let layout = pvesim::Layout { nodes: cli.nodes, seed: cli.seed, vms: cli.vms, shared_storage: true };
         match pvesim::start(cli.listen, &layout, profile, &cli.token, &cli.password).await {
             Ok(running) => {
+                running.sim.seed_backups(10);
                 let faults = pvesim::Faults {
                     read_error_rate: cli.fault_read_error_rate,
                     write_error_rate: cli.fault_write_error_rate,

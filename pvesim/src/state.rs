@@ -55,6 +55,9 @@ pub struct Vm {
     pub lock: Option<String>,
     /// Unix milliseconds from when the guest agent answers (set at start).
     pub agent_ready_at: Option<u64>,
+    /// A running VM's QEMU state when not `running`: `paused` (suspend-mode backup) or
+    /// `prelaunch` (a stopped VM started only for its backup).
+    pub paused: Option<&'static str>,
 }
 
 impl Vm {

@@ -54,6 +54,8 @@ impl Instance {
                 )
                 .await
                 .map_err(|e| format!("cannot start the simulated cluster: {e}"))?;
+                // Ten days of nightly backups, so the backups pages have something to show.
+                running.sim.seed_backups(10);
                 tracing::info!(url = %running.url, "started the built-in simulated Proxmox VE cluster (demo mode)");
                 (pve::PveConfig::new(running.url.clone(), running.auth(), pve::TlsMode::System), Some(running))
             }
@@ -109,6 +111,7 @@ impl Instance {
             .with_events(services.events.clone())
             .with_audit(services.audit.clone());
         let runner = services.firewall.register_jobs(services.servers.register_jobs(runner));
+        let runner = services.backups.register_jobs(runner);
         let job_workers = domain::jobs::service::register_test_jobs(runner).start();
         // Housekeeping: the server records follow Proxmox every `sync_interval` (30 s; from
         // the shared cluster snapshot); old notifications, events and finished jobs are pruned

@@ -5,9 +5,10 @@ use leptos::prelude::*;
 
 use crate::i18n::{t, Key};
 
-/// Put inside the form whose submission it guards.
+/// Put inside the form whose submission it guards. `what` names the thing in the question
+/// ("Are you sure? web-01 · 2026-01-15 10:00 UTC").
 #[component]
-pub fn ConfirmSubmit(label: Key, confirm: Key) -> impl IntoView {
+pub fn ConfirmSubmit(label: Key, confirm: Key, #[prop(optional, into)] what: Option<String>) -> impl IntoView {
     let asking = RwSignal::new(false);
     view! {
         <Show
@@ -21,7 +22,7 @@ pub fn ConfirmSubmit(label: Key, confirm: Key) -> impl IntoView {
             }
         >
             <span class="confirm" role="group">
-                <span>{t(Key::ConfirmSure)}</span>
+                <span>{t(Key::ConfirmSure)}{what.clone().map(|w| format!(" {w}"))}</span>
                 <button type="submit" class="button button-danger">
                     {t(confirm)}
                 </button>

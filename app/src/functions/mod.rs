@@ -3,6 +3,7 @@
 //! one service method, map the result.
 
 pub mod auth;
+pub mod backups;
 pub mod cluster;
 #[cfg(feature = "ssr")]
 pub mod door;

@@ -1,5 +1,6 @@
 pub mod admin;
 pub mod auth;
+pub mod backups;
 pub mod coming_soon;
 pub mod dashboard;
 pub mod datastores;

@@ -355,6 +355,15 @@ pub fn ServerDetailPage() -> impl IntoView {
             })}
         </Transition>
 
+        <Transition fallback=|| ()>
+            {move || {
+                let server_name = name();
+                Suspend::new(async move {
+                    let may = me.await.ok().flatten().is_some_and(|u| u.can(Permission::BackupManagement));
+                    may.then(|| view! { <crate::pages::backups::ServerBackups name=server_name /> })
+                })
+            }}
+        </Transition>
         <h2 class="section-gap">{t(Key::ServersTasks)}</h2>
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {

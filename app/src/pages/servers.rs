@@ -11,6 +11,7 @@ use crate::components::live::Live;
 use crate::functions::auth::CurrentUserResource;
 use model::servers::{Action, Server, ServerListParams, ServerStatus};
 
+use crate::functions::backups::BackUpServers;
 use crate::functions::servers::{list_servers, ActOnServers};
 use crate::i18n::{t, Key};
 use crate::PageHeader;
@@ -313,6 +314,7 @@ fn BulkBar(
         statuses.iter().filter(|(n, s)| sel.contains(n) && s.allows(action)).map(|(n, _)| n.clone()).collect::<Vec<_>>()
     };
     let picked = StoredValue::new(picked);
+    let backup = ServerAction::<BackUpServers>::new();
     let run = move |action: Action| {
         let names = picked.with_value(|p| p(action));
         if !names.is_empty() {
@@ -395,6 +397,45 @@ fn BulkBar(
                         </button>
                     </span>
                 </Show>
+                <button
+                    type="button"
+                    class="button"
+                    data-testid="bulk-backup"
+                    disabled=move || !can(Permission::BackupManagement)
+                    on:click=move |_| {
+                        backup
+                            .dispatch(BackUpServers {
+                                names: selected.get().into_iter().collect(),
+                            });
+                    }
+                >
+                    {t(Key::BackupsBackUp)}
+                </button>
+                {move || {
+                    backup
+                        .value()
+                        .get()
+                        .map(|r| match r {
+                            Ok(id) => {
+                                view! {
+                                    <a href=format!("/jobs/{id}") data-testid="bulk-backup-started">
+                                        {t(Key::BackupsStarted)}
+                                        " #"
+                                        {id}
+                                    </a>
+                                }
+                                    .into_any()
+                            }
+                            Err(e) => {
+                                view! {
+                                    <span class="alert-error" role="alert">
+                                        {e.message}
+                                    </span>
+                                }
+                                    .into_any()
+                            }
+                        })
+                }}
                 {move || {
                     (can(Permission::AssignFirewallGroups) || can(Permission::RemoveFirewallGroups))
                         .then(|| {

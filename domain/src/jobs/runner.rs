@@ -185,6 +185,21 @@ impl ItemRecorder {
         self.store.cancel_requested(self.job_id).await
     }
 
+    /// Progress inside one item (a backup's `37%`): the job's progress counts it as that part
+    /// of one item; published as a `job_progress` event with `step`.
+    pub async fn item_progress(&self, percent: u8, step: &str) -> Result<()> {
+        let items = self.store.items(self.job_id).await?;
+        let done = items.iter().filter(|i| matches!(i.status.as_str(), "succeeded" | "failed" | "cancelled")).count();
+        let total = items.len().max(1);
+        let progress = i64::try_from((done * 100 + usize::from(percent.min(100))) / total).unwrap_or(100).min(100);
+        self.store.set_progress(self.job_id, progress, step).await?;
+        if let Some(bus) = &self.events {
+            let payload = serde_json::json!({"type": "job_progress", "job_id": self.job_id, "kind": self.kind, "progress": progress, "step": step});
+            bus.publish(self.owner_id, "job_progress", payload).await?;
+        }
+        Ok(())
+    }
+
     /// Progress = finished items / all items; published as a `job_progress` event.
     async fn progress(&self) -> Result<()> {
         let items = self.store.items(self.job_id).await?;

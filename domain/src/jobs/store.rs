@@ -212,6 +212,45 @@ impl JobStore {
             .collect()
     }
 
+    /// The items of `kind` jobs that are unfinished, or whose item changed after `since` (ms),
+    /// oldest job first, with when each item last changed: "is this server being backed up,
+    /// and how did its last backup end".
+    pub async fn recent_items(&self, kind: &str, since: i64) -> Result<Vec<(Job, JobItem, i64)>> {
+        let rows = sqlx::query(
+            "SELECT i.job_id, i.position, i.name, i.status, i.result, i.error, i.updated_at FROM job_items i \
+             JOIN jobs j ON j.id = i.job_id \
+             WHERE j.kind = $1 AND (j.status IN ('queued', 'running') OR i.updated_at >= $2) \
+             ORDER BY i.job_id, i.position",
+        )
+        .bind(kind)
+        .bind(since)
+        .fetch_all(self.db.pool())
+        .await?;
+        let mut jobs: std::collections::HashMap<i64, Job> = std::collections::HashMap::new();
+        let mut out: Vec<(Job, JobItem, i64)> = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let job_id: i64 = r.try_get("job_id")?;
+            if let std::collections::hash_map::Entry::Vacant(slot) = jobs.entry(job_id) {
+                match self.get(job_id).await? {
+                    Some(job) => slot.insert(job),
+                    None => continue,
+                };
+            }
+            let result: Option<String> = r.try_get("result")?;
+            let item = JobItem {
+                position: r.try_get("position")?,
+                name: r.try_get("name")?,
+                status: r.try_get("status")?,
+                result: result.and_then(|s| serde_json::from_str(&s).ok()),
+                error: r.try_get("error")?,
+            };
+            if let Some(job) = jobs.get(&job_id) {
+                out.push((job.clone(), item, r.try_get("updated_at")?));
+            }
+        }
+        Ok(out)
+    }
+
     pub async fn set_item(
         &self,
         job_id: i64,

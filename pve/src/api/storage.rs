@@ -64,13 +64,101 @@ pub struct Volume {
     pub protected: bool,
 }
 
-/// A backup of one VM.
+/// A backup of one VM. proxfleet always sends `remove=0`: PVE deletes nothing unasked
+/// (retention runs as its own, logged, prune call).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BackupOptions {
     pub storage: String,
+    /// `snapshot` (default), `suspend` or `stop`.
+    pub mode: Option<String>,
+    /// `0` (none), `lzo`, `gzip` or `zstd`; PVE's default is none.
+    pub compress: Option<String>,
     /// `{{guestname}}`, `{{vmid}}`, `{{node}}`, `{{cluster}}` are filled in by PVE.
     pub notes_template: Option<String>,
     pub protected: bool,
+}
+
+/// One backup volume's attributes (`GET …/content/{volume}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VolumeAttributes {
+    #[serde(default)]
+    pub path: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_u64")]
+    pub size: Option<u64>,
+    #[serde(default)]
+    pub format: Option<String>,
+    /// The whole text; `""` without notes.
+    #[serde(default)]
+    pub notes: Option<String>,
+    #[serde(default, deserialize_with = "de::bool")]
+    pub protected: bool,
+}
+
+/// What a retention would do to one backup (`GET …/prunebackups`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PruneMark {
+    pub volid: String,
+    #[serde(deserialize_with = "de::u64")]
+    pub ctime: u64,
+    /// `keep`, `remove`, `protected` or `renamed`.
+    pub mark: String,
+    #[serde(default, deserialize_with = "de::opt_u64")]
+    pub vmid: Option<u64>,
+}
+
+/// A backup job configured in PVE itself (`GET /cluster/backup`); proxfleet only shows them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PveBackupJob {
+    pub id: String,
+    #[serde(default)]
+    pub schedule: Option<String>,
+    #[serde(default = "enabled_default", deserialize_with = "de::bool")]
+    pub enabled: bool,
+    #[serde(default, rename = "next-run", deserialize_with = "de::opt_u64")]
+    pub next_run: Option<u64>,
+    /// `"100,101"`.
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub vmid: Option<String>,
+    #[serde(default, deserialize_with = "de::bool")]
+    pub all: bool,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub exclude: Option<String>,
+    #[serde(default)]
+    pub pool: Option<String>,
+    #[serde(default)]
+    pub node: Option<String>,
+    #[serde(default)]
+    pub storage: Option<String>,
+    #[serde(default)]
+    pub mode: Option<String>,
+    #[serde(default)]
+    pub comment: Option<String>,
+    /// An object on reads (`{"keep-last": 3}`), its values numbers or strings.
+    #[serde(default, rename = "prune-backups")]
+    pub prune_backups: Option<serde_json::Value>,
+}
+
+fn enabled_default() -> bool {
+    true
+}
+
+impl PveBackupJob {
+    /// Whether the job backs up this guest (a disabled job still "covers" it, as PVE counts).
+    pub fn covers(&self, vmid: u32, node: &str, pools: &[String]) -> bool {
+        if self.node.as_deref().is_some_and(|n| n != node) {
+            return false;
+        }
+        let listed = |list: &Option<String>| {
+            list.as_deref().is_some_and(|l| l.split([',', ' ', ';']).any(|v| v.trim() == vmid.to_string()))
+        };
+        if self.all {
+            return !listed(&self.exclude);
+        }
+        if let Some(pool) = &self.pool {
+            return pools.iter().any(|p| p == pool);
+        }
+        listed(&self.vmid)
+    }
 }
 
 /// Restoring a backup into a VM id.
@@ -125,11 +213,70 @@ pub fn vzdump(node: &str, vmid: u32, o: &BackupOptions) -> Request {
     let p = node_params(node)
         .str("vmid", vmid.to_string())
         .str("storage", o.storage.clone())
-        .str("mode", "snapshot")
-        .str("compress", "zstd")
+        .opt_str("mode", o.mode.clone())
+        .opt_str("compress", o.compress.clone())
         .opt_str("notes-template", o.notes_template.clone())
-        .bool("protected", o.protected);
+        .bool("protected", o.protected)
+        .bool("remove", false);
     Request::new(Method::Post, "/nodes/{node}/vzdump", format!("/nodes/{}/vzdump", seg(node))).with(p)
+}
+
+fn volume_path(node: &str, storage: &str, volid: &str) -> String {
+    format!("/nodes/{}/storage/{}/content/{}", seg(node), seg(storage), seg(volid))
+}
+
+pub fn volume(node: &str, storage: &str, volid: &str) -> Request {
+    Request::new(Method::Get, "/nodes/{node}/storage/{storage}/content/{volume}", volume_path(node, storage, volid))
+        .with(node_params(node).str("storage", storage).str("volume", volid))
+}
+
+/// Sets a backup's notes (`""` removes them) and/or protection.
+pub fn set_volume(node: &str, storage: &str, volid: &str, notes: Option<&str>, protected: Option<bool>) -> Request {
+    Request::new(Method::Put, "/nodes/{node}/storage/{storage}/content/{volume}", volume_path(node, storage, volid))
+        .with(
+            node_params(node)
+                .str("storage", storage)
+                .str("volume", volid)
+                .opt_str("notes", notes)
+                .opt_bool("protected", protected),
+        )
+}
+
+/// `keep` is a `prune-backups` property string (`keep-last=3,keep-daily=7`).
+fn prune_request(method: Method, node: &str, storage: &str, vmid: u32, keep: &str) -> Request {
+    Request::new(
+        method,
+        "/nodes/{node}/storage/{storage}/prunebackups",
+        format!("/nodes/{}/storage/{}/prunebackups", seg(node), seg(storage)),
+    )
+    .with(
+        node_params(node)
+            .str("storage", storage)
+            .str("prune-backups", keep)
+            .str("type", "qemu")
+            .int("vmid", i64::from(vmid)),
+    )
+}
+
+pub fn prune_preview(node: &str, storage: &str, vmid: u32, keep: &str) -> Request {
+    prune_request(Method::Get, node, storage, vmid, keep)
+}
+
+pub fn prune(node: &str, storage: &str, vmid: u32, keep: &str) -> Request {
+    prune_request(Method::Delete, node, storage, vmid, keep)
+}
+
+pub fn extract_config(node: &str, volid: &str) -> Request {
+    Request::new(
+        Method::Get,
+        "/nodes/{node}/vzdump/extractconfig",
+        format!("/nodes/{}/vzdump/extractconfig", seg(node)),
+    )
+    .with(node_params(node).str("volume", volid))
+}
+
+pub fn backup_jobs() -> Request {
+    Request::new(Method::Get, "/cluster/backup", "/cluster/backup".to_owned())
 }
 
 pub fn restore(node: &str, vmid: u32, archive: &str, o: &RestoreOptions) -> Request {
@@ -177,8 +324,57 @@ impl PveClient {
         }
     }
 
-    pub async fn vzdump(&self, node: &str, vmid: u32, options: &BackupOptions) -> Result<Upid, PveError> {
-        upid(self.call_value(&vzdump(node, vmid, options)).await?)
+    pub async fn volume(&self, node: &str, storage: &str, volid: &str) -> Result<VolumeAttributes, PveError> {
+        self.call(&volume(node, storage, volid)).await
+    }
+
+    pub async fn set_volume(
+        &self,
+        node: &str,
+        storage: &str,
+        volid: &str,
+        notes: Option<&str>,
+        protected: Option<bool>,
+    ) -> Result<(), PveError> {
+        self.call_value(&set_volume(node, storage, volid, notes, protected)).await.map(|_| ())
+    }
+
+    /// What `keep` would keep and remove of one VM's backups on a storage.
+    pub async fn prune_preview(
+        &self,
+        node: &str,
+        storage: &str,
+        vmid: u32,
+        keep: &str,
+    ) -> Result<Vec<PruneMark>, PveError> {
+        self.call(&prune_preview(node, storage, vmid, keep)).await
+    }
+
+    /// Removes one VM's backups on a storage that `keep` does not cover (a task).
+    pub async fn prune(&self, node: &str, storage: &str, vmid: u32, keep: &str) -> Result<Upid, PveError> {
+        upid(self.call_value(&prune(node, storage, vmid, keep)).await?)
+    }
+
+    /// The VM config stored in a backup, as text (`key: value` lines).
+    pub async fn extract_config(&self, node: &str, volid: &str) -> Result<String, PveError> {
+        let v = self.call_value(&extract_config(node, volid)).await?;
+        v.as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| PveError::new(ErrorKind::Rejected, 200, format!("expected text, got {v}")))
+    }
+
+    pub async fn backup_jobs(&self) -> Result<Vec<PveBackupJob>, PveError> {
+        self.call(&backup_jobs()).await
+    }
+
+    /// Starts a backup; `None` when PVE started nothing because the VM is not on `node`
+    /// (vzdump answers `"OK"` then).
+    pub async fn vzdump(&self, node: &str, vmid: u32, options: &BackupOptions) -> Result<Option<Upid>, PveError> {
+        let v = self.call_value(&vzdump(node, vmid, options)).await?;
+        if v.as_str() == Some("OK") {
+            return Ok(None);
+        }
+        upid(v).map(Some)
     }
 
     /// The newest backup of a VM on a storage (PVE does not return the new volume id).

@@ -31,9 +31,32 @@ pub fn now_s() -> u64 {
     now_ms() / 1000
 }
 
-/// What a task does when its time is up: `Ok(log lines)` or `Err(task error)`. `aborted` is
+/// What a task does when its time is up: `Ok(log lines)` or `Err(failure)`. `aborted` is
 /// true when the task was stopped (DELETE) before; the effect then undoes what it started.
-pub(crate) type Effect = Box<dyn FnOnce(&mut Cluster, bool) -> Result<Vec<String>, String> + Send>;
+pub(crate) type Effect = Box<dyn FnOnce(&mut Cluster, bool) -> Result<Vec<String>, Failure> + Send>;
+
+/// Something a running task does part-way (a vzdump progress line, a VM paused for a backup):
+/// changes the cluster and returns the log lines to append.
+pub(crate) type Stage = Box<dyn FnOnce(&mut Cluster) -> Vec<String> + Send>;
+
+/// How a task failed: the log lines before its end, and the exit status (`TASK ERROR: …`).
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub lines: Vec<String>,
+    pub status: String,
+}
+
+impl From<String> for Failure {
+    fn from(status: String) -> Self {
+        Failure { lines: Vec::new(), status }
+    }
+}
+
+impl From<&str> for Failure {
+    fn from(status: &str) -> Self {
+        Failure { lines: Vec::new(), status: status.to_owned() }
+    }
+}
 
 /// A cluster plus its clock-driven behaviour. Cheap to clone.
 #[derive(Clone)]
@@ -64,7 +87,8 @@ impl Default for Layout {
 }
 
 /// What a task is: where it runs, its type and id (the UPID's), who started it, what work it
-/// stands for and how long it queues first.
+/// stands for and how long it queues first; `log` replaces the generic first line, and
+/// `stages` run at fractions (0..1) of its duration.
 pub(crate) struct TaskSpec<'a> {
     pub node: &'a str,
     pub kind: &'a str,
@@ -72,11 +96,13 @@ pub(crate) struct TaskSpec<'a> {
     pub user: &'a str,
     pub work: Work,
     pub wait: Duration,
+    pub log: Option<Vec<String>>,
+    pub stages: Vec<(f64, Stage)>,
 }
 
 impl<'a> TaskSpec<'a> {
     pub(crate) fn vm(node: &'a str, kind: &'a str, vmid: u32, user: &'a str, work: Work) -> Self {
-        TaskSpec { node, kind, id: vmid.to_string(), user, work, wait: Duration::ZERO }
+        TaskSpec { node, kind, id: vmid.to_string(), user, work, wait: Duration::ZERO, log: None, stages: Vec::new() }
     }
 }
 

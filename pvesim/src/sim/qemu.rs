@@ -91,6 +91,7 @@ impl Sim {
                 started_at: None,
                 lock: Some("clone".into()),
                 agent_ready_at: None,
+                paused: None,
             },
         );
         // The VM firewall file is copied with the VM.
@@ -121,7 +122,7 @@ impl Sim {
                 return Err(if aborted {
                     "interrupted by signal".into()
                 } else {
-                    format!("can't lock file '/var/lock/qemu-server/lock-{vmid}.conf' - got timeout")
+                    format!("can't lock file '/var/lock/qemu-server/lock-{vmid}.conf' - got timeout").into()
                 });
             }
             if let Some(vm) = c.vms.get_mut(&newid) {
@@ -166,7 +167,7 @@ impl Sim {
                 .get_mut(&vmid)
                 .ok_or_else(|| format!("Configuration file 'nodes/{}/qemu-server/{vmid}.conf' does not exist", node))?;
             if let Some(lock) = &vm.lock {
-                return Err(format!("VM is locked ({lock})"));
+                return Err(format!("VM is locked ({lock})").into());
             }
             let now = now_ms();
             match action.as_str() {
@@ -175,7 +176,7 @@ impl Sim {
                         return Err("you can't start a vm if it's a template".into());
                     }
                     if vm.running {
-                        return Err(format!("VM {vmid} already running"));
+                        return Err(format!("VM {vmid} already running").into());
                     }
                     vm.running = true;
                     vm.started_at = Some(now / 1000);
@@ -183,12 +184,13 @@ impl Sim {
                 }
                 "stop" | "shutdown" => {
                     vm.running = false;
+                    vm.paused = None;
                     vm.started_at = None;
                     vm.agent_ready_at = None;
                 }
                 _ => {
                     if !vm.running {
-                        return Err(format!("VM {vmid} not running"));
+                        return Err(format!("VM {vmid} not running").into());
                     }
                     vm.started_at = Some(now / 1000);
                     vm.agent_ready_at = Some(now + u64::try_from(agent_boot.as_millis()).unwrap_or(0));
@@ -351,7 +353,7 @@ impl Sim {
                 .get(&vmid)
                 .ok_or_else(|| format!("Configuration file 'nodes/{n2}/qemu-server/{vmid}.conf' does not exist"))?;
             if let Some(lock) = &vm.lock {
-                return Err(format!("VM is locked ({lock})"));
+                return Err(format!("VM is locked ({lock})").into());
             }
             let value = vm.config.get(&disk).cloned().ok_or_else(|| format!("disk '{disk}' does not exist"))?;
             if value.contains("media=cdrom") {
@@ -496,7 +498,7 @@ impl Sim {
             v["diskread"] = json!(uptime * (500 + seed % 900));
             v["diskwrite"] = json!(uptime * (300 + seed % 700));
             v["pid"] = json!(10_000 + vm.vmid);
-            v["qmpstatus"] = json!("running");
+            v["qmpstatus"] = json!(vm.paused.unwrap_or("running"));
         } else {
             for k in ["uptime", "cpu", "mem", "netin", "netout", "diskread", "diskwrite"] {
                 v[k] = json!(0);

@@ -72,6 +72,7 @@ impl Sim {
                     started_at: None,
                     lock: None,
                     agent_ready_at: None,
+                    paused: None,
                 },
             );
         }
@@ -118,6 +119,7 @@ impl Sim {
                     started_at: started,
                     lock: None,
                     agent_ready_at: running.then_some(0),
+                    paused: None,
                 },
             );
         }

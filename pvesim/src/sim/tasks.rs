@@ -8,7 +8,7 @@ use pve_schema::Upid;
 use serde_json::{json, Value};
 
 use super::params::req;
-use super::{now_ms, now_s, Effect, Sim, TaskSpec};
+use super::{now_ms, now_s, Effect, Failure, Sim, TaskSpec};
 use crate::error::SimError;
 use crate::state::{Cluster, Task, TaskState};
 
@@ -16,14 +16,10 @@ impl Sim {
     /// Registers a running task (before its UPID is returned, so the first poll finds it) and
     /// finishes it after `wait` + the profile's duration for `work`.
     pub(crate) fn spawn_task(&self, c: &mut Cluster, spec: TaskSpec<'_>, effect: Effect) -> Upid {
-        let TaskSpec { node, kind, id, user, work, wait } = spec;
+        let TaskSpec { node, kind, id, user, work, wait, log, mut stages } = spec;
         let upid = c.new_upid(node, kind, &id, user, now_s());
-        let task = Task {
-            upid: upid.clone(),
-            state: TaskState::Running,
-            log: vec![format!("starting {kind} {id}")],
-            endtime: None,
-        };
+        let log = log.unwrap_or_else(|| vec![format!("starting {kind} {id}")]);
+        let task = Task { upid: upid.clone(), state: TaskState::Running, log, endtime: None };
         c.tasks.insert(upid.as_str().to_owned(), task);
         let duration = wait + self.profile.duration(work);
         // Fault injection: this task will fail midway (its work rolled back).
@@ -36,15 +32,38 @@ impl Sim {
         } else {
             effect
         };
+        stages.sort_by(|a, b| a.0.total_cmp(&b.0));
         if duration.is_zero() {
+            for (_, stage) in stages {
+                let lines = stage(c);
+                append(c, &upid, lines);
+            }
             finish(c, &upid, effect, false);
         } else {
             let sim = self.clone();
             let key = upid.as_str().to_owned();
             let u = upid.clone();
             tokio::spawn(async move {
-                tokio::time::sleep(duration).await;
-                let aborted = sim.aborted.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+                // Stages at their moment (after the queueing wait); a stop ends the task at the
+                // next one instead of after its whole duration.
+                let mut elapsed = Duration::ZERO;
+                let mut aborted = false;
+                for (at, stage) in stages {
+                    let when = wait + self_scaled(duration.saturating_sub(wait), at);
+                    tokio::time::sleep(when.saturating_sub(elapsed)).await;
+                    elapsed = elapsed.max(when);
+                    aborted = sim.aborted.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+                    if aborted {
+                        break;
+                    }
+                    let mut c = sim.lock();
+                    let lines = stage(&mut c);
+                    append(&mut c, &u, lines);
+                }
+                if !aborted {
+                    tokio::time::sleep(duration.saturating_sub(elapsed)).await;
+                    aborted = sim.aborted.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+                }
                 let mut c = sim.lock();
                 finish(&mut c, &u, effect, aborted);
             });
@@ -68,7 +87,7 @@ impl Sim {
     /// How long a new job on `keys` must wait for earlier ones; marks the keys busy until it
     /// is done. A waiter that gives up after `give_up` (a file lock's timeout) and would wait
     /// longer reserves nothing (it never held the keys): `None`.
-    pub(super) fn queue(&self, keys: &[String], work: Duration, give_up: Option<Duration>) -> Option<Duration> {
+    pub(crate) fn queue(&self, keys: &[String], work: Duration, give_up: Option<Duration>) -> Option<Duration> {
         let now = now_ms();
         let mut busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
         let start = keys.iter().filter_map(|k| busy.get(k)).copied().max().unwrap_or(now).max(now);
@@ -176,6 +195,17 @@ impl Sim {
     }
 }
 
+/// `fraction` of `d`.
+fn self_scaled(d: Duration, fraction: f64) -> Duration {
+    d.mul_f64(fraction.clamp(0.0, 1.0))
+}
+
+fn append(c: &mut Cluster, upid: &Upid, lines: Vec<String>) {
+    if let Some(task) = c.tasks.get_mut(upid.as_str()) {
+        task.log.extend(lines);
+    }
+}
+
 fn finish(c: &mut Cluster, upid: &Upid, effect: Effect, aborted: bool) {
     let result = effect(c, aborted);
     if let Some(task) = c.tasks.get_mut(upid.as_str()) {
@@ -185,9 +215,10 @@ fn finish(c: &mut Cluster, upid: &Upid, effect: Effect, aborted: bool) {
                 task.log.push("TASK OK".into());
                 task.state = TaskState::Stopped("OK".into());
             }
-            Err(e) => {
-                task.log.push(format!("TASK ERROR: {e}"));
-                task.state = TaskState::Stopped(e);
+            Err(Failure { lines, status }) => {
+                task.log.extend(lines);
+                task.log.push(format!("TASK ERROR: {status}"));
+                task.state = TaskState::Stopped(status);
             }
         }
         task.endtime = Some(now_s());

@@ -1,6 +1,7 @@
 //! The REST API under `/api`, in the seed API's envelope. Handlers are thin: parse, call one
 //! `domain::Services` method, wrap the result.
 
+pub mod backups;
 pub mod docs;
 pub mod encoding;
 pub mod envelope;
@@ -102,6 +103,16 @@ pub fn router() -> Router<AppState> {
         .route("/cleanup/orphans", get(server_settings::orphans))
         .route("/cleanup/clean/{name}", post(server_settings::clean))
         .route("/cleanup/bulk-clean", post(server_settings::bulk_clean))
+        .route("/backups", post(backups::back_up_many))
+        .route("/backups/nodes", get(backups::all))
+        .route("/backups/nodes/{node}", get(backups::of_node))
+        .route("/backups/delete", post(backups::delete))
+        .route("/backups/volume", put(backups::update_volume))
+        .route("/server/backups/{server}", get(backups::of_server))
+        .route("/server/backup/status", get(backups::status_all))
+        .route("/server/backup/status/{server}", get(backups::status_of))
+        .route("/server/backup/{server}", post(backups::back_up_one))
+        .route("/server/backup/{server}/status", get(backups::status_of_compat))
         .route("/firewall/groups", get(firewall::list).post(firewall::create))
         .route("/firewall/groups/{group}", get(firewall::get).put(firewall::update).delete(firewall::delete))
         .route("/firewall/groups/{group}/copy", post(firewall::copy))

@@ -11,7 +11,8 @@ use super::envelope::ErrorEnvelope;
 use super::routes::{self, Access};
 
 use super::{
-    events, firewall, ip_pools, jobs, notifications, ops, server_settings, servers, session, system, tokens, users,
+    backups, events, firewall, ip_pools, jobs, notifications, ops, server_settings, servers, session, system, tokens,
+    users,
 };
 
 #[derive(OpenApi)]
@@ -45,6 +46,8 @@ use super::{
         firewall::ipsets, firewall::create_ipset, firewall::ipset, firewall::delete_ipset, firewall::add_ipset_entry,
         firewall::remove_ipset_entry, firewall::aliases, firewall::create_alias, firewall::update_alias, firewall::delete_alias,
         firewall::assign, firewall::settings, firewall::set_settings, firewall::server_firewall, firewall::set_server_options, firewall::apply, firewall::assign_one, firewall::remove, firewall::assign_bulk,
+        backups::all, backups::of_node, backups::of_server, backups::back_up_one, backups::back_up_many,
+        backups::status_all, backups::status_of, backups::status_of_compat, backups::delete, backups::update_volume,
         ip_pools::list, ip_pools::create, ip_pools::get, ip_pools::update, ip_pools::delete,
         notifications::list, notifications::latest, notifications::unread_count, notifications::get, notifications::read,
         notifications::delete, notifications::clear_all, notifications::test, events::events, events::notifications,
@@ -61,6 +64,8 @@ use super::{
         (name = "servers", description = "Managed servers: inventory synced with Proxmox, create one or many (the old tool's \
             field names and ours), start/stop/reboot/delete as jobs"),
         (name = "datastores", description = "Datastores per node, and the default HDD/SSD datastores for new disks"),
+        (name = "backups", description = "Backups (Proxmox VE vzdump archives): list, back up now as a job, \
+            notes, protection, delete (backup_management)"),
         (name = "firewall", description = "Security groups (Proxmox VE cluster firewall groups) and their rules, and \
             attaching them to servers. Writes carry the digest you read (body, `?digest=` or `If-Match`); a stale one is a 409 \
             with the current list"),

@@ -58,6 +58,7 @@ const SIGNED_IN: Access = Access::SignedIn;
 const AUTHENTICATED: Access = Access::Authenticated;
 const BROWSER: Access = Access::BrowserSession;
 const MANAGE_USERS: Access = Access::Permission(Permission::ManageUsers);
+const BACKUPS: Access = Access::Permission(Permission::BackupManagement);
 const CREATE_SERVER: Access = Access::Permission(Permission::CreateServer);
 const MANAGE_NETWORK: Access = Access::Permission(Permission::ManageNetwork);
 const MANAGE_FIREWALL: Access = Access::Permission(Permission::ManageFirewallGroups);
@@ -188,6 +189,18 @@ pub const ROUTES: &[RouteSpec] = &[
     route(POST, "/api/apply_security_group/{server}", AUTHENTICATED, CLUSTER),
     route(POST, "/api/assign_firewall_group/{server}", AUTHENTICATED, CLUSTER),
     route(POST, "/api/remove_firewall_group/{server}", Access::Permission(Permission::RemoveFirewallGroups), CLUSTER),
+    // Backups: everything needs backup_management; a caller without view_all sees only its
+    // own servers' backups (the service filters).
+    route(POST, "/api/backups", BACKUPS, CLUSTER),
+    route(GET, "/api/backups/nodes", BACKUPS, CLUSTER_READ),
+    route(GET, "/api/backups/nodes/{node}", BACKUPS, CLUSTER_READ),
+    route(POST, "/api/backups/delete", BACKUPS, CLUSTER),
+    route(PUT, "/api/backups/volume", BACKUPS, CLUSTER),
+    route(GET, "/api/server/backups/{server}", BACKUPS, CLUSTER_READ),
+    route(GET, "/api/server/backup/status", BACKUPS, READS),
+    route(GET, "/api/server/backup/status/{server}", BACKUPS, LOOKUP),
+    route(POST, "/api/server/backup/{server}", BACKUPS, CLUSTER),
+    route(GET, "/api/server/backup/{server}/status", BACKUPS, LOOKUP),
     // IP pools: readable by everyone signed in (the create form offers them).
     route(GET, "/api/ip-pools", AUTHENTICATED, READS),
     route(POST, "/api/ip-pools", MANAGE_NETWORK, CHANGES),

@@ -23,6 +23,12 @@
 //!    cause, Proxmox calls per server against the fault-free run, and how soon after the restart
 //!    the job went on.
 //!
+//! 6. With `--backups N`, instead of everything else: `GET /api/backups/nodes` over N backups
+//!    (N/10 VMs on 3 nodes with ten nightly backups each on the shared storage, plus weekly ones
+//!    on `local`): p50/p95 one at a time and 8 at a time, a page of 50, the content calls the
+//!    run caused per node × storage per 10 s, and the same reads with the shared listing
+//!    dropped before each one (every read asks Proxmox) as the baseline.
+//!
 //! Reads go over keep-alive loopback connections, as a polling dashboard or script holds them;
 //! the transfer sizes are fetched one connection each.
 
@@ -53,6 +59,9 @@ struct Cli {
     /// instance killed midway.
     #[arg(long)]
     faults: bool,
+    /// Instead of everything else: the backups list over this many backups (see 6 above).
+    #[arg(long)]
+    backups: Option<usize>,
     /// Only this read, 8 at a time, `--requests` times (for profiling one path, e.g. under
     /// `perf record`), after the setup.
     #[arg(long, value_name = "PATH")]
@@ -412,6 +421,18 @@ async fn measure_keepalive(
     n: usize,
     parallel: usize,
 ) -> Result<(f64, f64, f64, usize), String> {
+    measure_keepalive_p(b, path, extra, n, parallel, 0.99).await
+}
+
+/// The same with percentile `p` (0..1) in the third place.
+async fn measure_keepalive_p(
+    b: &Bench,
+    path: &str,
+    extra: &str,
+    n: usize,
+    parallel: usize,
+    p: f64,
+) -> Result<(f64, f64, f64, usize), String> {
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     let per = n.div_ceil(parallel.max(1));
@@ -440,7 +461,7 @@ async fn measure_keepalive(
     }
     let secs = started.elapsed().as_secs_f64();
     all.sort_by(f64::total_cmp);
-    Ok((all.len() as f64 / secs, pct(&all, 0.5), pct(&all, 0.99), bytes))
+    Ok((all.len() as f64 / secs, pct(&all, 0.5), pct(&all, p), bytes))
 }
 
 /// What the database has written: WAL frames since the last checkpoint, and a fingerprint of
@@ -711,6 +732,9 @@ async fn transfer(b: &Bench) -> Result<(), String> {
 async fn run(cli: Cli) -> Result<(), String> {
     let site_root = cli.site_root.clone();
 
+    if let Some(n) = cli.backups {
+        return backup_reads(n, cli.requests).await;
+    }
     // 1–3: reads, render and transfer sizes with N imported VMs.
     let b = start("reads", cli.vms, pvesim::Profile::Instant, site_root.clone(), Default::default(), true).await?;
     let admin = b.admin().await?;
@@ -769,6 +793,76 @@ async fn run(cli: Cli) -> Result<(), String> {
         lock_timeouts
     );
     Ok(())
+}
+
+/// 6: the backups list over `n` backups, cached listing against none.
+async fn backup_reads(n: usize, requests: usize) -> Result<(), String> {
+    let vms = n.div_ceil(10).max(1);
+    let b = start("backups", vms, pvesim::Profile::Instant, None, Default::default(), true).await?;
+    let admin = b.admin().await?;
+    b.services.servers.import(&admin, None).await.map_err(|e| e.to_string())?;
+    b.sim.sim.seed_backups(10);
+    let content_calls = || -> u64 {
+        b.sim
+            .sim
+            .faults
+            .all_calls()
+            .iter()
+            .filter(|(k, _)| k.starts_with("GET /nodes/") && k.ends_with("/content"))
+            .map(|(_, c)| c)
+            .sum()
+    };
+    let listed = b.services.backups.list(&admin, &Default::default(), None).await.map_err(|e| e.to_string())?;
+    println!(
+        "setup: {} backups on {} node × storage listings ({} VMs, 3 nodes)",
+        listed.total_count,
+        listed.node_stats.len(),
+        vms
+    );
+    let before = content_calls();
+    let started = Instant::now();
+    let path = "/api/backups/nodes";
+    let (_, p50, p95, bytes) = measure_keepalive_p(&b, path, "", requests / 4, 1, 0.95).await?;
+    let (rps, p50_8, p95_8, _) = measure_keepalive_p(&b, path, "", requests, 8, 0.95).await?;
+    let (_, page_p50, page_p95, _) =
+        measure_keepalive_p(&b, "/api/backups/nodes?page=1&per_page=50", "", requests / 4, 1, 0.95).await?;
+    let window = started.elapsed().as_secs_f64();
+    let calls = content_calls() - before;
+    println!(
+        "GET {path} (all {} backups, {:.0} KiB): 1 at a time p50 {p50:.1} ms, p95 {p95:.1} ms; 8 at a time {rps:.0} req/s, p50 {p50_8:.1} ms, p95 {p95_8:.1} ms",
+        listed.total_count,
+        bytes as f64 / 1024.0
+    );
+    println!("GET {path}?page=1&per_page=50: p50 {page_p50:.1} ms, p95 {page_p95:.1} ms");
+    println!(
+        "content calls: {calls} in {window:.1} s for 3 listings (node × storage) = {:.2} per listing per 10 s",
+        calls as f64 / 3.0 / (window / 10.0).max(1.0)
+    );
+    // Baseline: no shared listing, every read asks each node's storages.
+    let mut times = Vec::new();
+    for _ in 0..(requests / 20).max(5) {
+        b.services.backups.forget_listing();
+        let t = Instant::now();
+        let (status, _) = get_status(&b, path).await?;
+        if status != 200 {
+            return Err(format!("{path}: HTTP {status}"));
+        }
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    println!(
+        "baseline, listing read for every request: p50 {:.1} ms, p95 {:.1} ms (n={})",
+        pct(&times, 0.5),
+        pct(&times, 0.95),
+        times.len()
+    );
+    Ok(())
+}
+
+/// One GET on a fresh keep-alive connection: (status, body length).
+async fn get_status(b: &Bench, path: &str) -> Result<(u16, usize), String> {
+    let mut conn = KeepAlive::open(b.addr).await?;
+    conn.get(b.addr, path, &b.cookie, "").await
 }
 
 /// What one bulk create through faults came to.
