@@ -72,6 +72,8 @@ pub fn ServersPage() -> impl IntoView {
     let expanded = RwSignal::new(BTreeSet::<String>::new());
     let confirm_delete = RwSignal::new(false);
     let groups_dialog = crate::pages::security_groups::BulkGroupsState::new();
+    // Page-level: the bulk bar is rebuilt with every refresh of the list.
+    let backup = ServerAction::<BackUpServers>::new();
 
     view! {
         <PageHeader title=Key::NavServers>
@@ -202,6 +204,7 @@ pub fn ServersPage() -> impl IntoView {
                                 act=act
                                 confirm_delete=confirm_delete
                                 groups_dialog=groups_dialog
+                                backup=backup
                             />
                             <p class="muted small">{l.servers.total}" "{t(Key::ServersCount)}</p>
                             {pager(&filter(), l.servers.page, l.servers.pages)}
@@ -306,6 +309,8 @@ fn BulkBar(
     confirm_delete: RwSignal<bool>,
     /// Kept by the page too, for the same reason.
     groups_dialog: crate::pages::security_groups::BulkGroupsState,
+    /// Kept by the page too: its outcome stays shown across refreshes.
+    backup: ServerAction<BackUpServers>,
 ) -> impl IntoView {
     let me = expect_context::<CurrentUserResource>().0;
     let can = move |p: Permission| me.get().and_then(|r| r.ok().flatten()).is_some_and(|u| u.can(p));
@@ -314,7 +319,6 @@ fn BulkBar(
         statuses.iter().filter(|(n, s)| sel.contains(n) && s.allows(action)).map(|(n, _)| n.clone()).collect::<Vec<_>>()
     };
     let picked = StoredValue::new(picked);
-    let backup = ServerAction::<BackUpServers>::new();
     let run = move |action: Action| {
         let names = picked.with_value(|p| p(action));
         if !names.is_empty() {
