@@ -83,7 +83,6 @@ pub struct BackupList {
 
 /// How vzdump keeps the guest consistent while it reads the disks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum BackupMode {
     /// Live, the guest keeps running (QEMU's backup job; default).
@@ -116,7 +115,6 @@ impl BackupMode {
 
 /// The archive's compression.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Compression {
     #[default]

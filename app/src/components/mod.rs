@@ -8,4 +8,5 @@ pub mod live;
 pub mod local_time;
 pub mod log_modal;
 pub mod notifications;
+pub mod pager;
 pub mod theme;

@@ -258,47 +258,17 @@ fn Row(b: BackupVolume, protect: ServerAction<ProtectBackup>, delete: ServerActi
     }
 }
 
-/// Previous/next links that keep the filters (plain links: they work without JavaScript).
+/// The page links, keeping the filters.
 fn pager(q: &BackupQuery, page: u32, pages: u32) -> impl IntoView {
-    let href = |p: u32| {
-        let mut parts = vec![format!("page={p}")];
-        for (k, v) in [
-            ("search", &q.search),
-            ("node", &q.node),
-            ("storage", &q.storage),
-            ("server", &q.server),
-            ("from", &q.from),
-            ("to", &q.to),
-        ] {
-            if let Some(v) = v {
-                parts.push(format!("{k}={}", percent_encode(v)));
-            }
-        }
-        format!("/backups?{}", parts.join("&"))
-    };
-    (pages > 1).then(|| {
-        view! {
-            <nav class="form-row" aria-label="pages" data-testid="pager">
-                {(page > 1)
-                    .then(|| {
-                        view! {
-                            <a class="button" href=href(page - 1)>
-                                "←"
-                            </a>
-                        }
-                    })}
-                <span>{format!("{page} / {pages}")}</span>
-                {(page < pages)
-                    .then(|| {
-                        view! {
-                            <a class="button" href=href(page + 1)>
-                                "→"
-                            </a>
-                        }
-                    })}
-            </nav>
-        }
-    })
+    let filters = [
+        ("search", &q.search),
+        ("node", &q.node),
+        ("storage", &q.storage),
+        ("server", &q.server),
+        ("from", &q.from),
+        ("to", &q.to),
+    ];
+    crate::components::pager::pager("/backups", &filters, page, pages)
 }
 
 /// The server page's backups: the one running (with its progress, live), "back up now", and

@@ -456,57 +456,17 @@ fn BulkBar(
     }
 }
 
-/// Previous/next links that keep the filters (plain links: they work without JavaScript).
+/// The page links, keeping the filters.
 fn pager(f: &ServerListParams, page: u32, pages: u32) -> impl IntoView {
-    let href = |p: u32| {
-        let mut q = vec![format!("page={p}")];
-        for (k, v) in [
-            ("search", &f.search),
-            ("status", &f.status),
-            ("role", &f.role),
-            ("node", &f.node),
-            ("tag", &f.tag),
-            ("sort", &f.sort),
-        ] {
-            if let Some(v) = v {
-                let encoded: String = v
-                    .bytes()
-                    .map(|b| {
-                        if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {
-                            char::from(b).to_string()
-                        } else {
-                            format!("%{b:02X}")
-                        }
-                    })
-                    .collect();
-                q.push(format!("{k}={encoded}"));
-            }
-        }
-        format!("/servers?{}", q.join("&"))
-    };
-    (pages > 1).then(|| {
-        view! {
-            <nav class="form-row" aria-label="pages" data-testid="pager">
-                {(page > 1)
-                    .then(|| {
-                        view! {
-                            <a class="button" href=href(page - 1)>
-                                "←"
-                            </a>
-                        }
-                    })}
-                <span>{format!("{page} / {pages}")}</span>
-                {(page < pages)
-                    .then(|| {
-                        view! {
-                            <a class="button" href=href(page + 1)>
-                                "→"
-                            </a>
-                        }
-                    })}
-            </nav>
-        }
-    })
+    let filters = [
+        ("search", &f.search),
+        ("status", &f.status),
+        ("role", &f.role),
+        ("node", &f.node),
+        ("tag", &f.tag),
+        ("sort", &f.sort),
+    ];
+    crate::components::pager::pager("/servers", &filters, page, pages)
 }
 
 /// One server: selection, name (with drift), status, where, size, addresses, role, tags, and

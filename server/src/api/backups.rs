@@ -4,33 +4,19 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use domain::backups::BackupStatus;
+use axum::response::Response;
 use model::backups::{BackupList, BackupQuery, BackupRequest, BackupVolume, VolumeUpdate};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use utoipa::{IntoParams, ToSchema};
 
+use super::envelope::answer;
 use super::extract::{Json, Path, Query};
 use super::ApiError;
 use crate::identity::CurrentActor;
 use crate::AppState;
 
 const GIB: f64 = (1u64 << 30) as f64;
-
-/// `{success, data, message?, …extra}` with `status`.
-fn answer(status: StatusCode, data: Value, message: Option<String>, extra: Value) -> Response {
-    let mut body = json!({"success": true, "data": data});
-    if let Some(m) = message {
-        body["message"] = json!(m);
-    }
-    if let Value::Object(more) = extra {
-        for (k, v) in more {
-            body[k] = v;
-        }
-    }
-    (status, axum::Json(body)).into_response()
-}
 
 fn gib(bytes: u64) -> f64 {
     (bytes as f64 / GIB * 100.0).round() / 100.0
@@ -192,10 +178,6 @@ pub async fn back_up_many(
     Ok(answer(StatusCode::ACCEPTED, data, Some(message), json!({"task_id": id})))
 }
 
-fn status_json(s: &BackupStatus) -> Value {
-    json!(s)
-}
-
 /// Running backups, and those finished in the last 5 minutes, per server.
 #[utoipa::path(get, path = "/api/server/backup/status", tag = "backups",
     responses((status = 200, description = "`backup_status`: `{SERVER: {backup_id, status, started_at, …}}`", body = Envelope<Object>)))]
@@ -204,14 +186,14 @@ pub async fn status_all(
     CurrentActor(actor): CurrentActor,
 ) -> Result<Response, ApiError> {
     let all = state.services.backups.status(&actor, None).await?;
-    let map: serde_json::Map<String, Value> = all.iter().map(|(k, v)| (k.clone(), status_json(v))).collect();
+    let map: serde_json::Map<String, Value> = all.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
     Ok(answer(StatusCode::OK, Value::Object(map.clone()), None, json!({"backup_status": map})))
 }
 
 async fn status_one(state: &AppState, actor: &domain::auth::Actor, server: &str) -> Result<Response, ApiError> {
     state.services.servers.get(actor, server).await?;
     let all = state.services.backups.status(actor, Some(server)).await?;
-    let one = all.get(server).map(status_json).unwrap_or(Value::Null);
+    let one = all.get(server).map(|s| json!(s)).unwrap_or(Value::Null);
     Ok(answer(StatusCode::OK, one.clone(), None, json!({"backup_status": one})))
 }
 

@@ -95,6 +95,26 @@ pub struct ErrorEnvelope {
     pub details: Option<serde_json::Value>,
 }
 
+/// `{success: true, data, message?, …extra}` with `status`: our envelope with the old tool's
+/// top-level fields beside it (`groups`, `backup_status`, `task_id`…).
+pub(super) fn answer(
+    status: StatusCode,
+    data: serde_json::Value,
+    message: Option<String>,
+    extra: serde_json::Value,
+) -> axum::response::Response {
+    let mut body = json!({"success": true, "data": data});
+    if let Some(m) = message {
+        body["message"] = json!(m);
+    }
+    if let serde_json::Value::Object(more) = extra {
+        for (k, v) in more {
+            body[k] = v;
+        }
+    }
+    (status, Json(body)).into_response()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use utoipa::{IntoParams, ToSchema};
 
-use super::envelope::ApiOk;
+use super::envelope::{answer, ApiOk};
 use super::extract::{Json, Path, Query};
 use super::servers::queued;
 use super::ApiError;
@@ -51,20 +51,6 @@ fn detailed(g: &SecurityGroup) -> Value {
     let mut v = listed(g);
     v["group_info"] = json!({"comment": g.description, "rules_count": g.rules_count});
     v
-}
-
-/// `{success, data, message?, …extra}` with `status`.
-fn answer(status: StatusCode, data: Value, message: Option<String>, extra: Value) -> Response {
-    let mut body = json!({"success": true, "data": data});
-    if let Some(m) = message {
-        body["message"] = json!(m);
-    }
-    if let Value::Object(more) = extra {
-        for (k, v) in more {
-            body[k] = v;
-        }
-    }
-    (status, axum::Json(body)).into_response()
 }
 
 /// Every security group with its rules, rule count and the servers using it.
